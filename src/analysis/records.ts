@@ -1,0 +1,64 @@
+// The record types every layer above analysis/ shares: a training run and its metric rows.
+// Our own runs (train/, store/) and runs imported from other trainers are the same to analysis/.
+
+/** Where a run stands. `diverged` is a result (NaN or exploding loss), not a crash. */
+export type RunStatus = 'pending' | 'running' | 'done' | 'diverged' | 'failed';
+
+/** Kaplan et al. 2020 count non-embedding parameters; Hoffmann et al. 2022 count all of them. */
+export type ParamConvention = 'kaplan' | 'total';
+
+/** One row of a run's metrics log. Step s counts optimiser updates; after step s, tokens = s * batchTokens. */
+export interface MetricRow {
+  step: number;
+  tokens: number;
+  /** training FLOPs so far, by the model's own accounting (6N + attention term per token) */
+  flops: number;
+  trainLoss: number;
+  lr: number;
+  gradNorm: number;
+  /** milliseconds since the run started, summed across resumes */
+  wallMs: number;
+  /** mean test loss on the fixed evaluation windows; only at eval steps */
+  testLoss?: number;
+  /** gradient noise scale B_simple (McCandlish et al. 2018), EMA estimate, in sequences and in tokens */
+  bSimple?: number;
+  bSimpleTokens?: number;
+  /** the EMA estimates behind bSimple: |G|^2 and tr(Sigma) */
+  gradSq?: number;
+  traceSigma?: number;
+}
+
+/** The model's shape, when known (imported runs may only know their parameter counts). */
+export interface ModelShape {
+  nLayer: number;
+  dModel: number;
+  nHead: number;
+  vocab: number;
+  context: number;
+}
+
+/** One training run: what it was (its spec's summary) and what it measured. */
+export interface RunRecord {
+  /** derived from the spec: same spec, same id */
+  id: string;
+  /** readable, e.g. d2-b32-s0 */
+  name: string;
+  status: RunStatus;
+  /** the sweep this run belongs to, if any */
+  sweep?: string;
+  model?: ModelShape;
+  /** non-embedding parameters (Kaplan's N) */
+  paramsKaplan: number;
+  /** all parameters (Chinchilla's N) */
+  paramsTotal: number;
+  /** sequences per optimiser step */
+  batchSize: number;
+  /** tokens per sequence (T) */
+  context: number;
+  /** tokens per optimiser step, batchSize * context */
+  batchTokens: number;
+  /** peak learning rate */
+  lr?: number;
+  seed?: number;
+  metrics: MetricRow[];
+}

@@ -1,0 +1,40 @@
+// The scaling-lab command line: builds the commander program from one module per command and turns
+// thrown errors into a message, a hint and an exit code. The only layer that reads argv or exits.
+import { Command, CommanderError } from 'commander';
+import { registerBench } from './commands/bench.ts';
+import { registerCorpora } from './commands/corpora.ts';
+import { registerFit } from './commands/fit.ts';
+import { registerBcrit } from './commands/bcrit.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('scaling-lab')
+    .description('Empirical scaling laws for language models: train, sweep, measure the noise scale, fit, chart.')
+    .showHelpAfterError('(run with --help for every flag)')
+    .allowExcessArguments(false);
+  registerBench(program);
+  registerCorpora(program);
+  registerFit(program);
+  registerBcrit(program);
+  return program;
+}
+
+/**
+ * Errors for bad input carry a `hint` saying what to do (STYLE.md 13). Anything else is a bug and is
+ * printed with its stack.
+ */
+export function reportError(err: unknown): number {
+  if (err instanceof CommanderError) return err.exitCode;
+  if (err instanceof Error && 'hint' in err) {
+    console.error(`error: ${err.message}`);
+    if (err.hint) console.error(`hint: ${String(err.hint)}`);
+    return 2;
+  }
+  console.error(err);
+  return 1;
+}
+
+try {
+  await buildProgram().exitOverride().parseAsync(process.argv);
+} catch (err) {
+  process.exitCode = reportError(err);
+}
