@@ -1,0 +1,126 @@
+// A training run's typed config (zod-validated), its defaults, and the run id derived from it.
+// The CLI maps kebab-case flags one to one onto these keys; the trainer (run.ts) only reads them.
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+
+const int = (min: number) => z.number().int().min(min);
+
+/**
+ * Every field that decides what a run computes. Two configs with the same values are the same run
+ * (same id), so a sweep re-run skips or resumes it. Execution choices (backend, threads, store,
+ * checkpoint interval) are in ExecOptions, not here: they do not change what is being measured.
+ */
+export const RunConfigSchema = z
+  .object({
+    // ---- model: depth is the one size dial (d_model = 64 * depth, heads = depth), or an explicit shape
+    depth: int(1).optional().describe('model depth; d_model = 64 * depth, heads = depth'),
+    nLayer: int(1).optional().describe('explicit number of layers (with --d-model and --n-head, instead of --depth)'),
+    dModel: int(1).optional().describe('explicit model width'),
+    nHead: int(1).optional().describe('explicit number of attention heads'),
+    context: int(1).default(64).describe('context length T in tokens'),
+    // ---- data
+    corpus: z.string().min(1).default('gutenberg').describe('corpus name (see `scaling-lab corpora`) or a path to text'),
+    tokenizer: z.string().min(1).default('byte').describe("tokenizer: 'byte', 'bpe-<vocab>' (e.g. bpe-4096), 'gpt2', or a saved tokenizer file"),
+    testFraction: z.number().gt(0).lt(1).default(0.05).describe('fraction of documents held out for test loss'),
+    // ---- batch and budget
+    batchSize: int(1).default(32).describe('sequences per optimiser step'),
+    microBatch: int(1).optional().describe('sequences per forward/backward (default: the batch size); must divide it'),
+    tokens: int(1).optional().describe('token budget (steps = ceil(tokens / (batch * context)))'),
+    steps: int(1).optional().describe('step budget (instead of --tokens)'),
+    // ---- optimiser (AdamW) and schedule
+    lr: z.number().positive().default(1e-3).describe('peak learning rate'),
+    schedule: z.enum(['constant', 'cosine', 'wsd']).default('cosine').describe('LR schedule after warm-up'),
+    warmupSteps: int(0).default(20).describe('steps of linear LR warm-up'),
+    minLrRatio: z.number().min(0).max(1).default(0.1).describe('final LR as a fraction of the peak (cosine, wsd)'),
+    decayFraction: z.number().gt(0).max(1).default(0.2).describe('wsd: fraction of steps in the final decay'),
+    beta1: z.number().min(0).lt(1).default(0.9).describe('AdamW beta1'),
+    beta2: z.number().min(0).lt(1).default(0.95).describe('AdamW beta2'),
+    eps: z.number().positive().default(1e-8).describe('AdamW epsilon'),
+    weightDecay: z.number().min(0).default(0.1).describe('AdamW decoupled weight decay (matrices only)'),
+    gradClip: z.number().min(0).default(1).describe('global gradient-norm clip (0 = off)'),
+    seed: int(0).default(0).describe('seed for initialisation and batch sampling'),
+    // ---- measurement
+    evalInterval: int(1).default(50).describe('steps between test-loss evaluations (and always at the last step)'),
+    evalWindows: int(1).default(64).describe('fixed test windows per evaluation'),
+    noiseInterval: int(0).default(1).describe('steps between noise-scale measurements (0 = off; needs >= 2 micro-batches)'),
+    noiseBeta: z.number().min(0).lt(1).default(0.99).describe('EMA beta of the noise-scale estimates'),
+    logEvery: int(1).default(1).describe('steps between metric rows'),
+    divergeLoss: z.number().positive().optional().describe('train loss above which the run counts as diverged (default: 1.5 ln V + 1)'),
+  })
+  .strict();
+
+export type RunConfigInput = z.input<typeof RunConfigSchema>;
+export type RunConfig = z.output<typeof RunConfigSchema>;
+
+/** How a run is executed; none of it changes what the run measures. */
+export interface ExecOptions {
+  backend: 'auto' | 'native' | 'ts';
+  threads?: number;
+  /** a directory (file store) or a postgres:// URL */
+  store: string;
+  checkpointEvery: number;
+  quiet: boolean;
+}
+
+/** Error for a config that cannot run, with what to do about it. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(message: string, readonly hint: string) {
+    super(message);
+  }
+}
+
+/** Validate and fill defaults; every problem names the field. */
+export function parseRunConfig(input: unknown): RunConfig {
+  const parsed = RunConfigSchema.safeParse(input);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.') || '(config)'}: ${i.message}`);
+    throw new ConfigError(`invalid run config:\n  ${lines.join('\n  ')}`, 'see `scaling-lab train --help` for every field and its default');
+  }
+  const c = parsed.data;
+  const explicit = [c.nLayer, c.dModel, c.nHead].filter((v) => v !== undefined).length;
+  if (c.depth === undefined && explicit === 0) throw new ConfigError('no model size given', 'pass --depth D, or --n-layer, --d-model and --n-head');
+  if (c.depth !== undefined && explicit > 0) throw new ConfigError('both --depth and an explicit shape given', 'pass either --depth or --n-layer/--d-model/--n-head');
+  if (c.depth === undefined && explicit !== 3) throw new ConfigError('an explicit shape needs all of --n-layer, --d-model and --n-head', 'add the missing ones, or use --depth');
+  if ((c.tokens === undefined) === (c.steps === undefined)) throw new ConfigError('give exactly one budget', 'pass --tokens N or --steps N');
+  const micro = c.microBatch ?? c.batchSize;
+  if (c.batchSize % micro !== 0) throw new ConfigError(`micro-batch ${micro} does not divide batch size ${c.batchSize}`, `choose a micro-batch that divides ${c.batchSize}`);
+  if (c.tokens !== undefined && c.tokens < c.batchSize * c.context) {
+    throw new ConfigError(`token budget ${c.tokens} is smaller than one step (${c.batchSize} x ${c.context} = ${c.batchSize * c.context} tokens)`, 'raise --tokens or lower --batch-size/--context');
+  }
+  return { ...c, microBatch: micro };
+}
+
+/** Model shape the config asks for (vocab comes from the tokenizer). */
+export function modelShape(c: RunConfig): { nLayer: number; dModel: number; nHead: number } {
+  if (c.depth !== undefined) return { nLayer: c.depth, dModel: 64 * c.depth, nHead: c.depth };
+  return { nLayer: c.nLayer!, dModel: c.dModel!, nHead: c.nHead! };
+}
+
+/** Optimiser steps the budget buys. */
+export function totalSteps(c: RunConfig): number {
+  return c.steps ?? Math.ceil(c.tokens! / (c.batchSize * c.context));
+}
+
+/** Readable name, e.g. d2-b32-s0 (or L2-d128-h2-b32-s0 for an explicit shape), plus -lr3e-3 when not the default. */
+export function runName(c: RunConfig): string {
+  const m = modelShape(c);
+  const model = c.depth !== undefined ? `d${c.depth}` : `L${m.nLayer}-d${m.dModel}-h${m.nHead}`;
+  return `${model}-b${c.batchSize}-s${c.seed}`;
+}
+
+/** Canonical JSON: sorted keys, so the id does not depend on key order. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** The run id: readable name plus 8 hex digits of the config's hash. Same config, same id. */
+export function runId(c: RunConfig): string {
+  const hash = createHash('sha256').update(canonical(c)).digest('hex').slice(0, 8);
+  return `${runName(c)}-${hash}`;
+}
