@@ -1,0 +1,93 @@
+// Crash-safe file writes for the file store: replace a file (temp, fsync, rename, fsync the directory), create one
+// only if absent, and append durably. What goes into the files (JSON, checkpoint headers) is file-store.ts's concern.
+import { randomBytes } from 'node:crypto';
+import { open, link, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+/** A temp file beside `path` (same directory, so rename is atomic), named so a crash leaves visible litter (*.tmp). */
+function tempPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
+/** Makes a directory's entries (a created, renamed or removed file) durable. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function writeTemp(path: string, data: string | Uint8Array): Promise<string> {
+  const temp = tempPathFor(path);
+  const handle = await open(temp, 'wx', 0o644);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } catch (err) {
+    await handle.close();
+    await unlink(temp).catch(() => {});
+    throw err;
+  }
+  await handle.close();
+  return temp;
+}
+
+/**
+ * Replaces `path` with `data` so that after a crash at any moment the file holds either its old content or
+ * the new content, never a mix or a prefix: write a temp file, fsync it, rename it over, fsync the directory.
+ */
+export async function replaceFile(path: string, data: string | Uint8Array): Promise<void> {
+  const temp = await writeTemp(path, data);
+  try {
+    await rename(temp, path);
+  } catch (err) {
+    await unlink(temp).catch(() => {});
+    throw err;
+  }
+  await fsyncDir(dirname(path));
+}
+
+/**
+ * Creates `path` with `data` only if it does not exist, atomically (link(2) of a complete, fsynced temp file
+ * fails with EEXIST when the name is taken). Returns false, writing nothing, when the file already exists.
+ */
+export async function createFileExclusive(path: string, data: string | Uint8Array): Promise<boolean> {
+  const temp = await writeTemp(path, data);
+  try {
+    await link(temp, path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  } finally {
+    await unlink(temp).catch(() => {});
+  }
+  await fsyncDir(dirname(path));
+  return true;
+}
+
+/**
+ * Appends `data` to `path` (created if absent) and fsyncs before resolving. A crash mid-append can leave a prefix
+ * of `data` at the end of the file; callers that append lines must treat an unterminated last line as torn.
+ */
+export async function appendDurable(path: string, data: string | Uint8Array): Promise<void> {
+  const handle = await open(path, 'a', 0o644);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Cuts `path` to `length` bytes and fsyncs (the repair of a torn last line). */
+export async function truncateDurable(path: string, length: number): Promise<void> {
+  const handle = await open(path, 'r+');
+  try {
+    await handle.truncate(length);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

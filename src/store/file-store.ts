@@ -1,0 +1,393 @@
+// The embedded store: one directory per run (runs/<id>/spec.json, status.json, metrics.jsonl, checkpoint.bin),
+// every write crash-safe. It assumes one writer per run at a time (the executors guarantee that); many readers are fine.
+import { crc32 } from 'node:zlib';
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { MetricRow, RunRecord, RunStatus } from '../analysis/records.ts';
+import { appendDurable, createFileExclusive, fsyncDir, replaceFile, truncateDurable } from './atomic.ts';
+import {
+  checkMetricRows,
+  checkNewRun,
+  checkRunId,
+  checkStatus,
+  checkStep,
+  decodeMetricLine,
+  encodeMetricLine,
+  firstDifference,
+  pickDetail,
+  toRecord,
+} from './rows.ts';
+import {
+  StoreError,
+  type Checkpoint,
+  type NewRun,
+  type RunFilter,
+  type RunState,
+  type StatusDetail,
+  type Store,
+  type StoredRun,
+} from './store.ts';
+
+const SPEC_FILE = 'spec.json';
+const STATUS_FILE = 'status.json';
+const METRICS_FILE = 'metrics.jsonl';
+const CHECKPOINT_FILE = 'checkpoint.bin';
+
+/** spec.json's format tag and version: bump the version when its shape changes, and read the old one. */
+const SPEC_FORMAT = 'scaling-lab run';
+const SPEC_VERSION = 1;
+
+// ---- checkpoint.bin: a 32-byte header (after llm.c: magic and version first) and the caller's bytes
+// offset 0: magic "SLCHKPT\0" | 8: u32 version | 12: u32 CRC-32 of the payload | 16: u64 step | 24: u64 payload length
+
+const CHECKPOINT_MAGIC = Buffer.from('SLCHKPT\0', 'latin1');
+const CHECKPOINT_VERSION = 1;
+const CHECKPOINT_HEADER = 32;
+
+function encodeCheckpoint(step: number, bytes: Uint8Array): Uint8Array[] {
+  const header = Buffer.alloc(CHECKPOINT_HEADER);
+  CHECKPOINT_MAGIC.copy(header, 0);
+  header.writeUInt32LE(CHECKPOINT_VERSION, 8);
+  header.writeUInt32LE(crc32(bytes), 12);
+  header.writeBigUInt64LE(BigInt(step), 16);
+  header.writeBigUInt64LE(BigInt(bytes.byteLength), 24);
+  return [header, bytes];
+}
+
+function decodeCheckpoint(buf: Buffer, path: string): Checkpoint {
+  const corrupt = (what: string) =>
+    new StoreError('corrupt', `${path} is not a readable checkpoint: ${what}`, 'delete it to restart the run from step 0 (its metric rows will be recomputed)');
+  if (buf.length < CHECKPOINT_HEADER || !buf.subarray(0, 8).equals(CHECKPOINT_MAGIC)) throw corrupt('bad magic number');
+  const version = buf.readUInt32LE(8);
+  if (version !== CHECKPOINT_VERSION) {
+    throw new StoreError('version', `${path} has checkpoint container version ${version}, expected ${CHECKPOINT_VERSION}`, 'it was written by another scaling-lab version; use that version or restart the run');
+  }
+  const length = Number(buf.readBigUInt64LE(24));
+  if (buf.length !== CHECKPOINT_HEADER + length) throw corrupt(`header says ${length} payload bytes, file holds ${buf.length - CHECKPOINT_HEADER}`);
+  const bytes = new Uint8Array(buf.buffer, buf.byteOffset + CHECKPOINT_HEADER, length);
+  if (crc32(bytes) !== buf.readUInt32LE(12)) throw corrupt('CRC-32 mismatch');
+  return { step: Number(buf.readBigUInt64LE(16)), bytes };
+}
+
+// ---- metrics.jsonl: one JSON line per row; only a line ending in '\n' counts
+
+interface MetricsScan {
+  /** rows in file order (duplicates possible if two writers raced) */
+  rows: MetricRow[];
+  /** bytes up to the end of the last good line; anything after it is a torn tail */
+  validEnd: number;
+  size: number;
+}
+
+async function scanMetrics(path: string): Promise<MetricsScan> {
+  let buf: Buffer;
+  try {
+    buf = await readFile(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { rows: [], validEnd: 0, size: 0 };
+    throw err;
+  }
+  const rows: MetricRow[] = [];
+  let start = 0;
+  let validEnd = 0;
+  let lineNo = 0;
+  for (let nl = buf.indexOf(10, start); nl !== -1; nl = buf.indexOf(10, start)) {
+    lineNo++;
+    const row = decodeMetricLine(buf.toString('utf8', start, nl));
+    if (row === undefined) {
+      // A bad last line is a torn write whose '\n' landed (possible across a power cut); a bad line with good
+      // lines after it is damage we must not paper over.
+      if (buf.indexOf(10, nl + 1) === -1 && nl + 1 === buf.length) break;
+      throw new StoreError('corrupt', `${path} line ${lineNo} is not a metric row`, 'the file was edited or damaged: fix or delete that line, or truncate the file there');
+    }
+    rows.push(row);
+    start = nl + 1;
+    validEnd = start;
+  }
+  return { rows, validEnd, size: buf.length };
+}
+
+/** One row per step, the first written winning, in step order. */
+function dedupeSorted(rows: readonly MetricRow[]): MetricRow[] {
+  const byStep = new Map<number, MetricRow>();
+  for (const row of rows) if (!byStep.has(row.step)) byStep.set(row.step, row);
+  return [...byStep.values()].sort((a, b) => a.step - b.step);
+}
+
+// ---- spec.json and status.json
+
+interface SpecFile extends NewRun {
+  format: string;
+  version: number;
+  createdAt: string;
+}
+
+function notFound(id: string, root: string): StoreError {
+  return new StoreError('not-found', `no run '${id}' in the file store ${root}`, 'a run is created by putRun when it starts (scaling-lab train or sweep); list runs with scaling-lab status');
+}
+
+async function readJson(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new StoreError('corrupt', `${path} is not valid JSON`, 'it was edited by hand or damaged; restore it or delete the run directory', { cause: err });
+  }
+}
+
+// ---- the store
+
+interface MetricsIndex {
+  /** metrics.jsonl's size when indexed: a different size means another writer touched it, so rescan */
+  size: number;
+  steps: Set<number>;
+}
+
+export class FileStore implements Store {
+  readonly kind = 'file' as const;
+  private readonly locks = new Map<string, Promise<void>>();
+  private readonly indexes = new Map<string, MetricsIndex>();
+  private closed = false;
+
+  private constructor(readonly location: string) {}
+
+  /** Opens (creating if absent) the store directory at a path or file:// URL. */
+  static async open(location: string): Promise<FileStore> {
+    const root = location.startsWith('file://') ? fileURLToPath(location) : resolve(location);
+    try {
+      await mkdir(root, { recursive: true });
+      if (!(await stat(root)).isDirectory()) throw new Error('not a directory');
+    } catch (err) {
+      throw new StoreError('bad-input', `cannot use ${root} as a file store: ${(err as Error).message}`, 'give a directory that is, or can be created as, a writable directory', { cause: err });
+    }
+    return new FileStore(root);
+  }
+
+  private dir(id: string): string {
+    return join(this.location, checkRunId(id));
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new StoreError('bad-input', `the file store ${this.location} is closed`, 'open a new store with openStore');
+  }
+
+  /** Runs fn after every earlier locked operation on the same run in this process has finished. */
+  private async withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    this.checkOpen();
+    const previous = this.locks.get(id) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = previous.then(() => new Promise<void>((r) => (release = r)));
+    this.locks.set(id, mine);
+    await previous;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.locks.get(id) === mine) this.locks.delete(id);
+    }
+  }
+
+  private async readSpecFile(id: string): Promise<SpecFile | undefined> {
+    const path = join(this.dir(id), SPEC_FILE);
+    const file = (await readJson(path)) as SpecFile | undefined;
+    if (file === undefined) return undefined;
+    if (file.format !== SPEC_FORMAT || typeof file.version !== 'number') {
+      throw new StoreError('corrupt', `${path} is not a scaling-lab run file`, 'this directory holds something else; use another store directory');
+    }
+    if (file.version !== SPEC_VERSION) {
+      throw new StoreError('version', `${path} has version ${file.version}, expected ${SPEC_VERSION}`, 'it was written by another scaling-lab version; use that version');
+    }
+    return file;
+  }
+
+  private async mustExist(id: string): Promise<SpecFile> {
+    const file = await this.readSpecFile(id);
+    if (file === undefined) throw notFound(id, this.location);
+    return file;
+  }
+
+  private async toStoredRun(file: SpecFile): Promise<StoredRun> {
+    const status = (await readJson(join(this.dir(file.id), STATUS_FILE))) as RunState | undefined;
+    const { format: _format, version: _version, createdAt, ...run } = file;
+    return { ...run, createdAt, state: status ?? { status: 'pending', updatedAt: createdAt } };
+  }
+
+  // ---- runs
+
+  async putRun(input: NewRun): Promise<StoredRun> {
+    const run = checkNewRun(input);
+    return this.withLock(run.id, async () => {
+      for (;;) {
+        const existing = await this.readSpecFile(run.id);
+        if (existing !== undefined) {
+          const difference = firstDifference(existing.spec, run.spec);
+          if (difference !== undefined) {
+            throw new StoreError(
+              'spec-mismatch',
+              `run '${run.id}' in ${this.location} belongs to a different config (${difference})`,
+              `ids are derived from the spec, so this is a hash clash or a hand-edited spec.json: delete ${this.dir(run.id)} to start over, or use another --store`,
+            );
+          }
+          return this.toStoredRun(existing);
+        }
+        const dir = this.dir(run.id);
+        await mkdir(dir, { recursive: true });
+        await fsyncDir(this.location);
+        const createdAt = new Date().toISOString();
+        const state: RunState = { status: 'pending', updatedAt: createdAt };
+        // status and an empty metrics log first: the run exists once spec.json does, and then it is complete
+        await replaceFile(join(dir, STATUS_FILE), JSON.stringify(state, null, 2) + '\n');
+        await appendDurable(join(dir, METRICS_FILE), '');
+        const file: SpecFile = { format: SPEC_FORMAT, version: SPEC_VERSION, ...run, createdAt };
+        if (await createFileExclusive(join(dir, SPEC_FILE), JSON.stringify(file, null, 2) + '\n')) {
+          return this.toStoredRun(file);
+        }
+        // another process created it between our read and our link: compare against theirs
+      }
+    });
+  }
+
+  async getRun(id: string): Promise<StoredRun | undefined> {
+    this.checkOpen();
+    const file = await this.readSpecFile(id);
+    return file === undefined ? undefined : this.toStoredRun(file);
+  }
+
+  async listRuns(filter: RunFilter = {}): Promise<StoredRun[]> {
+    this.checkOpen();
+    const entries = await readdir(this.location, { withFileTypes: true });
+    const files = await Promise.all(
+      entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => this.readSpecFile(e.name).catch(skipForeign)),
+    );
+    const runs = await Promise.all(
+      files.filter((f): f is SpecFile => f !== undefined && (filter.sweep === undefined || f.sweep === filter.sweep)).map((f) => this.toStoredRun(f)),
+    );
+    return runs.sort((a, b) => (a.createdAt === b.createdAt ? (a.id < b.id ? -1 : 1) : a.createdAt < b.createdAt ? -1 : 1));
+  }
+
+  async setStatus(id: string, status: RunStatus, detail: StatusDetail = {}): Promise<void> {
+    checkStatus(status, detail);
+    await this.withLock(id, async () => {
+      await this.mustExist(id);
+      const state: RunState = { status, updatedAt: new Date().toISOString(), ...pickDetail(detail) };
+      await replaceFile(join(this.dir(id), STATUS_FILE), JSON.stringify(state, null, 2) + '\n');
+    });
+  }
+
+  // ---- metrics
+
+  /** The steps stored for a run, repairing a torn last line first (the next writer repairs, readers ignore). */
+  private async metricsIndex(id: string): Promise<MetricsIndex> {
+    const path = join(this.dir(id), METRICS_FILE);
+    const size = await stat(path).then((s) => s.size, () => -1);
+    const cached = this.indexes.get(id);
+    if (cached !== undefined && cached.size === size) return cached;
+    const scan = await scanMetrics(path);
+    if (size === -1) {
+      await appendDurable(path, '');
+      await fsyncDir(this.dir(id));
+    } else if (scan.validEnd < scan.size) {
+      await truncateDurable(path, scan.validEnd);
+    }
+    const index = { size: scan.validEnd, steps: new Set(scan.rows.map((r) => r.step)) };
+    this.indexes.set(id, index);
+    return index;
+  }
+
+  async appendMetrics(id: string, rows: readonly MetricRow[]): Promise<number> {
+    const checked = checkMetricRows(rows);
+    return this.withLock(id, async () => {
+      await this.mustExist(id);
+      const index = await this.metricsIndex(id);
+      const fresh = checked.filter((r) => !index.steps.has(r.step));
+      if (fresh.length === 0) return 0;
+      const data = Buffer.from(fresh.map(encodeMetricLine).join(''), 'utf8');
+      try {
+        await appendDurable(join(this.dir(id), METRICS_FILE), data);
+      } catch (err) {
+        this.indexes.delete(id); // a partial append may have landed: rescan (and repair) next time
+        throw err;
+      }
+      for (const r of fresh) index.steps.add(r.step);
+      index.size += data.length;
+      return fresh.length;
+    });
+  }
+
+  async readMetrics(id: string): Promise<MetricRow[]> {
+    this.checkOpen();
+    await this.mustExist(id);
+    return dedupeSorted((await scanMetrics(join(this.dir(id), METRICS_FILE))).rows);
+  }
+
+  async truncateMetricsAfter(id: string, step: number): Promise<number> {
+    checkStep(step);
+    return this.withLock(id, async () => {
+      await this.mustExist(id);
+      const path = join(this.dir(id), METRICS_FILE);
+      const scan = await scanMetrics(path);
+      const all = dedupeSorted(scan.rows);
+      const kept = all.filter((r) => r.step <= step);
+      const clean = kept.length === scan.rows.length && scan.validEnd === scan.size;
+      if (!clean) await replaceFile(path, kept.map(encodeMetricLine).join(''));
+      this.indexes.delete(id);
+      return all.length - kept.length;
+    });
+  }
+
+  // ---- checkpoints
+
+  async saveCheckpoint(id: string, step: number, bytes: Uint8Array): Promise<void> {
+    checkStep(step);
+    if (!(bytes instanceof Uint8Array)) throw new StoreError('bad-input', 'saveCheckpoint takes the checkpoint as a Uint8Array', 'serialise the training state first (train/ owns its format)');
+    await this.withLock(id, async () => {
+      await this.mustExist(id);
+      await replaceFile(join(this.dir(id), CHECKPOINT_FILE), Buffer.concat(encodeCheckpoint(step, bytes)));
+    });
+  }
+
+  async loadCheckpoint(id: string): Promise<Checkpoint | undefined> {
+    this.checkOpen();
+    await this.mustExist(id);
+    const path = join(this.dir(id), CHECKPOINT_FILE);
+    let buf: Buffer;
+    try {
+      buf = await readFile(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    return decodeCheckpoint(buf, path);
+  }
+
+  // ---- records for analysis
+
+  async loadRecord(id: string): Promise<RunRecord> {
+    const run = await this.getRun(id);
+    if (run === undefined) throw notFound(id, this.location);
+    return toRecord(run, await this.readMetrics(id));
+  }
+
+  async loadRecords(filter: RunFilter = {}): Promise<RunRecord[]> {
+    const runs = await this.listRuns(filter);
+    return Promise.all(runs.map(async (run) => toRecord(run, await this.readMetrics(run.id))));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.locks.values());
+  }
+}
+
+/** A directory in the store that is not a run (no spec.json, a bad name, a foreign file) is left alone by listRuns. */
+function skipForeign(err: unknown): undefined {
+  if (err instanceof StoreError && (err.code === 'bad-input' || err.code === 'corrupt')) return undefined;
+  throw err;
+}

@@ -1,0 +1,400 @@
+// The shared store on PostgreSQL: tables runs, metrics (PRIMARY KEY (run_id, step)) and checkpoints in one Postgres
+// schema, created on open, with a schema_version table. Any machine can resume a run another one started.
+import pg from 'pg';
+import type { MetricRow, RunRecord, RunStatus } from '../analysis/records.ts';
+import {
+  METRIC_FIELDS,
+  RUN_STATUSES,
+  checkMetricRows,
+  checkNewRun,
+  checkRunId,
+  checkStatus,
+  checkStep,
+  firstDifference,
+  pickDetail,
+  toRecord,
+} from './rows.ts';
+import {
+  StoreError,
+  type Checkpoint,
+  type NewRun,
+  type OpenOptions,
+  type RunFilter,
+  type StatusDetail,
+  type Store,
+  type StoredRun,
+} from './store.ts';
+
+/** Bump when the tables change, and migrate from the older versions in migrate(). */
+const SCHEMA_VERSION = 1;
+const DEFAULT_SCHEMA = 'scaling_lab';
+const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+/** pg_advisory_xact_lock key serialising schema creation between processes opening the same database at once */
+const SCHEMA_LOCK_KEY = 0x5c41_1ab5;
+
+// ---- tables
+
+function createTables(s: string): string {
+  const optional = METRIC_FIELDS.filter((f) => f.key !== 'step').map((f) => `${f.column} float8${f.required ? ' NOT NULL' : ''}`);
+  return `
+    CREATE TABLE IF NOT EXISTS ${s}.runs (
+      id text PRIMARY KEY,
+      name text NOT NULL,
+      sweep text,
+      spec jsonb NOT NULL,
+      model jsonb,
+      params_kaplan bigint NOT NULL,
+      params_total bigint NOT NULL,
+      batch_size integer NOT NULL,
+      context integer NOT NULL,
+      batch_tokens bigint NOT NULL,
+      lr float8,
+      seed bigint,
+      created_at timestamptz NOT NULL DEFAULT now(),
+      status text NOT NULL CHECK (status IN (${RUN_STATUSES.map((x) => `'${x}'`).join(', ')})),
+      status_step integer,
+      status_message text,
+      status_worker text,
+      status_attempt integer,
+      updated_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE INDEX IF NOT EXISTS runs_sweep ON ${s}.runs (sweep);
+    CREATE TABLE IF NOT EXISTS ${s}.metrics (
+      run_id text NOT NULL REFERENCES ${s}.runs (id) ON DELETE CASCADE,
+      step integer NOT NULL,
+      ${optional.join(',\n      ')},
+      PRIMARY KEY (run_id, step)
+    );
+    CREATE TABLE IF NOT EXISTS ${s}.checkpoints (
+      run_id text PRIMARY KEY REFERENCES ${s}.runs (id) ON DELETE CASCADE,
+      step integer NOT NULL,
+      bytes bytea NOT NULL,
+      saved_at timestamptz NOT NULL DEFAULT now()
+    );`;
+}
+
+interface RunRow {
+  id: string;
+  name: string;
+  sweep: string | null;
+  spec: unknown;
+  model: StoredRun['model'] | null;
+  params_kaplan: string;
+  params_total: string;
+  batch_size: number;
+  context: number;
+  batch_tokens: string;
+  lr: number | null;
+  seed: string | null;
+  created_at: Date;
+  status: RunStatus;
+  status_step: number | null;
+  status_message: string | null;
+  status_worker: string | null;
+  status_attempt: number | null;
+  updated_at: Date;
+}
+
+function fromRunRow(r: RunRow): StoredRun {
+  return {
+    id: r.id,
+    name: r.name,
+    ...(r.sweep !== null && { sweep: r.sweep }),
+    ...(r.model !== null && { model: r.model }),
+    paramsKaplan: Number(r.params_kaplan),
+    paramsTotal: Number(r.params_total),
+    batchSize: r.batch_size,
+    context: r.context,
+    batchTokens: Number(r.batch_tokens),
+    ...(r.lr !== null && { lr: r.lr }),
+    ...(r.seed !== null && { seed: Number(r.seed) }),
+    spec: r.spec,
+    createdAt: r.created_at.toISOString(),
+    state: {
+      status: r.status,
+      updatedAt: r.updated_at.toISOString(),
+      ...pickDetail({
+        step: r.status_step ?? undefined,
+        message: r.status_message ?? undefined,
+        worker: r.status_worker ?? undefined,
+        attempt: r.status_attempt ?? undefined,
+      }),
+    },
+  };
+}
+
+const METRIC_COLUMNS = METRIC_FIELDS.map((f) => f.column).join(', ');
+
+function fromMetricRow(r: Record<string, number | null>): MetricRow {
+  const row: Record<string, number> = {};
+  for (const { key, column } of METRIC_FIELDS) {
+    const v = r[column];
+    if (v !== null && v !== undefined) row[key] = v;
+  }
+  return row as unknown as MetricRow;
+}
+
+// ---- connecting
+
+/** The URL with the password hidden, for messages and `location`. */
+function redact(url: URL): string {
+  const copy = new URL(url.href);
+  if (copy.password !== '') copy.password = '***';
+  return copy.href;
+}
+
+const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', '57P01', '57P03']);
+
+function isConnectionError(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return (e.code !== undefined && CONNECTION_ERRORS.has(e.code)) || /timeout expired|connection terminated|Connection terminated/i.test(e.message ?? '');
+}
+
+function unreachable(err: unknown, where: string, timeoutMs: number): StoreError {
+  const e = err as { code?: string; message?: string };
+  const hint =
+    e.code === 'ECONNREFUSED'
+      ? 'nothing listens there: start PostgreSQL, or fix the host and port in the URL'
+      : e.code === '3D000'
+        ? 'the database does not exist: create it (createdb NAME) or name another one in the URL'
+        : e.code === '28P01' || e.code === '28000'
+          ? 'the server refused the user: check the user and password in the URL and pg_hba.conf'
+          : /timeout/i.test(e.message ?? '')
+            ? `no answer within ${timeoutMs} ms: check the host, port and firewall, or that the server is not overloaded`
+            : 'check that PostgreSQL is running and the URL is right (postgres://user@host:port/database)';
+  return new StoreError('unreachable', `cannot reach the Postgres store ${where}: ${e.message ?? String(err)}`, hint, { cause: err });
+}
+
+// ---- the store
+
+export class PostgresStore implements Store {
+  readonly kind = 'postgres' as const;
+  private closed = false;
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    readonly location: string,
+    /** the quoted schema name that prefixes every table */
+    private readonly s: string,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** Connects (failing within connectTimeoutMs, never hanging) and creates the tables if absent. */
+  static async open(location: string, options: OpenOptions = {}): Promise<PostgresStore> {
+    let url: URL;
+    try {
+      url = new URL(location);
+    } catch (err) {
+      throw new StoreError('bad-input', `bad Postgres URL ${location}`, 'write it as postgres://user[:password]@host[:port]/database[?schema=NAME]', { cause: err });
+    }
+    const schema = url.searchParams.get('schema') ?? DEFAULT_SCHEMA;
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+      throw new StoreError('bad-input', `bad Postgres schema name '${schema}' in ${redact(url)}`, 'use lower-case letters, digits and _ (for example ?schema=scaling_lab)');
+    }
+    url.searchParams.delete('schema');
+    const timeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    const pool = new pg.Pool({ connectionString: url.href, connectionTimeoutMillis: timeoutMs, max: 4, idleTimeoutMillis: 10_000, keepAlive: true });
+    // An idle connection that the server drops is removed from the pool; the next query opens a new one.
+    pool.on('error', () => {});
+    const store = new PostgresStore(pool, `${redact(url)}${schema === DEFAULT_SCHEMA ? '' : `?schema=${schema}`}`, `"${schema}"`, timeoutMs);
+    try {
+      await store.migrate(schema);
+    } catch (err) {
+      await pool.end().catch(() => {});
+      if (err instanceof StoreError) throw err;
+      if (isConnectionError(err) || ['3D000', '28P01', '28000'].includes((err as { code?: string }).code ?? '')) {
+        throw unreachable(err, redact(url), timeoutMs);
+      }
+      throw err;
+    }
+    return store;
+  }
+
+  private async migrate(schema: string): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK_KEY]);
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.s}`);
+      await client.query(`CREATE TABLE IF NOT EXISTS ${this.s}.schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+      const { rows } = await client.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${this.s}.schema_version`);
+      const found = rows[0]?.v ?? null;
+      if (found !== null && found > SCHEMA_VERSION) {
+        throw new StoreError('version', `the Postgres store ${this.location} (schema ${schema}) has version ${found}; this scaling-lab knows up to ${SCHEMA_VERSION}`, 'a newer scaling-lab created it: upgrade this machine, or use another ?schema=');
+      }
+      await client.query(createTables(this.s));
+      if (found === null) await client.query(`INSERT INTO ${this.s}.schema_version (version) VALUES ($1)`, [SCHEMA_VERSION]);
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  /** Every query goes through here: a lost connection becomes StoreError 'unreachable'. */
+  private async q<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
+    if (this.closed) throw new StoreError('bad-input', `the Postgres store ${this.location} is closed`, 'open a new store with openStore');
+    try {
+      return await this.pool.query<R>(sql, params);
+    } catch (err) {
+      if (isConnectionError(err)) throw unreachable(err, this.location, this.timeoutMs);
+      throw err;
+    }
+  }
+
+  private notFound(id: string): StoreError {
+    return new StoreError('not-found', `no run '${id}' in the Postgres store ${this.location}`, 'a run is created by putRun when it starts (scaling-lab train or sweep); list runs with scaling-lab status');
+  }
+
+  private async mustExist(id: string): Promise<void> {
+    const { rowCount } = await this.q('SELECT 1 FROM ' + this.s + '.runs WHERE id = $1', [checkRunId(id)]);
+    if (rowCount === 0) throw this.notFound(id);
+  }
+
+  /** Runs an insert that references runs(id), turning a foreign-key violation into 'not-found'. */
+  private async withRun<R extends pg.QueryResultRow>(id: string, sql: string, params: unknown[]): Promise<pg.QueryResult<R>> {
+    try {
+      return await this.q<R>(sql, params);
+    } catch (err) {
+      if ((err as { code?: string }).code === '23503') throw this.notFound(id);
+      throw err;
+    }
+  }
+
+  // ---- runs
+
+  async putRun(input: NewRun): Promise<StoredRun> {
+    const run = checkNewRun(input);
+    const inserted = await this.q<RunRow>(
+      `INSERT INTO ${this.s}.runs (id, name, sweep, spec, model, params_kaplan, params_total, batch_size, context, batch_tokens, lr, seed, status)
+       VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, $11, $12, 'pending')
+       ON CONFLICT (id) DO NOTHING RETURNING *`,
+      [
+        run.id, run.name, run.sweep ?? null, JSON.stringify(run.spec), run.model === undefined ? null : JSON.stringify(run.model),
+        run.paramsKaplan, run.paramsTotal, run.batchSize, run.context, run.batchTokens, run.lr ?? null, run.seed ?? null,
+      ],
+    );
+    if (inserted.rows[0] !== undefined) return fromRunRow(inserted.rows[0]);
+    const existing = await this.getRun(run.id);
+    if (existing === undefined) throw new Error(`run ${run.id} conflicted on insert but cannot be read back`);
+    const difference = firstDifference(existing.spec, run.spec);
+    if (difference !== undefined) {
+      throw new StoreError(
+        'spec-mismatch',
+        `run '${run.id}' in ${this.location} belongs to a different config (${difference})`,
+        'ids are derived from the spec, so this is a hash clash or an edited row: delete the run from the store to start over, or use another ?schema=',
+      );
+    }
+    return existing;
+  }
+
+  async getRun(id: string): Promise<StoredRun | undefined> {
+    const { rows } = await this.q<RunRow>(`SELECT * FROM ${this.s}.runs WHERE id = $1`, [checkRunId(id)]);
+    return rows[0] === undefined ? undefined : fromRunRow(rows[0]);
+  }
+
+  async listRuns(filter: RunFilter = {}): Promise<StoredRun[]> {
+    const { rows } = await this.q<RunRow>(
+      `SELECT * FROM ${this.s}.runs WHERE $1::text IS NULL OR sweep = $1 ORDER BY created_at, id`,
+      [filter.sweep ?? null],
+    );
+    return rows.map(fromRunRow);
+  }
+
+  async setStatus(id: string, status: RunStatus, detail: StatusDetail = {}): Promise<void> {
+    checkStatus(status, detail);
+    const { rowCount } = await this.q(
+      `UPDATE ${this.s}.runs SET status = $2, status_step = $3, status_message = $4, status_worker = $5, status_attempt = $6, updated_at = now()
+       WHERE id = $1`,
+      [checkRunId(id), status, detail.step ?? null, detail.message ?? null, detail.worker ?? null, detail.attempt ?? null],
+    );
+    if (rowCount === 0) throw this.notFound(id);
+  }
+
+  // ---- metrics
+
+  async appendMetrics(id: string, rows: readonly MetricRow[]): Promise<number> {
+    const checked = checkMetricRows(rows);
+    checkRunId(id);
+    if (checked.length === 0) {
+      await this.mustExist(id);
+      return 0;
+    }
+    // one statement: a column array per field, unnest()ed into rows; steps already stored are skipped
+    const arrays = METRIC_FIELDS.map(({ key }) => checked.map((r) => r[key] ?? null));
+    const casts = METRIC_FIELDS.map((f, i) => `$${i + 2}::${f.key === 'step' ? 'integer' : 'float8'}[]`);
+    const result = await this.withRun(
+      id,
+      `INSERT INTO ${this.s}.metrics (run_id, ${METRIC_COLUMNS}) SELECT $1::text, * FROM unnest(${casts.join(', ')})
+       ON CONFLICT (run_id, step) DO NOTHING`,
+      [id, ...arrays],
+    );
+    return result.rowCount ?? 0;
+  }
+
+  async readMetrics(id: string): Promise<MetricRow[]> {
+    const { rows } = await this.q<Record<string, number | null>>(
+      `SELECT ${METRIC_COLUMNS} FROM ${this.s}.metrics WHERE run_id = $1 ORDER BY step`,
+      [checkRunId(id)],
+    );
+    if (rows.length === 0) await this.mustExist(id);
+    return rows.map(fromMetricRow);
+  }
+
+  async truncateMetricsAfter(id: string, step: number): Promise<number> {
+    checkStep(step);
+    const { rowCount } = await this.q(`DELETE FROM ${this.s}.metrics WHERE run_id = $1 AND step > $2`, [checkRunId(id), step]);
+    if (rowCount === 0) await this.mustExist(id);
+    return rowCount ?? 0;
+  }
+
+  // ---- checkpoints (one row per run; a single upsert statement is atomic)
+
+  async saveCheckpoint(id: string, step: number, bytes: Uint8Array): Promise<void> {
+    checkStep(step);
+    if (!(bytes instanceof Uint8Array)) throw new StoreError('bad-input', 'saveCheckpoint takes the checkpoint as a Uint8Array', 'serialise the training state first (train/ owns its format)');
+    await this.withRun(
+      id,
+      `INSERT INTO ${this.s}.checkpoints (run_id, step, bytes) VALUES ($1, $2, $3)
+       ON CONFLICT (run_id) DO UPDATE SET step = EXCLUDED.step, bytes = EXCLUDED.bytes, saved_at = now()`,
+      [checkRunId(id), step, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)],
+    );
+  }
+
+  async loadCheckpoint(id: string): Promise<Checkpoint | undefined> {
+    const { rows } = await this.q<{ step: number; bytes: Buffer }>(`SELECT step, bytes FROM ${this.s}.checkpoints WHERE run_id = $1`, [checkRunId(id)]);
+    const row = rows[0];
+    if (row === undefined) {
+      await this.mustExist(id);
+      return undefined;
+    }
+    return { step: row.step, bytes: new Uint8Array(row.bytes.buffer, row.bytes.byteOffset, row.bytes.byteLength) };
+  }
+
+  // ---- records for analysis
+
+  async loadRecord(id: string): Promise<RunRecord> {
+    const run = await this.getRun(id);
+    if (run === undefined) throw this.notFound(id);
+    return toRecord(run, await this.readMetrics(id));
+  }
+
+  async loadRecords(filter: RunFilter = {}): Promise<RunRecord[]> {
+    const runs = await this.listRuns(filter);
+    const { rows } = await this.q<Record<string, number | null> & { run_id: string }>(
+      `SELECT run_id, ${METRIC_COLUMNS} FROM ${this.s}.metrics WHERE run_id = ANY($1::text[]) ORDER BY run_id, step`,
+      [runs.map((r) => r.id)],
+    );
+    const byRun = new Map<string, MetricRow[]>(runs.map((r) => [r.id, []]));
+    for (const row of rows) byRun.get(row.run_id)?.push(fromMetricRow(row));
+    return runs.map((run) => toRecord(run, byRun.get(run.id) ?? []));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+}
