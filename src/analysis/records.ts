@@ -62,3 +62,47 @@ export interface RunRecord {
   seed?: number;
   metrics: MetricRow[];
 }
+
+// ---- analysis inputs (added by issue 5): what the importers and the store adapters hand to the fits
+
+/** How a data set counts N and C: Kaplan's non-embedding or all parameters; FLOPs as given or C = 6ND. */
+export interface Accounting {
+  /** 'unknown' for imported data that does not say */
+  n: ParamConvention | 'unknown';
+  flops: 'given' | '6ND';
+}
+
+/** One run reduced to its end point: the input of L(N, D) fits (Hoffmann et al. 2022 Approaches 2 and 3). */
+export interface ScalingPoint {
+  /** run id, or the row it came from */
+  id: string;
+  /** parameters, in the data set's convention */
+  n: number;
+  /** training tokens */
+  d: number;
+  /** training FLOPs */
+  c: number;
+  loss: number;
+}
+
+/** One point of a loss curve. */
+export interface CurvePoint {
+  step: number;
+  tokens: number;
+  loss: number;
+  flops?: number;
+}
+
+/** One run's loss curve: the input of batch-size scans (critical batch size) and compute envelopes. */
+export interface LossCurve {
+  id: string;
+  /** tokens per optimiser step */
+  batchTokens: number;
+  /** parameters, when known (compute envelope, Approach 1) */
+  n?: number;
+  lr?: number;
+  /** learning-rate warm-up steps, when known: levels reached inside warm-up are marked */
+  warmupSteps?: number;
+  /** by step, increasing */
+  points: CurvePoint[];
+}

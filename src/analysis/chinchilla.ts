@@ -1,0 +1,342 @@
+// Chinchilla Approach 3: the parametric fit L(N, D) = E + A / N^alpha + B / D^beta in log space with a
+// Huber loss, best of an initialisation grid, and its bootstrap. Approaches 1 and 2 live in isoflop.ts.
+import type { Accounting, ScalingPoint } from './records.ts';
+import { lbfgs, type LbfgsOptions, type OptimizeResult } from './optimize.ts';
+import { huber, huberDerivative, summarize, quantile, type BootstrapResult } from './stats.ts';
+import { SeededRandom } from './random.ts';
+import { AnalysisInputError } from './errors.ts';
+
+export interface ChinchillaParams {
+  E: number;
+  A: number;
+  B: number;
+  alpha: number;
+  beta: number;
+}
+export type ChinchillaKey = keyof ChinchillaParams;
+export const CHINCHILLA_KEYS: ChinchillaKey[] = ['E', 'A', 'B', 'alpha', 'beta'];
+
+/** Hoffmann et al. 2022, appendix D.2: delta = 1e-3. */
+export const HUBER_DELTA = 1e-3;
+
+/** The initialisation grid of Hoffmann et al. 2022 appendix D.2, as Besiroglu et al. 2024 run it. */
+export interface InitGrid {
+  alpha: number[];
+  beta: number[];
+  e: number[];
+  a: number[];
+  b: number[];
+}
+const range = (lo: number, hi: number, step: number): number[] =>
+  Array.from({ length: Math.round((hi - lo) / step) + 1 }, (_, i) => lo + i * step);
+export const CHINCHILLA_GRID: InitGrid = {
+  alpha: range(0, 2, 0.5),
+  beta: range(0, 2, 0.5),
+  e: range(-1, 1, 0.5),
+  a: range(0, 25, 5),
+  b: range(0, 25, 5),
+};
+
+/** Every grid point as x = [a, b, e, alpha, beta], in the order itertools.product(alpha, beta, e, a, b). */
+export function gridStarts(grid: InitGrid = CHINCHILLA_GRID): Float64Array[] {
+  const out: Float64Array[] = [];
+  for (const alpha of grid.alpha)
+    for (const beta of grid.beta)
+      for (const e of grid.e) for (const a of grid.a) for (const b of grid.b) out.push(Float64Array.of(a, b, e, alpha, beta));
+  return out;
+}
+
+// ---- objective
+
+/** Logs of the data, precomputed once per data set. */
+export interface LogData {
+  logN: Float64Array;
+  logD: Float64Array;
+  logL: Float64Array;
+}
+
+export function logData(points: readonly ScalingPoint[]): LogData {
+  return {
+    logN: Float64Array.from(points, (p) => Math.log(p.n)),
+    logD: Float64Array.from(points, (p) => Math.log(p.d)),
+    logL: Float64Array.from(points, (p) => Math.log(p.loss)),
+  };
+}
+
+/**
+ * Hoffmann et al. 2022 appendix D.2, eq. (D.2)-(D.3), and Besiroglu et al. 2024 section 2:
+ *   min over (a, b, e, alpha, beta) of sum_i w_i Huber_delta( LSE(a - alpha log N_i, b - beta log D_i, e) - log L_i )
+ * with A = exp(a), B = exp(b), E = exp(e). x = [a, b, e, alpha, beta]. Weights w_i (resample counts for
+ * the bootstrap) default to 1. Writes the analytic gradient: with softmax weights p_k of the three LSE
+ * terms and h' = Huber derivative of the residual, d/da = h' p1, d/dalpha = -h' p1 log N, d/db = h' p2,
+ * d/dbeta = -h' p2 log D, d/de = h' p3.
+ */
+export function chinchillaObjective(data: LogData, delta = HUBER_DELTA, weights?: Float64Array) {
+  const { logN, logD, logL } = data;
+  const n = logN.length;
+  return (x: Float64Array, g: Float64Array): number => {
+    const [a, b, e, alpha, beta] = x;
+    let f = 0;
+    let ga = 0;
+    let gb = 0;
+    let ge = 0;
+    let gal = 0;
+    let gbe = 0;
+    for (let i = 0; i < n; i++) {
+      const w = weights ? weights[i] : 1;
+      if (w === 0) continue;
+      const u1 = a - alpha * logN[i];
+      const u2 = b - beta * logD[i];
+      const m = u1 > u2 ? (u1 > e ? u1 : e) : u2 > e ? u2 : e;
+      const e1 = Math.exp(u1 - m);
+      const e2 = Math.exp(u2 - m);
+      const e3 = Math.exp(e - m);
+      const s = e1 + e2 + e3;
+      const r = m + Math.log(s) - logL[i];
+      f += w * huber(r, delta);
+      const h = (w * huberDerivative(r, delta)) / s;
+      ga += h * e1;
+      gal -= h * e1 * logN[i];
+      gb += h * e2;
+      gbe -= h * e2 * logD[i];
+      ge += h * e3;
+    }
+    g[0] = ga;
+    g[1] = gb;
+    g[2] = ge;
+    g[3] = gal;
+    g[4] = gbe;
+    return f;
+  };
+}
+
+/** Hoffmann et al. 2022 eq. (2): L(N, D) = E + A / N^alpha + B / D^beta. */
+export function chinchillaLoss(p: ChinchillaParams, N: number, D: number): number {
+  return p.E + p.A / N ** p.alpha + p.B / D ** p.beta;
+}
+
+export function paramsFromX(x: ArrayLike<number>): ChinchillaParams {
+  return { E: Math.exp(x[2]), A: Math.exp(x[0]), B: Math.exp(x[1]), alpha: x[3], beta: x[4] };
+}
+
+// ---- fit
+
+export interface ChinchillaFitOptions {
+  delta?: number;
+  grid?: InitGrid;
+  /** explicit starts instead of the grid, x = [a, b, e, alpha, beta] */
+  starts?: Float64Array[];
+  lbfgs?: LbfgsOptions;
+  accounting?: Accounting;
+}
+
+export interface ChinchillaFit {
+  form: 'chinchilla-approach3';
+  formula: string;
+  params: ChinchillaParams;
+  /** the optimiser's variables [a, b, e, alpha, beta] = [log A, log B, log E, alpha, beta] */
+  x: Float64Array;
+  /** the minimised sum of Huber losses */
+  objective: number;
+  accounting: Accounting;
+  /** log L_pred - log L per point, in input order */
+  residuals: Float64Array;
+  n: number;
+  diagnostics: {
+    huberDelta: number;
+    starts: number;
+    /** starts whose L-BFGS reported convergence */
+    converged: number;
+    /** starts that ended within 1e-6 (relative) of the best objective */
+    atBest: number;
+    evaluations: number;
+    bestStart: Float64Array;
+    optimizer: Pick<OptimizeResult, 'success' | 'message' | 'iterations' | 'evaluations'>;
+    /** root mean square of the log residuals */
+    rmseLog: number;
+    ms: number;
+  };
+}
+
+export function checkScalingPoints(points: readonly ScalingPoint[], minimum: number, what: string): void {
+  if (points.length < minimum) {
+    throw new AnalysisInputError(
+      `${what} needs at least ${minimum} runs, got ${points.length}`,
+      'add runs, or check that the import kept the rows you expect',
+    );
+  }
+  for (const p of points) {
+    for (const k of ['n', 'd', 'c', 'loss'] as const) {
+      if (!(Number.isFinite(p[k]) && p[k] > 0)) {
+        throw new AnalysisInputError(`run ${p.id}: ${k} = ${p[k]} is not a positive number`, 'fix or drop that run');
+      }
+    }
+  }
+}
+
+/** Best-of-starts L-BFGS on the Approach 3 objective (the grid unless `starts` is given). */
+export function fitChinchilla(points: readonly ScalingPoint[], options: ChinchillaFitOptions = {}): ChinchillaFit {
+  checkScalingPoints(points, 6, 'the Chinchilla Approach 3 fit');
+  const t0 = performance.now();
+  const delta = options.delta ?? HUBER_DELTA;
+  const data = logData(points);
+  const fg = chinchillaObjective(data, delta);
+  const starts = options.starts ?? gridStarts(options.grid);
+  const best = bestOfStarts(fg, starts, options.lbfgs);
+  const x = best.result.x;
+  const residuals = new Float64Array(points.length);
+  const params = paramsFromX(x);
+  let ss = 0;
+  points.forEach((p, i) => {
+    residuals[i] = Math.log(chinchillaLoss(params, p.n, p.d)) - data.logL[i];
+    ss += residuals[i] ** 2;
+  });
+  const { success, message, iterations, evaluations } = best.result;
+  return {
+    form: 'chinchilla-approach3',
+    formula: 'L(N, D) = E + A / N^alpha + B / D^beta',
+    params,
+    x,
+    objective: best.result.fun,
+    accounting: options.accounting ?? { n: 'unknown', flops: 'given' },
+    residuals,
+    n: points.length,
+    diagnostics: {
+      huberDelta: delta,
+      starts: starts.length,
+      converged: best.converged,
+      atBest: best.atBest,
+      evaluations: best.evaluations,
+      bestStart: best.start,
+      optimizer: { success, message, iterations, evaluations },
+      rmseLog: Math.sqrt(ss / points.length),
+      ms: performance.now() - t0,
+    },
+  };
+}
+
+function bestOfStarts(fg: ReturnType<typeof chinchillaObjective>, starts: Float64Array[], opts?: LbfgsOptions) {
+  let result: OptimizeResult | null = null;
+  let start = starts[0];
+  let converged = 0;
+  let evaluations = 0;
+  const funs: number[] = [];
+  for (const s of starts) {
+    const r = lbfgs(fg, s, opts);
+    evaluations += r.evaluations;
+    if (r.success) converged++;
+    funs.push(r.fun);
+    if (Number.isFinite(r.fun) && (result === null || r.fun < result.fun)) {
+      result = r;
+      start = s;
+    }
+  }
+  if (result === null) {
+    throw new AnalysisInputError('the Approach 3 fit found no finite objective from any start', 'check the data for extreme values');
+  }
+  const fBest = result.fun;
+  const atBest = funs.filter((f) => f <= fBest + 1e-6 * Math.max(Math.abs(fBest), 1e-12)).length;
+  return { result, start, converged, evaluations, atBest };
+}
+
+// ---- bootstrap
+
+export interface ChinchillaBootstrapOptions {
+  samples?: number;
+  seed?: number;
+  level?: number;
+  /**
+   * Starts of each refit: 'warm' (default) = the full-data optimum plus `extraStarts` grid points drawn
+   * at random per resample; 'grid' = the whole initialisation grid (4500 starts: slow, the reference).
+   */
+  starts?: 'warm' | 'grid';
+  extraStarts?: number;
+  grid?: InitGrid;
+  lbfgs?: LbfgsOptions;
+}
+
+export interface ChinchillaBootstrap extends BootstrapResult<ChinchillaKey> {
+  /** the refit strategy used, in words */
+  strategy: string;
+  /** per resample, the optimiser variables [a, b, e, alpha, beta] of the refit */
+  x: Float64Array[];
+  ms: number;
+}
+
+/**
+ * Bootstrap over runs (Besiroglu et al. 2024 section 3: resample the runs with replacement, refit,
+ * percentile intervals). Resample r draws n indices with the PRNG seeded by (seed, r); a resample is the
+ * original objective with each run weighted by how often it was drawn, which is the same sum as refitting
+ * the resampled rows. Warm starts are the documented speed-up: see bench/analysis.bench.ts and
+ * test/analysis/chinchilla.test.ts for the comparison against full-grid refits.
+ */
+export function bootstrapChinchilla(
+  points: readonly ScalingPoint[],
+  fit: ChinchillaFit,
+  options: ChinchillaBootstrapOptions = {},
+): ChinchillaBootstrap {
+  const t0 = performance.now();
+  const R = options.samples ?? 1000;
+  const seed = options.seed ?? 0;
+  const level = options.level ?? 0.95;
+  const mode = options.starts ?? 'warm';
+  const extra = options.extraStarts ?? 4;
+  const data = logData(points);
+  const n = points.length;
+  const grid = gridStarts(options.grid);
+  const cols = new Map<ChinchillaKey, number[]>(CHINCHILLA_KEYS.map((k) => [k, []]));
+  const xs: Float64Array[] = [];
+  let failures = 0;
+  const w = new Float64Array(n);
+  for (let r = 0; r < R; r++) {
+    const rng = new SeededRandom(seed * 1000003 + r);
+    w.fill(0);
+    for (let i = 0; i < n; i++) w[rng.int(n)] += 1;
+    let starts: Float64Array[];
+    switch (mode) {
+      case 'warm':
+        starts = [fit.x];
+        for (let k = 0; k < extra; k++) starts.push(grid[rng.int(grid.length)]);
+        break;
+      case 'grid':
+        starts = grid;
+        break;
+      default:
+        throw new Error(`unknown bootstrap start mode ${mode satisfies never}`);
+    }
+    const fg = chinchillaObjective(data, fit.diagnostics.huberDelta, w);
+    let best: OptimizeResult | null = null;
+    for (const s of starts) {
+      const res = lbfgs(fg, s, options.lbfgs);
+      if (Number.isFinite(res.fun) && (best === null || res.fun < best.fun)) best = res;
+    }
+    if (best === null || !best.x.every(Number.isFinite)) {
+      failures++;
+      continue;
+    }
+    xs.push(best.x);
+    const p = paramsFromX(best.x);
+    for (const k of CHINCHILLA_KEYS) cols.get(k)!.push(p[k]);
+  }
+  const strategy =
+    mode === 'grid'
+      ? `full grid (${grid.length} starts) per resample`
+      : `warm start from the full-data optimum plus ${extra} random grid points per resample`;
+  return { ...summarize(CHINCHILLA_KEYS, fit.params, cols, level, failures, seed), strategy, x: xs, ms: performance.now() - t0 };
+}
+
+// ---- predictions
+
+export interface Interval {
+  estimate: number;
+  ci: [number, number];
+}
+
+/** L(N, D) from the fit with a percentile interval over the bootstrap refits. */
+export function predictChinchilla(fit: ChinchillaFit, boot: ChinchillaBootstrap | null, N: number, D: number): Interval {
+  const estimate = chinchillaLoss(fit.params, N, D);
+  if (!boot || boot.x.length === 0) return { estimate, ci: [NaN, NaN] };
+  const v = boot.x.map((x) => chinchillaLoss(paramsFromX(x), N, D));
+  const a = (1 - boot.level) / 2;
+  return { estimate, ci: [quantile(v, a), quantile(v, 1 - a)] };
+}
