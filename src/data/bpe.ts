@@ -13,6 +13,7 @@ import { TokenizerError } from './errors.ts';
 import { keyHash } from './text.ts';
 import { writeFileAtomic } from './atomic.ts';
 import type { ProgressFn } from './progress.ts';
+import type { Tokenizer } from './tokenizer.ts';
 
 /** GPT-2's pre-tokenisation pattern (openai/gpt-2 src/encoder.py), with \p{L}/\p{N} in JS unicode mode. */
 export const GPT2_PATTERN = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
@@ -162,6 +163,7 @@ export function trainBpe(texts: Iterable<string>, vocabSize: number, options: Tr
       else if (list[list.length - 1] !== i) list.push(i);
     }
   }
+  options.onProgress?.({ phase: `train bpe-${vocabSize}`, done: 0, total: vocabSize - 256, unit: 'merges' });
   const heap = new PairHeap();
   for (const [k, c] of counts) heap.push(c, k);
 
@@ -234,7 +236,7 @@ export function trainBpe(texts: Iterable<string>, vocabSize: number, options: Tr
 
 // ---- the tokenizer
 
-export class BpeTokenizer {
+export class BpeTokenizer implements Tokenizer {
   readonly kind = 'bpe' as const;
   readonly vocabSize: number;
   readonly name: string;
