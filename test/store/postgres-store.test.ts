@@ -1,0 +1,128 @@
+// The shared store suite over PostgresStore on a real PostgreSQL (one server per file, a schema per test), then what
+// only Postgres has: failing fast on an unreachable server, schema creation races, the schema version check.
+import assert from 'node:assert/strict';
+import { createServer, type Socket } from 'node:net';
+import { after, before, describe, it, type TestContext } from 'node:test';
+import pg from 'pg';
+import { openStore } from '../../src/store/store.ts';
+import { freePort, isSkip, startPostgres, type PostgresServer, type Skip } from '../helpers/services.ts';
+import { defineStoreSuite, makeRow, makeRun, rejectsWith, rows } from './store-suite.ts';
+
+let server: Promise<PostgresServer | Skip> | undefined;
+/** One server for the whole file, started on first use and stopped when the file's tests end. */
+function postgres(): Promise<PostgresServer | Skip> {
+  server ??= startPostgres();
+  return server;
+}
+after(async () => {
+  const s = await server;
+  if (s !== undefined && !isSkip(s)) await s.stop();
+});
+
+let schemas = 0;
+defineStoreSuite('PostgresStore', async () => {
+  const s = await postgres();
+  if (isSkip(s)) return s;
+  return { fresh: async () => `${s.url}?schema=t${++schemas}`, stop: async () => {} };
+});
+
+describe('PostgresStore on a server', () => {
+  let s: PostgresServer | Skip = { skip: 'not started' };
+  before(async () => {
+    s = await postgres();
+  });
+  const need = (t: TestContext): PostgresServer | undefined => {
+    if (isSkip(s)) {
+      t.skip(s.skip);
+      return undefined;
+    }
+    return s;
+  };
+
+  it('keeps metrics in a table keyed by (run_id, step) in the named schema', async (t) => {
+    const srv = need(t);
+    if (!srv) return;
+    const store = await openStore(`${srv.url}?schema=layout`);
+    await store.putRun(makeRun('r1'));
+    await store.appendMetrics('r1', rows(0, 2));
+    const client = new pg.Client(srv.url);
+    await client.connect();
+    try {
+      const pk = await client.query(
+        `SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+         WHERE i.indrelid = 'layout.metrics'::regclass AND i.indisprimary ORDER BY a.attname`,
+      );
+      assert.deepEqual(pk.rows.map((r) => r.attname), ['run_id', 'step']);
+      const count = await client.query('SELECT count(*)::int AS n FROM layout.metrics');
+      assert.equal(count.rows[0].n, 3);
+      const version = await client.query('SELECT version FROM layout.schema_version');
+      assert.deepEqual(version.rows, [{ version: 1 }]);
+      // a newer scaling-lab's schema is refused, not half-used
+      await client.query('INSERT INTO layout.schema_version (version) VALUES (99)');
+      await rejectsWith(openStore(`${srv.url}?schema=layout`), 'version', /version 99/);
+    } finally {
+      await client.end();
+      await store.close();
+    }
+  });
+
+  it('creates the tables once when many processes open a new schema at the same moment', async (t) => {
+    const srv = need(t);
+    if (!srv) return;
+    const stores = await Promise.all(Array.from({ length: 4 }, () => openStore(`${srv.url}?schema=race`)));
+    await stores[0]!.putRun(makeRun('r1'));
+    assert.equal((await stores[3]!.listRuns()).length, 1);
+    await Promise.all(stores.map((x) => x.close()));
+  });
+
+  it('keeps schemas apart', async (t) => {
+    const srv = need(t);
+    if (!srv) return;
+    const a = await openStore(`${srv.url}?schema=apart_a`);
+    const b = await openStore(`${srv.url}?schema=apart_b`);
+    await a.putRun(makeRun('r1'));
+    await a.appendMetrics('r1', [makeRow(0)]);
+    assert.deepEqual(await b.listRuns(), []);
+    await rejectsWith(b.readMetrics('r1'), 'not-found');
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('names a missing database in the error, with what to do', async (t) => {
+    const srv = need(t);
+    if (!srv) return;
+    const err = await rejectsWith(openStore(`postgresql://postgres@127.0.0.1:${srv.port}/no_such_db`), 'unreachable', /no_such_db/);
+    assert.match(err.hint, /createdb/);
+  });
+
+  it('rejects a bad schema name', async () => {
+    await rejectsWith(openStore('postgres://u@127.0.0.1:1/db?schema=Bad-Name'), 'bad-input', /schema name/);
+  });
+});
+
+describe('PostgresStore when the server cannot be reached', () => {
+  it('fails within seconds on a closed loopback port', async () => {
+    const port = await freePort(); // nothing listens there now
+    const started = Date.now();
+    const err = await rejectsWith(openStore(`postgres://postgres:secret@127.0.0.1:${port}/db`), 'unreachable', /ECONNREFUSED|connect/);
+    assert.ok(Date.now() - started < 3000, `took ${Date.now() - started} ms`);
+    assert.match(err.hint, /start PostgreSQL/);
+    assert.doesNotMatch(err.message, /secret/, 'the password is not printed');
+  });
+
+  it('fails after the connect timeout, not never, when the server accepts and stays silent', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket)); // accepts, never answers the startup message
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as { port: number };
+    try {
+      const started = Date.now();
+      const err = await rejectsWith(openStore(`postgres://postgres@127.0.0.1:${port}/db`, { connectTimeoutMs: 700 }), 'unreachable', /timeout/);
+      const took = Date.now() - started;
+      assert.ok(took >= 600 && took < 5000, `took ${took} ms with a 700 ms timeout`);
+      assert.match(err.hint, /no answer within 700 ms/);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+});
