@@ -1,7 +1,7 @@
 // Crash-safe file writes for the file store: replace a file (temp, fsync, rename, fsync the directory), create one
 // only if absent, and append durably. What goes into the files (JSON, checkpoint headers) is file-store.ts's concern.
 import { randomBytes } from 'node:crypto';
-import { open, link, rename, unlink } from 'node:fs/promises';
+import { link, open, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /** A temp file beside `path` (same directory, so rename is atomic), named so a crash leaves visible litter (*.tmp). */
@@ -89,5 +89,31 @@ export async function truncateDurable(path: string, length: number): Promise<voi
     await handle.sync();
   } finally {
     await handle.close();
+  }
+}
+
+const TEMP_NAME = /^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$/;
+
+/**
+ * Deletes temp files in `dir` that a killed process left mid-write (their writer's pid is gone). Local processes
+ * only: the file store is not for shared network filesystems. Returns the names removed.
+ */
+export async function removeStaleTemps(dir: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const pid = Number(TEMP_NAME.exec(name)?.[1] ?? NaN);
+    if (Number.isNaN(pid) || pid === process.pid || isAlive(pid)) continue;
+    await unlink(join(dir, name)).catch(() => {});
+    removed.push(name);
+  }
+  return removed;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

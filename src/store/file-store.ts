@@ -5,7 +5,7 @@ import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { MetricRow, RunRecord, RunStatus } from '../analysis/records.ts';
-import { appendDurable, createFileExclusive, fsyncDir, replaceFile, truncateDurable } from './atomic.ts';
+import { appendDurable, createFileExclusive, fsyncDir, removeStaleTemps, replaceFile, truncateDurable } from './atomic.ts';
 import {
   checkMetricRows,
   checkNewRun,
@@ -235,6 +235,7 @@ export class FileStore implements Store {
               `ids are derived from the spec, so this is a hash clash or a hand-edited spec.json: delete ${this.dir(run.id)} to start over, or use another --store`,
             );
           }
+          await removeStaleTemps(this.dir(run.id)); // a resume: clear what a killed writer left half-written
           return this.toStoredRun(existing);
         }
         const dir = this.dir(run.id);

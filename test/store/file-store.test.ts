@@ -1,6 +1,7 @@
 // The shared store suite over the file store (a temp dir per test), then what only the file store has: its layout,
 // torn-line repair, damaged files, and openStore's choice of store by location. The SIGKILL test is in crash.test.ts.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { appendFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,6 +48,12 @@ describe('FileStore on disk', () => {
     const bin = await readFile(join(dir, 'r1/checkpoint.bin'));
     assert.equal(bin.subarray(0, 8).toString('latin1'), 'SLCHKPT\0');
     assert.equal(bin.length, 32 + 3);
+    // temp files a killed writer left are cleared when the run is resumed (putRun again); a live writer's stay
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    await writeFile(join(dir, `r1/.metrics.jsonl.${dead}.0123abcd.tmp`), 'half');
+    await writeFile(join(dir, `r1/.status.json.${process.pid}.0123abcd.tmp`), 'mine');
+    await store.putRun(makeRun('r1'));
+    assert.deepEqual((await readdir(join(dir, 'r1'))).filter((n) => n.endsWith('.tmp')), [`.status.json.${process.pid}.0123abcd.tmp`]);
     await store.close();
   });
 

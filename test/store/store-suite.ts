@@ -51,6 +51,13 @@ export function rows(from: number, to: number): MetricRow[] {
   return Array.from({ length: to - from + 1 }, (_, i) => makeRow(from + i));
 }
 
+/** A checkpoint payload that depends on its step, so a test can tell a whole one from a mix of two. */
+export function checkpointBytes(step: number, size = 256 * 1024): Uint8Array {
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 31 + step * 7) & 255;
+  return bytes;
+}
+
 export async function rejectsWith(promise: Promise<unknown>, code: StoreErrorCode, message?: RegExp): Promise<StoreError> {
   const err = await promise.then(
     () => assert.fail(`expected StoreError '${code}', but it resolved`),
