@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GPT, AdamW, trainStep, kernelsRef, Rng, InputError, StateError, type GPTConfig } from '../../src/engine/index.ts';
+import { engineBackends } from './backends.ts';
 import { assertClose } from '../helpers/assert-close.ts';
 
 const TINY: GPTConfig = { nLayer: 2, dModel: 32, nHead: 2, vocab: 16, context: 16 };
@@ -40,78 +41,108 @@ test('initial loss of a fresh model is about ln(V) (near-uniform predictions)', 
   assertClose('initial loss', gpt.forward(inputs, targets, 4, 16), Math.log(TINY.vocab), { rtol: 0.02, atol: 0 });
 });
 
-// ---- determinism
+// ---- on every backend: determinism, memorisation, accumulation, checkpoint round-trip
 
-test('same seed: bit-identical parameters and losses over 5 steps; another seed differs', () => {
-  const run = (seed: number) => {
-    const gpt = new GPT(TINY, kernelsRef, { seed, maxMicroBatch: 2 });
-    const init = gpt.params.slice();
-    const opt = new AdamW(gpt);
-    const losses: number[] = [];
-    for (let s = 0; s < 5; s++) losses.push(trainStep(gpt, opt, [batch(s, 2, 16, 16), batch(s + 50, 2, 16, 16)], 2, 16, { lr: 1e-3, clip: 1 }).loss);
-    return { init, losses, final: gpt.params.slice() };
-  };
-  const a = run(7), b = run(7), c = run(8);
-  assert.deepEqual(a.init, b.init);
-  assert.deepEqual(a.losses, b.losses); // exact equality of doubles
-  assert.deepEqual(a.final, b.final);
-  assert.notDeepEqual(a.init, c.init);
-});
-
-// ---- learning
-
-test('memorisation: a tiny model drives the loss on one fixed batch near zero', () => {
-  const gpt = new GPT(TINY, kernelsRef, { seed: 0, maxMicroBatch: 4 });
-  const opt = new AdamW(gpt, { weightDecay: 0 });
-  const B = 4, T = 16;
-  const mb = batch(42, B, T, TINY.vocab); // random targets: only memorising them lowers the loss
-  const first = trainStep(gpt, opt, [mb], B, T, { lr: 3e-3, clip: 1 }).loss;
-  let last = first;
-  for (let s = 1; s < 250; s++) last = trainStep(gpt, opt, [mb], B, T, { lr: 3e-3, clip: 1 }).loss;
-  assert.ok(first > 2.5, `starts near ln 16 = 2.77, got ${first}`);
-  assert.ok(last < 0.05, `loss after 250 steps should be < 0.05, got ${last}`);
-  assert.ok(gpt.evaluate(mb.inputs, mb.targets, B, T) < 0.05);
-});
-
-// ---- gradient accumulation and norms
-
-test('accumulating 2 micro-batches of B/2 gives the gradient of one batch of B; microGradSq is each micro-batch\'s own |g|^2', () => {
-  const B = 4, T = 12;
-  const full = batch(5, B, T, TINY.vocab);
-  const half = (i: number) => ({
-    inputs: full.inputs.subarray(i * (B / 2) * T, (i + 1) * (B / 2) * T),
-    targets: full.targets.subarray(i * (B / 2) * T, (i + 1) * (B / 2) * T),
+for (const { name, kernels: k, skip } of engineBackends()) {
+  test(`[${name}] same seed: bit-identical parameters and losses over 5 steps; another seed differs`, (t) => {
+    if (k === null) return t.skip(skip);
+    const kernels = k;
+    const run = (seed: number) => {
+      const gpt = new GPT(TINY, kernels, { seed, maxMicroBatch: 2 });
+      const init = gpt.params.slice();
+      const opt = new AdamW(gpt);
+      const losses: number[] = [];
+      for (let s = 0; s < 5; s++) losses.push(trainStep(gpt, opt, [batch(s, 2, 16, 16), batch(s + 50, 2, 16, 16)], 2, 16, { lr: 1e-3, clip: 1 }).loss);
+      return { init, losses, final: gpt.params.slice() };
+    };
+    const a = run(7), b = run(7), c = run(8);
+    assert.deepEqual(a.init, b.init);
+    assert.deepEqual(a.losses, b.losses); // exact equality of doubles
+    assert.deepEqual(a.final, b.final);
+    assert.notDeepEqual(a.init, c.init);
   });
-  const gpt = new GPT(TINY, kernelsRef, { seed: 1, maxMicroBatch: B });
 
-  gpt.zeroGrad();
-  const whole = gpt.forwardBackward(full.inputs, full.targets, B, T);
-  const gFull = gpt.grads.slice();
-  assert.equal(whole.microGradSq, gpt.gradSq(), 'one micro-batch: microGradSq is the accumulated |g|^2');
+  test(`[${name}] memorisation: a tiny model drives the loss on one fixed batch near zero`, (t) => {
+    if (k === null) return t.skip(skip);
+    const kernels = k;
+    const gpt = new GPT(TINY, kernels, { seed: 0, maxMicroBatch: 4 });
+    const opt = new AdamW(gpt, { weightDecay: 0 });
+    const B = 4, T = 16;
+    const mb = batch(42, B, T, TINY.vocab); // random targets: only memorising them lowers the loss
+    const first = trainStep(gpt, opt, [mb], B, T, { lr: 3e-3, clip: 1 }).loss;
+    let last = first;
+    for (let s = 1; s < 250; s++) last = trainStep(gpt, opt, [mb], B, T, { lr: 3e-3, clip: 1 }).loss;
+    assert.ok(first > 2.5, `starts near ln 16 = 2.77, got ${first}`);
+    assert.ok(last < 0.05, `loss after 250 steps should be < 0.05, got ${last}`);
+    assert.ok(gpt.evaluate(mb.inputs, mb.targets, B, T) < 0.05);
+  });
 
-  // each half alone, unscaled
-  const direct = [0, 1].map((i) => {
+  test(`[${name}] accumulating 2 micro-batches of B/2 gives the gradient of one batch of B; microGradSq is each micro-batch's own |g|^2`, (t) => {
+    if (k === null) return t.skip(skip);
+    const kernels = k;
+    const B = 4, T = 12;
+    const full = batch(5, B, T, TINY.vocab);
+    const half = (i: number) => ({
+      inputs: full.inputs.subarray(i * (B / 2) * T, (i + 1) * (B / 2) * T),
+      targets: full.targets.subarray(i * (B / 2) * T, (i + 1) * (B / 2) * T),
+    });
+    const gpt = new GPT(TINY, kernels, { seed: 1, maxMicroBatch: B });
+
     gpt.zeroGrad();
-    const r = gpt.forwardBackward(half(i).inputs, half(i).targets, B / 2, T);
-    return { loss: r.loss, gradSq: gpt.gradSq(), grads: gpt.grads.slice() };
+    const whole = gpt.forwardBackward(full.inputs, full.targets, B, T);
+    const gFull = gpt.grads.slice();
+    assert.equal(whole.microGradSq, gpt.gradSq(), 'one micro-batch: microGradSq is the accumulated |g|^2');
+
+    // each half alone, unscaled
+    const direct = [0, 1].map((i) => {
+      gpt.zeroGrad();
+      const r = gpt.forwardBackward(half(i).inputs, half(i).targets, B / 2, T);
+      return { loss: r.loss, gradSq: gpt.gradSq(), grads: gpt.grads.slice() };
+    });
+
+    gpt.zeroGrad();
+    const acc = [0, 1].map((i) => gpt.forwardBackward(half(i).inputs, half(i).targets, B / 2, T, 0.5));
+    // the first micro-batch is computed in grads, the second in a scratch slab: both must report their own norm
+    for (const i of [0, 1]) {
+      assertClose(`microGradSq[${i}]`, acc[i].microGradSq, direct[i].gradSq, { rtol: 1e-12, atol: 0 }); // same ops, same order
+      assert.equal(acc[i].loss, direct[i].loss);
+    }
+    assert.ok(Math.abs(acc[0].microGradSq - acc[1].microGradSq) > 1e-6 * acc[0].microGradSq, 'the two halves differ');
+    // mean of the halves' mean gradients = the full batch's mean gradient (float32, summed in other orders)
+    assertClose('accumulated grads vs full batch', gpt.grads, gFull, { rtol: 1e-4, atol: 1e-7 });
+    const avg = direct[0].grads.map((g, i) => 0.5 * (g + direct[1].grads[i]));
+    assertClose('accumulated grads vs mean of halves', gpt.grads, avg, { rtol: 1e-6, atol: 1e-9 });
+    assertClose('loss', (acc[0].loss + acc[1].loss) / 2, whole.loss, { rtol: 1e-6, atol: 0 });
+    // |G_big|^2 <= mean of |G_small|^2 (noise only adds to a smaller batch's squared norm on average; here exactly by convexity)
+    assert.ok(gpt.gradSq() <= (acc[0].microGradSq + acc[1].microGradSq) / 2);
   });
 
-  gpt.zeroGrad();
-  const acc = [0, 1].map((i) => gpt.forwardBackward(half(i).inputs, half(i).targets, B / 2, T, 0.5));
-  // the first micro-batch is computed in grads, the second in a scratch slab: both must report their own norm
-  for (const i of [0, 1]) {
-    assertClose(`microGradSq[${i}]`, acc[i].microGradSq, direct[i].gradSq, { rtol: 1e-12, atol: 0 }); // same ops, same order
-    assert.equal(acc[i].loss, direct[i].loss);
-  }
-  assert.ok(Math.abs(acc[0].microGradSq - acc[1].microGradSq) > 1e-6 * acc[0].microGradSq, 'the two halves differ');
-  // mean of the halves' mean gradients = the full batch's mean gradient (float32, summed in other orders)
-  assertClose('accumulated grads vs full batch', gpt.grads, gFull, { rtol: 1e-4, atol: 1e-7 });
-  const avg = direct[0].grads.map((g, i) => 0.5 * (g + direct[1].grads[i]));
-  assertClose('accumulated grads vs mean of halves', gpt.grads, avg, { rtol: 1e-6, atol: 1e-9 });
-  assertClose('loss', (acc[0].loss + acc[1].loss) / 2, whole.loss, { rtol: 1e-6, atol: 0 });
-  // |G_big|^2 <= mean of |G_small|^2 (noise only adds to a smaller batch's squared norm on average; here exactly by convexity)
-  assert.ok(gpt.gradSq() <= (acc[0].microGradSq + acc[1].microGradSq) / 2);
-});
+  test(`[${name}] params + AdamW state (m, v, t) round-trip: a restored run continues bit-identically`, (t) => {
+    if (k === null) return t.skip(skip);
+    const kernels = k;
+    const B = 2, T = 8;
+    const data = Array.from({ length: 6 }, (_, s) => batch(100 + s, B, T, 16));
+    const step = (gpt: GPT, opt: AdamW, s: number) => trainStep(gpt, opt, [data[s]], B, T, { lr: 2e-3, clip: 1 }).loss;
+    const a = new GPT(TINY, kernels, { seed: 4, maxMicroBatch: B });
+    const optA = new AdamW(a);
+    for (let s = 0; s < 3; s++) step(a, optA, s);
+    const saved = { params: a.params.slice(), opt: optA.getState() };
+    const lossesA = [3, 4, 5].map((s) => step(a, optA, s));
+
+    const b = new GPT(TINY, kernels, { seed: 999, maxMicroBatch: B }); // other init, overwritten
+    const optB = new AdamW(b);
+    b.loadParams(saved.params);
+    optB.setState(saved.opt);
+    assert.equal(optB.t, 3);
+    assert.deepEqual([3, 4, 5].map((s) => step(b, optB, s)), lossesA);
+    assert.deepEqual(b.params, a.params);
+
+    assert.throws(() => b.loadParams(new Float32Array(10)), (e: unknown) => e instanceof StateError && /10 values, expected \d+/.test(e.message));
+    assert.throws(() => optB.setState({ m: new Float32Array(3), v: new Float32Array(3), t: 1 }), StateError);
+  });
+}
+
+// ---- gradient norms and clipping
 
 test('trainStep reports micro and accumulated norms before clipping, and clips to the global norm', () => {
   const B = 2, T = 8;
@@ -129,29 +160,7 @@ test('trainStep reports micro and accumulated norms before clipping, and clips t
   assertClose('unclipped norm', Math.sqrt(gpt.gradSq()), noClip.gradNorm, { rtol: 1e-12, atol: 0 });
 });
 
-// ---- checkpoint state
-
-test('params + AdamW state (m, v, t) round-trip: a restored run continues bit-identically', () => {
-  const B = 2, T = 8;
-  const data = Array.from({ length: 6 }, (_, s) => batch(100 + s, B, T, 16));
-  const step = (gpt: GPT, opt: AdamW, s: number) => trainStep(gpt, opt, [data[s]], B, T, { lr: 2e-3, clip: 1 }).loss;
-  const a = new GPT(TINY, kernelsRef, { seed: 4, maxMicroBatch: B });
-  const optA = new AdamW(a);
-  for (let s = 0; s < 3; s++) step(a, optA, s);
-  const saved = { params: a.params.slice(), opt: optA.getState() };
-  const lossesA = [3, 4, 5].map((s) => step(a, optA, s));
-
-  const b = new GPT(TINY, kernelsRef, { seed: 999, maxMicroBatch: B }); // other init, overwritten
-  const optB = new AdamW(b);
-  b.loadParams(saved.params);
-  optB.setState(saved.opt);
-  assert.equal(optB.t, 3);
-  assert.deepEqual([3, 4, 5].map((s) => step(b, optB, s)), lossesA);
-  assert.deepEqual(b.params, a.params);
-
-  assert.throws(() => b.loadParams(new Float32Array(10)), (e: unknown) => e instanceof StateError && /10 values, expected \d+/.test(e.message));
-  assert.throws(() => optB.setState({ m: new Float32Array(3), v: new Float32Array(3), t: 1 }), StateError);
-});
+// ---- decay groups
 
 test('AdamW decays only the decay group: with zero gradients, matrices shrink by (1 - lr wd), vectors stay', () => {
   const gpt = new GPT(TINY, kernelsRef, { seed: 5, maxMicroBatch: 1 });
