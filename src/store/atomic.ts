@@ -19,11 +19,15 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-async function writeTemp(path: string, data: string | Uint8Array): Promise<string> {
+/** What a write takes: a string, bytes, or pieces of bytes written one after another (no copy into one buffer). */
+export type FileData = string | Uint8Array | readonly Uint8Array[];
+
+async function writeTemp(path: string, data: FileData): Promise<string> {
   const temp = tempPathFor(path);
   const handle = await open(temp, 'wx', 0o644);
   try {
-    await handle.writeFile(data);
+    // successive writeFile calls on one handle continue where the last one stopped
+    for (const piece of Array.isArray(data) ? data : [data]) await handle.writeFile(piece);
     await handle.sync();
   } catch (err) {
     await handle.close();
@@ -38,7 +42,7 @@ async function writeTemp(path: string, data: string | Uint8Array): Promise<strin
  * Replaces `path` with `data` so that after a crash at any moment the file holds either its old content or
  * the new content, never a mix or a prefix: write a temp file, fsync it, rename it over, fsync the directory.
  */
-export async function replaceFile(path: string, data: string | Uint8Array): Promise<void> {
+export async function replaceFile(path: string, data: FileData): Promise<void> {
   const temp = await writeTemp(path, data);
   try {
     await rename(temp, path);
@@ -53,7 +57,7 @@ export async function replaceFile(path: string, data: string | Uint8Array): Prom
  * Creates `path` with `data` only if it does not exist, atomically (link(2) of a complete, fsynced temp file
  * fails with EEXIST when the name is taken). Returns false, writing nothing, when the file already exists.
  */
-export async function createFileExclusive(path: string, data: string | Uint8Array): Promise<boolean> {
+export async function createFileExclusive(path: string, data: FileData): Promise<boolean> {
   const temp = await writeTemp(path, data);
   try {
     await link(temp, path);

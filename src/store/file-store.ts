@@ -350,7 +350,7 @@ export class FileStore implements Store {
     if (!(bytes instanceof Uint8Array)) throw new StoreError('bad-input', 'saveCheckpoint takes the checkpoint as a Uint8Array', 'serialise the training state first (train/ owns its format)');
     await this.withLock(id, async () => {
       await this.mustExist(id);
-      await replaceFile(join(this.dir(id), CHECKPOINT_FILE), Buffer.concat(encodeCheckpoint(step, bytes)));
+      await replaceFile(join(this.dir(id), CHECKPOINT_FILE), encodeCheckpoint(step, bytes));
     });
   }
 

@@ -29,6 +29,11 @@ import {
 const SCHEMA_VERSION = 1;
 const DEFAULT_SCHEMA = 'scaling_lab';
 const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+/**
+ * Checkpoints are stored in chunks: a bytea value is at most 1 GB, and pg reads bytea back as a hex string, which
+ * V8 caps at ~512M characters; an 85M-parameter model with its AdamW moments is ~1 GB.
+ */
+const DEFAULT_CHECKPOINT_CHUNK_BYTES = 32 * 1024 * 1024;
 /** pg_advisory_xact_lock key serialising schema creation between processes opening the same database at once */
 const SCHEMA_LOCK_KEY = 0x5c41_1ab5;
 
@@ -68,8 +73,15 @@ function createTables(s: string): string {
     CREATE TABLE IF NOT EXISTS ${s}.checkpoints (
       run_id text PRIMARY KEY REFERENCES ${s}.runs (id) ON DELETE CASCADE,
       step integer NOT NULL,
-      bytes bytea NOT NULL,
+      size bigint NOT NULL,
+      chunks integer NOT NULL,
       saved_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE TABLE IF NOT EXISTS ${s}.checkpoint_chunks (
+      run_id text NOT NULL REFERENCES ${s}.checkpoints (run_id) ON DELETE CASCADE,
+      idx integer NOT NULL,
+      bytes bytea NOT NULL,
+      PRIMARY KEY (run_id, idx)
     );`;
 }
 
@@ -177,6 +189,7 @@ export class PostgresStore implements Store {
     /** the quoted schema name that prefixes every table */
     private readonly s: string,
     private readonly timeoutMs: number,
+    private readonly chunkBytes: number,
   ) {}
 
   /** Connects (failing within connectTimeoutMs, never hanging) and creates the tables if absent. */
@@ -192,11 +205,15 @@ export class PostgresStore implements Store {
       throw new StoreError('bad-input', `bad Postgres schema name '${schema}' in ${redact(url)}`, 'use lower-case letters, digits and _ (for example ?schema=scaling_lab)');
     }
     url.searchParams.delete('schema');
+    const chunk = options.checkpointChunkBytes;
+    if (chunk !== undefined && !(Number.isInteger(chunk) && chunk > 0)) {
+      throw new StoreError('bad-input', `bad checkpointChunkBytes ${chunk}: expected a positive integer`, 'leave it out for the default (32 MiB)');
+    }
     const timeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     const pool = new pg.Pool({ connectionString: url.href, connectionTimeoutMillis: timeoutMs, max: 4, idleTimeoutMillis: 10_000, keepAlive: true });
     // An idle connection that the server drops is removed from the pool; the next query opens a new one.
     pool.on('error', () => {});
-    const store = new PostgresStore(pool, `${redact(url)}${schema === DEFAULT_SCHEMA ? '' : `?schema=${schema}`}`, `"${schema}"`, timeoutMs);
+    const store = new PostgresStore(pool, `${redact(url)}${schema === DEFAULT_SCHEMA ? '' : `?schema=${schema}`}`, `"${schema}"`, timeoutMs, options.checkpointChunkBytes ?? DEFAULT_CHECKPOINT_CHUNK_BYTES);
     try {
       await store.migrate(schema);
     } catch (err) {
@@ -350,27 +367,76 @@ export class PostgresStore implements Store {
     return rowCount ?? 0;
   }
 
-  // ---- checkpoints (one row per run; a single upsert statement is atomic)
+  // ---- checkpoints (a header row and its chunks per run, replaced in one transaction)
+
+  /** Runs fn in a transaction on one connection; a lost connection becomes 'unreachable'. */
+  private async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    if (this.closed) throw new StoreError('bad-input', `the Postgres store ${this.location} is closed`, 'open a new store with openStore');
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw isConnectionError(err) ? unreachable(err, this.location, this.timeoutMs) : err;
+    }
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw isConnectionError(err) ? unreachable(err, this.location, this.timeoutMs) : err;
+    } finally {
+      client.release();
+    }
+  }
 
   async saveCheckpoint(id: string, step: number, bytes: Uint8Array): Promise<void> {
     checkStep(step);
+    checkRunId(id);
     if (!(bytes instanceof Uint8Array)) throw new StoreError('bad-input', 'saveCheckpoint takes the checkpoint as a Uint8Array', 'serialise the training state first (train/ owns its format)');
-    await this.withRun(
-      id,
-      `INSERT INTO ${this.s}.checkpoints (run_id, step, bytes) VALUES ($1, $2, $3)
-       ON CONFLICT (run_id) DO UPDATE SET step = EXCLUDED.step, bytes = EXCLUDED.bytes, saved_at = now()`,
-      [checkRunId(id), step, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)],
-    );
+    const chunks = Math.ceil(bytes.byteLength / this.chunkBytes);
+    try {
+      await this.transaction(async (client) => {
+        // the upsert locks the header row, so two savers of one run take turns; readers see the old one until COMMIT
+        await client.query(
+          `INSERT INTO ${this.s}.checkpoints (run_id, step, size, chunks) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (run_id) DO UPDATE SET step = EXCLUDED.step, size = EXCLUDED.size, chunks = EXCLUDED.chunks, saved_at = now()`,
+          [id, step, bytes.byteLength, chunks],
+        );
+        await client.query(`DELETE FROM ${this.s}.checkpoint_chunks WHERE run_id = $1`, [id]);
+        for (let i = 0; i < chunks; i++) {
+          const begin = bytes.byteOffset + i * this.chunkBytes;
+          const length = Math.min(this.chunkBytes, bytes.byteLength - i * this.chunkBytes);
+          await client.query(`INSERT INTO ${this.s}.checkpoint_chunks (run_id, idx, bytes) VALUES ($1, $2, $3)`, [id, i, Buffer.from(bytes.buffer, begin, length)]);
+        }
+      });
+    } catch (err) {
+      if ((err as { code?: string }).code === '23503') throw this.notFound(id);
+      throw err;
+    }
   }
 
   async loadCheckpoint(id: string): Promise<Checkpoint | undefined> {
-    const { rows } = await this.q<{ step: number; bytes: Buffer }>(`SELECT step, bytes FROM ${this.s}.checkpoints WHERE run_id = $1`, [checkRunId(id)]);
-    const row = rows[0];
-    if (row === undefined) {
+    // one statement, so one snapshot: the header and the chunks of the same save
+    const { rows } = await this.q<{ step: number; size: string; chunks: number; idx: number | null; bytes: Buffer | null }>(
+      `SELECT c.step, c.size, c.chunks, k.idx, k.bytes FROM ${this.s}.checkpoints c
+       LEFT JOIN ${this.s}.checkpoint_chunks k ON k.run_id = c.run_id WHERE c.run_id = $1 ORDER BY k.idx`,
+      [checkRunId(id)],
+    );
+    const head = rows[0];
+    if (head === undefined) {
       await this.mustExist(id);
       return undefined;
     }
-    return { step: row.step, bytes: new Uint8Array(row.bytes.buffer, row.bytes.byteOffset, row.bytes.byteLength) };
+    const pieces = rows.flatMap((r) => (r.bytes === null ? [] : [r.bytes]));
+    const size = Number(head.size);
+    const total = pieces.reduce((n, p) => n + p.length, 0);
+    if (pieces.length !== head.chunks || total !== size || pieces.some((_, i) => rows[i]!.idx !== i)) {
+      throw new StoreError('corrupt', `the checkpoint of run '${id}' in ${this.location} is incomplete: ${pieces.length} of ${head.chunks} chunks, ${total} of ${size} bytes`, 'the rows were edited by hand; delete the checkpoint row to restart the run from step 0');
+    }
+    const whole = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, size);
+    return { step: head.step, bytes: new Uint8Array(whole.buffer, whole.byteOffset, whole.byteLength) };
   }
 
   // ---- records for analysis

@@ -132,6 +132,8 @@ export const DEFAULT_STORE_LOCATION = './runs';
 export interface OpenOptions {
   /** Postgres: how long to wait for a connection before failing (default 5000 ms) */
   connectTimeoutMs?: number;
+  /** Postgres: checkpoints are stored in chunks of this many bytes (default 32 MiB; small values are for tests) */
+  checkpointChunkBytes?: number;
 }
 
 export function storeKindOf(location: string): StoreKind {

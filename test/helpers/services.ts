@@ -1,5 +1,6 @@
-// Real PostgreSQL and Redis servers for tests: each on a free loopback port in its own temp directory, stopped by
-// stop() or when the test process exits. Where the binaries are missing they return { skip: reason }; tests t.skip it.
+// Real PostgreSQL and Redis servers for tests: each on a free loopback port in its own temp directory, stopped by stop()
+// or when the test process exits. Where the binaries are missing (or SCALING_LAB_NO_SERVICES is set) they
+// return { skip: reason } and tests t.skip(reason).
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { chown, mkdir, mkdtemp, readdir, readFile } from 'node:fs/promises';
@@ -87,6 +88,7 @@ async function postgresUser(): Promise<{ uid: number; gid: number } | undefined 
  * deleted at the end), listening on 127.0.0.1 on a free port with its socket in the temp dir, plus a database.
  */
 export async function startPostgres(): Promise<PostgresServer | Skip> {
+  if (process.env.SCALING_LAB_NO_SERVICES) return { skip: 'SCALING_LAB_NO_SERVICES is set: not starting PostgreSQL' };
   const bin = await findPostgresBin();
   if (bin === undefined) return { skip: 'PostgreSQL binaries not found (no /usr/lib/postgresql/*/bin/initdb; install the Debian package postgresql)' };
   const user = await postgresUser();
@@ -160,6 +162,7 @@ export interface RedisServer {
 
 /** Starts redis-server on 127.0.0.1 on a free port, with no persistence, waiting until it accepts connections. */
 export async function startRedis(): Promise<RedisServer | Skip> {
+  if (process.env.SCALING_LAB_NO_SERVICES) return { skip: 'SCALING_LAB_NO_SERVICES is set: not starting Redis' };
   const binary = onPath('redis-server') ?? (existsSync('/usr/bin/redis-server') ? '/usr/bin/redis-server' : undefined);
   if (binary === undefined) return { skip: 'redis-server not found (install the Debian package redis-server)' };
   const dir = await mkdtemp(join(tmpdir(), 'scaling-lab-redis-'));

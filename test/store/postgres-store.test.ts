@@ -6,7 +6,7 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import pg from 'pg';
 import { openStore } from '../../src/store/store.ts';
 import { freePort, isSkip, startPostgres, type PostgresServer, type Skip } from '../helpers/services.ts';
-import { defineStoreSuite, makeRow, makeRun, rejectsWith, rows } from './store-suite.ts';
+import { checkpointBytes, defineStoreSuite, makeRow, makeRun, rejectsWith, rows } from './store-suite.ts';
 
 let server: Promise<PostgresServer | Skip> | undefined;
 /** One server for the whole file, started on first use and stopped when the file's tests end. */
@@ -64,6 +64,37 @@ describe('PostgresStore on a server', () => {
       await client.end();
       await store.close();
     }
+  });
+
+  it('stores a checkpoint in chunks and replaces all of them at once', async (t) => {
+    const srv = need(t);
+    if (!srv) return;
+    const location = `${srv.url}?schema=chunks`;
+    const store = await openStore(location, { checkpointChunkBytes: 64 * 1024 });
+    await store.putRun(makeRun('r1'));
+    const big = checkpointBytes(7, 300_000);
+    await store.saveCheckpoint('r1', 7, big);
+    const back = await store.loadCheckpoint('r1');
+    assert.equal(back?.step, 7);
+    assert.ok(Buffer.from(back!.bytes).equals(Buffer.from(big)));
+    await store.saveCheckpoint('r1', 9, checkpointBytes(9, 100_000));
+    const client = new pg.Client(srv.url);
+    await client.connect();
+    try {
+      const { rows: chunks } = await client.query("SELECT idx, length(bytes) AS n FROM chunks.checkpoint_chunks WHERE run_id = 'r1' ORDER BY idx");
+      assert.deepEqual(chunks, [{ idx: 0, n: 65536 }, { idx: 1, n: 100_000 - 65536 }], 'the old chunks are gone');
+      // a store with another chunk size reads it the same
+      const other = await openStore(location);
+      assert.ok(Buffer.from((await other.loadCheckpoint('r1'))!.bytes).equals(Buffer.from(checkpointBytes(9, 100_000))));
+      await other.close();
+      // a lost chunk is reported, not returned as a short checkpoint
+      await client.query("DELETE FROM chunks.checkpoint_chunks WHERE run_id = 'r1' AND idx = 1");
+      await rejectsWith(store.loadCheckpoint('r1'), 'corrupt', /1 of 2 chunks/);
+    } finally {
+      await client.end();
+      await store.close();
+    }
+    await rejectsWith(openStore(location, { checkpointChunkBytes: 0 }), 'bad-input', /checkpointChunkBytes/);
   });
 
   it('creates the tables once when many processes open a new schema at the same moment', async (t) => {
