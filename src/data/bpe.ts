@@ -269,8 +269,8 @@ export class BpeTokenizer implements Tokenizer {
     this.hash = keyHash(BPE_FORMAT, BPE_VERSION, 'gpt2', merges.join(','));
   }
 
-  /** Token ids of one pre-token: apply merges lowest rank first (GPT-2's bpe()), cached per word. */
-  encodeWord(word: string): number[] {
+  /** Token ids of one pre-token: apply merges lowest rank first (GPT-2's bpe()), cached per word (do not mutate). */
+  encodeWord(word: string): readonly number[] {
     const hit = this.cache.get(word);
     if (hit !== undefined) return hit;
     const s: number[] = Array.from(this.encoder.encode(word));
@@ -305,7 +305,8 @@ export class BpeTokenizer implements Tokenizer {
     while ((m = re.exec(text)) !== null) {
       const ids = this.encodeWord(m[0]);
       if (ids.length === 1) out.push(ids[0]);
-      else out.push(...ids);
+      else if (ids.length <= 4096) out.push(...ids);
+      else for (let i = 0; i < ids.length; i += 4096) out.push(...ids.slice(i, i + 4096)); // a huge run, e.g. of spaces: keep the spread small
     }
   }
 
