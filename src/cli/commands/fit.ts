@@ -1,11 +1,224 @@
-// `scaling-lab fit`: placeholder registered by the lead; the issue that owns this command fills it in.
-import type { Command } from 'commander';
+// `scaling-lab fit`: reads runs' end points from CSV/JSONL, fits L(N, D) (Chinchilla Approach 3 or Kaplan's
+// form) with bootstrap intervals, prints a table or JSON. All science is in analysis/; this is the shell.
+import { readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { AnalysisInputError } from '../../analysis/errors.ts';
+import { importScalingPoints, parseTable, type PointImport } from '../../analysis/importers.ts';
+import { bootstrapChinchilla, fitChinchilla, CHINCHILLA_KEYS, type ChinchillaBootstrap, type ChinchillaFit } from '../../analysis/chinchilla.ts';
+import { chinchillaAllocation, chinchillaAllocationInterval, kaplanAllocation, type Allocation, type AllocationInterval } from '../../analysis/allocation.ts';
+import { bootstrapKaplanND, fitKaplanND, KAPLAN_ND_KEYS, type KaplanNDParams } from '../../analysis/kaplan.ts';
+import { quantile } from '../../analysis/stats.ts';
+import type { ParamConvention } from '../../analysis/records.ts';
+
+export type Law = 'chinchilla' | 'kaplan';
+
+export interface FitOptions {
+  law: Law;
+  bootstrap: number;
+  seed: number;
+  level: number;
+  json: boolean;
+  n?: string;
+  d?: string;
+  loss?: string;
+  flops?: string;
+  id?: string;
+  nConvention: ParamConvention | 'unknown';
+  flops6nd: boolean;
+  dropHighest: number;
+  extraStarts: number;
+  fullGridBootstrap: boolean;
+  budget: number[];
+}
+
+export const int = (name: string, min: number) => (v: string): number => {
+  const x = Number(v);
+  if (!Number.isInteger(x) || x < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got "${v}"`);
+  return x;
+};
+export const positive = (name: string) => (v: string): number => {
+  const x = Number(v);
+  if (!(Number.isFinite(x) && x > 0)) throw new InvalidArgumentError(`${name} must be a positive number, got "${v}"`);
+  return x;
+};
+const fraction = (v: string): number => {
+  const x = Number(v);
+  if (!(x > 0 && x < 1)) throw new InvalidArgumentError(`--level must be in (0, 1), got "${v}"`);
+  return x;
+};
+
+export function readSource(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new AnalysisInputError(`cannot read ${file}: ${(err as Error).message}`, 'give the path of a CSV or JSONL file', { file });
+  }
+}
 
 export function registerFit(program: Command): void {
   program
     .command('fit')
-    .description('(not implemented yet)')
-    .action(() => {
-      throw new Error('scaling-lab fit is not implemented yet');
+    .description('Fit L(N, D) to runs in a CSV or JSONL file (one row per run: N, D and/or C, final loss), with bootstrap confidence intervals and the compute-optimal allocation.')
+    .argument('<file>', 'CSV or JSONL (.jsonl/.ndjson) file, one row per run; columns N, D, C, loss are recognised by those and common names')
+    .addOption(new Option('--law <law>', 'chinchilla: Hoffmann et al. 2022 Approach 3, E + A/N^alpha + B/D^beta; kaplan: Kaplan et al. 2020 eq. 1.5').choices(['chinchilla', 'kaplan']).default('chinchilla'))
+    .option('--bootstrap <k>', 'bootstrap resamples over runs for the confidence intervals (0 = none)', int('--bootstrap', 0), 1000)
+    .option('--seed <s>', 'seed of the bootstrap resampling', int('--seed', 0), 0)
+    .option('--level <p>', 'confidence level of the percentile intervals', fraction, 0.95)
+    .option('--json', 'print one JSON object instead of tables', false)
+    .option('--n <column>', 'column holding N, the parameter count (default: detect N, params, Model Size, ...)')
+    .option('--d <column>', 'column holding D, the training tokens (default: detect D, tokens, ...; else D = C / 6N)')
+    .option('--loss <column>', 'column holding the final loss (default: detect loss, val_loss, ...)')
+    .option('--flops <column>', 'column holding C, the training FLOPs (default: detect C, flops, Training FLOP, ...; else C = 6ND)')
+    .option('--id <column>', 'column naming each run (default: detect id, run, name; else the line number)')
+    .addOption(new Option('--n-convention <convention>', "how N counts parameters: kaplan (non-embedding) or total (Chinchilla); recorded in the result").choices(['kaplan', 'total', 'unknown']).default('unknown'))
+    .option('--flops-6nd', 'ignore any C column and use C = 6ND', false)
+    .option('--drop-highest <k>', 'drop the k highest-loss rows first (Besiroglu et al. 2024 drop 5)', int('--drop-highest', 0), 0)
+    .option('--extra-starts <k>', 'random grid starts added to the warm start in each bootstrap refit (chinchilla)', int('--extra-starts', 0), 4)
+    .option('--full-grid-bootstrap', 'refit every bootstrap resample from the whole 4500-point grid (slow reference; chinchilla)', false)
+    .option('--budget <flops...>', 'FLOP budgets C to print the compute-optimal N, D and loss for', (v: string, prev: number[] = []) => [...prev, positive('--budget')(v)])
+    .action((file: string, opts: Omit<FitOptions, 'budget'> & { budget?: number[] }) => {
+      const { text, ...result } = runFit(file, { ...opts, budget: opts.budget ?? [] });
+      console.log(opts.json ? JSON.stringify(result, null, 2) : text);
     });
+}
+
+/** Everything `fit` prints; `text` is the human rendering (left out of --json). */
+export function runFit(file: string, o: FitOptions): Record<string, unknown> & { text?: string } {
+  const table = parseTable(readSource(file), file);
+  const imp = importScalingPoints(table, {
+    columns: { n: o.n, d: o.d, loss: o.loss, c: o.flops, id: o.id },
+    nConvention: o.nConvention,
+    flops: o.flops6nd ? '6ND' : 'auto',
+    dropHighest: o.dropHighest,
+    minRows: o.law === 'chinchilla' ? 6 : 5,
+  });
+  switch (o.law) {
+    case 'chinchilla':
+      return chinchillaReport(file, imp, o);
+    case 'kaplan':
+      return kaplanReport(file, imp, o);
+    default:
+      throw new Error(`unknown law ${o.law satisfies never}`);
+  }
+}
+
+function chinchillaReport(file: string, imp: PointImport, o: FitOptions) {
+  const fit: ChinchillaFit = fitChinchilla(imp.points, { accounting: imp.accounting });
+  const boot: ChinchillaBootstrap | null =
+    o.bootstrap > 0 ? bootstrapChinchilla(imp.points, fit, { samples: o.bootstrap, seed: o.seed, level: o.level, starts: o.fullGridBootstrap ? 'grid' : 'warm', extraStarts: o.extraStarts }) : null;
+  const nan: [number, number] = [NaN, NaN];
+  const ci = Object.fromEntries(CHINCHILLA_KEYS.map((k) => [k, boot ? boot.ci[k] : nan]));
+  const se = Object.fromEntries(CHINCHILLA_KEYS.map((k) => [k, boot ? boot.standardError[k] : NaN]));
+  const alloc = chinchillaAllocation(fit.params, 1e21);
+  const lo = (1 - o.level) / 2;
+  const expo = (key: 'a' | 'b'): [number, number] => {
+    if (!boot) return nan;
+    const v = boot.x.map((x) => {
+      const alpha = x[3];
+      const beta = x[4];
+      return key === 'a' ? beta / (alpha + beta) : alpha / (alpha + beta);
+    });
+    return [quantile(v, lo), quantile(v, 1 - lo)];
+  };
+  const exponents = { a: alloc.a, b: alloc.b, ci: { a: expo('a'), b: expo('b') } };
+  const budgets: (Allocation | AllocationInterval)[] = o.budget.map((c) => (boot ? chinchillaAllocationInterval(fit.params, boot, c) : chinchillaAllocation(fit.params, c)));
+  const rows = CHINCHILLA_KEYS.map((k) => [k, fmt(fit.params[k]), ciText(ci[k]), fmt(se[k])]);
+  const text = [
+    `${fit.formula}   (Hoffmann et al. 2022 Approach 3: log-space LSE, Huber delta ${fit.diagnostics.huberDelta}, best of ${fit.diagnostics.starts} L-BFGS starts)`,
+    `${file}: ${fit.n} runs used${imp.dropped ? ` (${imp.dropped} dropped)` : ''}; N = ${imp.columns.n} (${imp.accounting.n}), ${imp.columns.d ? `D = ${imp.columns.d}` : 'D = C/(6N)'}, C ${imp.accounting.flops === 'given' ? `= ${imp.columns.c}` : '= 6ND'}, loss = ${imp.columns.loss}`,
+    '',
+    renderTable(['param', 'estimate', `${Math.round(o.level * 100)}% CI`, 'std err'], rows),
+    '',
+    `compute-optimal (C = 6ND): N_opt ~ C^${fmt(exponents.a)} ${ciText(exponents.ci.a)}, D_opt ~ C^${fmt(exponents.b)} ${ciText(exponents.ci.b)}`,
+    ...budgets.map((b) => `  C = ${b.c.toExponential(2)}: N_opt ${b.nOpt.toExponential(3)}, D_opt ${b.dOpt.toExponential(3)}, L ${b.loss.toFixed(4)}${'ci' in b ? ` ${ciText((b as AllocationInterval).ci.loss)}` : ''}`),
+    boot ? `bootstrap: ${boot.samples.E.length} resamples (seed ${o.seed}, ${boot.failures} failed), ${boot.strategy}, ${(boot.ms / 1000).toFixed(1)} s` : 'bootstrap: none',
+    `fit: objective ${fit.objective.toExponential(4)}, rmse(log L) ${fmt(fit.diagnostics.rmseLog)}, ${fit.diagnostics.atBest}/${fit.diagnostics.starts} starts reached the best, ${fit.diagnostics.converged} converged, ${(fit.diagnostics.ms / 1000).toFixed(1)} s`,
+  ].join('\n');
+  return {
+    law: 'chinchilla',
+    form: fit.form,
+    formula: fit.formula,
+    params: fit.params,
+    ci,
+    standardError: se,
+    level: o.level,
+    n: fit.n,
+    dropped: imp.dropped,
+    accounting: imp.accounting,
+    columns: imp.columns,
+    exponents,
+    budgets,
+    objective: fit.objective,
+    diagnostics: { ...fit.diagnostics, bestStart: Array.from(fit.diagnostics.bestStart) },
+    bootstrap: boot ? { samples: boot.samples.E.length, failures: boot.failures, seed: o.seed, strategy: boot.strategy, ms: boot.ms } : null,
+    text,
+  };
+}
+
+function kaplanReport(file: string, imp: PointImport, o: FitOptions) {
+  const fit = fitKaplanND(imp.points, imp.accounting);
+  const boot = o.bootstrap > 0 ? bootstrapKaplanND(imp.points, fit, { samples: o.bootstrap, seed: o.seed, level: o.level }) : null;
+  const nan: [number, number] = [NaN, NaN];
+  const ci = Object.fromEntries(KAPLAN_ND_KEYS.map((k) => [k, boot ? boot.ci[k] : nan]));
+  const se = Object.fromEntries(KAPLAN_ND_KEYS.map((k) => [k, boot ? boot.standardError[k] : NaN]));
+  const alloc = kaplanAllocation(fit.params, 1e21);
+  const lo = (1 - o.level) / 2;
+  const expo = (key: 'a' | 'b'): [number, number] => {
+    if (!boot) return nan;
+    const v = Array.from(boot.samples.alphaN, (aN, i) => {
+      const aD = boot.samples.alphaD[i];
+      return key === 'a' ? aD / (aN + aD) : aN / (aN + aD);
+    });
+    return [quantile(v, lo), quantile(v, 1 - lo)];
+  };
+  const exponents = { a: alloc.a, b: alloc.b, ci: { a: expo('a'), b: expo('b') } };
+  const budgets = o.budget.map((c) => kaplanAllocation(fit.params, c));
+  const rows = KAPLAN_ND_KEYS.map((k) => [k, fmt(fit.params[k as keyof KaplanNDParams]), ciText(ci[k]), fmt(se[k])]);
+  const text = [
+    `${fit.formula}   (Kaplan et al. 2020 eq. 1.5, least squares in log L)`,
+    `${file}: ${fit.n} runs used${imp.dropped ? ` (${imp.dropped} dropped)` : ''}; N = ${imp.columns.n} (${imp.accounting.n}), ${imp.columns.d ? `D = ${imp.columns.d}` : 'D = C/(6N)'}, loss = ${imp.columns.loss}`,
+    '',
+    renderTable(['param', 'estimate', `${Math.round(o.level * 100)}% CI`, 'std err'], rows),
+    '',
+    `compute-optimal from this form (C = 6ND): N_opt ~ C^${fmt(exponents.a)} ${ciText(exponents.ci.a)}, D_opt ~ C^${fmt(exponents.b)} ${ciText(exponents.ci.b)}`,
+    ...budgets.map((b) => `  C = ${b.c.toExponential(2)}: N_opt ${b.nOpt.toExponential(3)}, D_opt ${b.dOpt.toExponential(3)}, L ${b.loss.toFixed(4)}`),
+    boot ? `bootstrap: ${boot.samples.Nc.length} resamples (seed ${o.seed}, ${boot.failures} failed), warm-started` : 'bootstrap: none',
+    `fit: rmse(log L) ${fmt(fit.diagnostics.rmseLog)}, ${fit.diagnostics.converged}/${fit.diagnostics.starts} starts converged`,
+  ].join('\n');
+  return {
+    law: 'kaplan',
+    form: fit.form,
+    formula: fit.formula,
+    params: fit.params,
+    ci,
+    standardError: se,
+    level: o.level,
+    n: fit.n,
+    dropped: imp.dropped,
+    accounting: imp.accounting,
+    columns: imp.columns,
+    exponents,
+    budgets,
+    objective: fit.objective,
+    diagnostics: fit.diagnostics,
+    text,
+  };
+}
+
+// ---- rendering
+
+export function fmt(v: number): string {
+  if (!Number.isFinite(v)) return '-';
+  const a = Math.abs(v);
+  return a !== 0 && (a >= 1e5 || a < 1e-3) ? v.toExponential(3) : Number(v.toPrecision(4)).toString();
+}
+
+export function ciText(ci: [number, number]): string {
+  return Number.isFinite(ci[0]) ? `[${fmt(ci[0])}, ${fmt(ci[1])}]` : '-';
+}
+
+export function renderTable(header: string[], rows: string[][]): string {
+  const w = header.map((h, j) => Math.max(h.length, ...rows.map((r) => r[j].length)));
+  const line = (r: string[]): string => r.map((c, j) => c.padEnd(w[j])).join('  ').trimEnd();
+  return [line(header), line(w.map((x) => '-'.repeat(x))), ...rows.map(line)].join('\n');
 }
