@@ -11,6 +11,7 @@ import {
   checkNewRun,
   checkRunId,
   checkStatus,
+  checkCheckpointBytes,
   checkStep,
   decodeMetricLine,
   encodeMetricLine,
@@ -57,11 +58,19 @@ function encodeCheckpoint(step: number, bytes: Uint8Array): Uint8Array[] {
 
 function decodeCheckpoint(buf: Buffer, path: string): Checkpoint {
   const corrupt = (what: string) =>
-    new StoreError('corrupt', `${path} is not a readable checkpoint: ${what}`, 'delete it to restart the run from step 0 (its metric rows will be recomputed)');
+    new StoreError(
+      'corrupt',
+      `${path} is not a readable checkpoint: ${what}`,
+      'delete it to restart the run from step 0 (its metric rows will be recomputed)',
+    );
   if (buf.length < CHECKPOINT_HEADER || !buf.subarray(0, 8).equals(CHECKPOINT_MAGIC)) throw corrupt('bad magic number');
   const version = buf.readUInt32LE(8);
   if (version !== CHECKPOINT_VERSION) {
-    throw new StoreError('version', `${path} has checkpoint container version ${version}, expected ${CHECKPOINT_VERSION}`, 'it was written by another scaling-lab version; use that version or restart the run');
+    throw new StoreError(
+      'version',
+      `${path} has checkpoint container version ${version}, expected ${CHECKPOINT_VERSION}`,
+      'it was written by another scaling-lab version; use that version or restart the run',
+    );
   }
   const length = Number(buf.readBigUInt64LE(24));
   if (buf.length !== CHECKPOINT_HEADER + length) throw corrupt(`header says ${length} payload bytes, file holds ${buf.length - CHECKPOINT_HEADER}`);
@@ -99,7 +108,11 @@ async function scanMetrics(path: string): Promise<MetricsScan> {
       // A bad last line is a torn write whose '\n' landed (possible across a power cut); a bad line with good
       // lines after it is damage we must not paper over.
       if (buf.indexOf(10, nl + 1) === -1 && nl + 1 === buf.length) break;
-      throw new StoreError('corrupt', `${path} line ${lineNo} is not a metric row`, 'the file was edited or damaged: fix or delete that line, or truncate the file there');
+      throw new StoreError(
+        'corrupt',
+        `${path} line ${lineNo} is not a metric row`,
+        'the file was edited or damaged: fix or delete that line, or truncate the file there',
+      );
     }
     rows.push(row);
     start = nl + 1;
@@ -124,7 +137,11 @@ interface SpecFile extends NewRun {
 }
 
 function notFound(id: string, root: string): StoreError {
-  return new StoreError('not-found', `no run '${id}' in the file store ${root}`, 'a run is created by putRun when it starts (scaling-lab train or sweep); list runs with scaling-lab status');
+  return new StoreError(
+    'not-found',
+    `no run '${id}' in the file store ${root}`,
+    'a run is created by putRun when it starts (scaling-lab train or sweep); list runs with scaling-lab status',
+  );
 }
 
 async function readJson(path: string): Promise<unknown> {
@@ -138,7 +155,12 @@ async function readJson(path: string): Promise<unknown> {
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new StoreError('corrupt', `${path} is not valid JSON`, 'it was edited by hand or damaged; restore it or delete the run directory', { cause: err });
+    throw new StoreError(
+      'corrupt',
+      `${path} is not valid JSON`,
+      'it was edited by hand or damaged; restore it or delete the run directory',
+      { cause: err },
+    );
   }
 }
 
@@ -165,7 +187,12 @@ export class FileStore implements Store {
       await mkdir(root, { recursive: true });
       if (!(await stat(root)).isDirectory()) throw new Error('not a directory');
     } catch (err) {
-      throw new StoreError('bad-input', `cannot use ${root} as a file store: ${(err as Error).message}`, 'give a directory that is, or can be created as, a writable directory', { cause: err });
+      throw new StoreError(
+        'bad-input',
+        `cannot use ${root} as a file store: ${(err as Error).message}`,
+        'give a directory that is, or can be created as, a writable directory',
+        { cause: err },
+      );
     }
     return new FileStore(root);
   }
@@ -202,7 +229,11 @@ export class FileStore implements Store {
       throw new StoreError('corrupt', `${path} is not a scaling-lab run file`, 'this directory holds something else; use another store directory');
     }
     if (file.version !== SPEC_VERSION) {
-      throw new StoreError('version', `${path} has version ${file.version}, expected ${SPEC_VERSION}`, 'it was written by another scaling-lab version; use that version');
+      throw new StoreError(
+        'version',
+        `${path} has version ${file.version}, expected ${SPEC_VERSION}`,
+        'it was written by another scaling-lab version; use that version',
+      );
     }
     return file;
   }
@@ -347,7 +378,7 @@ export class FileStore implements Store {
 
   async saveCheckpoint(id: string, step: number, bytes: Uint8Array): Promise<void> {
     checkStep(step);
-    if (!(bytes instanceof Uint8Array)) throw new StoreError('bad-input', 'saveCheckpoint takes the checkpoint as a Uint8Array', 'serialise the training state first (train/ owns its format)');
+    checkCheckpointBytes(bytes);
     await this.withLock(id, async () => {
       await this.mustExist(id);
       await replaceFile(join(this.dir(id), CHECKPOINT_FILE), encodeCheckpoint(step, bytes));

@@ -9,6 +9,7 @@ import {
   checkNewRun,
   checkRunId,
   checkStatus,
+  checkCheckpointBytes,
   checkStep,
   firstDifference,
   pickDetail,
@@ -198,11 +199,20 @@ export class PostgresStore implements Store {
     try {
       url = new URL(location);
     } catch (err) {
-      throw new StoreError('bad-input', `bad Postgres URL ${location}`, 'write it as postgres://user[:password]@host[:port]/database[?schema=NAME]', { cause: err });
+      throw new StoreError(
+        'bad-input',
+        `bad Postgres URL ${location}`,
+        'write it as postgres://user[:password]@host[:port]/database[?schema=NAME]',
+        { cause: err },
+      );
     }
     const schema = url.searchParams.get('schema') ?? DEFAULT_SCHEMA;
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
-      throw new StoreError('bad-input', `bad Postgres schema name '${schema}' in ${redact(url)}`, 'use lower-case letters, digits and _ (for example ?schema=scaling_lab)');
+      throw new StoreError(
+        'bad-input',
+        `bad Postgres schema name '${schema}' in ${redact(url)}`,
+        'use lower-case letters, digits and _ (for example ?schema=scaling_lab)',
+      );
     }
     url.searchParams.delete('schema');
     const chunk = options.checkpointChunkBytes;
@@ -213,7 +223,9 @@ export class PostgresStore implements Store {
     const pool = new pg.Pool({ connectionString: url.href, connectionTimeoutMillis: timeoutMs, max: 4, idleTimeoutMillis: 10_000, keepAlive: true });
     // An idle connection that the server drops is removed from the pool; the next query opens a new one.
     pool.on('error', () => {});
-    const store = new PostgresStore(pool, `${redact(url)}${schema === DEFAULT_SCHEMA ? '' : `?schema=${schema}`}`, `"${schema}"`, timeoutMs, options.checkpointChunkBytes ?? DEFAULT_CHECKPOINT_CHUNK_BYTES);
+    const shown = `${redact(url)}${schema === DEFAULT_SCHEMA ? '' : `?schema=${schema}`}`;
+    const chunkBytes = options.checkpointChunkBytes ?? DEFAULT_CHECKPOINT_CHUNK_BYTES;
+    const store = new PostgresStore(pool, shown, `"${schema}"`, timeoutMs, chunkBytes);
     try {
       await store.migrate(schema);
     } catch (err) {
@@ -237,7 +249,11 @@ export class PostgresStore implements Store {
       const { rows } = await client.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${this.s}.schema_version`);
       const found = rows[0]?.v ?? null;
       if (found !== null && found > SCHEMA_VERSION) {
-        throw new StoreError('version', `the Postgres store ${this.location} (schema ${schema}) has version ${found}; this scaling-lab knows up to ${SCHEMA_VERSION}`, 'a newer scaling-lab created it: upgrade this machine, or use another ?schema=');
+        throw new StoreError(
+          'version',
+          `the Postgres store ${this.location} (schema ${schema}) has version ${found}; this scaling-lab knows up to ${SCHEMA_VERSION}`,
+          'a newer scaling-lab created it: upgrade this machine, or use another ?schema=',
+        );
       }
       await client.query(createTables(this.s));
       if (found === null) await client.query(`INSERT INTO ${this.s}.schema_version (version) VALUES ($1)`, [SCHEMA_VERSION]);
@@ -262,7 +278,11 @@ export class PostgresStore implements Store {
   }
 
   private notFound(id: string): StoreError {
-    return new StoreError('not-found', `no run '${id}' in the Postgres store ${this.location}`, 'a run is created by putRun when it starts (scaling-lab train or sweep); list runs with scaling-lab status');
+    return new StoreError(
+      'not-found',
+      `no run '${id}' in the Postgres store ${this.location}`,
+      'a run is created by putRun when it starts (scaling-lab train or sweep); list runs with scaling-lab status',
+    );
   }
 
   private async mustExist(id: string): Promise<void> {
@@ -394,7 +414,7 @@ export class PostgresStore implements Store {
   async saveCheckpoint(id: string, step: number, bytes: Uint8Array): Promise<void> {
     checkStep(step);
     checkRunId(id);
-    if (!(bytes instanceof Uint8Array)) throw new StoreError('bad-input', 'saveCheckpoint takes the checkpoint as a Uint8Array', 'serialise the training state first (train/ owns its format)');
+    checkCheckpointBytes(bytes);
     const chunks = Math.ceil(bytes.byteLength / this.chunkBytes);
     try {
       await this.transaction(async (client) => {
@@ -408,7 +428,8 @@ export class PostgresStore implements Store {
         for (let i = 0; i < chunks; i++) {
           const begin = bytes.byteOffset + i * this.chunkBytes;
           const length = Math.min(this.chunkBytes, bytes.byteLength - i * this.chunkBytes);
-          await client.query(`INSERT INTO ${this.s}.checkpoint_chunks (run_id, idx, bytes) VALUES ($1, $2, $3)`, [id, i, Buffer.from(bytes.buffer, begin, length)]);
+          const chunk = Buffer.from(bytes.buffer, begin, length);
+          await client.query(`INSERT INTO ${this.s}.checkpoint_chunks (run_id, idx, bytes) VALUES ($1, $2, $3)`, [id, i, chunk]);
         }
       });
     } catch (err) {
@@ -433,7 +454,11 @@ export class PostgresStore implements Store {
     const size = Number(head.size);
     const total = pieces.reduce((n, p) => n + p.length, 0);
     if (pieces.length !== head.chunks || total !== size || pieces.some((_, i) => rows[i]!.idx !== i)) {
-      throw new StoreError('corrupt', `the checkpoint of run '${id}' in ${this.location} is incomplete: ${pieces.length} of ${head.chunks} chunks, ${total} of ${size} bytes`, 'the rows were edited by hand; delete the checkpoint row to restart the run from step 0');
+      throw new StoreError(
+        'corrupt',
+        `the checkpoint of run '${id}' in ${this.location} is incomplete: ${pieces.length} of ${head.chunks} chunks, ${total} of ${size} bytes`,
+        'the rows were edited by hand; delete the checkpoint row to restart the run from step 0',
+      );
     }
     const whole = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, size);
     return { step: head.step, bytes: new Uint8Array(whole.buffer, whole.byteOffset, whole.byteLength) };

@@ -51,7 +51,11 @@ export function checkRunId(id: unknown): string {
 
 export function checkStep(step: unknown, what = 'step'): number {
   if (typeof step !== 'number' || !Number.isInteger(step) || step < 0 || step > MAX_STEP) {
-    throw new StoreError('bad-input', `bad ${what} ${String(step)}: expected an integer from 0 to ${MAX_STEP}`, 'steps count optimiser updates from 0');
+    throw new StoreError(
+      'bad-input',
+      `bad ${what} ${String(step)}: expected an integer from 0 to ${MAX_STEP}`,
+      'steps count optimiser updates from 0',
+    );
   }
   return step;
 }
@@ -62,7 +66,11 @@ export function checkStep(step: unknown, what = 'step'): number {
  */
 export function checkMetricRow(row: unknown, where: string): MetricRow {
   const bad = (what: string) =>
-    new StoreError('bad-input', `bad metric row (${where}): ${what}`, 'a metric row is the MetricRow of src/analysis/records.ts: numbers only, no extra fields');
+    new StoreError(
+      'bad-input',
+      `bad metric row (${where}): ${what}`,
+      'a metric row is the MetricRow of src/analysis/records.ts: numbers only, no extra fields',
+    );
   if (typeof row !== 'object' || row === null || Array.isArray(row)) throw bad(`expected an object, got ${JSON.stringify(row)}`);
   const input = row as Record<string, unknown>;
   for (const key of Object.keys(input)) {
@@ -103,7 +111,11 @@ function checkNumber(value: unknown, field: string, kind: 'positive' | 'positive
     (kind === 'finite' || kind === 'integer' ? true : value > 0) &&
     (kind === 'positive-integer' || kind === 'integer' ? Number.isInteger(value) : true);
   if (!ok) {
-    throw new StoreError('bad-input', `bad run: '${field}' is ${JSON.stringify(value)}, expected a ${kind.replace('-', ' ')} number`, 'the run summary fields come from the model\'s own accounting and the run config');
+    throw new StoreError(
+      'bad-input',
+      `bad run: '${field}' is ${JSON.stringify(value)}, expected a ${kind.replace('-', ' ')} number`,
+      'the run summary fields come from the model\'s own accounting and the run config',
+    );
   }
 }
 
@@ -148,9 +160,19 @@ export function checkNewRun(run: NewRun): NewRun {
   };
 }
 
+export function checkCheckpointBytes(bytes: unknown): void {
+  if (!(bytes instanceof Uint8Array)) {
+    throw new StoreError('bad-input', 'saveCheckpoint takes the checkpoint as a Uint8Array', 'serialise the training state first (train/ owns its format)');
+  }
+}
+
 export function checkStatus(status: unknown, detail: StatusDetail = {}): void {
   if (!RUN_STATUSES.includes(status as RunStatus)) {
-    throw new StoreError('bad-input', `bad status ${JSON.stringify(status)}: expected one of ${RUN_STATUSES.join(', ')}`, 'RunStatus is defined in src/analysis/records.ts');
+    throw new StoreError(
+      'bad-input',
+      `bad status ${JSON.stringify(status)}: expected one of ${RUN_STATUSES.join(', ')}`,
+      'RunStatus is defined in src/analysis/records.ts',
+    );
   }
   if (detail.step !== undefined) checkStep(detail.step, 'status step');
   if (detail.attempt !== undefined && !(Number.isInteger(detail.attempt) && detail.attempt >= 1)) {
@@ -175,7 +197,11 @@ function checkJsonValue(value: unknown, path: string): void {
     for (const [k, v] of Object.entries(value)) checkJsonValue(v, `${path}.${k}`);
     return;
   }
-  throw new StoreError('bad-input', `bad run spec: ${path} is ${String(value)}, which JSON cannot hold`, 'a spec is plain JSON data: the resolved config');
+  throw new StoreError(
+    'bad-input',
+    `bad run spec: ${path} is ${String(value)}, which JSON cannot hold`,
+    'a spec is plain JSON data: the resolved config',
+  );
 }
 
 // ---- encodings
