@@ -5,14 +5,18 @@ import { registerBench } from './commands/bench.ts';
 import { registerCorpora } from './commands/corpora.ts';
 import { registerFit } from './commands/fit.ts';
 import { registerBcrit } from './commands/bcrit.ts';
+import { registerTrain } from './commands/train.ts';
+import { registerTokenize } from './commands/tokenize.ts';
 
 export function buildProgram(): Command {
   const program = new Command('scaling-lab')
     .description('Empirical scaling laws for language models: train, sweep, measure the noise scale, fit, chart.')
     .showHelpAfterError('(run with --help for every flag)')
     .allowExcessArguments(false);
+  registerTrain(program);
   registerBench(program);
   registerCorpora(program);
+  registerTokenize(program);
   registerFit(program);
   registerBcrit(program);
   return program;

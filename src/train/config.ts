@@ -21,9 +21,9 @@ export const RunConfigSchema = z
     // ---- data
     corpus: z.string().min(1).default('gutenberg').describe('corpus name (see `scaling-lab corpora`) or a path to text'),
     tokenizer: z.string().min(1).default('byte').describe("tokenizer: 'byte', 'bpe-<vocab>' (e.g. bpe-4096), 'gpt2', or a saved tokenizer file"),
-    testFraction: z.number().gt(0).lt(1).default(0.05).describe('fraction of documents held out for test loss'),
+    testFraction: z.number().gt(0).lt(1).default(0.1).describe('fraction of documents held out for test loss'),
     // ---- batch and budget
-    batchSize: int(1).default(32).describe('sequences per optimiser step'),
+    batch: int(1).default(32).describe('sequences per optimiser step'),
     microBatch: int(1).optional().describe('sequences per forward/backward (default: the batch size); must divide it'),
     tokens: int(1).optional().describe('token budget (steps = ceil(tokens / (batch * context)))'),
     steps: int(1).optional().describe('step budget (instead of --tokens)'),
@@ -83,10 +83,10 @@ export function parseRunConfig(input: unknown): RunConfig {
   if (c.depth !== undefined && explicit > 0) throw new ConfigError('both --depth and an explicit shape given', 'pass either --depth or --n-layer/--d-model/--n-head');
   if (c.depth === undefined && explicit !== 3) throw new ConfigError('an explicit shape needs all of --n-layer, --d-model and --n-head', 'add the missing ones, or use --depth');
   if ((c.tokens === undefined) === (c.steps === undefined)) throw new ConfigError('give exactly one budget', 'pass --tokens N or --steps N');
-  const micro = c.microBatch ?? c.batchSize;
-  if (c.batchSize % micro !== 0) throw new ConfigError(`micro-batch ${micro} does not divide batch size ${c.batchSize}`, `choose a micro-batch that divides ${c.batchSize}`);
-  if (c.tokens !== undefined && c.tokens < c.batchSize * c.context) {
-    throw new ConfigError(`token budget ${c.tokens} is smaller than one step (${c.batchSize} x ${c.context} = ${c.batchSize * c.context} tokens)`, 'raise --tokens or lower --batch-size/--context');
+  const micro = c.microBatch ?? c.batch;
+  if (c.batch % micro !== 0) throw new ConfigError(`micro-batch ${micro} does not divide batch size ${c.batch}`, `choose a micro-batch that divides ${c.batch}`);
+  if (c.tokens !== undefined && c.tokens < c.batch * c.context) {
+    throw new ConfigError(`token budget ${c.tokens} is smaller than one step (${c.batch} x ${c.context} = ${c.batch * c.context} tokens)`, 'raise --tokens or lower --batch/--context');
   }
   return { ...c, microBatch: micro };
 }
@@ -99,14 +99,14 @@ export function modelShape(c: RunConfig): { nLayer: number; dModel: number; nHea
 
 /** Optimiser steps the budget buys. */
 export function totalSteps(c: RunConfig): number {
-  return c.steps ?? Math.ceil(c.tokens! / (c.batchSize * c.context));
+  return c.steps ?? Math.ceil(c.tokens! / (c.batch * c.context));
 }
 
 /** Readable name, e.g. d2-b32-s0 (or L2-d128-h2-b32-s0 for an explicit shape), plus -lr3e-3 when not the default. */
 export function runName(c: RunConfig): string {
   const m = modelShape(c);
   const model = c.depth !== undefined ? `d${c.depth}` : `L${m.nLayer}-d${m.dModel}-h${m.nHead}`;
-  return `${model}-b${c.batchSize}-s${c.seed}`;
+  return `${model}-b${c.batch}-s${c.seed}`;
 }
 
 /** Canonical JSON: sorted keys, so the id does not depend on key order. */

@@ -22,7 +22,7 @@ test('the id is stable under key order and changes with any measured field', () 
 });
 
 test('impossible configs are errors that say what to do', () => {
-  assert.throws(() => parseRunConfig({ depth: 1, batchSize: 32, microBatch: 5, tokens: 1e6 }), /does not divide batch size 32/);
+  assert.throws(() => parseRunConfig({ depth: 1, batch: 32, microBatch: 5, tokens: 1e6 }), /does not divide batch size 32/);
   assert.throws(() => parseRunConfig({ depth: 1, tokens: 100 }), /smaller than one step/);
   assert.throws(() => parseRunConfig({ depth: 1 }), /exactly one budget/);
   assert.throws(() => parseRunConfig({ tokens: 1e6 }), /no model size/);

@@ -1,0 +1,211 @@
+// One training run: data -> model -> steps with gradient accumulation, evaluation, the noise-scale
+// probe, metric rows and checkpoints in the store; resumes bit for bit. Drawing progress is the CLI's.
+import { GPT, AdamW, trainStep, loadKernels, validateConfig, type GPTConfig, type Kernels } from '../engine/index.ts';
+import { prepareDataset, type Dataset } from '../data/index.ts';
+import { BatchSampler, evalBatches, type Batch } from '../data/sampler.ts';
+import type { ProgressFn } from '../data/progress.ts';
+import type { MetricRow, RunStatus } from '../analysis/records.ts';
+import type { Store } from '../store/store.ts';
+import { modelShape, runId, runName, totalSteps, type ExecOptions, type RunConfig } from './config.ts';
+import { learningRate } from './schedule.ts';
+import { NoiseProbe, type NoiseProbeState } from './noise.ts';
+import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.ts';
+
+/** Bumped when a change to the trainer changes what a run computes, so old runs are not mistaken for new. */
+export const TRAINER_VERSION = 1;
+
+export interface RunHooks {
+  /** after every step: the step just done, and the row if one was logged */
+  onStep?(info: { step: number; totalSteps: number; trainLoss: number; testLoss?: number; tokensPerSecond: number; row?: MetricRow }): void;
+  /** one-line messages worth showing (resumed from step k, data notices, ...) */
+  onNotice?(message: string): void;
+  /** data preparation progress (tokenizer training, encoding) */
+  onDataProgress?: ProgressFn;
+  /** checked between steps: when aborted, the run checkpoints, flushes and returns 'interrupted' */
+  signal?: AbortSignal;
+  /** a dataset already prepared for this config (sweeps share one across runs) */
+  dataset?: Dataset;
+  /** the sweep this run belongs to */
+  sweep?: string;
+}
+
+export interface RunOutcome {
+  id: string;
+  name: string;
+  status: RunStatus | 'interrupted';
+  /** steps completed */
+  step: number;
+  totalSteps: number;
+  /** steps this call trained (0 when the run was already finished) */
+  stepsTrained: number;
+  finalTrainLoss?: number;
+  finalTestLoss?: number;
+  tokensPerSecond?: number;
+  message?: string;
+}
+
+/** The spec stored with the run: the config plus what it resolved to (the data's identity). */
+export interface StoredSpec {
+  trainer: number;
+  config: RunConfig;
+  dataset: string;
+  vocab: number;
+}
+
+/** Rows are written at least this often, and always before a checkpoint. */
+const FLUSH_MS = 2000;
+
+export async function trainRun(config: RunConfig, exec: ExecOptions, store: Store, hooks: RunHooks = {}): Promise<RunOutcome> {
+  const id = runId(config);
+  const name = runName(config);
+  const steps = totalSteps(config);
+  const T = config.context;
+  const micro = config.microBatch ?? config.batch;
+  const nMicro = config.batch / micro;
+
+  // ---- data and model
+  const dataset =
+    hooks.dataset ??
+    (await prepareDataset({
+      corpus: config.corpus,
+      tokenizer: config.tokenizer,
+      testFraction: config.testFraction,
+      onNotice: hooks.onNotice,
+      onProgress: hooks.onDataProgress,
+    }));
+  const gptConfig: GPTConfig = validateConfig({ ...modelShape(config), vocab: dataset.vocabSize, context: T });
+  const kernels: Kernels = loadKernels({ backend: exec.backend, threads: exec.threads });
+  const gpt = new GPT(gptConfig, kernels, { seed: config.seed, maxMicroBatch: micro });
+  const optimizer = new AdamW(gpt, { beta1: config.beta1, beta2: config.beta2, eps: config.eps, weightDecay: config.weightDecay });
+  const counts = gpt.paramCounts();
+  const flopsPerToken = gpt.flopsPerToken(T).kaplan;
+  const divergeLoss = config.divergeLoss ?? 1.5 * Math.log(dataset.vocabSize) + 1;
+
+  // ---- the run's record: an existing run with another spec is refused by the store
+  const spec: StoredSpec = { trainer: TRAINER_VERSION, config, dataset: dataset.id, vocab: dataset.vocabSize };
+  const stored = await store.putRun({
+    id,
+    name,
+    spec,
+    sweep: hooks.sweep,
+    model: { ...modelShape(config), vocab: dataset.vocabSize, context: T },
+    paramsKaplan: counts.kaplan,
+    paramsTotal: counts.total,
+    batchSize: config.batch,
+    context: T,
+    batchTokens: config.batch * T,
+    lr: config.lr,
+    seed: config.seed,
+  });
+  const outcome = (status: RunOutcome['status'], step: number, extra: Partial<RunOutcome> = {}): RunOutcome => ({ id, name, status, step, totalSteps: steps, stepsTrained: 0, ...extra });
+  if (stored.state.status === 'done' || stored.state.status === 'diverged') {
+    const rows = await store.readMetrics(id);
+    const last = rows.at(-1);
+    const lastTest = rows.findLast((r) => r.testLoss !== undefined)?.testLoss;
+    return outcome(stored.state.status, last?.step ?? 0, { finalTrainLoss: last?.trainLoss, finalTestLoss: lastTest, message: 'already finished; not re-trained' });
+  }
+
+  // ---- resume from the checkpoint, dropping rows written after it (they are recomputed bit for bit)
+  const probe = new NoiseProbe(config.noiseBeta);
+  let step = 0;
+  let wallMsBefore = 0;
+  const ckpt = await store.loadCheckpoint(id);
+  if (ckpt) {
+    const c = decodeCheckpoint(ckpt.bytes, `checkpoint of run ${id}`);
+    gpt.loadParams(c.tensors.params);
+    optimizer.setState({ m: c.tensors.m, v: c.tensors.v, t: c.state.t as number });
+    probe.setState(c.state.noise as NoiseProbeState);
+    wallMsBefore = c.state.wallMs as number;
+    step = c.step;
+    hooks.onNotice?.(`resuming ${id} from its checkpoint at step ${step} of ${steps}`);
+  }
+  await store.truncateMetricsAfter(id, step);
+  await store.setStatus(id, 'running', { step });
+
+  const saveCheckpoint = async () => {
+    const bytes = encodeCheckpoint({
+      runId: id,
+      step,
+      state: { t: optimizer.t, noise: probe.getState(), wallMs: wallMsBefore + (performance.now() - started) },
+      tensors: { params: gpt.params, m: optimizer.m, v: optimizer.v },
+    });
+    await store.saveCheckpoint(id, step, bytes);
+  };
+
+  // ---- the loop
+  const schedule = { kind: config.schedule, lr: config.lr, warmupSteps: config.warmupSteps, minLrRatio: config.minLrRatio, decayFraction: config.decayFraction };
+  const sampler = new BatchSampler(dataset.train, micro, T, config.seed);
+  const microBatches: Batch[] = Array.from({ length: nMicro }, () => ({ B: micro, T, inputs: new Int32Array(micro * T), targets: new Int32Array(micro * T) }));
+  const evalSet = evalBatches(dataset.test, micro, T, config.evalWindows);
+  const evaluate = () => {
+    let sum = 0, n = 0;
+    for (const b of evalSet) {
+      sum += gpt.evaluate(b.inputs, b.targets, b.B, b.T) * b.B;
+      n += b.B;
+    }
+    return sum / n;
+  };
+  const started = performance.now();
+  const firstStep = step;
+  let pending: MetricRow[] = [];
+  let lastFlush = performance.now();
+  const flush = async () => {
+    if (pending.length) await store.appendMetrics(id, pending);
+    pending = [];
+    lastFlush = performance.now();
+  };
+  let trainLoss = NaN;
+  let testLoss: number | undefined;
+
+  while (step < steps) {
+    if (hooks.signal?.aborted) {
+      await flush();
+      await saveCheckpoint();
+      await store.setStatus(id, 'pending', { step, message: 'interrupted; run the same command to resume' });
+      return outcome('interrupted', step, { stepsTrained: step - firstStep, finalTrainLoss: trainLoss });
+    }
+    step++;
+    for (let k = 0; k < nMicro; k++) sampler.batch(step, k, microBatches[k]);
+    const lr = learningRate(schedule, step, steps);
+    const r = trainStep(gpt, optimizer, microBatches, micro, T, { lr, clip: config.gradClip });
+    trainLoss = r.loss;
+    const wallMs = wallMsBefore + (performance.now() - started);
+    const row: MetricRow = { step, tokens: step * config.batch * T, flops: step * config.batch * T * flopsPerToken, trainLoss, lr, gradNorm: r.gradNorm, wallMs };
+
+    // McCandlish et al. 2018 App. A.1: B_small = one micro-batch, B_big = the accumulated batch
+    if (nMicro >= 2 && config.noiseInterval > 0 && step % config.noiseInterval === 0 && Number.isFinite(r.gradSq)) {
+      const e = probe.update({ bSmall: micro, bBig: config.batch, microGradSq: r.microGradSq, gradSq: r.gradSq });
+      Object.assign(row, { bSimple: e.bSimple, bSimpleTokens: e.bSimple * T, gradSq: e.gradSq, traceSigma: e.traceSigma });
+    }
+
+    if (!Number.isFinite(trainLoss) || trainLoss > divergeLoss) {
+      pending.push(row);
+      await flush();
+      const message = `train loss ${trainLoss} at step ${step} (threshold ${divergeLoss.toFixed(2)})`;
+      await store.setStatus(id, 'diverged', { step, message });
+      return outcome('diverged', step, { stepsTrained: step - firstStep, finalTrainLoss: trainLoss, message });
+    }
+
+    const isEval = step % config.evalInterval === 0 || step === steps;
+    if (isEval) {
+      testLoss = evaluate();
+      row.testLoss = testLoss;
+    }
+    const logged = isEval || step % config.logEvery === 0;
+    if (logged) pending.push(row);
+    const tokensPerSecond = ((step - firstStep) * config.batch * T) / ((performance.now() - started) / 1000);
+    hooks.onStep?.({ step, totalSteps: steps, trainLoss, testLoss, tokensPerSecond, row: logged ? row : undefined });
+
+    if (step % exec.checkpointEvery === 0 || step === steps) {
+      await flush();
+      await saveCheckpoint();
+    } else if (performance.now() - lastFlush >= FLUSH_MS) {
+      await flush();
+    }
+  }
+
+  await flush();
+  await store.setStatus(id, 'done', { step });
+  const tokensPerSecond = ((step - firstStep) * config.batch * T) / ((performance.now() - started) / 1000);
+  return outcome('done', step, { stepsTrained: step - firstStep, finalTrainLoss: trainLoss, finalTestLoss: testLoss, tokensPerSecond });
+}
