@@ -7,6 +7,10 @@ import { registerFit } from './commands/fit.ts';
 import { registerBcrit } from './commands/bcrit.ts';
 import { registerTrain } from './commands/train.ts';
 import { registerTokenize } from './commands/tokenize.ts';
+import { registerSweep } from './commands/sweep.ts';
+import { registerWorker } from './commands/worker.ts';
+import { registerStatus } from './commands/status.ts';
+import { registerReport } from './commands/report.ts';
 
 export function buildProgram(): Command {
   const program = new Command('scaling-lab')
@@ -14,6 +18,10 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for every flag)')
     .allowExcessArguments(false);
   registerTrain(program);
+  registerSweep(program);
+  registerWorker(program);
+  registerStatus(program);
+  registerReport(program);
   registerBench(program);
   registerCorpora(program);
   registerTokenize(program);
