@@ -244,17 +244,20 @@ typedef struct {
 } GemmJob;
 
 static void gemm_job_init(GemmJob *g, int threads) {
-  g->mc = MCMAX;
+  // Chunks start as the whole of m (a packed B panel is then reused across every row block, as in BLIS)
+  // by NCMAX columns, and are split until every thread has several (dynamic claiming then balances a
+  // noisy machine). Chunk size never changes the arithmetic of an output element (k-blocking is fixed).
+  g->mc = ((g->m + MR - 1) / MR) * MR;
   g->nc = NCMAX;
-  // smaller chunks for small problems, so every thread has work (chunk size never changes the arithmetic)
+  int target = threads == 1 ? 1 : 6 * threads;
   for (;;) {
     int mb = (g->m + g->mc - 1) / g->mc, nb = (g->n + g->nc - 1) / g->nc;
     g->nb = nb;
     g->nchunks = mb * nb;
-    if (threads == 1 || g->nchunks >= 4 * threads) break;
-    if (g->mc > 2 * MR && g->mc * 2 >= g->m / 4) g->mc = ((g->mc / 2 + MR - 1) / MR) * MR;
+    if (g->nchunks >= target) break;
+    if (g->mc > MCMAX) g->mc = ((g->mc / 2 + MR - 1) / MR) * MR;
     else if (g->nc > 4 * NR) g->nc /= 2;
-    else if (g->mc > MR) g->mc = ((g->mc / 2 + MR - 1) / MR) * MR;
+    else if (g->mc > 2 * MR) g->mc = ((g->mc / 2 + MR - 1) / MR) * MR;
     else break;
   }
 }
