@@ -27,6 +27,10 @@ export interface RunHooks {
   dataset?: Dataset;
   /** the sweep this run belongs to */
   sweep?: string;
+  /** recorded in the 'running' status (e.g. host:pid), so `scaling-lab status` shows who holds the run */
+  worker?: string;
+  /** 1 for the first try; executors count retries after a crash */
+  attempt?: number;
 }
 
 export interface RunOutcome {
@@ -54,6 +58,8 @@ export interface StoredSpec {
 
 /** Rows are written at least this often, and always before a checkpoint. */
 const FLUSH_MS = 2000;
+/** The 'running' status's step is refreshed at most this often. */
+const STATUS_MS = 2000;
 
 export async function trainRun(config: RunConfig, exec: ExecOptions, store: Store, hooks: RunHooks = {}): Promise<RunOutcome> {
   const id = runId(config);
@@ -120,7 +126,8 @@ export async function trainRun(config: RunConfig, exec: ExecOptions, store: Stor
     hooks.onNotice?.(`resuming ${id} from its checkpoint at step ${step} of ${steps}`);
   }
   await store.truncateMetricsAfter(id, step);
-  await store.setStatus(id, 'running', { step });
+  const holder = { worker: hooks.worker, attempt: hooks.attempt };
+  await store.setStatus(id, 'running', { step, ...holder });
 
   const saveCheckpoint = async () => {
     const bytes = encodeCheckpoint({
@@ -149,10 +156,16 @@ export async function trainRun(config: RunConfig, exec: ExecOptions, store: Stor
   const firstStep = step;
   let pending: MetricRow[] = [];
   let lastFlush = performance.now();
+  let lastStatus = performance.now();
   const flush = async () => {
     if (pending.length) await store.appendMetrics(id, pending);
     pending = [];
     lastFlush = performance.now();
+    // the 'running' status carries the step reached, refreshed at most every STATUS_MS (sweep watchers read it)
+    if (lastFlush - lastStatus >= STATUS_MS && step < steps) {
+      lastStatus = lastFlush;
+      await store.setStatus(id, 'running', { step, ...holder });
+    }
   };
   let trainLoss = NaN;
   let testLoss: number | undefined;

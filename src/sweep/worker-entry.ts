@@ -1,0 +1,78 @@
+// The trainer child process: takes one run at a time from its parent over IPC and runs trainRun, sharing prepared
+// datasets and open stores across runs. Which run to take and what to do on a crash is the parent's (trainer-process.ts).
+import { prepareDataset, type Dataset } from '../data/index.ts';
+import { openStore, type Store } from '../store/store.ts';
+import { trainRun } from '../train/run.ts';
+import { runId } from '../train/config.ts';
+import type { FromChild, RunJob, ToChild } from './trainer-process.ts';
+
+const stores = new Map<string, Store>();
+const datasets = new Map<string, Dataset>();
+let controller: AbortController | undefined;
+
+const send = (m: FromChild) => process.send?.(m);
+
+async function runJob(job: RunJob): Promise<void> {
+  controller = new AbortController();
+  try {
+    let store = stores.get(job.exec.store);
+    if (!store) stores.set(job.exec.store, (store = await openStore(job.exec.store)));
+    const c = job.config;
+    const key = JSON.stringify([c.corpus, c.tokenizer, c.testFraction]);
+    let dataset = datasets.get(key);
+    if (!dataset) {
+      dataset = await prepareDataset({ corpus: c.corpus, tokenizer: c.tokenizer, testFraction: c.testFraction, onNotice: (message) => send({ type: 'notice', message }) });
+      datasets.set(key, dataset);
+    }
+    let lastSent = 0;
+    const outcome = await trainRun(c, job.exec, store, {
+      signal: controller.signal,
+      dataset,
+      sweep: job.sweep,
+      worker: job.worker,
+      attempt: job.attempt,
+      onNotice: (message) => send({ type: 'notice', message }),
+      onStep: (s) => {
+        // at most ~10 messages a second, and always eval steps and the last one
+        const now = performance.now();
+        if (now - lastSent < 100 && s.testLoss === undefined && s.step !== s.totalSteps && s.row?.testLoss === undefined) return;
+        lastSent = now;
+        send({ type: 'step', id: runId(c), step: s.step, totalSteps: s.totalSteps, trainLoss: s.trainLoss, testLoss: s.row?.testLoss, tokensPerSecond: s.tokensPerSecond });
+      },
+    });
+    send({ type: 'outcome', outcome });
+  } catch (err) {
+    const e = err as Error & { hint?: unknown };
+    send({ type: 'error', message: e.message ?? String(err), hint: typeof e.hint === 'string' ? e.hint : undefined });
+  } finally {
+    controller = undefined;
+  }
+}
+
+process.on('message', (m: ToChild) => {
+  switch (m.type) {
+    case 'run':
+      void runJob(m.job);
+      break;
+    case 'stop':
+      controller?.abort();
+      break;
+    default:
+      m satisfies never;
+  }
+});
+
+// Ctrl-C reaches the whole process group: checkpoint the current run (the parent collects the outcome), or leave if idle.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (controller) controller.abort();
+    else process.exit(0);
+  });
+}
+
+// The parent is gone (it exited, or was killed): stop at once, so an orphan never trains a run another worker takes over.
+process.on('disconnect', () => {
+  if (!controller) {
+    void Promise.all([...stores.values()].map((s) => s.close())).finally(() => process.exit(0));
+  } else process.exit(1);
+});
