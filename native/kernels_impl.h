@@ -103,9 +103,15 @@ static inline float sumf(const float *a, int n) {
 
 #define MR 6     // rows of C per micro-tile
 #define NR 16    // columns of C per micro-tile (two 8-float vectors)
+#ifndef KC       // (the blocking sizes can be overridden by dev/gemm_bench.c experiments)
 #define KC 256   // k-block: an Ap micro-panel (KC x MR) and a Bp micro-panel (KC x NR) stay in L1
+#endif
+#ifndef MCMAX
 #define MCMAX 96 // rows of A packed per block (L2)
+#endif
+#ifndef NCMAX
 #define NCMAX 256 // columns of B packed per block (L2)
+#endif
 
 static float *packA[POOL_MAX_THREADS]; // per thread: MCMAX x KC
 static float *packB[POOL_MAX_THREADS]; // per thread: KC x NCMAX
