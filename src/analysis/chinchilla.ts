@@ -19,6 +19,14 @@ export const CHINCHILLA_KEYS: ChinchillaKey[] = ['E', 'A', 'B', 'alpha', 'beta']
 /** Hoffmann et al. 2022, appendix D.2: delta = 1e-3. */
 export const HUBER_DELTA = 1e-3;
 
+/**
+ * L-BFGS settings for Approach 3: scipy's defaults except ftol 1e-12 (scipy: 2.2e-9). The objective is a sum
+ * of Huber terms of size ~1e-3, and scipy's relative-reduction test divides by max(|f|, 1) = 1, so its
+ * default stops at ~2e-6 relative precision: measured here, warm-started bootstrap refits stopped after ~9
+ * iterations short of the optimum that full-grid refits and Nelder-Mead polishing reach (E off by ~1%).
+ */
+export const APPROACH3_LBFGS: LbfgsOptions = { ftol: 1e-12 };
+
 /** The initialisation grid of Hoffmann et al. 2022 appendix D.2, as Besiroglu et al. 2024 run it. */
 export interface InitGrid {
   alpha: number[];
@@ -151,6 +159,8 @@ export interface ChinchillaFit {
     atBest: number;
     evaluations: number;
     bestStart: Float64Array;
+    /** the best distinct end points of the starts (up to 8, best first): warm starts for the bootstrap */
+    optima: { x: Float64Array; fun: number }[];
     optimizer: Pick<OptimizeResult, 'success' | 'message' | 'iterations' | 'evaluations'>;
     /** root mean square of the log residuals */
     rmseLog: number;
@@ -182,7 +192,7 @@ export function fitChinchilla(points: readonly ScalingPoint[], options: Chinchil
   const data = logData(points);
   const fg = chinchillaObjective(data, delta);
   const starts = options.starts ?? gridStarts(options.grid);
-  const best = bestOfStarts(fg, starts, options.lbfgs);
+  const best = bestOfStarts(fg, starts, { ...APPROACH3_LBFGS, ...options.lbfgs });
   const x = best.result.x;
   const residuals = new Float64Array(points.length);
   const params = paramsFromX(x);
@@ -208,6 +218,7 @@ export function fitChinchilla(points: readonly ScalingPoint[], options: Chinchil
       atBest: best.atBest,
       evaluations: best.evaluations,
       bestStart: best.start,
+      optima: best.optima,
       optimizer: { success, message, iterations, evaluations },
       rmseLog: Math.sqrt(ss / points.length),
       ms: performance.now() - t0,
@@ -220,12 +231,12 @@ function bestOfStarts(fg: ReturnType<typeof chinchillaObjective>, starts: Float6
   let start = starts[0];
   let converged = 0;
   let evaluations = 0;
-  const funs: number[] = [];
+  const ends: { x: Float64Array; fun: number }[] = [];
   for (const s of starts) {
     const r = lbfgs(fg, s, opts);
     evaluations += r.evaluations;
     if (r.success) converged++;
-    funs.push(r.fun);
+    if (Number.isFinite(r.fun) && r.x.every(Number.isFinite)) ends.push({ x: r.x, fun: r.fun });
     if (Number.isFinite(r.fun) && (result === null || r.fun < result.fun)) {
       result = r;
       start = s;
@@ -235,8 +246,15 @@ function bestOfStarts(fg: ReturnType<typeof chinchillaObjective>, starts: Float6
     throw new AnalysisInputError('the Approach 3 fit found no finite objective from any start', 'check the data for extreme values');
   }
   const fBest = result.fun;
-  const atBest = funs.filter((f) => f <= fBest + 1e-6 * Math.max(Math.abs(fBest), 1e-12)).length;
-  return { result, start, converged, evaluations, atBest };
+  const atBest = ends.filter((e) => e.fun <= fBest + 1e-6 * Math.max(Math.abs(fBest), 1e-12)).length;
+  // distinct local optima: end points more than 1e-3 apart in every-coordinate max norm
+  ends.sort((a, b) => a.fun - b.fun);
+  const optima: { x: Float64Array; fun: number }[] = [];
+  for (const e of ends) {
+    if (optima.length === 8) break;
+    if (optima.every((o) => o.x.some((v, i) => Math.abs(v - e.x[i]) > 1e-3 * Math.max(1, Math.abs(v))))) optima.push(e);
+  }
+  return { result, start, converged, evaluations, atBest, optima };
 }
 
 // ---- bootstrap
@@ -246,10 +264,12 @@ export interface ChinchillaBootstrapOptions {
   seed?: number;
   level?: number;
   /**
-   * Starts of each refit: 'warm' (default) = the full-data optimum plus `extraStarts` grid points drawn
-   * at random per resample; 'grid' = the whole initialisation grid (4500 starts: slow, the reference).
+   * Starts of each refit: 'warm' (default) = the full-data optimum, the next best distinct full-data local
+   * optima (up to `warmOptima` in all, default 4) and `extraStarts` grid points drawn at random per resample
+   * (default 2); 'grid' = the whole initialisation grid (4500 starts: slow, the reference).
    */
   starts?: 'warm' | 'grid';
+  warmOptima?: number;
   extraStarts?: number;
   grid?: InitGrid;
   lbfgs?: LbfgsOptions;
@@ -280,7 +300,9 @@ export function bootstrapChinchilla(
   const seed = options.seed ?? 0;
   const level = options.level ?? 0.95;
   const mode = options.starts ?? 'warm';
-  const extra = options.extraStarts ?? 4;
+  const extra = options.extraStarts ?? 2;
+  const nOptima = Math.max(1, options.warmOptima ?? 4);
+  const optima = [fit.x, ...fit.diagnostics.optima.slice(1).map((o) => o.x)].slice(0, nOptima);
   const data = logData(points);
   const n = points.length;
   const grid = gridStarts(options.grid);
@@ -295,7 +317,7 @@ export function bootstrapChinchilla(
     let starts: Float64Array[];
     switch (mode) {
       case 'warm':
-        starts = [fit.x];
+        starts = [...optima];
         for (let k = 0; k < extra; k++) starts.push(grid[rng.int(grid.length)]);
         break;
       case 'grid':
@@ -307,7 +329,7 @@ export function bootstrapChinchilla(
     const fg = chinchillaObjective(data, fit.diagnostics.huberDelta, w);
     let best: OptimizeResult | null = null;
     for (const s of starts) {
-      const res = lbfgs(fg, s, options.lbfgs);
+      const res = lbfgs(fg, s, { ...APPROACH3_LBFGS, ...options.lbfgs });
       if (Number.isFinite(res.fun) && (best === null || res.fun < best.fun)) best = res;
     }
     if (best === null || !best.x.every(Number.isFinite)) {
@@ -321,7 +343,7 @@ export function bootstrapChinchilla(
   const strategy =
     mode === 'grid'
       ? `full grid (${grid.length} starts) per resample`
-      : `warm start from the full-data optimum plus ${extra} random grid points per resample`;
+      : `warm starts from the ${optima.length} best distinct full-data optima plus ${extra} random grid points per resample`;
   return { ...summarize(CHINCHILLA_KEYS, fit.params, cols, level, failures, seed), strategy, x: xs, ms: performance.now() - t0 };
 }
 

@@ -27,6 +27,7 @@ export interface FitOptions {
   flops6nd: boolean;
   dropHighest: number;
   extraStarts: number;
+  warmOptima: number;
   fullGridBootstrap: boolean;
   budget: number[];
 }
@@ -73,7 +74,8 @@ export function registerFit(program: Command): void {
     .addOption(new Option('--n-convention <convention>', "how N counts parameters: kaplan (non-embedding) or total (Chinchilla); recorded in the result").choices(['kaplan', 'total', 'unknown']).default('unknown'))
     .option('--flops-6nd', 'ignore any C column and use C = 6ND', false)
     .option('--drop-highest <k>', 'drop the k highest-loss rows first (Besiroglu et al. 2024 drop 5)', int('--drop-highest', 0), 0)
-    .option('--extra-starts <k>', 'random grid starts added to the warm start in each bootstrap refit (chinchilla)', int('--extra-starts', 0), 4)
+    .option('--warm-optima <k>', 'chinchilla bootstrap: refits start from the k best distinct full-data optima...', int('--warm-optima', 1), 4)
+    .option('--extra-starts <k>', '...plus k random grid points per resample', int('--extra-starts', 0), 2)
     .option('--full-grid-bootstrap', 'refit every bootstrap resample from the whole 4500-point grid (slow reference; chinchilla)', false)
     .option('--budget <flops...>', 'FLOP budgets C to print the compute-optimal N, D and loss for', (v: string, prev: number[] = []) => [...prev, positive('--budget')(v)])
     .action((file: string, opts: Omit<FitOptions, 'budget'> & { budget?: number[] }) => {
@@ -105,7 +107,7 @@ export function runFit(file: string, o: FitOptions): Record<string, unknown> & {
 function chinchillaReport(file: string, imp: PointImport, o: FitOptions) {
   const fit: ChinchillaFit = fitChinchilla(imp.points, { accounting: imp.accounting });
   const boot: ChinchillaBootstrap | null =
-    o.bootstrap > 0 ? bootstrapChinchilla(imp.points, fit, { samples: o.bootstrap, seed: o.seed, level: o.level, starts: o.fullGridBootstrap ? 'grid' : 'warm', extraStarts: o.extraStarts }) : null;
+    o.bootstrap > 0 ? bootstrapChinchilla(imp.points, fit, { samples: o.bootstrap, seed: o.seed, level: o.level, starts: o.fullGridBootstrap ? 'grid' : 'warm', extraStarts: o.extraStarts, warmOptima: o.warmOptima }) : null;
   const nan: [number, number] = [NaN, NaN];
   const ci = Object.fromEntries(CHINCHILLA_KEYS.map((k) => [k, boot ? boot.ci[k] : nan]));
   const se = Object.fromEntries(CHINCHILLA_KEYS.map((k) => [k, boot ? boot.standardError[k] : NaN]));
