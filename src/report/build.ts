@@ -1,0 +1,262 @@
+// The report library entry: input -> fits (by calling analysis/) -> charts (specs, rendered SVG) -> headline numbers
+// and the HTML page; writeReport puts SVG/PNG/HTML files on disk. Chart specs live in charts/, the page in html.ts.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { analyzeBatchScan } from '../analysis/bcrit.ts';
+import { noiseScalePoints, noiseScaleSummary } from '../analysis/noise.ts';
+import { bootstrapChinchilla, fitChinchilla, type ChinchillaBootstrap, type ChinchillaFit, type ChinchillaParams } from '../analysis/chinchilla.ts';
+import { bootstrapKaplanND, fitKaplanND, type KaplanFit, type KaplanNDParams } from '../analysis/kaplan.ts';
+import { fitIsoFlop, type IsoFlopFit } from '../analysis/isoflop.ts';
+import { quantile, type BootstrapResult } from '../analysis/stats.ts';
+import { AnalysisInputError } from '../analysis/errors.ts';
+import { CHART_ORDER, ReportInputError, type Chart, type ChartId } from './common.ts';
+import { prepareData, type NCount, type PointSet, type ReportData, type ReportInput } from './data.ts';
+import { scanChart, type ScanFit } from './charts/scan.ts';
+import { bcritChart, type NoiseSeries } from './charts/bcrit.ts';
+import { lndCharts, type LndPanel } from './charts/lnd.ts';
+import { learningCurvesChart } from './charts/curves.ts';
+import { isoflopChart, frontierChart } from './charts/isoflop.ts';
+import { renderSvg, svgToPng } from './render.ts';
+import { reportHtml } from './html.ts';
+
+export interface ReportOptions {
+  /** bootstrap resamples for every confidence interval (default 200) */
+  bootstrap?: number;
+  seed?: number;
+  /** confidence level (default 0.95) */
+  level?: number;
+  /** how N is counted for L(N, D) from our own runs (default 'kaplan', matching the logged FLOPs) */
+  nCount?: NCount;
+  /** render each chart's SVG (default true; false leaves `svg` unset and the HTML without 2D charts) */
+  render?: boolean;
+  /** a line per stage, for the CLI's stderr */
+  onProgress?: (line: string) => void;
+}
+
+export interface ReportFits {
+  scans: ScanFit[];
+  noise: NoiseSeries[];
+  /** the two side-by-side L(N, D) fits (empty with `lndReason` when the data cannot support them) */
+  lnd: LndPanel[];
+  lndReason?: string;
+  isoflop: IsoFlopFit | null;
+  isoflopReason?: string;
+}
+
+/** The numbers a demo prints: critical batch size laws, L(N, D) parameters with CIs, allocation exponents. */
+export interface Headline {
+  bcrit: { size: string; n: number; bStar: number; bStarCi: [number, number]; alphaB: number; alphaBCi: [number, number]; levels: number }[];
+  chinchilla: { label: string; params: ChinchillaParams; ci: Record<keyof ChinchillaParams, [number, number]>; runs: number; nCount: string } | null;
+  kaplan: { label: string; params: KaplanNDParams; ci: Record<keyof KaplanNDParams, [number, number]>; runs: number; nCount: string } | null;
+  /** N_opt ~ C^a, D_opt ~ C^b from the Chinchilla fit (Approach 3, C = 6ND), with bootstrap intervals */
+  allocation: { a: number; aCi: [number, number]; b: number; bCi: [number, number] } | null;
+  /** the same exponents from IsoFLOP profiles (Approach 2), with standard errors */
+  isoflop: { a: number; aStdErr: number; b: number; bStdErr: number; profiles: number } | null;
+  level: number;
+  bootstrap: number;
+  seed: number;
+}
+
+export interface Report {
+  source: string;
+  charts: Chart[];
+  fits: ReportFits;
+  headline: Headline;
+  warnings: string[];
+  data: ReportData;
+  /** the self-contained page (scripts and data inlined) */
+  html: string;
+}
+
+export type Format = 'svg' | 'png' | 'html';
+
+// ---- fits
+
+const fitErr = (err: unknown): string => {
+  if (err instanceof AnalysisInputError) return err.message;
+  throw err;
+};
+
+function scanFits(data: ReportData, o: Required<Pick<ReportOptions, 'bootstrap' | 'seed' | 'level'>>): ScanFit[] {
+  return data.groups.map((group) => {
+    if (group.batchTokens.length < 3) return { group, analysis: null, reason: `${group.batchTokens.length} batch size${group.batchTokens.length === 1 ? '' : 's'}; a scan needs 3` };
+    try {
+      return { group, analysis: analyzeBatchScan(group.curves, { bootstrap: { samples: Math.max(1, o.bootstrap), seed: o.seed, level: o.level } }) };
+    } catch (err) {
+      return { group, analysis: null, reason: fitErr(err) };
+    }
+  });
+}
+
+function noiseFits(data: ReportData): NoiseSeries[] {
+  const out: NoiseSeries[] = [];
+  for (const g of data.groups) {
+    if (g.runs.length === 0) continue;
+    // Kaplan et al. 2020 Figure 10 plots against train loss; rows before step 10 have a young EMA
+    const pts = noiseScalePoints(g.runs, { loss: 'train', fromStep: 10 });
+    if (pts.length >= 3) out.push({ label: g.label, bins: noiseScaleSummary(pts, 12), loss: 'train' });
+  }
+  return out;
+}
+
+type Boot<K extends string> = { ci: Record<K, [number, number]>; level: number };
+
+function lndFit(set: PointSet, form: 'chinchilla' | 'kaplan', o: Required<Pick<ReportOptions, 'bootstrap' | 'seed' | 'level'>>): LndPanel {
+  switch (form) {
+    case 'chinchilla': {
+      const fit: ChinchillaFit = fitChinchilla(set.points, { accounting: set.accounting });
+      const boot: ChinchillaBootstrap | null = o.bootstrap > 0 ? bootstrapChinchilla(set.points, fit, { samples: o.bootstrap, seed: o.seed, level: o.level }) : null;
+      return { label: set.label, form, set, fit, boot };
+    }
+    case 'kaplan': {
+      const fit: KaplanFit<KaplanNDParams> = fitKaplanND(set.points, set.accounting);
+      const boot: BootstrapResult<keyof KaplanNDParams> | null = o.bootstrap > 0 ? bootstrapKaplanND(set.points, fit, { samples: o.bootstrap, seed: o.seed, level: o.level }) : null;
+      return { label: set.label, form, set, fit, boot };
+    }
+    default:
+      throw new Error(`unknown form ${form satisfies never}`);
+  }
+}
+
+function lndFits(data: ReportData, o: Required<Pick<ReportOptions, 'bootstrap' | 'seed' | 'level'>>, progress: (l: string) => void): { panels: LndPanel[]; reason?: string } {
+  const set = data.points;
+  if (!set) return { panels: [], reason: data.pointsReason ?? 'no end points' };
+  const sizes = new Set(set.points.map((p) => p.n)).size;
+  const budgets = new Set(set.points.map((p) => p.d)).size;
+  if (set.points.length < 6 || sizes < 3 || budgets < 2) {
+    return { panels: [], reason: `L(N, D) needs at least 6 runs over 3 or more model sizes and 2 or more token counts; this data set has ${set.points.length} runs, ${sizes} size${sizes === 1 ? '' : 's'}, ${budgets} token count${budgets === 1 ? '' : 's'}` };
+  }
+  try {
+    progress(`fitting L(N, D), Chinchilla form, ${set.points.length} runs, ${o.bootstrap} bootstrap resamples`);
+    const first = lndFit(set, 'chinchilla', o);
+    if (data.reference) {
+      progress(`fitting L(N, D) on the reference data (${data.reference.label}, ${data.reference.points.length} runs)`);
+      return { panels: [first, lndFit(data.reference, 'chinchilla', o)] };
+    }
+    progress(`fitting L(N, D), Kaplan form, ${o.bootstrap} bootstrap resamples`);
+    return { panels: [first, lndFit(set, 'kaplan', o)] };
+  } catch (err) {
+    return { panels: [], reason: fitErr(err) };
+  }
+}
+
+function isoFit(data: ReportData): { fit: IsoFlopFit | null; reason?: string } {
+  if (!data.points) return { fit: null, reason: data.pointsReason };
+  try {
+    return { fit: fitIsoFlop(data.points.points, { accounting: data.points.accounting }) };
+  } catch (err) {
+    return { fit: null, reason: fitErr(err) };
+  }
+}
+
+// ---- headline
+
+function headline(fits: ReportFits, o: Required<Pick<ReportOptions, 'bootstrap' | 'seed' | 'level'>>): Headline {
+  const nan: [number, number] = [NaN, NaN];
+  const bcrit = fits.scans.flatMap((s) => {
+    const f = s.analysis?.fit;
+    return f ? [{ size: s.group.label, n: s.group.n, bStar: f.bStar, bStarCi: f.ci.bStar, alphaB: f.alphaB, alphaBCi: f.ci.alphaB, levels: f.n }] : [];
+  });
+  const ch = fits.lnd.find((p) => p.form === 'chinchilla');
+  const kp = fits.lnd.find((p) => p.form === 'kaplan');
+  let chinchilla: Headline['chinchilla'] = null;
+  let allocation: Headline['allocation'] = null;
+  if (ch && ch.form === 'chinchilla') {
+    const boot = ch.boot as (ChinchillaBootstrap & Boot<keyof ChinchillaParams>) | null;
+    const p = ch.fit.params;
+    chinchilla = { label: ch.label, params: p, ci: boot ? boot.ci : { E: nan, A: nan, B: nan, alpha: nan, beta: nan }, runs: ch.fit.n, nCount: ch.set.accounting.n };
+    // Hoffmann et al. 2022 eq. (4): N_opt ~ C^(beta/(alpha+beta)), D_opt ~ C^(alpha/(alpha+beta)); intervals over the refits
+    const lo = (1 - o.level) / 2;
+    const as = boot ? boot.x.map((x) => x[4] / (x[3] + x[4])) : [];
+    const q = (v: number[]): [number, number] => (v.length ? [quantile(v, lo), quantile(v, 1 - lo)] : nan);
+    allocation = { a: p.beta / (p.alpha + p.beta), aCi: q(as), b: p.alpha / (p.alpha + p.beta), bCi: q(as.map((a) => 1 - a)) };
+  }
+  let kaplan: Headline['kaplan'] = null;
+  if (kp && kp.form === 'kaplan') {
+    const boot = kp.boot as Boot<keyof KaplanNDParams> | null;
+    kaplan = { label: kp.label, params: kp.fit.params, ci: boot ? boot.ci : { Nc: nan, Dc: nan, alphaN: nan, alphaD: nan }, runs: kp.fit.n, nCount: kp.set.accounting.n };
+  }
+  const iso = fits.isoflop;
+  return {
+    bcrit,
+    chinchilla,
+    kaplan,
+    allocation,
+    isoflop: iso?.nOpt && iso.dOpt ? { a: iso.nOpt.p, aStdErr: iso.nOpt.pStdErr, b: iso.dOpt.p, bStdErr: iso.dOpt.pStdErr, profiles: iso.nOpt.n } : null,
+    level: o.level,
+    bootstrap: o.bootstrap,
+    seed: o.seed,
+  };
+}
+
+// ---- build and write
+
+/**
+ * Fits everything the data support (analysis/), builds every chart (or the reason it cannot be drawn), renders the
+ * SVGs and the HTML page. Throws ReportInputError for input with nothing to draw (an empty store).
+ */
+export async function buildReport(input: ReportInput, options: ReportOptions = {}): Promise<Report> {
+  const progress = options.onProgress ?? (() => {});
+  const o = { bootstrap: options.bootstrap ?? 200, seed: options.seed ?? 0, level: options.level ?? 0.95 };
+  if (input.records.length === 0 && !input.curves?.length && !input.points?.points.length) {
+    throw new ReportInputError(`${input.source}: the source holds no runs`, 'run a sweep into it first (scaling-lab sweep), or point at another store or an import file');
+  }
+  const data = prepareData(input, options.nCount ?? 'kaplan');
+  progress(`loaded ${data.records.length || data.curves.length} runs in ${data.groups.length} model size${data.groups.length === 1 ? '' : 's'} from ${data.source}`);
+  progress(`fitting batch-size scans (${data.groups.map((g) => `${g.label}: ${g.batchTokens.length} batch sizes`).join(', ')})`);
+  const scans = scanFits(data, o);
+  const noise = noiseFits(data);
+  const lnd = lndFits(data, o, progress);
+  const iso = isoFit(data);
+  const fits: ReportFits = { scans, noise, lnd: lnd.panels, lndReason: lnd.reason, isoflop: iso.fit, isoflopReason: iso.reason };
+  const charts: Chart[] = [scanChart(data, scans), bcritChart(data, scans, noise), ...lndCharts(data, fits.lnd, fits.lndReason), learningCurvesChart(data), isoflopChart(data, fits.isoflop, fits.isoflopReason), frontierChart(data, fits.isoflop, fits.lnd, fits.isoflopReason)];
+  charts.sort((a, b) => CHART_ORDER.indexOf(a.id) - CHART_ORDER.indexOf(b.id));
+  if (options.render ?? true) {
+    for (const c of charts) {
+      if (c.status !== 'drawn') continue;
+      progress(`rendering ${c.id}`);
+      c.svg = await renderSvg(c.spec);
+    }
+  }
+  const head = headline(fits, o);
+  const report: Omit<Report, 'html'> = { source: data.source, charts, fits, headline: head, warnings: data.warnings, data };
+  return { ...report, html: reportHtml(report) };
+}
+
+export interface WrittenFiles {
+  dir: string;
+  files: { chart: ChartId | 'report'; format: Format; path: string }[];
+}
+
+/** Writes `<id>.svg`, `<id>.png` per drawn chart and `report.html` (as asked by `formats`) into `dir`. */
+export function writeReport(dir: string, report: Report, formats: readonly Format[] = ['svg', 'png', 'html'], onProgress?: (line: string) => void): WrittenFiles {
+  const out = resolve(dir);
+  mkdirSync(out, { recursive: true });
+  const files: WrittenFiles['files'] = [];
+  for (const c of report.charts) {
+    if (c.status !== 'drawn') continue;
+    if (!c.svg) throw new ReportInputError(`chart ${c.id} was not rendered`, 'build the report with render: true before writing SVG or PNG');
+    for (const f of formats) {
+      switch (f) {
+        case 'svg':
+          writeFileSync(join(out, `${c.id}.svg`), c.svg);
+          files.push({ chart: c.id, format: f, path: join(out, `${c.id}.svg`) });
+          break;
+        case 'png':
+          onProgress?.(`rasterising ${c.id}.png`);
+          writeFileSync(join(out, `${c.id}.png`), svgToPng(c.svg));
+          files.push({ chart: c.id, format: f, path: join(out, `${c.id}.png`) });
+          break;
+        case 'html':
+          break;
+        default:
+          throw new Error(`unknown format ${f satisfies never}`);
+      }
+    }
+  }
+  if (formats.includes('html')) {
+    writeFileSync(join(out, 'report.html'), report.html);
+    files.push({ chart: 'report', format: 'html', path: join(out, 'report.html') });
+  }
+  return { dir: out, files };
+}

@@ -1,0 +1,133 @@
+// What every chart module shares: the chart result types, the report's error type, number formatting for
+// labels and the Vega-Lite base config (fonts, sizes). Fits live in analysis/; rendering lives in render.ts.
+import type { TopLevelSpec } from 'vega-lite';
+
+// ---- errors
+
+/** Bad input to a report (an empty store, an unreadable source, a bad flag): what came, and what to do. */
+export class ReportInputError extends Error {
+  readonly hint: string;
+  constructor(message: string, hint: string) {
+    super(message);
+    this.name = 'ReportInputError';
+    this.hint = hint;
+  }
+}
+
+// ---- chart results
+
+export type ChartId = 'batch-scan' | 'bcrit' | 'lnd-3d' | 'lnd-vs-n' | 'lnd-vs-d' | 'learning-curves' | 'isoflop' | 'frontier';
+
+/** The charts in the order the report shows them. */
+export const CHART_ORDER: ChartId[] = ['batch-scan', 'bcrit', 'lnd-3d', 'lnd-vs-n', 'lnd-vs-d', 'learning-curves', 'isoflop', 'frontier'];
+
+/** A Plotly figure (data + layout), drawn only in the HTML report. */
+export interface PlotlyFigure {
+  data: Record<string, unknown>[];
+  layout: Record<string, unknown>;
+}
+
+/** A chart that the data support: its Vega-Lite spec (static SVG/PNG) and, for 3D, a Plotly figure (HTML). */
+export interface DrawnChart {
+  status: 'drawn';
+  id: ChartId;
+  title: string;
+  /** what is plotted and the accounting (Kaplan non-embedding or total N; how C is counted) */
+  caption: string;
+  spec: TopLevelSpec;
+  plotly?: PlotlyFigure;
+  /** filled by buildReport: the rendered SVG of `spec` */
+  svg?: string;
+}
+
+/** A chart the data cannot support, with the reason shown in its place. */
+export interface SkippedChart {
+  status: 'skipped';
+  id: ChartId;
+  title: string;
+  reason: string;
+}
+
+export type Chart = DrawnChart | SkippedChart;
+
+export const skipped = (id: ChartId, title: string, reason: string): SkippedChart => ({ status: 'skipped', id, title, reason });
+
+// ---- formatting
+
+/** Short scientific notation for labels: 2.1e8, 0.34, 1.8e-3. */
+export function sci(v: number, digits = 2): string {
+  if (!Number.isFinite(v)) return '-';
+  const a = Math.abs(v);
+  if (a !== 0 && (a >= 1e4 || a < 1e-2)) {
+    const [m, e] = v.toExponential(digits - 1).split('e');
+    return `${Number(m)}e${Number(e)}`;
+  }
+  return String(Number(v.toPrecision(digits + (a >= 1 && a < 1e4 ? 1 : 0))));
+}
+
+/** Parameter counts as people say them: 3.1M, 85M, 1.2B. */
+export function params(n: number): string {
+  if (!Number.isFinite(n)) return '?';
+  if (n >= 1e9) return `${Number((n / 1e9).toPrecision(2))}B`;
+  if (n >= 1e6) return `${Number((n / 1e6).toPrecision(2))}M`;
+  if (n >= 1e3) return `${Number((n / 1e3).toPrecision(2))}K`;
+  return String(Math.round(n));
+}
+
+export function ciText(ci: readonly [number, number] | undefined, digits = 2): string {
+  return ci && Number.isFinite(ci[0]) && Number.isFinite(ci[1]) ? `[${sci(ci[0], digits)}, ${sci(ci[1], digits)}]` : '-';
+}
+
+/** n log-spaced values from lo to hi inclusive. */
+export function logspace(lo: number, hi: number, n: number): number[] {
+  return Array.from({ length: n }, (_, i) => Math.exp(Math.log(lo) + ((Math.log(hi) - Math.log(lo)) * i) / Math.max(1, n - 1)));
+}
+
+// ---- Vega-Lite base
+
+/** DejaVu Sans first: resvg turns the SVG's text into pixels with the system fonts, and Debian has DejaVu. */
+export const FONT = 'DejaVu Sans, Helvetica, Arial, sans-serif';
+
+export const BASE_CONFIG = {
+  font: FONT,
+  background: 'white',
+  padding: 12,
+  title: { fontSize: 15, anchor: 'start', offset: 10, subtitleFontSize: 12, subtitleColor: '#444' },
+  axis: { labelFontSize: 11, titleFontSize: 12, titleFontWeight: 'normal', gridColor: '#e6e6e6', labelOverlap: true },
+  legend: { labelFontSize: 11, titleFontSize: 12, labelLimit: 800 },
+  header: { labelFontSize: 13, titleFontSize: 13 },
+  view: { stroke: '#bbb' },
+  concat: { spacing: 28 },
+} as const;
+
+/** Axis labels for counts on log scales: 300, 3k, 10M, 1.2B (Vega's default "1,000,000,000" is unreadable). */
+export const COUNT_LABELS =
+  "datum.value >= 1e12 ? format(datum.value / 1e12, '~g') + 'T' : datum.value >= 1e9 ? format(datum.value / 1e9, '~g') + 'B' : " +
+  "datum.value >= 1e6 ? format(datum.value / 1e6, '~g') + 'M' : datum.value >= 1e3 ? format(datum.value / 1e3, '~g') + 'k' : format(datum.value, '~g')";
+
+/** Axis labels for FLOPs: 1e15, 3e16. */
+export const EXP_LABELS = "replace(format(datum.value, '.0e'), 'e+', 'e')";
+
+/** Tick values for a log axis over [lo, hi]: the powers of ten inside, with 2x and 5x when fewer than 3 decades. */
+export function logTicks(lo: number, hi: number): number[] {
+  const a = Math.floor(Math.log10(lo));
+  const b = Math.ceil(Math.log10(hi));
+  const mult = hi / lo <= 1e3 ? [1, 2, 5] : [1];
+  const out: number[] = [];
+  for (let e = a; e <= b; e++) for (const m of mult) {
+    const v = m * 10 ** e;
+    if (v >= lo * 0.999 && v <= hi * 1.001) out.push(Number(v.toPrecision(3)));
+  }
+  return out;
+}
+
+/** Ticks for a loss axis on a log scale (losses span less than a decade): 2, 2.5, 3, 4, 5 ... */
+export function lossTicks(lo: number, hi: number): number[] {
+  const cands = [0.5, 0.6, 0.8, 1, 1.2, 1.5, 2, 2.5, 3, 3.5, 4, 5, 6, 7, 8, 10, 12, 15, 20];
+  return cands.filter((v) => v >= lo * 0.98 && v <= hi * 1.02);
+}
+
+/** A wrapping helper: Vega titles accept an array of lines. */
+export function titleLines(title: string, subtitle?: string | string[]) {
+  return subtitle === undefined ? { text: title } : { text: title, subtitle };
+}
