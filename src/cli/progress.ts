@@ -1,5 +1,5 @@
-// Progress for long work: a cli-progress bar on a terminal, a plain line every few seconds otherwise
-// (logs, CI), nothing when quiet. Library layers report through callbacks; only the CLI draws.
+// Progress for long work: a cli-progress bar (or, for sweeps, a line per active run and a total) on a terminal,
+// a plain line every few seconds otherwise (logs, CI), nothing when quiet. Library layers report through callbacks; only the CLI draws.
 import cliProgress from 'cli-progress';
 
 export interface ProgressView {
@@ -69,4 +69,84 @@ export function createProgress(label: string, o: ProgressOptions): ProgressView 
 
 function formatFields(fields?: Record<string, string>): string {
   return fields ? Object.entries(fields).map(([k, v]) => `${k} ${v}`).join(' | ') : '';
+}
+
+// ---- many runs at once (sweeps): a line per active run and a total
+
+export interface MultiProgressView {
+  /** a run started: show a line for it */
+  start(key: string, label: string, total: number): void;
+  update(key: string, value: number, fields?: Record<string, string>): void;
+  /** a run ended: drop its line and count it in the total */
+  finish(key: string, line?: string): void;
+  log(line: string): void;
+  stop(): void;
+}
+
+export interface MultiProgressOptions {
+  /** runs in the sweep (the total line counts finished ones) */
+  total: number;
+  /** already finished before this call */
+  done?: number;
+  quiet?: boolean;
+  /** seconds between plain status lines when not a TTY */
+  plainEverySeconds?: number;
+  stream?: NodeJS.WriteStream;
+}
+
+export function createMultiProgress(label: string, o: MultiProgressOptions): MultiProgressView {
+  const stream = o.stream ?? process.stderr;
+  let done = o.done ?? 0;
+  if (o.quiet) return { start() {}, update() {}, finish: () => void done++, log() {}, stop() {} };
+  if (stream.isTTY) {
+    const multi = new cliProgress.MultiBar(
+      { format: '{label} [{bar}] {value}/{total} {unit} | {fields}', stream, hideCursor: true, clearOnComplete: false, autopadding: true },
+      cliProgress.Presets.shades_classic,
+    );
+    const totalBar = multi.create(o.total, done, { label: label.padEnd(28), unit: 'runs', fields: '' });
+    const bars = new Map<string, cliProgress.SingleBar>();
+    return {
+      start(key, runLabel, total) {
+        bars.get(key)?.stop();
+        if (bars.has(key)) multi.remove(bars.get(key)!);
+        bars.set(key, multi.create(total, 0, { label: runLabel.padEnd(28), unit: 'steps', fields: '' }));
+      },
+      update: (key, value, fields) => bars.get(key)?.update(value, { fields: formatFields(fields) }),
+      finish(key, line) {
+        const bar = bars.get(key);
+        if (bar) multi.remove(bar);
+        bars.delete(key);
+        totalBar.update(++done);
+        if (line) multi.log(`${line}\n`);
+      },
+      log: (line) => multi.log(`${line}\n`),
+      stop: () => multi.stop(),
+    };
+  }
+  // plain: one status line every few seconds with every active run, and a line per finished run
+  const every = (o.plainEverySeconds ?? 5) * 1000;
+  const active = new Map<string, { label: string; value: number; total: number; fields?: Record<string, string> }>();
+  const statusLine = () => {
+    const runs = [...active.values()].map((r) => `${r.label} ${r.value}/${r.total}${r.fields ? ` ${formatFields(r.fields)}` : ''}`);
+    stream.write(`${label}: ${done}/${o.total} runs finished${runs.length ? ` | ${runs.join(' | ')}` : ''}\n`);
+  };
+  const timer = setInterval(statusLine, every);
+  timer.unref();
+  return {
+    start: (key, runLabel, total) => void active.set(key, { label: runLabel, value: 0, total }),
+    update(key, value, fields) {
+      const r = active.get(key);
+      if (r) Object.assign(r, { value, fields });
+    },
+    finish(key, line) {
+      active.delete(key);
+      done++;
+      if (line) stream.write(`${line}\n`);
+    },
+    log: (line) => stream.write(`${line}\n`),
+    stop() {
+      clearInterval(timer);
+      statusLine();
+    },
+  };
 }

@@ -1,11 +1,88 @@
-// `scaling-lab status`: placeholder registered by the lead; the issue that owns this command fills it in.
+// `scaling-lab status [SWEEP]`: each run's state, progress (step/total), last losses and worker, read from the store;
+// without a sweep name, a line per recorded sweep. Sweep records are sweep/manifest.ts's; runs the store's.
 import type { Command } from 'commander';
+import { openStore, type Store } from '../../store/store.ts';
+import { listSweeps, readSweep, type SweepManifest } from '../../sweep/manifest.ts';
+import { SweepSpecError, expandSweep } from '../../sweep/spec.ts';
+import { runId, totalSteps } from '../../train/config.ts';
+
+export interface RunStatusRow {
+  id: string;
+  state: string;
+  step: number;
+  totalSteps: number;
+  trainLoss?: number;
+  testLoss?: number;
+  worker?: string;
+  attempt?: number;
+  updatedAt?: string;
+  message?: string;
+}
+
+async function sweepRows(store: Store, m: SweepManifest): Promise<RunStatusRow[]> {
+  const steps = new Map(expandSweep(m.spec).map((c) => [runId(c), totalSteps(c)]));
+  const rows: RunStatusRow[] = [];
+  for (const id of m.runIds) {
+    const run = await store.getRun(id);
+    if (!run) {
+      rows.push({ id, state: 'not started', step: 0, totalSteps: steps.get(id) ?? 0 });
+      continue;
+    }
+    const metrics = await store.readMetrics(id);
+    const last = metrics.at(-1);
+    rows.push({
+      id, state: run.state.status, step: last?.step ?? run.state.step ?? 0, totalSteps: steps.get(id) ?? 0,
+      trainLoss: last?.trainLoss, testLoss: metrics.findLast((r) => r.testLoss !== undefined)?.testLoss,
+      worker: run.state.worker, attempt: run.state.attempt, updatedAt: run.state.updatedAt, message: run.state.message,
+    });
+  }
+  return rows;
+}
+
+function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  return [head, ...rows].map((r) => '  ' + r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+}
 
 export function registerStatus(program: Command): void {
   program
     .command('status')
-    .description('(not implemented yet)')
-    .action(() => {
-      throw new Error('scaling-lab status is not implemented yet');
+    .argument('[sweep]', 'a sweep name (default: a line per sweep in the store)')
+    .description("show a sweep's runs: state, step/total, last train and test loss, which worker holds each")
+    .option('--store <dir|url>', 'a directory (file store) or a postgres:// URL', 'runs')
+    .option('--json', 'print JSON instead of a table', false)
+    .action(async (name: string | undefined, opts: { store: string; json: boolean }) => {
+      const store = await openStore(opts.store);
+      try {
+        if (name === undefined) {
+          const sweeps = await listSweeps(opts.store);
+          const summary = [];
+          for (const m of sweeps) {
+            const rows = await sweepRows(store, m);
+            const by = (s: string) => rows.filter((r) => r.state === s).length;
+            summary.push({ name: m.name, purpose: m.purpose, runs: rows.length, done: by('done'), diverged: by('diverged'), running: by('running'), failed: by('failed'), pending: rows.length - by('done') - by('diverged') - by('running') - by('failed') });
+          }
+          if (opts.json) return console.log(JSON.stringify(summary, null, 2));
+          if (summary.length === 0) return console.log(`no sweeps recorded in ${store.location} (runs there: ${(await store.listRuns()).length})`);
+          console.log(`sweeps in ${store.location}`);
+          console.log(table(['sweep', 'purpose', 'runs', 'done', 'diverged', 'running', 'failed', 'pending'], summary.map((s) => [s.name, s.purpose, ...[s.runs, s.done, s.diverged, s.running, s.failed, s.pending].map(String)])));
+          return;
+        }
+        const m = await readSweep(opts.store, name);
+        if (!m) {
+          const known = (await listSweeps(opts.store)).map((s) => s.name);
+          throw new SweepSpecError(`no sweep '${name}' in ${store.location}`, known.length ? `sweeps there: ${known.join(', ')}` : 'run `scaling-lab sweep SPEC` first, or pass the --store it used');
+        }
+        const rows = await sweepRows(store, m);
+        if (opts.json) return console.log(JSON.stringify({ sweep: m.name, purpose: m.purpose, hash: m.hash, runs: rows }, null, 2));
+        const fmt = (x?: number) => (x === undefined ? '-' : x.toFixed(4));
+        console.log(`sweep ${m.name} (${m.purpose}) in ${store.location}: ${rows.filter((r) => r.state === 'done' || r.state === 'diverged').length}/${rows.length} finished`);
+        console.log(table(
+          ['run', 'state', 'step', 'train', 'test', 'worker', 'note'],
+          rows.map((r) => [r.id, r.state + (r.attempt && r.attempt > 1 ? ` (try ${r.attempt})` : ''), `${r.step}/${r.totalSteps}`, fmt(r.trainLoss), fmt(r.testLoss), r.state === 'running' ? (r.worker ?? '') : '', r.message ?? '']),
+        ));
+      } finally {
+        await store.close();
+      }
     });
 }

@@ -1,11 +1,136 @@
-// `scaling-lab sweep`: placeholder registered by the lead; the issue that owns this command fills it in.
-import type { Command } from 'commander';
+// `scaling-lab sweep SPEC`: prints the plan (runs, tokens, FLOPs, a probed time estimate) and runs it on local worker
+// processes or through a Redis queue, drawing a line per active run. Expansion and execution are src/sweep's.
+import { existsSync } from 'node:fs';
+import { Option, type Command } from 'commander';
+import { openStore, storeKindOf } from '../../store/store.ts';
+import { loadSweepSpec, expandSweep } from '../../sweep/spec.ts';
+import { planSweep, formatPlan } from '../../sweep/plan.ts';
+import { makeManifest, readSweep, recordSweep } from '../../sweep/manifest.ts';
+import { runSweep, type Executor, type SweepEvent } from '../../sweep/executor.ts';
+import { createLocalExecutor, defaultWorkers } from '../../sweep/local.ts';
+import { createQueueExecutor, DEFAULT_QUEUE_NAME, QueueError } from '../../sweep/queue.ts';
+import type { ExecOptions } from '../../train/config.ts';
+import { createMultiProgress } from '../progress.ts';
+import { EXIT_INTERRUPTED } from './train.ts';
+
+/** Exit code when the sweep ended with runs that failed after their retries (diverged runs are results, exit 0). */
+export const EXIT_RUNS_FAILED = 4;
+
+export const positiveInt = (flag: string) => (raw: string): number => {
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < 1) throw new Error(`--${flag} takes a positive integer, got '${raw}'`);
+  return v;
+};
+const nonNegativeInt = (flag: string) => (raw: string): number => {
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < 0) throw new Error(`--${flag} takes an integer >= 0, got '${raw}'`);
+  return v;
+};
 
 export function registerSweep(program: Command): void {
   program
     .command('sweep')
-    .description('(not implemented yet)')
-    .action(() => {
-      throw new Error('scaling-lab sweep is not implemented yet');
+    .argument('<spec>', 'sweep spec, .yaml or .json (see examples/)')
+    .description('expand a sweep spec into runs, print the plan, and run what is not finished (locally, or through a Redis queue)')
+    .option('--workers <n>', 'local worker processes (default: cores / threads per worker)', positiveInt('workers'))
+    .option('--threads-per-worker <n>', 'threads each run uses (native kernels)', positiveInt('threads-per-worker'), 1)
+    .option('--store <dir|url>', 'where runs are kept: a directory (file store) or a postgres:// URL (required with --queue)', 'runs')
+    .option('--queue <url>', 'redis:// URL: only enqueue a job per run and watch; `scaling-lab worker` processes run them')
+    .option('--queue-name <name>', 'BullMQ queue name (workers must use the same)', DEFAULT_QUEUE_NAME)
+    .option('--retries <n>', 'extra tries for a run whose worker crashed (each resumes from its checkpoint)', nonNegativeInt('retries'), 2)
+    .option('--dry-run', 'print the plan and exit; nothing is trained', false)
+    .option('--probe-steps <n>', 'timed steps per model size for the time estimate (0: no probe)', nonNegativeInt('probe-steps'), 2)
+    .addOption(new Option('--backend <name>', 'kernels: native, ts, auto (native if built)').choices(['auto', 'native', 'ts']).default('auto'))
+    .option('--checkpoint-every <steps>', 'steps between checkpoints (and always at the end)', positiveInt('checkpoint-every'), 50)
+    .option('--quiet', 'no progress lines, only the plan and the summary', false)
+    .addHelpText('after', '\nExamples:\n  scaling-lab sweep examples/batch-scan-small.yaml --dry-run\n  scaling-lab sweep examples/batch-scan-small.yaml --workers 2\n  scaling-lab sweep examples/size-data-small.yaml --queue redis://host:6379 --store postgres://user@host/db\n\nRe-running a sweep skips finished runs and resumes unfinished ones from their checkpoints.')
+    .action(async (specPath: string, opts: Record<string, unknown>) => {
+      const spec = await loadSweepSpec(specPath);
+      const configs = expandSweep(spec);
+      const queueUrl = opts.queue as string | undefined;
+      const storeLocation = opts.store as string;
+      if (queueUrl && storeKindOf(storeLocation) !== 'postgres') {
+        throw new QueueError('--queue needs a shared store that every worker can reach', 'add --store postgres://user@host/database (the same URL the workers use)');
+      }
+      const threads = opts.threadsPerWorker as number;
+      const workers = queueUrl ? 1 : ((opts.workers as number | undefined) ?? defaultWorkers(threads));
+      const exec: ExecOptions = { backend: opts.backend as ExecOptions['backend'], threads, store: storeLocation, checkpointEvery: opts.checkpointEvery as number, quiet: Boolean(opts.quiet) };
+
+      // ---- the plan, with each run's state where the store already exists
+      const state = new Map<string, string>();
+      const storeExists = storeKindOf(storeLocation) === 'postgres' || existsSync(storeLocation.replace(/^file:\/\//, ''));
+      if (storeExists) {
+        const store = await openStore(storeLocation);
+        try {
+          for (const c of makeManifest(spec, configs).runIds) {
+            const run = await store.getRun(c);
+            if (run) state.set(c, run.state.status + (run.state.status === 'running' || run.state.status === 'pending' ? ` @${run.state.step ?? 0}` : ''));
+          }
+        } finally {
+          await store.close();
+        }
+      }
+      const plan = await planSweep(spec, configs, { probeSteps: opts.probeSteps as number, backend: exec.backend, threads, workers });
+      console.log(formatPlan(plan, state));
+      if (opts.dryRun) {
+        const recorded = storeExists ? await readSweep(storeLocation, spec.name) : undefined;
+        if (recorded && recorded.hash !== makeManifest(spec, configs).hash) console.log(`warning: sweep '${spec.name}' is recorded in ${storeLocation} with a different spec; running this one would be refused (rename it)`);
+        console.log('dry run: nothing trained');
+        return;
+      }
+
+      await recordSweep(storeLocation, makeManifest(spec, configs)); // refuses a changed spec before anything starts
+      const executor: Executor = queueUrl ? createQueueExecutor({ url: queueUrl, queueName: opts.queueName as string }) : createLocalExecutor({ workers });
+      console.log(queueUrl ? `enqueueing on ${queueUrl.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@')} and watching ${storeLocation}` : `running on ${workers} local worker(s), ${threads} thread(s) each, store ${storeLocation}`);
+      const controller = new AbortController();
+      const stop = (signal: string) => {
+        if (controller.signal.aborted) process.exit(EXIT_INTERRUPTED);
+        console.error(`\n${signal}: ${queueUrl ? 'stopping the watch (jobs stay queued)' : 'workers are checkpointing their runs'} (again to leave at once)`);
+        controller.abort();
+      };
+      process.on('SIGINT', () => stop('SIGINT'));
+      process.on('SIGTERM', () => stop('SIGTERM'));
+
+      const finishedBefore = [...state.values()].filter((s) => s === 'done' || s === 'diverged').length;
+      const progress = createMultiProgress(`sweep ${spec.name}`, { total: configs.length, done: finishedBefore, quiet: exec.quiet });
+      const onEvent = (e: SweepEvent) => {
+        switch (e.kind) {
+          case 'start':
+            progress.start(e.id, e.name, e.totalSteps);
+            if (e.attempt > 1) progress.log(`${e.id}: attempt ${e.attempt} on ${e.worker}`);
+            break;
+          case 'step':
+            progress.update(e.id, e.step, {
+              ...(e.trainLoss !== undefined ? { train: e.trainLoss.toFixed(3) } : {}),
+              ...(e.testLoss !== undefined ? { test: e.testLoss.toFixed(3) } : {}),
+              ...(e.tokensPerSecond !== undefined ? { 'tok/s': Math.round(e.tokensPerSecond).toLocaleString('en-US') } : {}),
+            });
+            break;
+          case 'end': {
+            const losses = [e.finalTrainLoss !== undefined ? `train ${e.finalTrainLoss.toFixed(4)}` : '', e.finalTestLoss !== undefined ? `test ${e.finalTestLoss.toFixed(4)}` : ''].filter(Boolean).join(', ');
+            const line = `${e.id}: ${e.status} at step ${e.step}/${e.totalSteps}${losses ? `, ${losses}` : ''}${e.message && e.status !== 'done' ? ` (${e.message})` : ''}`;
+            if (e.status === 'interrupted') progress.log(line);
+            else progress.finish(e.id, line);
+            break;
+          }
+          case 'crash':
+            progress.log(`${e.id}: worker ${e.worker} crashed on attempt ${e.attempt}: ${e.message}${e.retry ? '; retrying from the checkpoint' : '; no retries left'}`);
+            break;
+          case 'notice':
+            if (!/: queued$/.test(e.message)) progress.log(e.message);
+            break;
+          default:
+            e satisfies never;
+        }
+      };
+      const result = await runSweep(spec, { executor, exec, retries: opts.retries as number, signal: controller.signal, onEvent });
+      progress.stop();
+      const count = (s: string) => result.runs.filter((r) => r.status === s).length;
+      console.log(`sweep ${spec.name}: ${result.status}: ${count('done')} done, ${count('diverged')} diverged, ${count('failed')} failed, ${result.runs.length - count('done') - count('diverged') - count('failed')} unfinished (${result.skipped} were finished before)`);
+      console.log(`status: scaling-lab status ${spec.name} --store ${storeLocation}`);
+      if (result.status === 'interrupted') {
+        console.error('resume with the same command');
+        process.exitCode = EXIT_INTERRUPTED;
+      } else if (result.status === 'failed') process.exitCode = EXIT_RUNS_FAILED;
     });
 }

@@ -1,11 +1,79 @@
-// `scaling-lab worker`: placeholder registered by the lead; the issue that owns this command fills it in.
-import type { Command } from 'commander';
+// `scaling-lab worker`: takes sweep jobs from a Redis queue and trains them against a shared Postgres store, logging a
+// line per event; SIGINT/SIGTERM checkpoint the current runs and hand their jobs back. The queue mechanics are sweep/queue.ts's.
+import { Option, type Command } from 'commander';
+import { storeKindOf } from '../../store/store.ts';
+import { runQueueWorker, DEFAULT_QUEUE_NAME } from '../../sweep/queue.ts';
+import type { SweepEvent } from '../../sweep/executor.ts';
+import type { ExecOptions } from '../../train/config.ts';
+import { positiveInt } from './sweep.ts';
 
 export function registerWorker(program: Command): void {
   program
     .command('worker')
-    .description('(not implemented yet)')
-    .action(() => {
-      throw new Error('scaling-lab worker is not implemented yet');
+    .description('run sweep jobs from a Redis queue on this machine (any number of machines may run workers)')
+    .requiredOption('--queue <url>', 'redis:// URL of the queue `scaling-lab sweep --queue` fills')
+    .requiredOption('--store <url>', 'the shared postgres:// store (the one the sweep was given)')
+    .option('--queue-name <name>', 'BullMQ queue name', DEFAULT_QUEUE_NAME)
+    .option('--concurrency <n>', 'runs at once on this machine, each in its own process', positiveInt('concurrency'), 1)
+    .option('--threads <n>', 'threads per run (native kernels)', positiveInt('threads'), 1)
+    .addOption(new Option('--backend <name>', 'kernels: native, ts, auto (native if built)').choices(['auto', 'native', 'ts']).default('auto'))
+    .option('--lock-duration <ms>', 'a job whose worker stops renewing its lock this long is stalled (a dead worker)', positiveInt('lock-duration'), 30_000)
+    .option('--stalled-interval <ms>', 'how often to look for stalled jobs and take them back', positiveInt('stalled-interval'), 30_000)
+    .option('--max-stalled <n>', 'times a job may stall before it fails', positiveInt('max-stalled'), 2)
+    .option('--quiet', 'log only runs starting, ending and crashing', false)
+    .addHelpText('after', '\nExample:\n  scaling-lab worker --queue redis://host:6379 --store postgres://user@host/db --concurrency 2 --threads 4\n\nA run another worker left (killed, crashed) is resumed here from its last checkpoint.')
+    .action(async (opts: Record<string, unknown>) => {
+      const store = opts.store as string;
+      if (storeKindOf(store) !== 'postgres') {
+        console.error(`warning: --store ${store} is a directory: only workers on this machine share it`);
+      }
+      const controller = new AbortController();
+      const stop = (signal: string) => {
+        if (controller.signal.aborted) process.exit(130);
+        console.error(`${signal}: no new jobs; checkpointing the current runs and handing their jobs back (again to leave at once)`);
+        controller.abort();
+      };
+      process.on('SIGINT', () => stop('SIGINT'));
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      const last = new Map<string, number>();
+      const onEvent = (e: SweepEvent) => {
+        const t = new Date().toISOString().slice(11, 19);
+        switch (e.kind) {
+          case 'start':
+            console.log(`${t} ${e.id}: start (attempt ${e.attempt}, ${e.totalSteps} steps)`);
+            break;
+          case 'step': {
+            const now = Date.now();
+            if (opts.quiet || now - (last.get(e.id) ?? 0) < 5000) break;
+            last.set(e.id, now);
+            console.log(`${t} ${e.id}: step ${e.step}/${e.totalSteps}${e.trainLoss !== undefined ? ` train ${e.trainLoss.toFixed(3)}` : ''}`);
+            break;
+          }
+          case 'end':
+            console.log(`${t} ${e.id}: ${e.status} at step ${e.step}/${e.totalSteps}${e.finalTestLoss !== undefined ? ` test ${e.finalTestLoss.toFixed(4)}` : ''}${e.message ? ` (${e.message})` : ''}`);
+            break;
+          case 'crash':
+            console.log(`${t} ${e.id}: crashed on attempt ${e.attempt}: ${e.message}${e.retry ? ' (the queue retries it)' : ' (no retries left)'}`);
+            break;
+          case 'notice':
+            console.log(`${t} ${e.message}`);
+            break;
+          default:
+            e satisfies never;
+        }
+      };
+      const exec: Omit<ExecOptions, 'checkpointEvery' | 'quiet'> = { backend: opts.backend as ExecOptions['backend'], threads: opts.threads as number, store };
+      await runQueueWorker({
+        url: opts.queue as string,
+        queueName: opts.queueName as string,
+        concurrency: opts.concurrency as number,
+        exec,
+        lockDurationMs: opts.lockDuration as number,
+        stalledIntervalMs: opts.stalledInterval as number,
+        maxStalled: opts.maxStalled as number,
+        signal: controller.signal,
+        onEvent,
+      });
+      console.log('worker stopped');
     });
 }
