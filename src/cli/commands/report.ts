@@ -1,11 +1,71 @@
-// `scaling-lab report`: placeholder registered by the lead; the issue that owns this command fills it in.
-import type { Command } from 'commander';
+// `scaling-lab report`: charts (SVG, PNG) and a self-contained HTML report from a store or an import file.
+// The shell only: loading is report/source.ts, fits and charts are report/build.ts over analysis/.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { buildReport, writeReport, type Format } from '../../report/build.ts';
+import { loadReportInput, importReference } from '../../report/source.ts';
+import { ReportInputError, sci, ciText } from '../../report/common.ts';
+import { int, positive } from './fit.ts';
+
+interface ReportCliOptions {
+  out: string;
+  format: Format[];
+  bootstrap: number;
+  seed: number;
+  sweep?: string;
+  context?: number;
+  nCount: 'kaplan' | 'total';
+  nConvention: 'kaplan' | 'total' | 'unknown';
+  reference?: string;
+  referenceLabel: string;
+  quiet: boolean;
+}
+
+const FORMATS: Format[] = ['svg', 'png', 'html'];
+
+const formats = (v: string): Format[] => {
+  const out = v.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const f of out) if (!FORMATS.includes(f as Format)) throw new InvalidArgumentError(`--format takes ${FORMATS.join(', ')} separated by commas, got "${f}"`);
+  if (out.length === 0) throw new InvalidArgumentError('--format needs at least one of svg, png, html');
+  return out as Format[];
+};
 
 export function registerReport(program: Command): void {
   program
     .command('report')
-    .description('(not implemented yet)')
-    .action(() => {
-      throw new Error('scaling-lab report is not implemented yet');
+    .description('Draw the scaling-law charts (batch-size scans, critical batch size, L(N, D) in 3D, learning curves, IsoFLOP profiles, compute-optimal frontier) as SVG/PNG and one self-contained HTML report.')
+    .argument('<source>', 'a runs directory (file store), a postgres:// store URL, or a CSV/JSONL import of loss curves (run, batch_tokens, step, loss) or run end points (N, D, loss)')
+    .option('--out <dir>', 'directory for the charts and report.html', 'reports')
+    .option('--format <list>', 'what to write, comma separated: svg, png, html', formats, FORMATS)
+    .option('--bootstrap <k>', 'bootstrap resamples for every confidence interval', int('--bootstrap', 0), 200)
+    .option('--seed <s>', 'seed of the bootstrap resampling', int('--seed', 0), 0)
+    .option('--sweep <name>', 'for a store: only the runs of this sweep')
+    .option('--context <T>', 'for an import with batch_size in sequences: tokens per sequence', positive('--context'))
+    .addOption(new Option('--n-count <count>', "how N is counted in L(N, D) from stored runs: kaplan (non-embedding, matches the logged FLOPs) or total").choices(['kaplan', 'total']).default('kaplan'))
+    .addOption(new Option('--n-convention <convention>', 'how an import (and --reference) counts N, for the captions').choices(['kaplan', 'total', 'unknown']).default('unknown'))
+    .option('--reference <file>', 'a CSV/JSONL of end points (N, D, loss) to fit beside ours in the L(N, D) chart, e.g. Chinchilla\'s published runs')
+    .option('--reference-label <text>', 'name of the reference data set in titles', 'reference')
+    .option('--quiet', 'no progress lines on stderr', false)
+    .action(async (source: string, o: ReportCliOptions) => {
+      const progress = o.quiet ? undefined : (line: string) => process.stderr.write(`report: ${line}\n`);
+      const input = await loadReportInput(source, { sweep: o.sweep, context: o.context, nConvention: o.nConvention });
+      if (o.reference) input.reference = importReference(o.reference, o.referenceLabel, o.nConvention);
+      if (input.reference && input.records.length === 0 && !input.points) {
+        throw new ReportInputError('--reference needs end points of our own runs to sit beside', 'give a store or an end-point import as SOURCE');
+      }
+      const report = await buildReport(input, { bootstrap: o.bootstrap, seed: o.seed, nCount: o.nCount, onProgress: progress });
+      const written = writeReport(o.out, report, o.format, progress);
+      for (const w of report.warnings) console.log(`warning: ${w}`);
+      for (const c of report.charts) {
+        if (c.status === 'skipped') console.log(`not drawn: ${c.title}: ${c.reason}`);
+      }
+      const h = report.headline;
+      for (const b of h.bcrit) console.log(`B_crit(L) ${b.size}: B* = ${sci(b.bStar, 3)} tokens ${ciText(b.bStarCi)}, alpha_B = ${sci(b.alphaB, 3)} ${ciText(b.alphaBCi)}`);
+      if (h.chinchilla) {
+        const p = h.chinchilla.params;
+        console.log(`L(N, D) = E + A/N^alpha + B/D^beta: E ${sci(p.E, 3)} ${ciText(h.chinchilla.ci.E)}, A ${sci(p.A, 3)} ${ciText(h.chinchilla.ci.A)}, B ${sci(p.B, 3)} ${ciText(h.chinchilla.ci.B)}, alpha ${sci(p.alpha, 3)} ${ciText(h.chinchilla.ci.alpha)}, beta ${sci(p.beta, 3)} ${ciText(h.chinchilla.ci.beta)}`);
+      }
+      if (h.allocation) console.log(`compute-optimal (Approach 3, C = 6ND): N_opt ~ C^${sci(h.allocation.a, 3)} ${ciText(h.allocation.aCi)}, D_opt ~ C^${sci(h.allocation.b, 3)} ${ciText(h.allocation.bCi)}`);
+      if (h.isoflop) console.log(`compute-optimal (Approach 2, IsoFLOP): N_opt ~ C^${sci(h.isoflop.a, 3)}, D_opt ~ C^${sci(h.isoflop.b, 3)}`);
+      console.log(`wrote ${written.files.length} files to ${written.dir}${o.format.includes('html') ? ` (open ${written.dir}/report.html)` : ''}`);
     });
 }

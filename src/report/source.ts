@@ -1,0 +1,75 @@
+// Where a report's runs come from: a store (runs directory or postgres:// URL) or an import file (CSV/JSONL of loss
+// curves or of run end points). Reading stores is store/'s job and parsing imports is analysis/importers.ts's.
+import { readFileSync, statSync } from 'node:fs';
+import { openStore } from '../store/store.ts';
+import { importLossCurves, importScalingPoints, parseTable, CURVE_NAMES, type Table } from '../analysis/importers.ts';
+import type { ParamConvention } from '../analysis/records.ts';
+import { ReportInputError } from './common.ts';
+import type { PointSet, ReportInput } from './data.ts';
+
+export interface SourceOptions {
+  /** only the runs of this sweep (stores) */
+  sweep?: string;
+  /** tokens per sequence, for imports whose batch column counts sequences */
+  context?: number;
+  /** how an import counts N (recorded in captions) */
+  nConvention?: ParamConvention | 'unknown';
+}
+
+const isUrl = (s: string): boolean => /^postgres(ql)?:\/\//.test(s);
+
+/** True when a table has a step column: loss curves rather than end points. */
+function isCurveTable(t: Table): boolean {
+  const norm = (s: string) => s.toLowerCase().replace(/[^a-z0-9]/g, '');
+  return t.columns.some((c) => CURVE_NAMES.step.some((n) => norm(n) === norm(c)));
+}
+
+function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ReportInputError(`cannot read ${file}: ${(err as Error).message}`, 'give a runs directory, a postgres:// URL, or a CSV/JSONL file');
+  }
+}
+
+/** Reads an import file into end points (L(N, D)) or loss curves (scans, learning curves), by its columns. */
+export function importFile(file: string, o: SourceOptions = {}): Pick<ReportInput, 'curves' | 'points'> {
+  const table = parseTable(readText(file), file);
+  if (isCurveTable(table)) return { curves: importLossCurves(table, { context: o.context }) };
+  const imp = importScalingPoints(table, { nConvention: o.nConvention });
+  return { points: { label: file, points: imp.points, accounting: imp.accounting } };
+}
+
+/** A reference data set for the side-by-side L(N, D) chart (end points only). */
+export function importReference(file: string, label: string, nConvention: ParamConvention | 'unknown' = 'unknown'): PointSet {
+  const imp = importScalingPoints(parseTable(readText(file), file), { nConvention, minRows: 6 });
+  return { label, points: imp.points, accounting: imp.accounting };
+}
+
+/** Opens SOURCE (a store or an import file) and returns the report's input. An empty store is a ReportInputError. */
+export async function loadReportInput(source: string, o: SourceOptions = {}): Promise<ReportInput> {
+  let isDir = false;
+  if (!isUrl(source)) {
+    try {
+      isDir = statSync(source).isDirectory();
+    } catch {
+      throw new ReportInputError(`${source}: no such file or directory`, 'give a runs directory (e.g. ./runs), a postgres:// URL, or a CSV/JSONL import file');
+    }
+  }
+  if (isDir || isUrl(source)) {
+    const store = await openStore(source);
+    try {
+      const records = await store.loadRecords(o.sweep ? { sweep: o.sweep } : undefined);
+      if (records.length === 0) {
+        throw new ReportInputError(
+          `${store.location}: the store holds no runs${o.sweep ? ` of sweep ${o.sweep}` : ''}`,
+          o.sweep ? 'check the sweep name (scaling-lab status lists them), or leave out --sweep' : 'run a sweep into it first (scaling-lab sweep), or point at another store',
+        );
+      }
+      return { source: store.location, records };
+    } finally {
+      await store.close();
+    }
+  }
+  return { source, records: [], ...importFile(source, o) };
+}
