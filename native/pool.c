@@ -19,9 +19,18 @@ static struct {
   void *ctx;
   int nchunks;
   atomic_int next;            // next unclaimed chunk
-  int pending;                // workers still inside the current job
+  atomic_int pending;         // workers still inside the current job
 } P = {.job_mu = PTHREAD_MUTEX_INITIALIZER, .mu = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER,
        .done = PTHREAD_COND_INITIALIZER, .threads = 1};
+
+// spin-wait step: pause, and yield the core now and then so a busy machine's other threads can run
+#define SPIN 20000
+static inline void relax(int i) {
+  if ((i & 255) == 255) sched_yield();
+#if defined(__x86_64__) || defined(__i386__)
+  else __builtin_ia32_pause();
+#endif
+}
 
 static void run_chunks(int tid) {
   for (;;) {
@@ -36,11 +45,7 @@ static void *worker(void *arg) {
   unsigned long seen = 0;
   for (;;) {
     // spin a little first: kernels come back to back within a training step
-    for (int i = 0; i < 4000 && atomic_load_explicit(&P.published, memory_order_acquire) == seen; i++) {
-#if defined(__x86_64__) || defined(__i386__)
-      __builtin_ia32_pause();
-#endif
-    }
+    for (int i = 0; i < SPIN && atomic_load_explicit(&P.published, memory_order_acquire) == seen; i++) relax(i);
     pthread_mutex_lock(&P.mu);
     while (P.generation == seen) pthread_cond_wait(&P.wake, &P.mu);
     seen = P.generation;
@@ -48,9 +53,11 @@ static void *worker(void *arg) {
     pthread_mutex_unlock(&P.mu);
     if (!mine) continue;
     run_chunks(tid);
-    pthread_mutex_lock(&P.mu);
-    if (--P.pending == 0) pthread_cond_signal(&P.done);
-    pthread_mutex_unlock(&P.mu);
+    if (atomic_fetch_sub_explicit(&P.pending, 1, memory_order_acq_rel) == 1) {
+      pthread_mutex_lock(&P.mu); // the caller checks pending under this lock before it sleeps: no lost wake-up
+      pthread_cond_signal(&P.done);
+      pthread_mutex_unlock(&P.mu);
+    }
   }
   return NULL;
 }
@@ -86,14 +93,19 @@ void pool_for(int nchunks, pool_fn fn, void *ctx) {
   P.ctx = ctx;
   P.nchunks = nchunks;
   atomic_store_explicit(&P.next, 0, memory_order_relaxed);
-  P.pending = P.threads - 1;
+  atomic_store_explicit(&P.pending, P.threads - 1, memory_order_relaxed);
   P.generation++;
   atomic_store_explicit(&P.published, P.generation, memory_order_release);
   pthread_cond_broadcast(&P.wake);
   pthread_mutex_unlock(&P.mu);
   run_chunks(0);
-  pthread_mutex_lock(&P.mu);
-  while (P.pending > 0) pthread_cond_wait(&P.done, &P.mu);
-  pthread_mutex_unlock(&P.mu);
+  // spin for the last chunks of the workers before sleeping: on a busy machine a sleeping caller can wait a
+  // whole scheduler slice to be woken, and a training step has hundreds of these joins
+  for (int i = 0; i < SPIN && atomic_load_explicit(&P.pending, memory_order_acquire) > 0; i++) relax(i);
+  if (atomic_load_explicit(&P.pending, memory_order_acquire) > 0) {
+    pthread_mutex_lock(&P.mu);
+    while (atomic_load_explicit(&P.pending, memory_order_acquire) > 0) pthread_cond_wait(&P.done, &P.mu);
+    pthread_mutex_unlock(&P.mu);
+  }
   pthread_mutex_unlock(&P.job_mu);
 }
