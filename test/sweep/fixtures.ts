@@ -2,7 +2,7 @@
 // and a queue cluster (real Redis + PostgreSQL + `scaling-lab worker` processes). The tests themselves are in *.test.ts.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MetricRow } from '../../src/analysis/records.ts';
@@ -14,9 +14,12 @@ import { isSkip, startPostgres, startRedis, type Skip } from '../helpers/service
 
 export const bin = new URL('../../bin/scaling-lab.js', import.meta.url).pathname;
 
-/** One temp dir per test process, with the token cache in it (SCALING_LAB_CACHE is inherited by every child). */
+/** One temp dir per test process (removed at exit). */
 export const tmp = mkdtempSync(join(tmpdir(), 'scaling-lab-sweep-'));
-process.env.SCALING_LAB_CACHE ??= join(tmp, 'cache');
+process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+// The token cache is shared by the sweep test files (and inherited by every worker process): encoding the corpus once
+// per machine, not once per process; entries are checked by hash and written atomically.
+process.env.SCALING_LAB_CACHE ??= join(tmpdir(), 'scaling-lab-test-cache');
 
 /** Depth-1 byte-level runs, context 16, batch 8 in 2 micro-batches (noise probe on), eval every 5 steps. */
 export const TINY_BASE = { depth: 1, context: 16, batch: 8, microBatch: 4, steps: 20, evalInterval: 5, evalWindows: 8, warmupSteps: 5, lr: 3e-3, tokenizer: 'byte' };

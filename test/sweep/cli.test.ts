@@ -1,0 +1,107 @@
+// The sweep, status and worker commands as a user runs them: --dry-run on every example prints the plan and trains
+// nothing; a tiny sweep runs, shows in status and is skipped when re-run; bad input fails within seconds with a hint.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { connectQueue, QueueError } from '../../src/sweep/queue.ts';
+import { freePort } from '../helpers/services.ts';
+import { TINY_BASE, bin, tmp } from './fixtures.ts';
+
+const cli = (args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: process.env, timeout: 120_000 });
+const example = (f: string) => new URL(`../../examples/${f}`, import.meta.url).pathname;
+
+for (const f of ['batch-scan-small.yaml', 'size-data-small.yaml', 'batch-scan-paper.yaml', 'size-data-paper.yaml']) {
+  test(`--dry-run ${f}: the plan prints, nothing is trained or stored`, () => {
+    const store = join(tmp, `dry-${f}`);
+    // the small examples are probed (a few real steps per model size); the paper-scale ones would take minutes to probe
+    const probe = f.includes('small') ? ['--probe-steps', '1'] : ['--probe-steps', '0'];
+    const r = cli(['sweep', example(f), '--dry-run', '--store', store, '--workers', '2', ...probe]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^sweep [\w-]+ \((batch-scan|size-data)\): \d+ runs/m);
+    assert.match(r.stdout, /total: [\d.]+[kMGT]? tokens, [\d.]+[GTPE] FLOPs/);
+    assert.match(r.stdout, f.includes('small') ? /estimated time: [\d.]+ (s|min|h) on 2 worker\(s\)/ : /not probed/);
+    assert.match(r.stdout, /dry run: nothing trained/);
+    assert.doesNotMatch(r.stdout, /running on/);
+    assert.equal(existsSync(store), false, 'a dry run created the store');
+  });
+}
+
+test('sweep runs a tiny spec, status shows it, a re-run skips it, a changed spec is refused', () => {
+  const store = join(tmp, 'cli-store');
+  const spec = join(tmp, 'tiny.json');
+  writeFileSync(spec, JSON.stringify({ name: 'cli-tiny', base: TINY_BASE, axes: { seed: [0, 1] } }));
+  const first = cli(['sweep', spec, '--store', store, '--workers', '2', '--checkpoint-every', '5', '--probe-steps', '0', '--quiet']);
+  assert.equal(first.status, 0, first.stderr);
+  assert.match(first.stdout, /sweep cli-tiny: done: 2 done, 0 diverged, 0 failed, 0 unfinished \(0 were finished before\)/);
+
+  const status = cli(['status', 'cli-tiny', '--store', store]);
+  assert.equal(status.status, 0, status.stderr);
+  assert.match(status.stdout, /2\/2 finished/);
+  assert.equal(status.stdout.match(/ done +20\/20 +\d\.\d{4} +\d\.\d{4}/g)?.length, 2, status.stdout);
+  const all = cli(['status', '--store', store, '--json']);
+  assert.deepEqual(JSON.parse(all.stdout).map((s: { name: string; done: number }) => [s.name, s.done]), [['cli-tiny', 2]]);
+
+  const again = cli(['sweep', spec, '--store', store, '--probe-steps', '0', '--quiet']);
+  assert.equal(again.status, 0, again.stderr);
+  assert.match(again.stdout, /\s+done\n.*\s+done\n/);
+  assert.match(again.stdout, /\(2 were finished before\)/);
+
+  writeFileSync(spec, JSON.stringify({ name: 'cli-tiny', base: TINY_BASE, axes: { seed: [0, 1, 2] } }));
+  const changed = cli(['sweep', spec, '--store', store, '--probe-steps', '0', '--quiet']);
+  assert.equal(changed.status, 2, changed.stderr);
+  assert.match(changed.stderr, /error: sweep 'cli-tiny' .* different spec .*refused/);
+  assert.match(changed.stderr, /hint: a changed spec is a new sweep: give it a new name/);
+  assert.doesNotMatch(changed.stdout, /running on/);
+
+  const unknown = cli(['status', 'nope', '--store', store]);
+  assert.equal(unknown.status, 2);
+  assert.match(unknown.stderr, /no sweep 'nope'.*\nhint: sweeps there: cli-tiny/);
+});
+
+test('bad specs: an unknown axis and an empty grid are errors naming the field (exit 2)', () => {
+  const spec = join(tmp, 'bad.yaml');
+  writeFileSync(spec, 'name: bad\nbase: { depth: 1, steps: 5 }\naxes:\n  batchsize: [8, 16]\n');
+  const r = cli(['sweep', spec, '--dry-run']);
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /axes\.batchsize: unknown axis 'batchsize'/);
+  writeFileSync(spec, 'name: bad\nbase: { depth: 1, steps: 5 }\naxes:\n  batch: []\n');
+  const e = cli(['sweep', spec, '--dry-run']);
+  assert.equal(e.status, 2, e.stderr);
+  assert.match(e.stderr, /axes\.batch: no values, so the grid is empty/);
+  const missing = cli(['sweep', join(tmp, 'no-such.yaml'), '--dry-run']);
+  assert.equal(missing.status, 2);
+  assert.match(missing.stderr, /cannot read sweep spec/);
+});
+
+test('an unreachable store or queue is a clear error within seconds, not a hang', async () => {
+  const spec = join(tmp, 'reach.json');
+  writeFileSync(spec, JSON.stringify({ name: 'reach', base: TINY_BASE }));
+  const port = await freePort();
+  let t0 = Date.now();
+  const store = cli(['sweep', spec, '--store', `postgres://postgres@127.0.0.1:${port}/db`, '--probe-steps', '0']);
+  assert.ok(Date.now() - t0 < 15_000, `took ${Date.now() - t0} ms`);
+  assert.equal(store.status, 2, store.stderr);
+  assert.match(store.stderr, /error: cannot reach the Postgres store/);
+  assert.match(store.stderr, /hint: /);
+
+  t0 = Date.now();
+  const worker = cli(['worker', '--queue', `redis://127.0.0.1:${port}`, '--store', join(tmp, 'w')]);
+  assert.ok(Date.now() - t0 < 15_000, `took ${Date.now() - t0} ms`);
+  assert.equal(worker.status, 2, worker.stderr);
+  assert.match(worker.stderr, /error: cannot reach the queue redis:\/\/127\.0\.0\.1:\d+/);
+  assert.match(worker.stderr, /hint: start Redis/);
+
+  // a host that never answers: the connect timeout (3 s) ends it
+  t0 = Date.now();
+  await assert.rejects(connectQueue('redis://10.255.255.1:6379', 2000), QueueError);
+  assert.ok(Date.now() - t0 < 6000, `took ${Date.now() - t0} ms`);
+
+  const noShared = cli(['sweep', spec, '--queue', `redis://127.0.0.1:${port}`, '--store', join(tmp, 'dir'), '--probe-steps', '0']);
+  assert.equal(noShared.status, 2);
+  assert.match(noShared.stderr, /--queue needs a shared store.*\nhint: add --store postgres:/);
+  const badUrl = cli(['worker', '--queue', 'http://x', '--store', join(tmp, 'w')]);
+  assert.equal(badUrl.status, 2);
+  assert.match(badUrl.stderr, /bad queue URL/);
+});
