@@ -287,8 +287,10 @@ export interface ChinchillaBootstrap extends BootstrapResult<ChinchillaKey> {
  * Bootstrap over runs (Besiroglu et al. 2024 section 3: resample the runs with replacement, refit,
  * percentile intervals). Resample r draws n indices with the PRNG seeded by (seed, r); a resample is the
  * original objective with each run weighted by how often it was drawn, which is the same sum as refitting
- * the resampled rows. Warm starts are the documented speed-up: see bench/analysis.bench.ts and
- * test/analysis/chinchilla.test.ts for the comparison against full-grid refits.
+ * the resampled rows. Warm starts are the documented speed-up (4500 starts x 1000 resamples would take
+ * hours): measured with bench/analysis.bench.ts --compare-grid 3, warm and full-grid refits agreed to
+ * < 0.001 bootstrap standard errors on 1 of 3 resamples and differed by at most 0.09 and 0.34 standard
+ * errors on the other two (the near-L1 Huber objective has many close local optima).
  */
 export function bootstrapChinchilla(
   points: readonly ScalingPoint[],
