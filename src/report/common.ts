@@ -25,6 +25,8 @@ export const CHART_ORDER: ChartId[] = ['batch-scan', 'bcrit', 'lnd-3d', 'lnd-vs-
 export interface PlotlyFigure {
   data: Record<string, unknown>[];
   layout: Record<string, unknown>;
+  /** per scene, its title and the fitted formula, shown above the plot by the page */
+  panelTitles?: [string, string][];
 }
 
 /** A chart that the data support: its Vega-Lite spec (static SVG/PNG) and, for 3D, a Plotly figure (HTML). */

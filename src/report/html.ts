@@ -34,7 +34,7 @@ function chartSection(c: Chart, k: number): string {
       return `<section class="chart" id="${c.id}" data-chart="${c.id}" data-status="skipped"><h2>${esc(c.title)}</h2><div class="skipped"><b>Not drawn.</b> ${esc(c.reason)}</div></section>`;
     case 'drawn': {
       const figure = c.plotly
-        ? `<div class="plotly" id="plotly-${k}" data-plotly="${k}"></div><details><summary>static view (as in the SVG/PNG)</summary>${c.svg ?? ''}</details>`
+        ? `<div class="panel-titles">${(c.plotly.panelTitles ?? []).map(([t, f]) => `<div><b>${esc(t)}</b><br><span class="formula">${esc(f)}</span></div>`).join('')}</div><div class="plotly-figure" id="plotly-${k}" data-plotly="${k}"></div><details><summary>static view (as in the SVG/PNG)</summary>${c.svg ?? ''}</details>`
         : `<div class="svg">${c.svg ?? '<p>(not rendered)</p>'}</div>`;
       return `<section class="chart" id="${c.id}" data-chart="${c.id}" data-status="drawn" data-kind="${c.plotly ? 'plotly' : 'svg'}"><h2>${esc(c.title)}</h2>${figure}<p class="caption">${esc(c.caption)}</p></section>`;
     }
@@ -97,7 +97,7 @@ const STYLE = `
 body{font-family:"DejaVu Sans",Helvetica,Arial,sans-serif;margin:24px auto;max-width:1280px;color:#222;padding:0 16px}
 h1{font-size:22px;margin-bottom:4px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}h3{font-size:15px;margin:18px 0 6px}
 .caption,.note{color:#444;font-size:13px;max-width:1100px}.skipped{background:#fff6e0;border:1px solid #e8c66a;padding:10px 14px;border-radius:4px;font-size:14px}
-.svg svg{max-width:100%;height:auto}.plotly{width:100%;height:560px}
+.svg svg{max-width:100%;height:auto}.plotly-figure{width:100%;height:520px}.panel-titles{display:flex;font-size:13px}.panel-titles>div{flex:1;text-align:center}
 table{border-collapse:collapse;font-size:12.5px;margin:6px 0}th,td{border:1px solid #ddd;padding:3px 8px;text-align:right}th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
 table.runs{display:block;max-height:420px;overflow:auto}.warn{color:#8a4b00}.formula{font-family:"DejaVu Sans Mono",monospace}
 nav a{margin-right:12px;font-size:13px}`;

@@ -221,9 +221,12 @@ function projectionPanel(p: LndPanel, i: number, along: 'n' | 'd') {
 
 // ---- Plotly (HTML)
 
+/** Matplotlib's plasma (as in Vega's 'plasma' scheme of the static view); Plotly has no built-in of that name. */
+const PLASMA = [[0, '#0d0887'], [0.25, '#7e03a8'], [0.5, '#cc4778'], [0.75, '#f89540'], [1, '#f0f921']];
+
 function plotlyFigure(panels: LndPanel[]): PlotlyFigure {
   const data: Record<string, unknown>[] = [];
-  const layout: Record<string, unknown> = { margin: { l: 0, r: 0, t: 70, b: 0 }, height: 560, showlegend: false, annotations: [] as unknown[], font: { family: 'DejaVu Sans, Arial, sans-serif' } };
+  const layout: Record<string, unknown> = { margin: { l: 0, r: 0, t: 10, b: 0 }, height: 520, showlegend: false, font: { family: 'DejaVu Sans, Arial, sans-serif' } };
   const cLo = Math.min(...panels.flatMap((p) => p.set.points.map((q) => q.c)));
   const cHi = Math.max(...panels.flatMap((p) => p.set.points.map((q) => q.c)));
   panels.forEach((p, i) => {
@@ -245,7 +248,7 @@ function plotlyFigure(panels: LndPanel[]): PlotlyFigure {
         color: pts.map((q) => Math.log10(q.c)),
         cmin: Math.log10(cLo),
         cmax: Math.log10(cHi),
-        colorscale: 'Plasma',
+        colorscale: PLASMA,
         showscale: i === 0,
         colorbar: { title: { text: 'log10 FLOPs' }, x: 1.0, len: 0.7 },
         line: { width: 0.5, color: '#333' },
@@ -257,14 +260,13 @@ function plotlyFigure(panels: LndPanel[]): PlotlyFigure {
     const w = 1 / panels.length;
     layout[scene] = {
       domain: { x: [i * w, (i + 1) * w - 0.02], y: [0, 1] },
-      xaxis: { type: 'log', title: { text: 'D (tokens)' } },
-      yaxis: { type: 'log', title: { text: 'N (params)' } },
+      xaxis: { type: 'log', dtick: 1, title: { text: 'D (tokens)' } },
+      yaxis: { type: 'log', dtick: 1, title: { text: 'N (params)' } },
       zaxis: { title: { text: 'loss' } },
       camera: { eye: { x: -1.6, y: -1.6, z: 0.9 } },
     };
-    (layout.annotations as unknown[]).push({ text: `<b>${p.label}: ${formName(p)}</b><br>${formulaText(p)}`, x: i * w + w / 2, y: 1.12, xref: 'paper', yref: 'paper', showarrow: false, font: { size: 13 } });
   });
-  return { data, layout };
+  return { data, layout, panelTitles: panels.map((p) => [`${p.label}: ${formName(p)}`, formulaText(p)]) };
 }
 
 // ---- the three charts
