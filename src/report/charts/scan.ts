@@ -1,7 +1,7 @@
 // Seed chart 1 (SCIENCE.md section 4, Kaplan et al. 2020 Figure 18): batch-size scans, Step vs Tokens Processed,
 // one panel per model size, with the fitted eq. 5.1 contours. The scan analysis itself is analysis/bcrit.ts.
 import type { BcritAnalysis, BcritLevel } from '../../analysis/bcrit.ts';
-import { BASE_CONFIG, COUNT_LABELS, logTicks, sci, skipped, type Chart } from '../common.ts';
+import { BASE_CONFIG, COUNT_LABELS, logTicks, params, sci, skipped, type Chart } from '../common.ts';
 import type { ReportData, SizeGroup } from '../data.ts';
 
 /** One model size's scan: the analysis, or why there is none. */
@@ -82,7 +82,7 @@ function panel(s: ScanFit, i: number, colorDomain: number[]) {
   const y = { field: 'tokens', type: 'quantitative', title: 'Tokens Processed', scale: { type: 'log', domain: [eLo / 1.3, eHi * 1.3], nice: false }, axis: { values: logTicks(eLo / 1.3, eHi * 1.3), labelExpr: COUNT_LABELS } };
   const fitNote = a.fit ? '' : ` (no B_crit(L) fit: ${a.fitReason})`;
   return {
-    title: { text: `Batch Size Scan - ${s.group.label} Params`, subtitle: `${a.curves.length} batch sizes, ${a.levels.filter((l) => l.status === 'ok').length} fitted loss levels${fitNote}` },
+    title: { text: `Batch Size Scan - ${Number.isFinite(s.group.n) ? params(s.group.n) : s.group.label} Params`, subtitle: `${s.group.runs[0]?.sweep ? `sweep ${s.group.runs[0].sweep}: ` : ''}${a.curves.length} batch sizes, ${a.levels.filter((l) => l.status === 'ok').length} fitted loss levels${fitNote}` },
     width: 330,
     height: 280,
     layer: [
