@@ -372,7 +372,7 @@ export function curvesFromRuns(runs: readonly RunRecord[], loss: 'test' | 'train
     batchTokens: r.batchTokens,
     n: r.paramsTotal,
     lr: r.lr,
-    warmupSteps: warmupSteps?.(r),
+    warmupSteps: warmupSteps?.(r) ?? r.warmupSteps,
     points: r.metrics
       .map((m) => ({ step: m.step, tokens: m.tokens, flops: m.flops, loss: loss === 'test' ? (m.testLoss ?? NaN) : m.trainLoss }))
       .filter((p) => Number.isFinite(p.loss)),

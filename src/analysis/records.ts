@@ -59,6 +59,8 @@ export interface RunRecord {
   batchTokens: number;
   /** peak learning rate */
   lr?: number;
+  /** steps of learning-rate warm-up: B_crit levels reached inside it are distorted (SCIENCE.md section 1) */
+  warmupSteps?: number;
   seed?: number;
   metrics: MetricRow[];
 }

@@ -55,6 +55,7 @@ function createTables(s: string): string {
       context integer NOT NULL,
       batch_tokens bigint NOT NULL,
       lr float8,
+      warmup_steps integer,
       seed bigint,
       created_at timestamptz NOT NULL DEFAULT now(),
       status text NOT NULL CHECK (status IN (${RUN_STATUSES.map((x) => `'${x}'`).join(', ')})),
@@ -98,6 +99,7 @@ interface RunRow {
   context: number;
   batch_tokens: string;
   lr: number | null;
+  warmup_steps: number | null;
   seed: string | null;
   created_at: Date;
   status: RunStatus;
@@ -120,6 +122,7 @@ function fromRunRow(r: RunRow): StoredRun {
     context: r.context,
     batchTokens: Number(r.batch_tokens),
     ...(r.lr !== null && { lr: r.lr }),
+    ...(r.warmup_steps !== null && { warmupSteps: r.warmup_steps }),
     ...(r.seed !== null && { seed: Number(r.seed) }),
     spec: r.spec,
     createdAt: r.created_at.toISOString(),
@@ -305,12 +308,12 @@ export class PostgresStore implements Store {
   async putRun(input: NewRun): Promise<StoredRun> {
     const run = checkNewRun(input);
     const inserted = await this.q<RunRow>(
-      `INSERT INTO ${this.s}.runs (id, name, sweep, spec, model, params_kaplan, params_total, batch_size, context, batch_tokens, lr, seed, status)
-       VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, $11, $12, 'pending')
+      `INSERT INTO ${this.s}.runs (id, name, sweep, spec, model, params_kaplan, params_total, batch_size, context, batch_tokens, lr, warmup_steps, seed, status)
+       VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, $11, $12, $13, 'pending')
        ON CONFLICT (id) DO NOTHING RETURNING *`,
       [
         run.id, run.name, run.sweep ?? null, JSON.stringify(run.spec), run.model === undefined ? null : JSON.stringify(run.model),
-        run.paramsKaplan, run.paramsTotal, run.batchSize, run.context, run.batchTokens, run.lr ?? null, run.seed ?? null,
+        run.paramsKaplan, run.paramsTotal, run.batchSize, run.context, run.batchTokens, run.lr ?? null, run.warmupSteps ?? null, run.seed ?? null,
       ],
     );
     if (inserted.rows[0] !== undefined) return fromRunRow(inserted.rows[0]);

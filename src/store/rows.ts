@@ -136,6 +136,7 @@ export function checkNewRun(run: NewRun): NewRun {
   checkNumber(run.batchTokens, 'batchTokens', 'positive-integer');
   if (run.lr !== undefined) checkNumber(run.lr, 'lr', 'positive');
   if (run.seed !== undefined) checkNumber(run.seed, 'seed', 'integer');
+  if (run.warmupSteps !== undefined) checkNumber(run.warmupSteps, 'warmupSteps', 'integer');
   let model: ModelShape | undefined;
   if (run.model !== undefined) {
     const m = run.model;
@@ -156,6 +157,7 @@ export function checkNewRun(run: NewRun): NewRun {
     batchTokens: run.batchTokens,
     ...(run.lr !== undefined && { lr: run.lr }),
     ...(run.seed !== undefined && { seed: run.seed }),
+    ...(run.warmupSteps !== undefined && { warmupSteps: run.warmupSteps }),
     spec: JSON.parse(JSON.stringify(run.spec)) as unknown,
   };
 }
@@ -296,6 +298,7 @@ export function toRecord(run: StoredRun, metrics: MetricRow[]): RunRecord {
     batchTokens: run.batchTokens,
     ...(run.lr !== undefined && { lr: run.lr }),
     ...(run.seed !== undefined && { seed: run.seed }),
+    ...(run.warmupSteps !== undefined && { warmupSteps: run.warmupSteps }),
     metrics,
   };
 }

@@ -18,6 +18,8 @@ export interface RunMeta {
   context: number;
   batchTokens: number;
   lr?: number;
+  /** steps of learning-rate warm-up */
+  warmupSteps?: number;
   seed?: number;
 }
 

@@ -101,6 +101,7 @@ export async function trainRun(config: RunConfig, exec: ExecOptions, store: Stor
     context: T,
     batchTokens: config.batch * T,
     lr: config.lr,
+    warmupSteps: config.warmupSteps,
     seed: config.seed,
   });
   const outcome = (status: RunOutcome['status'], step: number, extra: Partial<RunOutcome> = {}): RunOutcome => ({ id, name, status, step, totalSteps: steps, stepsTrained: 0, ...extra });

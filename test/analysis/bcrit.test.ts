@@ -2,7 +2,7 @@
 // level, the LR envelope, warm-up marks, levels that cannot be fitted, and the B*, alpha_B recovery.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { analyzeBatchScan, batchCurves, fitPareto, minCompute, minSteps } from '../../src/analysis/bcrit.ts';
+import { analyzeBatchScan, batchCurves, curvesFromRuns, fitPareto, minCompute, minSteps } from '../../src/analysis/bcrit.ts';
 import { syntheticBatchScan } from '../../src/analysis/synthetic.ts';
 import { assertClose } from '../helpers/assert-close.ts';
 
@@ -97,4 +97,16 @@ test('levels reached during warm-up are marked and left out of the fit unless as
 test('Kaplan eq. 5.4 and 5.5 corrections', () => {
   assertClose('S_min at B = B_crit', minSteps(2000, 4096, 4096), 1000, { rtol: 1e-12, atol: 0 });
   assertClose('C_min at B = B_crit', minCompute(1e18, 4096, 4096), 5e17, { rtol: 1e-12, atol: 0 });
+});
+
+test("curvesFromRuns takes each record's own warm-up unless the caller overrides it", () => {
+  const record = (id: string, warmupSteps?: number) => ({
+    id, name: id, status: 'done' as const, paramsKaplan: 1, paramsTotal: 2, batchSize: 4, context: 16, batchTokens: 64,
+    ...(warmupSteps !== undefined && { warmupSteps }),
+    metrics: [1, 2].map((step) => ({ step, tokens: step * 64, flops: step, trainLoss: 3, lr: 1e-3, gradNorm: 1, wallMs: step, testLoss: 3 })),
+  });
+  const [a, b] = curvesFromRuns([record('a', 20), record('b')]);
+  assert.equal(a.warmupSteps, 20);
+  assert.equal(b.warmupSteps, undefined);
+  assert.equal(curvesFromRuns([record('a', 20)], 'test', () => 7)[0].warmupSteps, 7);
 });

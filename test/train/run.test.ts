@@ -51,6 +51,9 @@ test('an uninterrupted run logs every step once, test loss at eval steps, noise 
   assert.ok(reference.every((r) => Number.isFinite(r.bSimple) && r.bSimpleTokens === r.bSimple! * 16));
   assert.equal(reference[39].tokens, 40 * 8 * 16);
   assert.ok(reference[39].testLoss! < reference[4].testLoss! - 0.3, `test loss ${reference[4].testLoss} -> ${reference[39].testLoss}`);
+  // the record carries its warm-up, so B_crit analysis can mark levels reached inside it
+  const [runDir] = spawnSync('ls', [join(dir, 'reference')], { encoding: 'utf8' }).stdout.trim().split('\n');
+  assert.equal(JSON.parse(readFileSync(join(dir, 'reference', runDir, 'spec.json'), 'utf8')).warmupSteps, 5);
 });
 
 test('SIGKILL at a random point, then resume: bit-identical metrics, no gap, no duplicate step', async () => {

@@ -86,14 +86,8 @@ async function loadCurves(source: string, o: BcritCliOptions): Promise<{ curves:
     try {
       const runs = await store.loadRecords(o.sweep ? { sweep: o.sweep } : undefined);
       if (runs.length === 0) throw new AnalysisInputError(`${source}: the store holds no runs${o.sweep ? ` of sweep ${o.sweep}` : ''}`, 'run a batch-size sweep first, or point at another store');
-      // warm-up: a spec's numeric warmupSteps when it has one (train/ owns the spec shape), else --warmup-steps
-      const warm = new Map<string, number>();
-      for (const r of runs) {
-        const spec = (await store.getRun(r.id))?.spec as Record<string, unknown> | undefined;
-        const w = spec?.warmupSteps ?? (spec?.schedule as Record<string, unknown> | undefined)?.warmupSteps;
-        if (typeof w === 'number') warm.set(r.id, w);
-      }
-      return { curves: curvesFromRuns(runs, o.lossKind, (r) => warm.get(r.id)), from: `store ${store.location} (${runs.length} runs, ${o.lossKind} loss)` };
+      // warm-up comes with each record (the trainer stores it); --warmup-steps covers runs that do not say
+      return { curves: curvesFromRuns(runs, o.lossKind), from: `store ${store.location} (${runs.length} runs, ${o.lossKind} loss)` };
     } finally {
       await store.close();
     }
