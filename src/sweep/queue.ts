@@ -37,9 +37,10 @@ const redact = (url: string) => url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@'
 
 /**
  * Checks that Redis answers at `url` within `timeoutMs` (one try, no reconnects), then returns a connection for
- * BullMQ (maxRetriesPerRequest null, as BullMQ's blocking commands require).
+ * BullMQ. A worker's needs maxRetriesPerRequest null (BullMQ's blocking commands); the enqueuing side's gives up after
+ * a few reconnects, so a Redis that goes away ends the watch with an error instead of a hang.
  */
-export async function connectQueue(url: string, timeoutMs = 3000): Promise<Redis> {
+export async function connectQueue(url: string, timeoutMs = 3000, role: 'worker' | 'producer' = 'producer'): Promise<Redis> {
   if (!/^rediss?:\/\//i.test(url)) {
     throw new QueueError(`bad queue URL ${redact(url)}`, 'give a Redis URL: redis://[user:password@]host:port[/db]');
   }
@@ -55,7 +56,7 @@ export async function connectQueue(url: string, timeoutMs = 3000): Promise<Redis
   } finally {
     probe.disconnect();
   }
-  const conn = new Redis(url, { maxRetriesPerRequest: null, connectTimeout: timeoutMs, retryStrategy: (times) => Math.min(200 * times, 2000) });
+  const conn = new Redis(url, { maxRetriesPerRequest: role === 'worker' ? null : 3, connectTimeout: timeoutMs, retryStrategy: (times) => Math.min(200 * times, 2000) });
   conn.on('error', () => {}); // reconnects are ioredis's; a lasting outage surfaces as failed commands
   return conn;
 }
@@ -85,6 +86,7 @@ async function runQueued(request: SweepRequest, options: QueueExecutorOptions): 
     throw err;
   });
   const queue = new Queue<JobData, JobResult>(options.queueName ?? DEFAULT_QUEUE_NAME, { connection });
+  queue.on('error', (err) => onEvent?.({ kind: 'notice', message: `queue: ${err.message}` }));
   try {
     const { finished, todo } = await partitionFinished(store, request.configs);
     const results = new Map<string, SweepRunResult>(finished.map((r) => [r.id, r]));
@@ -200,7 +202,7 @@ export interface QueueWorkerOptions {
 
 /** Takes jobs until aborted. Resolves once every run it held is checkpointed and its job handed back. */
 export async function runQueueWorker(options: QueueWorkerOptions): Promise<void> {
-  const connection = await connectQueue(options.url);
+  const connection = await connectQueue(options.url, 3000, 'worker');
   const store = await openStore(options.exec.store).catch(async (err) => {
     connection.disconnect();
     throw err;

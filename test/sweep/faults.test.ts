@@ -107,3 +107,56 @@ test('queue executor: SIGKILL one of two workers mid-run; the other resumes the 
     await cluster.stop();
   }
 });
+
+test('local executor: abort (Ctrl-C) checkpoints the running runs; the same sweep again resumes them to identical metrics', async () => {
+  const spec = tinySpec('local-abort', { base: { steps: STEPS, evalInterval: 50 }, axes: { seed: [6] } });
+  const [config] = expandSweep(spec);
+  const store = mkdtempSync(join(tmp, 'local-abort-'));
+  const controller = new AbortController();
+  const first = await runSweep(spec, {
+    executor: createLocalExecutor({ workers: 1 }),
+    exec: exec(store, 10),
+    signal: controller.signal,
+    onEvent: (e) => e.kind === 'step' && e.step >= 40 && controller.abort(),
+  });
+  assert.equal(first.status, 'interrupted');
+  assert.equal(first.runs[0].status, 'interrupted');
+  assert.ok(first.runs[0].step >= 40 && first.runs[0].step < STEPS, `stopped at ${first.runs[0].step}`);
+  const events: SweepEvent[] = [];
+  const second = await runSweep(spec, { executor: createLocalExecutor({ workers: 1 }), exec: exec(store, 10), onEvent: (e) => events.push(e) });
+  assert.equal(second.status, 'done');
+  assert.ok(events.some((e) => e.kind === 'notice' && e.message.includes(`from its checkpoint at step ${first.runs[0].step}`)), 'did not resume where it stopped');
+  const s = await openStore(store);
+  try {
+    assert.deepEqual(measured(await s.readMetrics(runId(config))), measured(await referenceRows(config)));
+  } finally {
+    await s.close();
+  }
+});
+
+test('queue worker: SIGTERM mid-run checkpoints, hands the job back and exits; another worker finishes the run', async (t) => {
+  const cluster = await startCluster(1);
+  if (isSkip(cluster)) return t.skip(cluster.skip);
+  try {
+    const spec = tinySpec('queue-term', { base: { steps: STEPS, evalInterval: 50 }, axes: { seed: [8] } });
+    const [config] = expandSweep(spec);
+    const id = runId(config);
+    const done = runSweep(spec, { executor: createQueueExecutor({ url: cluster.redisUrl, pollMs: 200 }), exec: exec(cluster.pgUrl, 10) });
+    done.catch(() => {}); // awaited below; this keeps a failure before that from being an unhandled rejection
+    await waitFor('rows', async () => ((await cluster.store.getRun(id)) && (await cluster.store.readMetrics(id)).length >= 40 ? true : undefined), 90_000, 20);
+    const [first] = cluster.workers;
+    first.child.kill('SIGTERM');
+    assert.equal(await first.exited, 0, first.output());
+    assert.match(first.output(), new RegExp(`${id}: interrupted at step \\d+/${STEPS} \\(checkpointed; job back in the queue\\)`));
+    const run = await cluster.store.getRun(id);
+    assert.equal(run?.state.status, 'pending');
+    const second = cluster.startWorker();
+    const result = await done;
+    assert.equal(result.status, 'done');
+    assert.match(second.output(), new RegExp(`resuming ${id} from its checkpoint at step ${run?.state.step}`));
+    assert.match(second.output(), new RegExp(`${id}: start \\(attempt 1,`), 'a clean hand-back must not spend an attempt');
+    assert.deepEqual(measured(await cluster.store.readMetrics(id)), measured(await referenceRows(config)));
+  } finally {
+    await cluster.stop();
+  }
+});
