@@ -76,7 +76,7 @@ test('bcrit reads a file store (runs directory) through openStore', async () => 
   const runs = syntheticBatchScan({ bStar: 2e5, alphaB: 1 / 6, batchTokens: [4, 8, 16, 32, 64, 128].map((b) => b * 64), finalLoss: 2.2, noise: 0, seed: 1, evals: 40 });
   for (const r of runs) {
     const id = r.id.replace(/[^a-zA-Z0-9._-]/g, '-');
-    await store.putRun({ id, name: id, paramsKaplan: 1e5, paramsTotal: 2e5, batchSize: r.batchTokens / 64, context: 64, batchTokens: r.batchTokens, spec: { id, warmupSteps: 3 } });
+    await store.putRun({ id, name: id, paramsKaplan: 1e5, paramsTotal: 2e5, batchSize: r.batchTokens / 64, context: 64, batchTokens: r.batchTokens, warmupSteps: 3, spec: { id } });
     await store.appendMetrics(id, r.points.map((p) => ({ step: p.step, tokens: p.tokens, flops: 0, trainLoss: p.loss, testLoss: p.loss, lr: 1e-3, gradNorm: 1, wallMs: 0 })));
   }
   await store.close();
@@ -84,6 +84,6 @@ test('bcrit reads a file store (runs directory) through openStore', async () => 
   assert.equal(r.status, 0, r.stderr);
   const j = JSON.parse(r.stdout);
   assert.equal(j.batchSizes.length, 6);
-  assert.equal(j.batchSizes[0].warmupSteps, 3); // read from the spec
+  assert.equal(j.batchSizes[0].warmupSteps, 3); // carried by the run record, as the trainer stores it
   assert.ok(j.levels.some((l: { status: string }) => l.status === 'ok'));
 });
