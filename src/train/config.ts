@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 
 const int = (min: number) => z.number().int().min(min);
+const DEFAULT_LR = 1e-3;
 
 /**
  * Every field that decides what a run computes. Two configs with the same values are the same run
@@ -28,7 +29,7 @@ export const RunConfigSchema = z
     tokens: int(1).optional().describe('token budget (steps = ceil(tokens / (batch * context)))'),
     steps: int(1).optional().describe('step budget (instead of --tokens)'),
     // ---- optimiser (AdamW) and schedule
-    lr: z.number().positive().default(1e-3).describe('peak learning rate'),
+    lr: z.number().positive().default(DEFAULT_LR).describe('peak learning rate'),
     schedule: z.enum(['constant', 'cosine', 'wsd']).default('cosine').describe('LR schedule after warm-up'),
     warmupSteps: int(0).default(20).describe('steps of linear LR warm-up'),
     minLrRatio: z.number().min(0).max(1).default(0.1).describe('final LR as a fraction of the peak (cosine, wsd)'),
@@ -102,11 +103,12 @@ export function totalSteps(c: RunConfig): number {
   return c.steps ?? Math.ceil(c.tokens! / (c.batch * c.context));
 }
 
-/** Readable name, e.g. d2-b32-s0 (or L2-d128-h2-b32-s0 for an explicit shape), plus -lr3e-3 when not the default. */
+/** Readable name, e.g. d2-b32-s0 (L2-d128-h2-b32-s0 for an explicit shape), with -lr1.41e-3 when the LR is not the default. */
 export function runName(c: RunConfig): string {
   const m = modelShape(c);
   const model = c.depth !== undefined ? `d${c.depth}` : `L${m.nLayer}-d${m.dModel}-h${m.nHead}`;
-  return `${model}-b${c.batch}-s${c.seed}`;
+  const lr = c.lr === DEFAULT_LR ? '' : `-lr${Number(c.lr.toPrecision(3)).toExponential().replace('e+', 'e')}`;
+  return `${model}-b${c.batch}-s${c.seed}${lr}`;
 }
 
 /** Canonical JSON: sorted keys, so the id does not depend on key order. */

@@ -18,7 +18,9 @@ test('the id is stable under key order and changes with any measured field', () 
   const c = runId(parseRunConfig({ depth: 1, tokens: 100_000, lr: 2e-3 }));
   assert.equal(a, b);
   assert.notEqual(a, c);
-  assert.match(a, /^d1-b32-s0-[0-9a-f]{8}$/);
+  assert.match(a, /^d1-b32-s0-lr3e-3-[0-9a-f]{8}$/);
+  assert.equal(runName(parseRunConfig({ depth: 1, tokens: 1e6, lr: 0.0014142135623730952 })), 'd1-b32-s0-lr1.41e-3');
+  assert.equal(runName(parseRunConfig({ nLayer: 2, dModel: 96, nHead: 2, tokens: 1e6 })), 'L2-d96-h2-b32-s0');
 });
 
 test('impossible configs are errors that say what to do', () => {
