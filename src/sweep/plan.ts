@@ -2,7 +2,7 @@
 // and an estimated time from a short measured probe of each model size. Running the plan is the executors'.
 import { GPT, AdamW, trainStep, loadKernels, validateConfig, paramCounts, flopsPerToken, type GPTConfig } from '../engine/index.ts';
 import { parseTokenizerSpec, loadTokenizer } from '../data/index.ts';
-import { modelShape, runId, runName, totalSteps, type ExecOptions, type RunConfig } from '../train/config.ts';
+import { modelName, modelShape, runId, runName, totalSteps, type ExecOptions, type RunConfig } from '../train/config.ts';
 import type { SweepSpec } from './spec.ts';
 
 export interface PlannedRun {
@@ -112,7 +112,7 @@ export async function planSweep(spec: SweepSpec, configs: RunConfig[], options: 
     if (s === undefined) {
       s = probe(g, micro, kernels, options.probeSteps ?? 2, options.probeSeconds ?? 3);
       timed.set(key, s);
-      plan.probes.push({ label: `${r.name.replace(/-b\d+-s\d+$/, '')} (V ${g.vocab}, T ${g.context}) micro ${micro}`, secondsPerMicroStep: s });
+      plan.probes.push({ label: `${modelName(r.config)} (V ${g.vocab}, T ${g.context}) micro ${micro}`, secondsPerMicroStep: s });
     }
     r.estimatedSeconds = s * r.steps * (r.config.batch / micro);
   }

@@ -103,12 +103,16 @@ export function totalSteps(c: RunConfig): number {
   return c.steps ?? Math.ceil(c.tokens! / (c.batch * c.context));
 }
 
+/** The model part of a run name: d2 for a depth, L2-d96-h2 for an explicit shape. */
+export function modelName(c: RunConfig): string {
+  const m = modelShape(c);
+  return c.depth !== undefined ? `d${c.depth}` : `L${m.nLayer}-d${m.dModel}-h${m.nHead}`;
+}
+
 /** Readable name, e.g. d2-b32-s0 (L2-d128-h2-b32-s0 for an explicit shape), with -lr1.41e-3 when the LR is not the default. */
 export function runName(c: RunConfig): string {
-  const m = modelShape(c);
-  const model = c.depth !== undefined ? `d${c.depth}` : `L${m.nLayer}-d${m.dModel}-h${m.nHead}`;
   const lr = c.lr === DEFAULT_LR ? '' : `-lr${Number(c.lr.toPrecision(3)).toExponential().replace('e+', 'e')}`;
-  return `${model}-b${c.batch}-s${c.seed}${lr}`;
+  return `${modelName(c)}-b${c.batch}-s${c.seed}${lr}`;
 }
 
 /** Canonical JSON: sorted keys, so the id does not depend on key order. */
