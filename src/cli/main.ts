@@ -11,6 +11,7 @@ import { registerSweep } from './commands/sweep.ts';
 import { registerWorker } from './commands/worker.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerReport } from './commands/report.ts';
+import { registerDemo } from './commands/demo.ts';
 
 export function buildProgram(): Command {
   const program = new Command('scaling-lab')
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerWorker(program);
   registerStatus(program);
   registerReport(program);
+  registerDemo(program);
   registerBench(program);
   registerCorpora(program);
   registerTokenize(program);

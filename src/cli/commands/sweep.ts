@@ -10,7 +10,7 @@ import { runSweep, type Executor, type SweepEvent } from '../../sweep/executor.t
 import { createLocalExecutor, defaultWorkers } from '../../sweep/local.ts';
 import { createQueueExecutor, DEFAULT_QUEUE_NAME, QueueError } from '../../sweep/queue.ts';
 import type { ExecOptions } from '../../train/config.ts';
-import { createMultiProgress } from '../progress.ts';
+import { createMultiProgress, type MultiProgressView } from '../progress.ts';
 import { EXIT_INTERRUPTED } from './train.ts';
 
 /** Exit code when the sweep ended with runs that failed after their retries (diverged runs are results, exit 0). */
@@ -93,36 +93,7 @@ export function registerSweep(program: Command): void {
 
       const finishedBefore = [...state.values()].filter((s) => s === 'done' || s === 'diverged').length;
       const progress = createMultiProgress(`sweep ${spec.name}`, { total: configs.length, done: finishedBefore, quiet: exec.quiet });
-      const onEvent = (e: SweepEvent) => {
-        switch (e.kind) {
-          case 'start':
-            progress.start(e.id, e.name, e.totalSteps);
-            if (e.attempt > 1) progress.log(`${e.id}: attempt ${e.attempt} on ${e.worker}`);
-            break;
-          case 'step':
-            progress.update(e.id, e.step, {
-              ...(e.trainLoss !== undefined ? { train: e.trainLoss.toFixed(3) } : {}),
-              ...(e.testLoss !== undefined ? { test: e.testLoss.toFixed(3) } : {}),
-              ...(e.tokensPerSecond !== undefined ? { 'tok/s': Math.round(e.tokensPerSecond).toLocaleString('en-US') } : {}),
-            });
-            break;
-          case 'end': {
-            const losses = [e.finalTrainLoss !== undefined ? `train ${e.finalTrainLoss.toFixed(4)}` : '', e.finalTestLoss !== undefined ? `test ${e.finalTestLoss.toFixed(4)}` : ''].filter(Boolean).join(', ');
-            const line = `${e.id}: ${e.status} at step ${e.step}/${e.totalSteps}${losses ? `, ${losses}` : ''}${e.message && e.status !== 'done' ? ` (${e.message})` : ''}`;
-            if (e.status === 'interrupted') progress.log(line);
-            else progress.finish(e.id, line);
-            break;
-          }
-          case 'crash':
-            progress.log(`${e.id}: worker ${e.worker} crashed on attempt ${e.attempt}: ${e.message}${e.retry ? '; retrying from the checkpoint' : '; no retries left'}`);
-            break;
-          case 'notice':
-            if (!/: queued$/.test(e.message)) progress.log(e.message);
-            break;
-          default:
-            e satisfies never;
-        }
-      };
+      const onEvent = renderSweepEvents(progress);
       const result = await runSweep(spec, { executor, exec, retries: opts.retries as number, signal: controller.signal, onEvent });
       progress.stop();
       const count = (s: string) => result.runs.filter((r) => r.status === s).length;
@@ -133,4 +104,38 @@ export function registerSweep(program: Command): void {
         process.exitCode = EXIT_INTERRUPTED;
       } else if (result.status === 'failed') process.exitCode = EXIT_RUNS_FAILED;
     });
+}
+
+/** Draws a sweep's events on a multi-run progress view: a line per active run, a line per finished run. */
+export function renderSweepEvents(progress: MultiProgressView): (e: SweepEvent) => void {
+  return (e: SweepEvent) => {
+    switch (e.kind) {
+      case 'start':
+        progress.start(e.id, e.name, e.totalSteps);
+        if (e.attempt > 1) progress.log(`${e.id}: attempt ${e.attempt} on ${e.worker}`);
+        break;
+      case 'step':
+        progress.update(e.id, e.step, {
+          ...(e.trainLoss !== undefined ? { train: e.trainLoss.toFixed(3) } : {}),
+          ...(e.testLoss !== undefined ? { test: e.testLoss.toFixed(3) } : {}),
+          ...(e.tokensPerSecond !== undefined ? { 'tok/s': Math.round(e.tokensPerSecond).toLocaleString('en-US') } : {}),
+        });
+        break;
+      case 'end': {
+        const losses = [e.finalTrainLoss !== undefined ? `train ${e.finalTrainLoss.toFixed(4)}` : '', e.finalTestLoss !== undefined ? `test ${e.finalTestLoss.toFixed(4)}` : ''].filter(Boolean).join(', ');
+        const line = `${e.id}: ${e.status} at step ${e.step}/${e.totalSteps}${losses ? `, ${losses}` : ''}${e.message && e.status !== 'done' ? ` (${e.message})` : ''}`;
+        if (e.status === 'interrupted') progress.log(line);
+        else progress.finish(e.id, line);
+        break;
+      }
+      case 'crash':
+        progress.log(`${e.id}: worker ${e.worker} crashed on attempt ${e.attempt}: ${e.message}${e.retry ? '; retrying from the checkpoint' : '; no retries left'}`);
+        break;
+      case 'notice':
+        if (!/: queued$/.test(e.message)) progress.log(e.message);
+        break;
+      default:
+        e satisfies never;
+    }
+  };
 }

@@ -1,0 +1,126 @@
+// `scaling-lab demo` (what `npm start` runs): a batch-size scan and a size x data grid on the default corpus
+// and file store, then the analysis and the report, and the headline numbers, shown only if they are sensible.
+// The sweeps are examples/demo/*.yaml, run by src/sweep; the fits and charts are src/report's.
+import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { loadSweepSpec, expandSweep, type SweepSpec } from '../../sweep/spec.ts';
+import { planSweep } from '../../sweep/plan.ts';
+import { runSweep } from '../../sweep/executor.ts';
+import { createLocalExecutor, defaultWorkers } from '../../sweep/local.ts';
+import { openStore } from '../../store/store.ts';
+import { buildReport, writeReport, type Headline } from '../../report/build.ts';
+import { fitCaveats, sanityChecks, type Check } from '../../report/checks.ts';
+import type { ExecOptions } from '../../train/config.ts';
+import { createMultiProgress } from '../progress.ts';
+import { renderSweepEvents, positiveInt } from './sweep.ts';
+import { EXIT_INTERRUPTED } from './train.ts';
+
+const SPEC_DIR = fileURLToPath(new URL('../../../examples/demo/', import.meta.url));
+
+/** The demo's two sweeps: the full ones (~10 min here) or the quick ones (~2 min, fewer and shorter runs). */
+export function demoSpecPaths(quick: boolean): string[] {
+  return (quick ? ['quick-scan.yaml', 'quick-grid.yaml'] : ['scan.yaml', 'grid.yaml']).map((f) => resolve(SPEC_DIR, f));
+}
+
+const sci = (x: number) => (Math.abs(x) >= 1e4 || Math.abs(x) < 1e-2 ? x.toExponential(2) : x.toPrecision(3));
+const ci = (c: [number, number]) => `[${sci(c[0])}, ${sci(c[1])}]`;
+const duration = (s: number) => (s >= 60 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s` : `${s.toFixed(0)} s`);
+
+/** The headline numbers, as lines. */
+export function headlineLines(h: Headline): string[] {
+  const lines: string[] = [];
+  lines.push('critical batch size, B_crit(L) = B* / L^(1/alpha_B) in tokens (Kaplan et al. 2020 eq. 5.3):');
+  if (h.bcrit.length === 0) lines.push('  (no fit)');
+  for (const b of h.bcrit) lines.push(`  ${b.size} params: B* = ${sci(b.bStar)} ${ci(b.bStarCi)}, alpha_B = ${sci(b.alphaB)} ${ci(b.alphaBCi)} (B_crit ~ L^-${(1 / b.alphaB).toFixed(1)}, ${b.levels} levels)`);
+  if (h.chinchilla) {
+    const { params: p, ci: c } = h.chinchilla;
+    lines.push(`L(N, D) = E + A/N^alpha + B/D^beta (Hoffmann et al. 2022 Approach 3; ${h.chinchilla.runs} runs, N = ${h.chinchilla.nCount}):`);
+    lines.push(`  E ${sci(p.E)} ${ci(c.E)}, A ${sci(p.A)} ${ci(c.A)}, B ${sci(p.B)} ${ci(c.B)}, alpha ${sci(p.alpha)} ${ci(c.alpha)}, beta ${sci(p.beta)} ${ci(c.beta)}`);
+  } else lines.push('L(N, D): (no fit)');
+  if (h.allocation) lines.push(`compute-optimal allocation (C = 6ND): N_opt ~ C^${h.allocation.a.toFixed(3)} ${ci(h.allocation.aCi)}, D_opt ~ C^${h.allocation.b.toFixed(3)} ${ci(h.allocation.bCi)}`);
+  if (h.isoflop) lines.push(`  IsoFLOP profiles (Approach 2, ${h.isoflop.profiles} budgets): N_opt ~ C^${h.isoflop.a.toFixed(3)} ± ${h.isoflop.aStdErr.toFixed(3)}, D_opt ~ C^${h.isoflop.b.toFixed(3)} ± ${h.isoflop.bStdErr.toFixed(3)}`);
+  lines.push(`(${Math.round(h.level * 100)}% intervals from ${h.bootstrap} bootstrap resamples, seed ${h.seed})`);
+  return lines;
+}
+
+export function registerDemo(program: Command): void {
+  program
+    .command('demo')
+    .description('reproduce the three findings at small scale on the default corpus: a batch-size scan (critical batch size and noise scale), a size x data grid (L(N, D)), the fits and the report')
+    .option('--quick', 'fewer and shorter runs (about 2 minutes here instead of about 10)', false)
+    .option('--store <dir>', 'file store for the runs', 'runs')
+    .option('--out <dir>', 'where the report goes', 'reports/demo')
+    .option('--workers <n>', 'local worker processes (default: one per core)', positiveInt('workers'))
+    .option('--threads-per-worker <n>', 'threads each run uses', positiveInt('threads-per-worker'), 1)
+    .option('--bootstrap <k>', 'bootstrap resamples for every confidence interval', positiveInt('bootstrap'), 200)
+    .option('--seed <s>', 'seed of the bootstrap', (v) => Number(v), 0)
+    .option('--quiet', 'no progress lines, only the summary', false)
+    .addHelpText('after', '\nInterrupt it with Ctrl-C and run it again: finished runs are kept and unfinished ones resume from their checkpoints.\nThe sweeps are examples/demo/*.yaml; `scaling-lab sweep` runs them the same way.')
+    .action(async (opts: { quick: boolean; store: string; out: string; workers?: number; threadsPerWorker: number; bootstrap: number; seed: number; quiet: boolean }) => {
+      const started = performance.now();
+      const threads = opts.threadsPerWorker;
+      const workers = opts.workers ?? defaultWorkers(threads);
+      const exec: ExecOptions = { backend: 'auto', threads, store: opts.store, checkpointEvery: 50, quiet: true };
+      const specs: SweepSpec[] = [];
+      for (const path of demoSpecPaths(opts.quick)) specs.push(await loadSweepSpec(path));
+
+      // ---- the plan
+      let runs = 0, tokens = 0, estimate = 0;
+      for (const spec of specs) {
+        const plan = await planSweep(spec, expandSweep(spec), { backend: 'auto', threads, workers, probeSteps: 1, probeSeconds: 1 });
+        runs += plan.runs.length;
+        tokens += plan.totalTokens;
+        estimate += plan.estimatedSeconds ?? 0;
+      }
+      console.log(`scaling-lab demo${opts.quick ? ' --quick' : ''}: ${specs.map((s) => `${s.name} (${s.purpose})`).join(' and ')}: ${runs} runs, ${(tokens / 1e6).toFixed(1)}M tokens of byte-level gutenberg, on ${workers} worker(s); training about ${duration(estimate * 1.3)} here`);
+      console.log(`runs: ${opts.store}/, report: ${opts.out}/; Ctrl-C stops, and the same command resumes`);
+
+      const controller = new AbortController();
+      const stop = () => {
+        if (controller.signal.aborted) process.exit(EXIT_INTERRUPTED);
+        console.error('\nstopping: workers checkpoint their runs (Ctrl-C again to leave at once)');
+        controller.abort();
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+
+      // ---- the sweeps
+      for (const spec of specs) {
+        const progress = createMultiProgress(`${spec.name}`, { total: expandSweep(spec).length, quiet: opts.quiet });
+        const result = await runSweep(spec, { executor: createLocalExecutor({ workers }), exec, signal: controller.signal, onEvent: renderSweepEvents(progress) });
+        progress.stop();
+        if (result.status === 'interrupted') {
+          console.error(`interrupted; run the same command again to resume (${result.runs.filter((r) => r.status === 'done' || r.status === 'diverged').length} of ${result.runs.length} runs of ${spec.name} are finished)`);
+          process.exitCode = EXIT_INTERRUPTED;
+          return;
+        }
+        const failed = result.runs.filter((r) => r.status === 'failed');
+        if (failed.length) console.error(`${spec.name}: ${failed.length} run(s) failed after retries (${failed.map((r) => r.name).join(', ')}); the analysis goes on without them`);
+        if (!opts.quiet) console.error(`${spec.name}: ${result.runs.length - result.skipped} runs trained, ${result.skipped} already finished`);
+      }
+
+      // ---- analysis and report
+      const store = await openStore(opts.store);
+      let records;
+      try {
+        records = (await Promise.all(specs.map((s) => store.loadRecords({ sweep: s.name })))).flat();
+      } finally {
+        await store.close();
+      }
+      const report = await buildReport({ source: opts.store, records }, { bootstrap: opts.bootstrap, seed: opts.seed, onProgress: opts.quiet ? undefined : (l) => console.error(`report: ${l}`) });
+      const written = writeReport(opts.out, report, ['svg', 'png', 'html']);
+      const checks: Check[] = sanityChecks(report);
+
+      console.log('');
+      console.log(`done in ${duration((performance.now() - started) / 1000)}: ${records.length} runs; report ${resolve(written.dir, 'report.html')} (+ an SVG and a PNG per chart)`);
+      const failedChecks = checks.filter((c) => !c.passed);
+      console.log('');
+      console.log(failedChecks.length === 0 ? 'all checks passed: the findings below are real and sensible at this scale' : `${failedChecks.length} of ${checks.length} checks FAILED: read the numbers below with that in mind`);
+      for (const c of checks) console.log(`  ${c.passed ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`);
+      console.log('');
+      for (const line of headlineLines(report.headline)) console.log(line);
+      for (const caveat of fitCaveats(report)) console.log(`note: ${caveat}`);
+      for (const w of report.warnings) console.error(`warning: ${w}`);
+    });
+}

@@ -1,0 +1,63 @@
+// The main job as a newcomer runs it: `scaling-lab demo --quick`, interrupted with Ctrl-C part-way and run
+// again, resumes (finished runs kept), passes its sanity checks on real training, and writes the report.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const bin = new URL('../../bin/scaling-lab.js', import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'scaling-lab-demo-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const args = ['demo', '--quick', '--store', join(dir, 'runs'), '--out', join(dir, 'report'), '--bootstrap', '50'];
+const env = { ...process.env, SCALING_LAB_CACHE: join(dir, 'cache') };
+
+function finishedRuns(): number {
+  const store = join(dir, 'runs');
+  if (!existsSync(store)) return 0;
+  return readdirSync(store).filter((id) => {
+    try {
+      return JSON.parse(readFileSync(join(store, id, 'status.json'), 'utf8')).status === 'done';
+    } catch {
+      return false;
+    }
+  }).length;
+}
+
+function demo(onStart?: (child: ReturnType<typeof spawn>) => void): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    onStart?.(child);
+  });
+}
+
+test('demo --quick: Ctrl-C part-way, run again, it resumes and presents sensible findings', { timeout: 600_000 }, async () => {
+  // first: interrupt once a few runs are done
+  const first = await demo(async (child) => {
+    while (finishedRuns() < 3 && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+    child.kill('SIGINT');
+  });
+  assert.equal(first.code, 130, `expected the interrupted exit code\n${first.stderr.slice(-2000)}`);
+  assert.match(first.stderr, /run the same command again to resume/);
+  const kept = finishedRuns();
+  assert.ok(kept >= 3, `runs finished before the interrupt are kept (${kept})`);
+
+  // second: the same command finishes the job without redoing finished runs
+  const second = await demo();
+  assert.equal(second.code, 0, second.stderr.slice(-3000));
+  const trainedLines = [...second.stderr.matchAll(/(\d+) runs trained, (\d+) already finished/g)].map((m) => Number(m[2]));
+  assert.ok(trainedLines.reduce((a, b) => a + b, 0) >= kept, `resumed run counts: ${trainedLines}; kept ${kept}`);
+  assert.match(second.stdout, /all checks passed/, second.stdout);
+  assert.match(second.stdout, /ok {3}B_crit rises as loss falls \(49K/);
+  assert.match(second.stdout, /ok {3}noise scale within 10x of B_crit/);
+  assert.match(second.stdout, /ok {3}L\(N, D\) fit has positive exponents/);
+  assert.match(second.stdout, /B\* = [\d.e+]+ \[.*\], alpha_B = /);
+  assert.match(second.stdout, /N_opt ~ C\^[\d.]+ .*D_opt ~ C\^/);
+  for (const f of ['report.html', 'batch-scan.svg', 'batch-scan.png', 'bcrit.png', 'lnd-3d.png']) assert.ok(existsSync(join(dir, 'report', f)), `missing ${f}`);
+});
