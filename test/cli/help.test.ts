@@ -16,3 +16,9 @@ test('an unknown command exits non-zero and says so', () => {
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /unknown command 'no-such-command'/);
 });
+
+test('demo rejects a non-integer --seed before training anything', () => {
+  const r = spawnSync(process.execPath, [bin, 'demo', '--seed', 'abc'], { encoding: 'utf8' });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /--seed must be an integer >= 0, got "abc"/);
+});

@@ -15,6 +15,7 @@ import type { ExecOptions } from '../../train/config.ts';
 import { createMultiProgress } from '../progress.ts';
 import { renderSweepEvents, positiveInt } from './sweep.ts';
 import { EXIT_INTERRUPTED } from './train.ts';
+import { int } from './fit.ts';
 
 const SPEC_DIR = fileURLToPath(new URL('../../../examples/demo/', import.meta.url));
 
@@ -54,7 +55,7 @@ export function registerDemo(program: Command): void {
     .option('--workers <n>', 'local worker processes (default: one per core)', positiveInt('workers'))
     .option('--threads-per-worker <n>', 'threads each run uses', positiveInt('threads-per-worker'), 1)
     .option('--bootstrap <k>', 'bootstrap resamples for every confidence interval', positiveInt('bootstrap'), 200)
-    .option('--seed <s>', 'seed of the bootstrap', (v) => Number(v), 0)
+    .option('--seed <s>', 'seed of the bootstrap', int('--seed', 0), 0)
     .option('--quiet', 'no progress lines, only the summary', false)
     .addHelpText('after', '\nInterrupt it with Ctrl-C and run it again: finished runs are kept and unfinished ones resume from their checkpoints.\nThe sweeps are examples/demo/*.yaml; `scaling-lab sweep` runs them the same way.')
     .action(async (opts: { quick: boolean; store: string; out: string; workers?: number; threadsPerWorker: number; bootstrap: number; seed: number; quiet: boolean }) => {
