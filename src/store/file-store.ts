@@ -244,6 +244,7 @@ export class FileStore implements Store {
     return file;
   }
 
+  /** A run without status.json is one putRun has just created (or crashed creating): 'pending' since createdAt. */
   private async toStoredRun(file: SpecFile): Promise<StoredRun> {
     const status = (await readJson(join(this.dir(file.id), STATUS_FILE))) as RunState | undefined;
     const { format: _format, version: _version, createdAt, ...run } = file;
@@ -272,13 +273,16 @@ export class FileStore implements Store {
         const dir = this.dir(run.id);
         await mkdir(dir, { recursive: true });
         await fsyncDir(this.location);
-        const createdAt = new Date().toISOString();
-        const state: RunState = { status: 'pending', updatedAt: createdAt };
-        // status and an empty metrics log first: the run exists once spec.json does, and then it is complete
-        await replaceFile(join(dir, STATUS_FILE), JSON.stringify(state, null, 2) + '\n');
+        // The run exists once spec.json does, and is then complete. An empty metrics log first (appending nothing
+        // is harmless if another process's run is live). status.json only after we won the create, and only if
+        // absent: a loser of the race must not overwrite a live run's status. Between the two, and if we crash
+        // there, readers see no status.json, which toStoredRun reads as 'pending' since createdAt: what we write.
         await appendDurable(join(dir, METRICS_FILE), '');
+        const createdAt = new Date().toISOString();
         const file: SpecFile = { format: SPEC_FORMAT, version: SPEC_VERSION, ...run, createdAt };
         if (await createFileExclusive(join(dir, SPEC_FILE), JSON.stringify(file, null, 2) + '\n')) {
+          const state: RunState = { status: 'pending', updatedAt: createdAt };
+          await createFileExclusive(join(dir, STATUS_FILE), JSON.stringify(state, null, 2) + '\n');
           return this.toStoredRun(file);
         }
         // another process created it between our read and our link: compare against theirs

@@ -13,6 +13,7 @@ import {
   checkStep,
   firstDifference,
   pickDetail,
+  pickMeta,
   toRecord,
 } from './rows.ts';
 import {
@@ -112,18 +113,20 @@ interface RunRow {
 
 function fromRunRow(r: RunRow): StoredRun {
   return {
-    id: r.id,
-    name: r.name,
-    ...(r.sweep !== null && { sweep: r.sweep }),
-    ...(r.model !== null && { model: r.model }),
-    paramsKaplan: Number(r.params_kaplan),
-    paramsTotal: Number(r.params_total),
-    batchSize: r.batch_size,
-    context: r.context,
-    batchTokens: Number(r.batch_tokens),
-    ...(r.lr !== null && { lr: r.lr }),
-    ...(r.warmup_steps !== null && { warmupSteps: r.warmup_steps }),
-    ...(r.seed !== null && { seed: Number(r.seed) }),
+    ...pickMeta({
+      id: r.id,
+      name: r.name,
+      sweep: r.sweep ?? undefined,
+      model: r.model ?? undefined,
+      paramsKaplan: Number(r.params_kaplan),
+      paramsTotal: Number(r.params_total),
+      batchSize: r.batch_size,
+      context: r.context,
+      batchTokens: Number(r.batch_tokens),
+      lr: r.lr ?? undefined,
+      warmupSteps: r.warmup_steps ?? undefined,
+      seed: r.seed === null ? undefined : Number(r.seed),
+    }),
     spec: r.spec,
     createdAt: r.created_at.toISOString(),
     state: {

@@ -1,7 +1,7 @@
 // Checks and encodings both stores share: run ids, runs, status details, metric rows (their fields, and the JSON
 // line a row becomes, which keeps NaN and Infinity), and canonical JSON for comparing specs. No I/O here.
 import type { MetricRow, ModelShape, RunRecord, RunStatus } from '../analysis/records.ts';
-import { StoreError, type NewRun, type StatusDetail, type StoredRun } from './store.ts';
+import { StoreError, type NewRun, type RunMeta, type StatusDetail, type StoredRun } from './store.ts';
 
 // ---- metric row fields: one table that the JSON codec, the validation and the Postgres columns all follow
 
@@ -145,21 +145,7 @@ export function checkNewRun(run: NewRun): NewRun {
   }
   checkJsonValue(run.spec, 'spec');
   if (run.spec === undefined) throw new StoreError('bad-input', `bad run ${id}: 'spec' is missing`, 'the spec is the resolved run config, saved with the run');
-  return {
-    id,
-    name: run.name,
-    ...(run.sweep !== undefined && { sweep: run.sweep }),
-    ...(model !== undefined && { model }),
-    paramsKaplan: run.paramsKaplan,
-    paramsTotal: run.paramsTotal,
-    batchSize: run.batchSize,
-    context: run.context,
-    batchTokens: run.batchTokens,
-    ...(run.lr !== undefined && { lr: run.lr }),
-    ...(run.seed !== undefined && { seed: run.seed }),
-    ...(run.warmupSteps !== undefined && { warmupSteps: run.warmupSteps }),
-    spec: JSON.parse(JSON.stringify(run.spec)) as unknown,
-  };
+  return { ...pickMeta({ ...run, model }), spec: JSON.parse(JSON.stringify(run.spec)) as unknown };
 }
 
 export function checkCheckpointBytes(bytes: unknown): void {
@@ -283,12 +269,11 @@ export function pickDetail(detail: StatusDetail): StatusDetail {
   };
 }
 
-/** A stored run and its rows as the RunRecord analysis consumes. */
-export function toRecord(run: StoredRun, metrics: MetricRow[]): RunRecord {
+/** The RunMeta fields of a run, leaving out optional ones that are undefined (no undefined keys in JSON). */
+export function pickMeta(run: RunMeta): RunMeta {
   return {
     id: run.id,
     name: run.name,
-    status: run.state.status,
     ...(run.sweep !== undefined && { sweep: run.sweep }),
     ...(run.model !== undefined && { model: run.model }),
     paramsKaplan: run.paramsKaplan,
@@ -297,8 +282,12 @@ export function toRecord(run: StoredRun, metrics: MetricRow[]): RunRecord {
     context: run.context,
     batchTokens: run.batchTokens,
     ...(run.lr !== undefined && { lr: run.lr }),
-    ...(run.seed !== undefined && { seed: run.seed }),
     ...(run.warmupSteps !== undefined && { warmupSteps: run.warmupSteps }),
-    metrics,
+    ...(run.seed !== undefined && { seed: run.seed }),
   };
+}
+
+/** A stored run and its rows as the RunRecord analysis consumes. */
+export function toRecord(run: StoredRun, metrics: MetricRow[]): RunRecord {
+  return { ...pickMeta(run), status: run.state.status, metrics };
 }

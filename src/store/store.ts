@@ -1,27 +1,14 @@
 // The store's one interface (runs, status, metric rows, checkpoints), its error type, and openStore, which picks
 // the file store or the Postgres store from a location. The implementations live in file-store.ts and postgres-store.ts.
-import type { MetricRow, ModelShape, RunRecord, RunStatus } from '../analysis/records.ts';
+import type { MetricRow, RunRecord, RunStatus } from '../analysis/records.ts';
 
 // ---- what the store keeps about a run
 
-/** The summary fields of a run that analysis reads (RunRecord without status and metrics). */
-export interface RunMeta {
-  /** derived from the spec by the caller: same spec, same id; letters, digits, '.', '_' and '-' only */
-  id: string;
-  /** readable, e.g. d2-b32-s0 */
-  name: string;
-  sweep?: string;
-  model?: ModelShape;
-  paramsKaplan: number;
-  paramsTotal: number;
-  batchSize: number;
-  context: number;
-  batchTokens: number;
-  lr?: number;
-  /** steps of learning-rate warm-up */
-  warmupSteps?: number;
-  seed?: number;
-}
+/**
+ * The summary fields of a run that analysis reads: RunRecord without status and metrics, so the two cannot drift.
+ * The store also requires the id to be a safe directory name: letters, digits, '.', '_' and '-' (checkRunId).
+ */
+export type RunMeta = Omit<RunRecord, 'status' | 'metrics'>;
 
 /** What putRun takes: the summary plus the full spec (any JSON value; compared key-order-insensitively). */
 export interface NewRun extends RunMeta {

@@ -127,6 +127,37 @@ describe('FileStore on disk', () => {
     await rejectsWith(store.getRun('r1'), 'corrupt', /not valid JSON/);
   });
 
+  it('a putRun that loses the create race keeps the live run\'s status (it used to reset it to pending)', async () => {
+    const dir = await tempDir();
+    const winner = await openStore(dir);
+    const loser = await openStore(dir);
+    // the loser read "no spec.json" just before the winner created the run: replay that interleaving exactly
+    const spied = loser as unknown as { readSpecFile(id: string): Promise<unknown> };
+    const readSpecFile = spied.readSpecFile.bind(loser);
+    let reads = 0;
+    spied.readSpecFile = async (id) => (reads++ === 0 ? undefined : readSpecFile(id));
+    await winner.putRun(makeRun('r1'));
+    await winner.setStatus('r1', 'done', { step: 7 });
+    await winner.appendMetrics('r1', rows(1, 3));
+    const got = await loser.putRun(makeRun('r1'));
+    assert.equal(reads, 2, 'the loser found spec.json taken and compared against it');
+    assert.equal(got.state.status, 'done');
+    assert.equal((await winner.getRun('r1'))!.state.status, 'done');
+    assert.equal(JSON.parse(await readFile(join(dir, 'r1/status.json'), 'utf8')).step, 7);
+    assert.deepEqual(await winner.readMetrics('r1'), rows(1, 3), 'the live metrics log is untouched');
+    await Promise.all([winner.close(), loser.close()]);
+  });
+
+  it('a run whose status.json is not yet written (or was lost in a crash) reads as pending since its creation', async () => {
+    const dir = await tempDir();
+    const store = await openStore(dir);
+    const created = await store.putRun(makeRun('r1'));
+    assert.equal(JSON.parse(await readFile(join(dir, 'r1/status.json'), 'utf8')).status, 'pending', 'putRun writes status.json');
+    await rm(join(dir, 'r1/status.json'));
+    assert.deepEqual((await store.getRun('r1'))!.state, { status: 'pending', updatedAt: created.createdAt });
+    await store.close();
+  });
+
   it('lists only run directories, leaving other entries alone', async () => {
     const dir = await tempDir();
     const store = await openStore(dir);
