@@ -1,6 +1,7 @@
 // The checkpoint file format: everything a run needs to continue bit for bit (parameters, AdamW
 // moments and step, noise-probe EMAs, counters), as versioned binary with a checksum. Storage is store/'s.
 import { crc32 } from 'node:zlib';
+import type { Kernels } from '../engine/index.ts';
 
 // Layout (little-endian), after llm.c's model files: magic and version first, then a JSON header that
 // names and sizes the tensors, then the float32 data, then a CRC-32 of everything before it.
@@ -75,10 +76,25 @@ export function decodeCheckpoint(bytes: Uint8Array, source: string): Checkpoint 
     throw new CheckpointError(`${source}: checksum mismatch (truncated or corrupted)`, hint);
   }
   const headerLength = buf.readUInt32LE(12);
-  const header = JSON.parse(buf.toString('utf8', 16, 16 + headerLength)) as CheckpointHeader & { tensors: { name: string; length: number }[] };
+  if (16 + headerLength > buf.length - 4) throw new CheckpointError(`${source}: header length ${headerLength} runs past the end of the file`, hint);
+  let header: CheckpointHeader & { tensors: { name: string; length: number }[] };
+  try {
+    header = JSON.parse(buf.toString('utf8', 16, 16 + headerLength)) as typeof header;
+  } catch {
+    throw new CheckpointError(`${source}: the header is not valid JSON`, hint);
+  }
+  const wellFormed =
+    typeof header === 'object' && header !== null &&
+    typeof header.runId === 'string' &&
+    Number.isSafeInteger(header.step) && header.step >= 0 &&
+    typeof header.state === 'object' && header.state !== null &&
+    Array.isArray(header.tensors) &&
+    header.tensors.every((t) => typeof t?.name === 'string' && Number.isSafeInteger(t.length) && t.length >= 0);
+  if (!wellFormed) throw new CheckpointError(`${source}: the header lacks runId, step, state or a valid tensor table`, hint);
   let offset = 16 + Math.ceil(headerLength / 4) * 4;
   const tensors: Record<string, Float32Array> = {};
   for (const { name, length } of header.tensors) {
+    if (offset + 4 * length > buf.length - 4) throw new CheckpointError(`${source}: tensor '${name}' runs past the end of the file`, hint);
     const t = new Float32Array(length);
     new Uint8Array(t.buffer).set(buf.subarray(offset, offset + 4 * length));
     tensors[name] = t;
@@ -86,4 +102,84 @@ export function decodeCheckpoint(bytes: Uint8Array, source: string): Checkpoint 
   }
   if (offset !== buf.length - 4) throw new CheckpointError(`${source}: tensor sizes do not add up to the file size`, hint);
   return { runId: header.runId, step: header.step, state: header.state, tensors };
+}
+
+// ---- what a resume checks: the checkpoint is this run's, at the step the store says, with every tensor whole
+
+export interface CheckpointExpectation {
+  runId: string;
+  /** the step the store filed the checkpoint under */
+  step: number;
+  /** tensor name -> required length (e.g. params, m, v: the model's parameter count) */
+  tensors: Record<string, number>;
+  /** state fields and their JSON types (AdamW t: number, noise EMAs: object, ...) */
+  state?: Record<string, 'number' | 'object'>;
+}
+
+/** Throws CheckpointError, naming `source` and what to do, unless `ckpt` is the one `expect` describes. */
+export function verifyCheckpoint(ckpt: Checkpoint, expect: CheckpointExpectation, source: string): void {
+  const restart = `delete it to restart run ${expect.runId} from step 0 (its metric rows are recomputed)`;
+  if (ckpt.runId !== expect.runId) {
+    throw new CheckpointError(
+      `${source} belongs to run '${ckpt.runId}', not '${expect.runId}': a checkpoint never resumes another config`,
+      `it was copied or the store was edited by hand; ${restart}`,
+    );
+  }
+  if (ckpt.step !== expect.step) {
+    throw new CheckpointError(
+      `${source} says step ${ckpt.step}, but the store filed it under step ${expect.step}`,
+      `the store or the file was edited or damaged; ${restart}`,
+    );
+  }
+  for (const [name, length] of Object.entries(expect.tensors)) {
+    const t = ckpt.tensors[name];
+    if (t === undefined) {
+      throw new CheckpointError(`${source} has no '${name}' tensor (it holds: ${Object.keys(ckpt.tensors).join(', ') || 'none'})`, `it is incomplete; ${restart}`);
+    }
+    if (t.length !== length) {
+      throw new CheckpointError(
+        `${source}: tensor '${name}' has ${t.length} values, expected ${length} for this model`,
+        `it was saved from a model of another size; ${restart}`,
+      );
+    }
+  }
+  for (const [key, type] of Object.entries(expect.state ?? {})) {
+    const value = ckpt.state[key];
+    if (typeof value !== type || value === null) {
+      throw new CheckpointError(`${source}: state '${key}' is ${JSON.stringify(value) ?? 'missing'}, expected ${type === 'object' ? 'an' : 'a'} ${type}`, `it is incomplete; ${restart}`);
+    }
+  }
+}
+
+// ---- the kernels that wrote a checkpoint: another backend or instruction set rounds differently
+
+/** Recorded in the checkpoint state. Threads are kept for people: results are bit-identical across thread counts. */
+export interface KernelsInfo {
+  backend: 'ts' | 'native';
+  threads: number;
+  /** native only: 'avx2' or 'base' (the portable build) */
+  isa?: string;
+}
+
+export function kernelsInfo(kernels: Kernels): KernelsInfo {
+  const isa = (kernels as { isa?: unknown }).isa; // NativeKernels has it; the reference has none
+  return { backend: kernels.backend, threads: kernels.threads, ...(typeof isa === 'string' && { isa }) };
+}
+
+const showKernels = (k: KernelsInfo) => (k.isa === undefined ? k.backend : `${k.backend} (${k.isa})`);
+
+/**
+ * A line for the user when a resume runs on other kernels than the checkpoint's (backend or instruction set; not
+ * threads), or when the checkpoint does not say; undefined when they match. Not an error: moving a run is legitimate.
+ */
+export function kernelsChange(saved: unknown, now: KernelsInfo): string | undefined {
+  const s = saved as Partial<KernelsInfo> | undefined;
+  if (typeof s !== 'object' || s === null || typeof s.backend !== 'string') {
+    return `the checkpoint does not record which kernels wrote it (an older scaling-lab); if they were not ${showKernels(now)}, ` +
+      'the resumed steps will not be bit-identical to an uninterrupted run';
+  }
+  if (s.backend === now.backend && s.isa === now.isa) return undefined;
+  return `the checkpoint was written by ${showKernels(s as KernelsInfo)} kernels and this resume uses ${showKernels(now)}: ` +
+    'the resumed steps will not be bit-identical to an uninterrupted run (still a valid run; for an exact repeat, ' +
+    `resume with --backend ${s.backend} on a machine that has those kernels, or restart from step 0)`;
 }

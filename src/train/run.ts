@@ -9,7 +9,7 @@ import type { Store } from '../store/store.ts';
 import { modelShape, runId, runName, totalSteps, type ExecOptions, type RunConfig } from './config.ts';
 import { learningRate } from './schedule.ts';
 import { NoiseProbe, type NoiseProbeState } from './noise.ts';
-import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.ts';
+import { decodeCheckpoint, encodeCheckpoint, kernelsChange, kernelsInfo, verifyCheckpoint } from './checkpoint.ts';
 
 /** Bumped when a change to the trainer changes what a run computes, so old runs are not mistaken for new. */
 export const TRAINER_VERSION = 1;
@@ -117,8 +117,14 @@ export async function trainRun(config: RunConfig, exec: ExecOptions, store: Stor
   let step = 0;
   let wallMsBefore = 0;
   const ckpt = await store.loadCheckpoint(id);
+  const kernelsNow = kernelsInfo(kernels);
   if (ckpt) {
-    const c = decodeCheckpoint(ckpt.bytes, `checkpoint of run ${id}`);
+    const source = `the checkpoint of run ${id} in the ${store.kind} store ${store.location}`;
+    const c = decodeCheckpoint(ckpt.bytes, source);
+    const n = gpt.params.length;
+    verifyCheckpoint(c, { runId: id, step: ckpt.step, tensors: { params: n, m: n, v: n }, state: { t: 'number', wallMs: 'number', noise: 'object' } }, source);
+    const changed = kernelsChange(c.state.kernels, kernelsNow);
+    if (changed !== undefined) hooks.onNotice?.(`${id}: ${changed}`);
     gpt.loadParams(c.tensors.params);
     optimizer.setState({ m: c.tensors.m, v: c.tensors.v, t: c.state.t as number });
     probe.setState(c.state.noise as NoiseProbeState);
@@ -134,7 +140,7 @@ export async function trainRun(config: RunConfig, exec: ExecOptions, store: Stor
     const bytes = encodeCheckpoint({
       runId: id,
       step,
-      state: { t: optimizer.t, noise: probe.getState(), wallMs: wallMsBefore + (performance.now() - started) },
+      state: { t: optimizer.t, noise: probe.getState(), wallMs: wallMsBefore + (performance.now() - started), kernels: kernelsNow },
       tensors: { params: gpt.params, m: optimizer.m, v: optimizer.v },
     });
     await store.saveCheckpoint(id, step, bytes);

@@ -1,7 +1,17 @@
 // The checkpoint format: exact round trip, and every kind of damage detected with a clear error.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodeCheckpoint, decodeCheckpoint, CHECKPOINT_VERSION } from '../../src/train/checkpoint.ts';
+import { crc32 } from 'node:zlib';
+import {
+  encodeCheckpoint,
+  decodeCheckpoint,
+  verifyCheckpoint,
+  kernelsChange,
+  kernelsInfo,
+  CheckpointError,
+  CHECKPOINT_VERSION,
+} from '../../src/train/checkpoint.ts';
+import { kernelsRef } from '../../src/engine/index.ts';
 
 const ckpt = {
   runId: 'd1-b32-s0-deadbeef',
@@ -40,4 +50,49 @@ test('bad magic, wrong version, truncation and a flipped bit are all refused', (
   const flipped = Buffer.from(good);
   flipped[flipped.length - 50] ^= 1;
   assert.throws(() => decodeCheckpoint(flipped, 'd.bin'), /checksum mismatch/);
+});
+
+/** A checkpoint with `header` as its JSON header and no tensor data, with a valid checksum. */
+function withHeader(header: string): Buffer {
+  const json = Buffer.from(header, 'utf8');
+  const padded = Math.ceil(json.length / 4) * 4;
+  const out = Buffer.alloc(16 + padded + 4);
+  out.write('SLCKPT\0\0', 0, 'latin1');
+  out.writeUInt32LE(CHECKPOINT_VERSION, 8);
+  out.writeUInt32LE(json.length, 12);
+  json.copy(out, 16);
+  out.writeUInt32LE(crc32(out.subarray(0, 16 + padded)), 16 + padded);
+  return out;
+}
+
+test('a header that is not JSON, lacks fields, or sizes tensors past the end is a CheckpointError, not a TypeError', () => {
+  const refused = (header: string, message: RegExp) =>
+    assert.throws(() => decodeCheckpoint(withHeader(header), 'h.bin'), (err: unknown) => err instanceof CheckpointError && message.test(err.message) && /delete it/.test(err.hint));
+  refused('{"runId": oops', /h\.bin: the header is not valid JSON/);
+  refused('{"runId": "r", "step": 1, "state": {}}', /lacks runId, step, state or a valid tensor table/);
+  refused('{"runId": "r", "step": -1, "state": {}, "tensors": []}', /lacks runId/);
+  refused('{"runId": "r", "step": 1, "state": {}, "tensors": [{"name": "params", "length": 1000000}]}', /tensor 'params' runs past the end/);
+  assert.equal(decodeCheckpoint(withHeader('{"runId": "r", "step": 1, "state": {}, "tensors": []}'), 'h.bin').runId, 'r');
+});
+
+test('verifyCheckpoint refuses another run, another step, a missing or mis-sized tensor and missing state', () => {
+  const expect = { runId: ckpt.runId, step: 17, tensors: { params: 1001, m: 1001, v: 1001 }, state: { t: 'number', noise: 'object' } as const };
+  const refused = (c: typeof ckpt | Record<string, unknown>, e: typeof expect, message: RegExp) =>
+    assert.throws(() => verifyCheckpoint(c as typeof ckpt, e, 'src'), (err: unknown) => err instanceof CheckpointError && message.test(err.message) && /restart run \S+ from step 0/.test(err.hint));
+  verifyCheckpoint(ckpt, expect, 'src');
+  refused(ckpt, { ...expect, runId: 'd2-b32-s0-cafe' }, /src belongs to run 'd1-b32-s0-deadbeef', not 'd2-b32-s0-cafe'/);
+  refused(ckpt, { ...expect, step: 18 }, /src says step 17, but the store filed it under step 18/);
+  refused({ ...ckpt, tensors: { params: ckpt.tensors.params, v: ckpt.tensors.v } }, expect, /src has no 'm' tensor \(it holds: params, v\)/);
+  refused(ckpt, { ...expect, tensors: { params: 1002, m: 1001, v: 1001 } }, /tensor 'params' has 1001 values, expected 1002/);
+  refused({ ...ckpt, state: { ...ckpt.state, noise: null } }, expect, /state 'noise' is null, expected an object/);
+});
+
+test('kernelsChange: another backend or instruction set is worth a notice; another thread count is not', () => {
+  assert.deepEqual(kernelsInfo(kernelsRef), { backend: 'ts', threads: 1 });
+  const avx2 = { backend: 'native', threads: 2, isa: 'avx2' } as const;
+  assert.equal(kernelsChange(avx2, { ...avx2, threads: 1 }), undefined, 'results are bit-identical across thread counts');
+  assert.equal(kernelsChange({ backend: 'ts', threads: 1 }, { backend: 'ts', threads: 1 }), undefined);
+  assert.match(kernelsChange(avx2, { ...avx2, isa: 'base' })!, /written by native \(avx2\) kernels and this resume uses native \(base\): the resumed steps will not be bit-identical/);
+  assert.match(kernelsChange(avx2, { backend: 'ts', threads: 1 })!, /this resume uses ts: .*not be bit-identical.*--backend native/);
+  assert.match(kernelsChange(undefined, avx2)!, /does not record which kernels.*not native \(avx2\)/);
 });

