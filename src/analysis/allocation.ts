@@ -1,8 +1,8 @@
 // Compute-optimal allocation: for a FLOP budget C = 6 N D, the N and D that minimise a fitted L(N, D), and
 // the exponents of N_opt ~ C^a, D_opt ~ C^b, with intervals from bootstrap samples. Fits live elsewhere.
 import { chinchillaLoss, paramsFromX, type ChinchillaBootstrap, type ChinchillaParams } from './chinchilla.ts';
-import type { KaplanNDParams } from './kaplan.ts';
-import { quantile } from './stats.ts';
+import type { KaplanNDKey, KaplanNDParams } from './kaplan.ts';
+import { quantile, type BootstrapResult } from './stats.ts';
 
 export interface Allocation {
   /** the FLOP budget */
@@ -36,16 +36,19 @@ export function chinchillaAllocation(p: ChinchillaParams, c: number): Allocation
   return { c, nOpt, dOpt, loss: chinchillaLoss(p, nOpt, dOpt), a, b };
 }
 
-/** The allocation with percentile intervals over the bootstrap refits (each refit's own allocation). */
-export function chinchillaAllocationInterval(p: ChinchillaParams, boot: ChinchillaBootstrap, c: number): AllocationInterval {
-  const est = chinchillaAllocation(p, c);
-  const all = boot.x.map((x) => chinchillaAllocation(paramsFromX(x), c));
+/** The estimate with percentile intervals at `level` over the refits' own allocations (non-finite ones left out). */
+function withInterval(est: Allocation, all: readonly Allocation[], level: number): AllocationInterval {
   const q = (key: keyof Allocation): [number, number] => {
     const v = all.map((r) => r[key]).filter(Number.isFinite);
-    const lo = (1 - boot.level) / 2;
+    const lo = (1 - level) / 2;
     return [quantile(v, lo), quantile(v, 1 - lo)];
   };
-  return { ...est, level: boot.level, ci: { nOpt: q('nOpt'), dOpt: q('dOpt'), loss: q('loss'), a: q('a'), b: q('b') } };
+  return { ...est, level, ci: { nOpt: q('nOpt'), dOpt: q('dOpt'), loss: q('loss'), a: q('a'), b: q('b') } };
+}
+
+/** The allocation with percentile intervals over the bootstrap refits (each refit's own allocation). */
+export function chinchillaAllocationInterval(p: ChinchillaParams, boot: ChinchillaBootstrap, c: number): AllocationInterval {
+  return withInterval(chinchillaAllocation(p, c), boot.x.map((x) => chinchillaAllocation(paramsFromX(x), c)), boot.level);
 }
 
 /**
@@ -61,4 +64,14 @@ export function kaplanAllocation(p: KaplanNDParams, c: number): Allocation {
   const dOpt = c / (6 * nOpt);
   const loss = ((p.Nc / nOpt) ** r + p.Dc / dOpt) ** p.alphaD;
   return { c, nOpt, dOpt, loss, a: p.alphaD / (p.alphaN + p.alphaD), b: p.alphaN / (p.alphaN + p.alphaD) };
+}
+
+/**
+ * kaplanAllocation with percentile intervals over the bootstrap refits of Kaplan's L(N, D) (bootstrapKaplanND):
+ * each resample's own allocation. The exponents a, b depend only on alpha_N and alpha_D, not on c.
+ */
+export function kaplanAllocationInterval(p: KaplanNDParams, boot: BootstrapResult<KaplanNDKey>, c: number): AllocationInterval {
+  const { Nc, Dc, alphaN, alphaD } = boot.samples;
+  const all = Array.from(alphaN, (_, i) => kaplanAllocation({ Nc: Nc[i], Dc: Dc[i], alphaN: alphaN[i], alphaD: alphaD[i] }, c));
+  return withInterval(kaplanAllocation(p, c), all, boot.level);
 }

@@ -21,7 +21,7 @@ export interface BatchCurve {
 
 /**
  * Light smoothing: a local quadratic fit of loss against log step over `window` evals centred on each eval
- * (Savitzky & Golay 1964; the window shrinks to one side at the ends), evaluated at that eval. Unlike a
+ * (Savitzky & Golay 1964; at the ends the window keeps its size and slides inward), evaluated at that eval. Unlike a
  * moving average it barely biases a smooth curve, so it shifts no level crossing; window < 5 = none.
  */
 function smooth(steps: number[], v: number[], window: number): number[] {
@@ -39,9 +39,9 @@ function smooth(steps: number[], v: number[], window: number): number[] {
 
 /**
  * Kaplan et al. 2020 section 5.1 and appendix D.3 read S(B) off "the (running-minimum, lightly smoothed)
- * test-loss curve"; SCIENCE.md section 1. Each run: drop step <= 0, sort by step, smooth (local linear
- * fit in log step over `window` evals), running minimum. Runs sharing a batch size (an LR axis) are merged into their
- * envelope: at every step any of them logged, the minimum over them of their running-minimum curves
+ * test-loss curve"; SCIENCE.md section 1. Each run: drop step <= 0, sort by step, smooth (smooth(): a local
+ * quadratic fit in log step over `window` evals), running minimum. Runs sharing a batch size (an LR axis) are
+ * merged into their envelope: at every step any of them logged, the minimum over them of their running-minimum curves
  * (each interpolated in log step between its own evals). E = step x batch tokens (Kaplan: E = B S).
  */
 export function batchCurves(curves: readonly LossCurve[], window = 5, warmupSteps = 0): BatchCurve[] {

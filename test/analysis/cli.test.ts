@@ -1,9 +1,9 @@
 // The fit and bcrit commands end to end: spawn bin/scaling-lab.js on the Epoch fixture and on a synthetic
 // scan, check the JSON, and check that bad input exits 2 with a message and a hint.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { syntheticBatchScan } from '../../src/analysis/synthetic.ts';
@@ -11,6 +11,17 @@ import { syntheticBatchScan } from '../../src/analysis/synthetic.ts';
 const bin = new URL('../../bin/scaling-lab.js', import.meta.url).pathname;
 const fixture = new URL('../fixtures/analysis/chinchilla_epoch_svg_extracted.csv', import.meta.url).pathname;
 const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
+
+const temps: string[] = [];
+/** A fresh temp directory, removed when the file's tests end. */
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `scaling-lab-${prefix}-`));
+  temps.push(dir);
+  return dir;
+}
+after(() => {
+  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
+});
 
 test('fit --json on the Epoch data: params, ci, n, exponents', () => {
   const r = cli('fit', fixture, '--law', 'chinchilla', '--drop-highest', '5', '--bootstrap', '40', '--seed', '1', '--json');
@@ -29,7 +40,7 @@ test('fit --json on the Epoch data: params, ci, n, exponents', () => {
 });
 
 test('fit --law kaplan prints a table; bad input exits 2 with a hint naming the row and column', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'fit-'));
+  const dir = tempDir('fit');
   const rows = ['N,D,loss'];
   for (const n of [1e6, 1e7, 1e8]) for (const d of [1e8, 1e9, 1e10]) rows.push(`${n},${d},${(((6.4e13 / n) ** (0.076 / 0.103) + 1.8e13 / d) ** 0.103).toFixed(5)}`);
   writeFileSync(join(dir, 'k.csv'), rows.join('\n'));
@@ -37,6 +48,8 @@ test('fit --law kaplan prints a table; bad input exits 2 with a hint naming the 
   assert.equal(k.status, 0, k.stderr);
   assert.match(k.stdout, /alphaN/);
   assert.match(k.stdout, /N_opt ~ C\^/);
+  const kj = JSON.parse(cli('fit', join(dir, 'k.csv'), '--law', 'kaplan', '--bootstrap', '20', '--json').stdout);
+  for (const key of ['a', 'b']) assert.ok(kj.exponents.ci[key][0] <= kj.exponents[key] && kj.exponents[key] <= kj.exponents.ci[key][1], `${key}: ${kj.exponents.ci[key]}`);
   writeFileSync(join(dir, 'bad.csv'), 'N,D,loss\n1e6,1e7,3\n1e6,x,3\n');
   const b = cli('fit', join(dir, 'bad.csv'));
   assert.equal(b.status, 2);
@@ -48,7 +61,7 @@ test('fit --law kaplan prints a table; bad input exits 2 with a hint naming the 
 });
 
 test('bcrit --json on a synthetic scan CSV: levels and the B*, alpha_B fit', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'bcrit-'));
+  const dir = tempDir('bcrit');
   const runs = syntheticBatchScan({ bStar: 2e5, alphaB: 1 / 6, batchTokens: [4, 8, 16, 32, 64, 128, 256, 512].map((b) => b * 64), finalLoss: 2, noise: 0.001, seed: 2, evals: 60 });
   const lines = ['run,batch_size,step,tokens,loss'];
   for (const r of runs) for (const p of r.points) lines.push(`${r.id},${r.batchTokens / 64},${p.step},${p.tokens},${p.loss}`);
@@ -71,7 +84,7 @@ test('bcrit --json on a synthetic scan CSV: levels and the B*, alpha_B fit', () 
 
 test('bcrit reads a file store (runs directory) through openStore', async () => {
   const { openStore } = await import('../../src/store/store.ts');
-  const dir = mkdtempSync(join(tmpdir(), 'store-'));
+  const dir = tempDir('store');
   const store = await openStore(dir);
   const runs = syntheticBatchScan({ bStar: 2e5, alphaB: 1 / 6, batchTokens: [4, 8, 16, 32, 64, 128].map((b) => b * 64), finalLoss: 2.2, noise: 0, seed: 1, evals: 40 });
   for (const r of runs) {

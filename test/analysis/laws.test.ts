@@ -2,13 +2,14 @@
 // with a known answer.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chinchillaAllocation, kaplanAllocation } from '../../src/analysis/allocation.ts';
+import { chinchillaAllocation, kaplanAllocation, kaplanAllocationInterval } from '../../src/analysis/allocation.ts';
 import { chinchillaLoss } from '../../src/analysis/chinchilla.ts';
 import { fitEnvelope, fitIsoFlop } from '../../src/analysis/isoflop.ts';
-import { fitKaplanND, fitKaplanNS, kaplanNDLoss, kaplanNSLoss, KAPLAN_ND_PUBLISHED, KAPLAN_NS_PUBLISHED } from '../../src/analysis/kaplan.ts';
+import { bootstrapKaplanND, fitKaplanND, fitKaplanNS, kaplanNDLoss, kaplanNSLoss, KAPLAN_ND_PUBLISHED, KAPLAN_NS_PUBLISHED } from '../../src/analysis/kaplan.ts';
 import { noiseScalePoints, noiseScaleSummary, noiseToBcrit } from '../../src/analysis/noise.ts';
 import { syntheticIsoFlop } from '../../src/analysis/synthetic.ts';
 import { SeededRandom } from '../../src/analysis/random.ts';
+import { quantile } from '../../src/analysis/stats.ts';
 import type { RunRecord } from '../../src/analysis/records.ts';
 import type { BcritLevel } from '../../src/analysis/bcrit.ts';
 import { assertClose } from '../helpers/assert-close.ts';
@@ -98,6 +99,30 @@ test("Kaplan's L(N, D) and L(N, S_min) forms recover their parameters", () => {
   const g = fitKaplanNS(sp);
   assertClose('alphaS', g.params.alphaS, KAPLAN_NS_PUBLISHED.alphaS, { rtol: 0.01, atol: 0 });
   assertClose('alphaN (S)', g.params.alphaN, KAPLAN_NS_PUBLISHED.alphaN, { rtol: 0.01, atol: 0 });
+});
+
+test("Kaplan allocation interval: kaplanAllocation's estimate, inside percentile intervals over the bootstrap refits", () => {
+  const rng = new SeededRandom(3);
+  const pts = [];
+  for (const n of [1e6, 1e7, 1e8, 1e9]) {
+    for (const d of [1e8, 1e9, 1e10, 1e11]) pts.push({ id: `${n}-${d}`, n, d, c: 6 * n * d, loss: kaplanNDLoss(KAPLAN_ND_PUBLISHED, n, d) * (1 + 0.01 * (2 * rng.float() - 1)) });
+  }
+  const f = fitKaplanND(pts);
+  const boot = bootstrapKaplanND(pts, f, { samples: 40, seed: 1, level: 0.9 });
+  const C = 1e21;
+  const iv = kaplanAllocationInterval(f.params, boot, C);
+  const { level, ci, ...estimate } = iv;
+  assert.deepEqual(estimate, kaplanAllocation(f.params, C));
+  assert.equal(level, 0.9);
+  for (const key of ['nOpt', 'dOpt', 'loss', 'a', 'b'] as const) {
+    assert.ok(ci[key][0] < ci[key][1], `${key}: a real interval ${ci[key]}`);
+    assert.ok(ci[key][0] <= iv[key] && iv[key] <= ci[key][1], `${key} ${iv[key]} inside ${ci[key]}`);
+  }
+  // the exponents' interval is the percentile interval of alpha_D / (alpha_N + alpha_D) over the refits
+  const a = Array.from(boot.samples.alphaN, (aN, i) => boot.samples.alphaD[i] / (aN + boot.samples.alphaD[i]));
+  assertClose('ci.a low', ci.a[0], quantile(a, 0.05), { rtol: 1e-12, atol: 0 });
+  assertClose('ci.a high', ci.a[1], quantile(a, 0.95), { rtol: 1e-12, atol: 0 });
+  assertClose('a + b = 1', iv.a + iv.b, 1, { rtol: 1e-12, atol: 0 });
 });
 
 test('noise scale: points from metric rows, loss-binned summary, and B_simple / B_crit', () => {

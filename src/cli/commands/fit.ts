@@ -5,9 +5,15 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { AnalysisInputError } from '../../analysis/errors.ts';
 import { importScalingPoints, parseTable, type PointImport } from '../../analysis/importers.ts';
 import { bootstrapChinchilla, fitChinchilla, CHINCHILLA_KEYS, type ChinchillaBootstrap, type ChinchillaFit } from '../../analysis/chinchilla.ts';
-import { chinchillaAllocation, chinchillaAllocationInterval, kaplanAllocation, type Allocation, type AllocationInterval } from '../../analysis/allocation.ts';
+import {
+  chinchillaAllocation,
+  chinchillaAllocationInterval,
+  kaplanAllocation,
+  kaplanAllocationInterval,
+  type Allocation,
+  type AllocationInterval,
+} from '../../analysis/allocation.ts';
 import { bootstrapKaplanND, fitKaplanND, KAPLAN_ND_KEYS, type KaplanNDParams } from '../../analysis/kaplan.ts';
-import { quantile } from '../../analysis/stats.ts';
 import type { ParamConvention } from '../../analysis/records.ts';
 
 export type Law = 'chinchilla' | 'kaplan';
@@ -111,18 +117,10 @@ function chinchillaReport(file: string, imp: PointImport, o: FitOptions) {
   const nan: [number, number] = [NaN, NaN];
   const ci = Object.fromEntries(CHINCHILLA_KEYS.map((k) => [k, boot ? boot.ci[k] : nan]));
   const se = Object.fromEntries(CHINCHILLA_KEYS.map((k) => [k, boot ? boot.standardError[k] : NaN]));
-  const alloc = chinchillaAllocation(fit.params, 1e21);
-  const lo = (1 - o.level) / 2;
-  const expo = (key: 'a' | 'b'): [number, number] => {
-    if (!boot) return nan;
-    const v = boot.x.map((x) => {
-      const alpha = x[3];
-      const beta = x[4];
-      return key === 'a' ? beta / (alpha + beta) : alpha / (alpha + beta);
-    });
-    return [quantile(v, lo), quantile(v, 1 - lo)];
-  };
-  const exponents = { a: alloc.a, b: alloc.b, ci: { a: expo('a'), b: expo('b') } };
+  // the exponents do not depend on the budget: any C gives them
+  const interval = boot ? chinchillaAllocationInterval(fit.params, boot, 1e21) : null;
+  const alloc = interval ?? chinchillaAllocation(fit.params, 1e21);
+  const exponents = { a: alloc.a, b: alloc.b, ci: { a: interval?.ci.a ?? nan, b: interval?.ci.b ?? nan } };
   const budgets: (Allocation | AllocationInterval)[] = o.budget.map((c) => (boot ? chinchillaAllocationInterval(fit.params, boot, c) : chinchillaAllocation(fit.params, c)));
   const rows = CHINCHILLA_KEYS.map((k) => [k, fmt(fit.params[k]), ciText(ci[k]), fmt(se[k])]);
   const text = [
@@ -163,17 +161,10 @@ function kaplanReport(file: string, imp: PointImport, o: FitOptions) {
   const nan: [number, number] = [NaN, NaN];
   const ci = Object.fromEntries(KAPLAN_ND_KEYS.map((k) => [k, boot ? boot.ci[k] : nan]));
   const se = Object.fromEntries(KAPLAN_ND_KEYS.map((k) => [k, boot ? boot.standardError[k] : NaN]));
-  const alloc = kaplanAllocation(fit.params, 1e21);
-  const lo = (1 - o.level) / 2;
-  const expo = (key: 'a' | 'b'): [number, number] => {
-    if (!boot) return nan;
-    const v = Array.from(boot.samples.alphaN, (aN, i) => {
-      const aD = boot.samples.alphaD[i];
-      return key === 'a' ? aD / (aN + aD) : aN / (aN + aD);
-    });
-    return [quantile(v, lo), quantile(v, 1 - lo)];
-  };
-  const exponents = { a: alloc.a, b: alloc.b, ci: { a: expo('a'), b: expo('b') } };
+  // the exponents do not depend on the budget: any C gives them
+  const interval = boot ? kaplanAllocationInterval(fit.params, boot, 1e21) : null;
+  const alloc = interval ?? kaplanAllocation(fit.params, 1e21);
+  const exponents = { a: alloc.a, b: alloc.b, ci: { a: interval?.ci.a ?? nan, b: interval?.ci.b ?? nan } };
   const budgets = o.budget.map((c) => kaplanAllocation(fit.params, c));
   const rows = KAPLAN_ND_KEYS.map((k) => [k, fmt(fit.params[k as keyof KaplanNDParams]), ciText(ci[k]), fmt(se[k])]);
   const text = [
