@@ -1,7 +1,7 @@
 // The one executor interface (local process pool, distributed queue), its events and result, and runSweep:
 // spec -> runs -> sweep record in the store -> executor. Process and queue mechanics live in local.ts and queue.ts.
 import type { RunStatus } from '../analysis/records.ts';
-import { openStore, type Store } from '../store/store.ts';
+import type { Store } from '../store/store.ts';
 import { runId, runName, totalSteps, type ExecOptions, type RunConfig } from '../train/config.ts';
 import type { RunOutcome } from '../train/run.ts';
 import { makeManifest, recordSweep, type SweepManifest } from './manifest.ts';
@@ -26,7 +26,7 @@ export type SweepRunStatus = RunStatus | 'interrupted';
 export interface SweepRequest {
   sweep: string;
   configs: RunConfig[];
-  /** store location, backend, threads per run, checkpoint interval (quiet is ignored: events are the output) */
+  /** store location, backend, threads per run, checkpoint interval */
   exec: ExecOptions;
   /** extra tries after a crash (each resumes from the run's checkpoint); default 2 */
   retries?: number;
@@ -94,17 +94,20 @@ export const describeRun = (c: RunConfig) => ({ id: runId(c), name: runName(c), 
 
 export interface RunSweepOptions extends Omit<SweepRequest, 'sweep' | 'configs'> {
   executor: Executor;
+  /** called once the sweep is recorded, before any run starts (the CLI prints its header here) */
+  onRecorded?: (manifest: SweepManifest) => void;
 }
 
 /**
- * Expands the spec, records the sweep in the store (refusing a changed spec under the same name), and runs what is
- * not finished. Re-running skips finished runs and resumes unfinished ones from their checkpoints.
+ * Expands the spec, records the sweep in the store (refusing a changed spec under the same name, before anything
+ * starts; an unreachable store fails here within seconds), and runs what is not finished. Re-running skips finished
+ * runs and resumes unfinished ones from their checkpoints. The one place a sweep is recorded.
  */
 export async function runSweep(spec: SweepSpec, options: RunSweepOptions): Promise<SweepResult & { manifest: SweepManifest }> {
   const configs = expandSweep(spec);
-  const store = await openStore(options.exec.store); // fails within seconds on an unreachable store
-  await store.close();
   const { stored } = await recordSweep(options.exec.store, makeManifest(spec, configs));
-  const result = await options.executor.run({ ...options, sweep: spec.name, configs });
+  const { onRecorded, executor, ...request } = options;
+  onRecorded?.(stored);
+  const result = await executor.run({ ...request, sweep: spec.name, configs });
   return { ...result, manifest: stored };
 }

@@ -40,12 +40,16 @@ async function runLocal(request: SweepRequest, options: LocalExecutorOptions): P
   const active = new Set<TrainerProcess>();
   const onAbort = () => active.forEach((p) => p.stop());
   signal?.addEventListener('abort', onAbort);
+  // the first unexpected error (a store write, an onEvent callback throwing): no slot takes another run, the running
+  // ones checkpoint and stop, and once every slot is back the error is rethrown (no trainer left with nobody waiting)
+  let broken: { error: unknown } | undefined;
+  const stopping = () => signal?.aborted || broken !== undefined;
 
   // one slot per worker process: take the next run, hand it over, replace the process if it dies
   const slot = async () => {
     let proc: TrainerProcess | undefined;
     try {
-      while (queue.length > 0 && !signal?.aborted) {
+      while (queue.length > 0 && !stopping()) {
         const config = queue.shift()!;
         const id = runId(config);
         const name = runName(config);
@@ -69,7 +73,7 @@ async function runLocal(request: SweepRequest, options: LocalExecutorOptions): P
         } catch (err) {
           if (!(err instanceof TrainerCrash || err instanceof TrainerError)) throw err;
           // a run that throws with a hint (bad corpus, spec clash) fails the same way every time: no retry
-          const retry = attempt <= retries && !(err instanceof TrainerError && err.hint) && !signal?.aborted;
+          const retry = attempt <= retries && !(err instanceof TrainerError && err.hint) && !stopping();
           onEvent?.({ kind: 'crash', id, name, attempt, worker, message: err.message, retry });
           if (retry) queue.unshift(config);
           else await fail(config, attempt, err, worker);
@@ -95,11 +99,18 @@ async function runLocal(request: SweepRequest, options: LocalExecutorOptions): P
     onEvent?.({ kind: 'end', id, name: runName(config), status: 'failed', step: 0, totalSteps: totalSteps(config), message });
   };
 
+  const guarded = () =>
+    slot().catch((error: unknown) => {
+      if (broken) return;
+      broken = { error };
+      onAbort();
+    });
   try {
-    await Promise.all(Array.from({ length: queue.length > 0 ? workers : 0 }, slot));
+    await Promise.all(Array.from({ length: queue.length > 0 ? workers : 0 }, guarded));
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
+  if (broken) throw broken.error;
   // runs never started (aborted before their turn) are reported as they stand
   for (const config of request.configs) {
     const id = runId(config);

@@ -3,7 +3,7 @@
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
-import { storeKindOf } from '../store/store.ts';
+import { StoreError, storeKindOf } from '../store/store.ts';
 import { createFileExclusive } from '../store/atomic.ts';
 import { runId, type RunConfig } from '../train/config.ts';
 import { SweepSpecError, sweepHash, type SweepSpec } from './spec.ts';
@@ -109,7 +109,14 @@ async function withPg<T>(location: string, fn: (client: pg.Client, schema: strin
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new SweepSpecError(`bad Postgres schema name '${schema}'`, 'use lower-case letters, digits and _');
   url.searchParams.delete('schema');
   const client = new pg.Client({ connectionString: url.href, connectionTimeoutMillis: 5000 });
-  await client.connect();
+  client.on('error', () => {}); // a dropped connection surfaces as the failed query
+  try {
+    await client.connect();
+  } catch (err) {
+    // runSweep's first contact with the store: fail within seconds, with what to do (as openStore does)
+    const where = location.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+    throw new StoreError('unreachable', `cannot reach the Postgres store ${where}: ${(err as Error).message}`, 'check that PostgreSQL is running and the URL is right (postgres://user@host:port/database)', { cause: err });
+  }
   try {
     const s = `"${schema}"`;
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);

@@ -91,17 +91,20 @@ async function runQueued(request: SweepRequest, options: QueueExecutorOptions): 
     const { finished, todo } = await partitionFinished(store, request.configs);
     const results = new Map<string, SweepRunResult>(finished.map((r) => [r.id, r]));
 
-    // ---- enqueue: idempotent by run id; a run whose job failed before is retried, a stale completed job replaced
+    // ---- enqueue: idempotent by run id. A run that failed for good before starts afresh: its store status goes back to
+    // pending (else the first poll would report the old failure while a worker trains it), and its finished job is
+    // replaced by a new one (all its attempts again, and this call's job data)
     for (const config of todo) {
       const id = runId(config);
+      const run = await store.getRun(id);
+      if (run?.state.status === 'failed') await store.setStatus(id, 'pending', { step: run.state.step, message: 'failed before; queued again' });
       const job = await queue.getJob(id);
       const state = job ? await job.getState() : undefined;
-      if (job && state === 'failed') await job.retry();
-      else if (job && state === 'completed') {
+      if (job && (state === 'failed' || state === 'completed')) {
         await job.remove();
         await add(queue, config, request, retries, options);
       } else if (!job) await add(queue, config, request, retries, options);
-      onEvent?.({ kind: 'notice', id, message: `${id}: ${state === undefined ? 'queued' : state === 'failed' ? 'failed before; queued again' : `already ${state} in the queue`}` });
+      onEvent?.({ kind: 'notice', id, message: `${id}: ${state === undefined ? 'queued' : state === 'failed' ? 'failed before; queued again' : state === 'completed' ? 'queued again' : `already ${state} in the queue`}` });
     }
 
     // ---- watch the store (and the queue for runs that failed for good) until every run is finished
@@ -188,7 +191,7 @@ export interface QueueWorkerOptions {
   /** runs at once on this machine, each in its own trainer process; default 1 */
   concurrency?: number;
   /** backend, threads per run, store (checkpointEvery comes with each job) */
-  exec: Omit<ExecOptions, 'checkpointEvery' | 'quiet'>;
+  exec: Omit<ExecOptions, 'checkpointEvery'>;
   /** a job whose worker stops renewing its lock for this long counts as stalled; default 30000 ms */
   lockDurationMs?: number;
   /** how often this worker looks for stalled jobs (and takes them back); default 30000 ms */
@@ -213,6 +216,11 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<void>
   const { onEvent } = options;
 
   const processor = async (job: Job<JobData, JobResult>, token?: string): Promise<JobResult> => {
+    if (options.signal?.aborted) {
+      // shutting down: a job fetched while close() began is handed back untouched, without spending an attempt
+      await job.moveToWait(token);
+      throw new WaitingError();
+    }
     const { config, sweep, checkpointEvery } = job.data;
     const id = runId(config);
     const name = runName(config);
@@ -222,13 +230,16 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<void>
     active.add(proc);
     onEvent?.({ kind: 'start', id, name, worker: me, attempt, totalSteps: totalSteps(config) });
     try {
-      const outcome = await proc.run(
-        { config, sweep, worker: me, attempt, exec: { ...options.exec, checkpointEvery, quiet: true } },
+      const running = proc.run(
+        { config, sweep, worker: me, attempt, exec: { ...options.exec, checkpointEvery } },
         {
           onStep: (s) => onEvent?.({ kind: 'step', id, step: s.step, totalSteps: s.totalSteps, trainLoss: s.trainLoss, testLoss: s.testLoss, tokensPerSecond: s.tokensPerSecond }),
           onNotice: (message) => onEvent?.({ kind: 'notice', message, id }),
         },
       );
+      // shutdown began after the check above (its stop may have gone out before this run): checkpoint and hand back now
+      if (options.signal?.aborted) proc.stop();
+      const outcome = await running;
       active.delete(proc);
       idle.push(proc);
       if (outcome.status === 'interrupted') {

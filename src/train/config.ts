@@ -60,7 +60,6 @@ export interface ExecOptions {
   /** a directory (file store) or a postgres:// URL */
   store: string;
   checkpointEvery: number;
-  quiet: boolean;
 }
 
 /** Error for a config that cannot run, with what to do about it. */

@@ -5,9 +5,11 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { runSweep } from '../../src/sweep/executor.ts';
+import { createLocalExecutor } from '../../src/sweep/local.ts';
 import { connectQueue, QueueError } from '../../src/sweep/queue.ts';
 import { freePort } from '../helpers/services.ts';
-import { TINY_BASE, bin, tmp } from './fixtures.ts';
+import { TINY_BASE, bin, exec, tinySpec, tmp } from './fixtures.ts';
 
 const cli = (args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: process.env, timeout: 120_000 });
 const example = (f: string) => new URL(`../../examples/${f}`, import.meta.url).pathname;
@@ -85,6 +87,10 @@ test('an unreachable store or queue is a clear error within seconds, not a hang'
   assert.equal(store.status, 2, store.stderr);
   assert.match(store.stderr, /error: cannot reach the Postgres store/);
   assert.match(store.stderr, /hint: /);
+  // runSweep itself (the demo calls it directly): recording the sweep is its first contact with the store
+  t0 = Date.now();
+  await assert.rejects(runSweep(tinySpec('reach'), { executor: createLocalExecutor(), exec: exec(`postgres://postgres@127.0.0.1:${port}/db`) }), (e: Error & { hint?: string }) => /cannot reach the Postgres store/.test(e.message) && Boolean(e.hint));
+  assert.ok(Date.now() - t0 < 15_000, `took ${Date.now() - t0} ms`);
 
   t0 = Date.now();
   const worker = cli(['worker', '--queue', `redis://127.0.0.1:${port}`, '--store', join(tmp, 'w')]);
@@ -101,6 +107,14 @@ test('an unreachable store or queue is a clear error within seconds, not a hang'
   const noShared = cli(['sweep', spec, '--queue', `redis://127.0.0.1:${port}`, '--store', join(tmp, 'dir'), '--probe-steps', '0']);
   assert.equal(noShared.status, 2);
   assert.match(noShared.stderr, /--queue needs a shared store.*\nhint: add --store postgres:/);
+  // how runs execute is each worker's business with --queue: flags that would be ignored are refused, before any contact
+  for (const flags of [['--workers', '2'], ['--threads-per-worker', '4'], ['--backend', 'ts'], ['--workers', '2', '--backend', 'auto']]) {
+    const r = cli(['sweep', spec, '--queue', `redis://127.0.0.1:${port}`, '--store', `postgres://postgres@127.0.0.1:${port}/db`, '--probe-steps', '0', ...flags]);
+    assert.equal(r.status, 2, r.stderr);
+    const named = flags.filter((f) => f.startsWith('--')).join(', ');
+    assert.match(r.stderr, new RegExp(`error: ${named} cannot be used with --queue: the workers run the jobs`), r.stderr);
+    assert.match(r.stderr, /hint: give them to each worker instead: scaling-lab worker .*--concurrency N --threads T --backend B/);
+  }
   const badUrl = cli(['worker', '--queue', 'http://x', '--store', join(tmp, 'w')]);
   assert.equal(badUrl.status, 2);
   assert.match(badUrl.stderr, /bad queue URL/);

@@ -29,7 +29,7 @@ export function tinySpec(name: string, extra: { base?: Record<string, unknown>; 
 }
 
 export function exec(store: string, checkpointEvery = 3): ExecOptions {
-  return { backend: 'auto', threads: 1, store, checkpointEvery, quiet: true };
+  return { backend: 'auto', threads: 1, store, checkpointEvery };
 }
 
 /** Everything a run measures except wall time. */
@@ -87,7 +87,13 @@ export interface Cluster {
 /** Stalled jobs are noticed within ~lockDuration + stalledInterval (3 s + 1 s) so the fault test is quick. */
 export const WORKER_FLAGS = ['--threads', '1', '--lock-duration', '3000', '--stalled-interval', '1000'];
 
-export async function startCluster(workers: number): Promise<Cluster | Skip> {
+const crashHook = new URL('./crash-hook.mjs', import.meta.url).pathname;
+
+/**
+ * Redis, PostgreSQL and `workers` worker processes. With `crashes`, every trainer child of the workers runs
+ * crash-hook.mjs: the counter file `crashes` (write a number into it) says how many more times a run crashes at step 3.
+ */
+export async function startCluster(workers: number, options: { crashes?: string } = {}): Promise<Cluster | Skip> {
   const redis = await startRedis();
   if (isSkip(redis)) return redis;
   const pg = await startPostgres();
@@ -98,7 +104,10 @@ export async function startCluster(workers: number): Promise<Cluster | Skip> {
   const store = await openStore(pg.url);
   const procs: WorkerProc[] = [];
   const startWorker = (): WorkerProc => {
-    const child = spawn(process.execPath, [bin, 'worker', '--queue', redis.url, '--store', pg.url, ...WORKER_FLAGS], { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+    const env = options.crashes
+      ? { ...process.env, SCALING_LAB_TEST_CRASHES: options.crashes, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${crashHook}`.trim() }
+      : process.env;
+    const child = spawn(process.execPath, [bin, 'worker', '--queue', redis.url, '--store', pg.url, ...WORKER_FLAGS], { stdio: ['ignore', 'pipe', 'pipe'], env });
     let out = '';
     child.stdout!.on('data', (d) => (out += d));
     child.stderr!.on('data', (d) => (out += d));

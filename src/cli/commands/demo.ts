@@ -62,7 +62,7 @@ export function registerDemo(program: Command): void {
       const started = performance.now();
       const threads = opts.threadsPerWorker;
       const workers = opts.workers ?? defaultWorkers(threads);
-      const exec: ExecOptions = { backend: 'auto', threads, store: opts.store, checkpointEvery: 50, quiet: true };
+      const exec: ExecOptions = { backend: 'auto', threads, store: opts.store, checkpointEvery: 50 };
       const specs: SweepSpec[] = [];
       for (const path of demoSpecPaths(opts.quick)) specs.push(await loadSweepSpec(path));
 

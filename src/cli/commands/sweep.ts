@@ -5,7 +5,7 @@ import { Option, type Command } from 'commander';
 import { openStore, storeKindOf } from '../../store/store.ts';
 import { loadSweepSpec, expandSweep } from '../../sweep/spec.ts';
 import { planSweep, formatPlan } from '../../sweep/plan.ts';
-import { makeManifest, readSweep, recordSweep } from '../../sweep/manifest.ts';
+import { makeManifest, readSweep } from '../../sweep/manifest.ts';
 import { runSweep, type Executor, type SweepEvent } from '../../sweep/executor.ts';
 import { createLocalExecutor, defaultWorkers } from '../../sweep/local.ts';
 import { createQueueExecutor, DEFAULT_QUEUE_NAME, QueueError } from '../../sweep/queue.ts';
@@ -32,29 +32,36 @@ export function registerSweep(program: Command): void {
     .command('sweep')
     .argument('<spec>', 'sweep spec, .yaml or .json (see examples/)')
     .description('expand a sweep spec into runs, print the plan, and run what is not finished (locally, or through a Redis queue)')
-    .option('--workers <n>', 'local worker processes (default: cores / threads per worker)', positiveInt('workers'))
-    .option('--threads-per-worker <n>', 'threads each run uses (native kernels)', positiveInt('threads-per-worker'), 1)
+    .option('--workers <n>', 'local worker processes (default: cores / threads per worker; not with --queue)', positiveInt('workers'))
+    .option('--threads-per-worker <n>', 'threads each run uses (native kernels; not with --queue)', positiveInt('threads-per-worker'), 1)
     .option('--store <dir|url>', 'where runs are kept: a directory (file store) or a postgres:// URL (required with --queue)', 'runs')
     .option('--queue <url>', 'redis:// URL: only enqueue a job per run and watch; `scaling-lab worker` processes run them')
     .option('--queue-name <name>', 'BullMQ queue name (workers must use the same)', DEFAULT_QUEUE_NAME)
     .option('--retries <n>', 'extra tries for a run whose worker crashed (each resumes from its checkpoint)', nonNegativeInt('retries'), 2)
     .option('--dry-run', 'print the plan and exit; nothing is trained', false)
     .option('--probe-steps <n>', 'timed steps per model size for the time estimate (0: no probe)', nonNegativeInt('probe-steps'), 2)
-    .addOption(new Option('--backend <name>', 'kernels: native, ts, auto (native if built)').choices(['auto', 'native', 'ts']).default('auto'))
+    .addOption(new Option('--backend <name>', 'kernels: native, ts, auto (native if built; not with --queue)').choices(['auto', 'native', 'ts']).default('auto'))
     .option('--checkpoint-every <steps>', 'steps between checkpoints (and always at the end)', positiveInt('checkpoint-every'), 50)
     .option('--quiet', 'no progress lines, only the plan and the summary', false)
-    .addHelpText('after', '\nExamples:\n  scaling-lab sweep examples/batch-scan-small.yaml --dry-run\n  scaling-lab sweep examples/batch-scan-small.yaml --workers 2\n  scaling-lab sweep examples/size-data-small.yaml --queue redis://host:6379 --store postgres://user@host/db\n\nRe-running a sweep skips finished runs and resumes unfinished ones from their checkpoints.')
-    .action(async (specPath: string, opts: Record<string, unknown>) => {
-      const spec = await loadSweepSpec(specPath);
-      const configs = expandSweep(spec);
+    .addHelpText('after', '\nExamples:\n  scaling-lab sweep examples/batch-scan-small.yaml --dry-run\n  scaling-lab sweep examples/batch-scan-small.yaml --workers 2\n  scaling-lab sweep examples/size-data-small.yaml --queue redis://host:6379 --store postgres://user@host/db\n\nRe-running a sweep skips finished runs and resumes unfinished ones from their checkpoints.\nWith --queue, each worker decides how it runs: scaling-lab worker --concurrency N --threads T --backend B.')
+    .action(async (specPath: string, opts: Record<string, unknown>, cmd: Command) => {
       const queueUrl = opts.queue as string | undefined;
       const storeLocation = opts.store as string;
+      // with --queue the workers train, with their own --concurrency/--threads/--backend: refuse flags that would be ignored
+      const machineFlags = (['workers', 'threadsPerWorker', 'backend'] as const).filter((k) => cmd.getOptionValueSource(k) === 'cli');
+      if (queueUrl && machineFlags.length > 0) {
+        const names = machineFlags.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+        throw new QueueError(`${names.join(', ')} cannot be used with --queue: the workers run the jobs, each with its own settings`, 'give them to each worker instead: scaling-lab worker --queue URL --store URL --concurrency N --threads T --backend B');
+      }
+      const spec = await loadSweepSpec(specPath);
+      const configs = expandSweep(spec);
       if (queueUrl && storeKindOf(storeLocation) !== 'postgres') {
         throw new QueueError('--queue needs a shared store that every worker can reach', 'add --store postgres://user@host/database (the same URL the workers use)');
       }
       const threads = opts.threadsPerWorker as number;
       const workers = queueUrl ? 1 : ((opts.workers as number | undefined) ?? defaultWorkers(threads));
-      const exec: ExecOptions = { backend: opts.backend as ExecOptions['backend'], threads, store: storeLocation, checkpointEvery: opts.checkpointEvery as number, quiet: Boolean(opts.quiet) };
+      const exec: ExecOptions = { backend: opts.backend as ExecOptions['backend'], threads, store: storeLocation, checkpointEvery: opts.checkpointEvery as number };
+      const quiet = Boolean(opts.quiet);
 
       // ---- the plan, with each run's state where the store already exists
       const state = new Map<string, string>();
@@ -79,9 +86,7 @@ export function registerSweep(program: Command): void {
         return;
       }
 
-      await recordSweep(storeLocation, makeManifest(spec, configs)); // refuses a changed spec before anything starts
       const executor: Executor = queueUrl ? createQueueExecutor({ url: queueUrl, queueName: opts.queueName as string }) : createLocalExecutor({ workers });
-      console.log(queueUrl ? `enqueueing on ${queueUrl.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@')} and watching ${storeLocation}` : `running on ${workers} local worker(s), ${threads} thread(s) each, store ${storeLocation}`);
       const controller = new AbortController();
       const stop = (signal: string) => {
         if (controller.signal.aborted) process.exit(EXIT_INTERRUPTED);
@@ -92,10 +97,20 @@ export function registerSweep(program: Command): void {
       process.on('SIGTERM', () => stop('SIGTERM'));
 
       const finishedBefore = [...state.values()].filter((s) => s === 'done' || s === 'diverged').length;
-      const progress = createMultiProgress(`sweep ${spec.name}`, { total: configs.length, done: finishedBefore, quiet: exec.quiet });
-      const onEvent = renderSweepEvents(progress);
-      const result = await runSweep(spec, { executor, exec, retries: opts.retries as number, signal: controller.signal, onEvent });
-      progress.stop();
+      // runSweep records the sweep (refusing a changed spec) before anything starts; the header and progress come after
+      let progress: MultiProgressView | undefined;
+      let draw: ((e: SweepEvent) => void) | undefined;
+      const onRecorded = () => {
+        console.log(queueUrl ? `enqueueing on ${queueUrl.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@')} and watching ${storeLocation}` : `running on ${workers} local worker(s), ${threads} thread(s) each, store ${storeLocation}`);
+        progress = createMultiProgress(`sweep ${spec.name}`, { total: configs.length, done: finishedBefore, quiet });
+        draw = renderSweepEvents(progress);
+      };
+      let result: Awaited<ReturnType<typeof runSweep>>;
+      try {
+        result = await runSweep(spec, { executor, exec, retries: opts.retries as number, signal: controller.signal, onRecorded, onEvent: (e) => draw?.(e) });
+      } finally {
+        progress?.stop();
+      }
       const count = (s: string) => result.runs.filter((r) => r.status === s).length;
       console.log(`sweep ${spec.name}: ${result.status}: ${count('done')} done, ${count('diverged')} diverged, ${count('failed')} failed, ${result.runs.length - count('done') - count('diverged') - count('failed')} unfinished (${result.skipped} were finished before)`);
       console.log(`status: scaling-lab status ${spec.name} --store ${storeLocation}`);

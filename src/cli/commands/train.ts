@@ -12,7 +12,7 @@ import { createProgress } from '../progress.ts';
 export const EXIT_DIVERGED = 3;
 export const EXIT_INTERRUPTED = 130;
 
-/** Execution flags shared by train and sweep: none of them changes what a run measures. */
+/** Execution flags shared by train and sweep: none of them changes what a run measures (--quiet is the CLI's own). */
 export function addExecOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--backend <name>', 'kernels: native (C addon), ts (TypeScript reference), auto (native if built)').choices(['auto', 'native', 'ts']).default('auto'))
@@ -28,7 +28,6 @@ export function execOptions(opts: Record<string, unknown>): ExecOptions {
     threads: opts.threads as number | undefined,
     store: opts.store as string,
     checkpointEvery: opts.checkpointEvery as number,
-    quiet: Boolean(opts.quiet),
   };
 }
 
@@ -48,6 +47,7 @@ export function registerTrain(program: Command): void {
   cmd.action(async (opts: Record<string, unknown>) => {
     const config = parseRunConfig(schemaValues(opts, RunConfigSchema.shape));
     const exec = execOptions(opts);
+    const quiet = Boolean(opts.quiet);
     const store = await openStore(exec.store);
     const controller = new AbortController();
     const stop = (signal: string) => {
@@ -58,13 +58,13 @@ export function registerTrain(program: Command): void {
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
 
-    if (!exec.quiet) console.error(configTable(`run ${runId(config)} (${totalSteps(config)} steps)`, { ...config, ...exec }));
-    const progress = createProgress('train', { total: totalSteps(config), unit: 'steps', quiet: exec.quiet });
+    if (!quiet) console.error(configTable(`run ${runId(config)} (${totalSteps(config)} steps)`, { ...config, ...exec }));
+    const progress = createProgress('train', { total: totalSteps(config), unit: 'steps', quiet });
     try {
       const result = await trainRun(config, exec, store, {
         signal: controller.signal,
         onNotice: (m) => progress.log(m),
-        onDataProgress: exec.quiet ? undefined : stderrProgress(),
+        onDataProgress: quiet ? undefined : stderrProgress(),
         onStep: (s) =>
           progress.update(s.step, {
             'tok/s': Math.round(s.tokensPerSecond).toLocaleString('en-US'),

@@ -62,7 +62,7 @@ export function registerWorker(program: Command): void {
             e satisfies never;
         }
       };
-      const exec: Omit<ExecOptions, 'checkpointEvery' | 'quiet'> = { backend: opts.backend as ExecOptions['backend'], threads: opts.threads as number, store };
+      const exec: Omit<ExecOptions, 'checkpointEvery'> = { backend: opts.backend as ExecOptions['backend'], threads: opts.threads as number, store };
       await runQueueWorker({
         url: opts.queue as string,
         queueName: opts.queueName as string,
