@@ -41,7 +41,7 @@ export interface ModelShape {
 export interface RunRecord {
   /** derived from the spec: same spec, same id */
   id: string;
-  /** readable, e.g. d2-b32-s0 */
+  /** readable, e.g. d2-b32-s0-t1M; not unique (ids are) */
   name: string;
   status: RunStatus;
   /** the sweep this run belongs to, if any */

@@ -124,7 +124,7 @@ export function checkNewRun(run: NewRun): NewRun {
   if (typeof run !== 'object' || run === null) throw new StoreError('bad-input', 'putRun takes a run object', 'see NewRun in src/store/store.ts');
   const id = checkRunId(run.id);
   if (typeof run.name !== 'string' || run.name.length === 0) {
-    throw new StoreError('bad-input', `bad run ${id}: 'name' must be a non-empty string`, 'names read like d2-b32-s0');
+    throw new StoreError('bad-input', `bad run ${id}: 'name' must be a non-empty string`, 'names read like d2-b32-s0-t1M');
   }
   if (run.sweep !== undefined && (typeof run.sweep !== 'string' || run.sweep.length === 0)) {
     throw new StoreError('bad-input', `bad run ${id}: 'sweep' must be a non-empty string when given`, 'leave it out for a run outside a sweep');

@@ -108,10 +108,20 @@ export function modelName(c: RunConfig): string {
   return c.depth !== undefined ? `d${c.depth}` : `L${m.nLayer}-d${m.dModel}-h${m.nHead}`;
 }
 
-/** Readable name, e.g. d2-b32-s0 (L2-d128-h2-b32-s0 for an explicit shape), with -lr1.41e-3 when the LR is not the default. */
+/** 250000 -> 250k, 1500000 -> 1.5M: three significant digits, for names. */
+function compact(n: number): string {
+  const [div, unit] = n >= 1e9 ? [1e9, 'G'] : n >= 1e6 ? [1e6, 'M'] : n >= 1e3 ? [1e3, 'k'] : [1, ''];
+  return `${Number((n / div).toPrecision(3))}${unit}`;
+}
+
+/**
+ * Readable name: model, batch, seed, budget, and the LR when it is not the default, e.g. d2-b32-s0-t1M,
+ * L1-d32-h1-b32-s0-t250k-lr3e-3, d1-b8-s0-n500 (a step budget). Names can repeat; ids (runId) cannot.
+ */
 export function runName(c: RunConfig): string {
+  const budget = c.tokens !== undefined ? `-t${compact(c.tokens)}` : `-n${c.steps}`;
   const lr = c.lr === DEFAULT_LR ? '' : `-lr${Number(c.lr.toPrecision(3)).toExponential().replace('e+', 'e')}`;
-  return `${modelName(c)}-b${c.batch}-s${c.seed}${lr}`;
+  return `${modelName(c)}-b${c.batch}-s${c.seed}${budget}${lr}`;
 }
 
 /** Canonical JSON: sorted keys, so the id does not depend on key order. */
