@@ -53,6 +53,8 @@ test('demo --quick: Ctrl-C part-way, run again, it resumes and presents sensible
   assert.equal(second.code, 0, second.stderr.slice(-3000));
   const trainedLines = [...second.stderr.matchAll(/(\d+) runs trained, (\d+) already finished/g)].map((m) => Number(m[2]));
   assert.ok(trainedLines.reduce((a, b) => a + b, 0) >= kept, `resumed run counts: ${trainedLines}; kept ${kept}`);
+  // the plan it prints counts what was already done, so the estimate is for what is left
+  assert.match(second.stdout, new RegExp(`runs \\(${kept} finished before, [\\d.]+M tokens left\\)`), second.stdout.split('\n')[0]);
   assert.match(second.stdout, /all checks passed/, second.stdout);
   assert.match(second.stdout, /ok {3}B_crit rises as loss falls \(49K/);
   assert.match(second.stdout, /ok {3}noise scale within 10x of B_crit/);

@@ -6,12 +6,12 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadSweepSpec, expandSweep, type SweepSpec } from '../../sweep/spec.ts';
 import { planSweep } from '../../sweep/plan.ts';
-import { runSweep } from '../../sweep/executor.ts';
+import { partitionFinished, runSweep } from '../../sweep/executor.ts';
 import { createLocalExecutor, defaultWorkers } from '../../sweep/local.ts';
 import { openStore } from '../../store/store.ts';
 import { buildReport, writeReport, type Headline } from '../../report/build.ts';
 import { fitCaveats, sanityChecks, type Check } from '../../report/checks.ts';
-import type { ExecOptions } from '../../train/config.ts';
+import type { ExecOptions, RunConfig } from '../../train/config.ts';
 import { createMultiProgress } from '../progress.ts';
 import { renderSweepEvents, positiveInt } from './sweep.ts';
 import { EXIT_INTERRUPTED } from './train.ts';
@@ -66,15 +66,27 @@ export function registerDemo(program: Command): void {
       const specs: SweepSpec[] = [];
       for (const path of demoSpecPaths(opts.quick)) specs.push(await loadSweepSpec(path));
 
-      // ---- the plan
-      let runs = 0, tokens = 0, estimate = 0;
-      for (const spec of specs) {
-        const plan = await planSweep(spec, expandSweep(spec), { backend: 'auto', threads, workers, probeSteps: 1, probeSeconds: 1 });
-        runs += plan.runs.length;
-        tokens += plan.totalTokens;
-        estimate += plan.estimatedSeconds ?? 0;
+      // ---- the plan: what is left to train (a re-run after Ctrl-C skips finished runs) and a probed estimate
+      const sweeps: { spec: SweepSpec; configs: RunConfig[]; finished: number }[] = [];
+      let runs = 0, finished = 0, tokens = 0, estimate = 0;
+      const planStore = await openStore(opts.store);
+      try {
+        for (const spec of specs) {
+          const configs = expandSweep(spec);
+          const { finished: done, todo } = await partitionFinished(planStore, configs);
+          sweeps.push({ spec, configs, finished: done.length });
+          runs += configs.length;
+          finished += done.length;
+          if (todo.length === 0) continue;
+          const plan = await planSweep(spec, todo, { backend: 'auto', threads, workers, probeSteps: 1, probeSeconds: 1 });
+          tokens += plan.totalTokens;
+          estimate += plan.estimatedSeconds ?? 0;
+        }
+      } finally {
+        await planStore.close();
       }
-      console.log(`scaling-lab demo${opts.quick ? ' --quick' : ''}: ${specs.map((s) => `${s.name} (${s.purpose})`).join(' and ')}: ${runs} runs, ${(tokens / 1e6).toFixed(1)}M tokens of byte-level gutenberg, on ${workers} worker(s); training about ${duration(estimate * 1.3)} here`);
+      const left = finished > 0 ? ` (${finished} finished before, ${(tokens / 1e6).toFixed(1)}M tokens left)` : `, ${(tokens / 1e6).toFixed(1)}M tokens`;
+      console.log(`scaling-lab demo${opts.quick ? ' --quick' : ''}: ${specs.map((s) => `${s.name} (${s.purpose})`).join(' and ')}: ${runs} runs${left} of byte-level gutenberg, on ${workers} worker(s); training about ${duration(estimate * 1.3)} here`);
       console.log(`runs: ${opts.store}/, report: ${opts.out}/; Ctrl-C stops, and the same command resumes`);
 
       const controller = new AbortController();
@@ -87,8 +99,8 @@ export function registerDemo(program: Command): void {
       process.on('SIGTERM', stop);
 
       // ---- the sweeps
-      for (const spec of specs) {
-        const progress = createMultiProgress(`${spec.name}`, { total: expandSweep(spec).length, quiet: opts.quiet });
+      for (const { spec, configs, finished: done } of sweeps) {
+        const progress = createMultiProgress(`${spec.name}`, { total: configs.length, done, quiet: opts.quiet });
         const result = await runSweep(spec, { executor: createLocalExecutor({ workers }), exec, signal: controller.signal, onEvent: renderSweepEvents(progress) });
         progress.stop();
         if (result.status === 'interrupted') {
