@@ -3,6 +3,7 @@
 import type { LossCurve, RunRecord } from './records.ts';
 import { bootstrap, fitLine, fitParabola, type BootstrapResult } from './stats.ts';
 import { AnalysisInputError } from './errors.ts';
+import { maxOf, minOf } from './extent.ts';
 
 // ---- curves: LR envelope, smoothing, running minimum
 
@@ -83,7 +84,7 @@ export function batchCurves(curves: readonly LossCurve[], window = 5, warmupStep
       loss.push(loss.length ? Math.min(best, loss[loss.length - 1]) : best);
     }
     if (steps.length >= 2) {
-      out.push({ batchTokens, runs: runs.map((r) => r.id), steps, tokens, loss, warmupSteps: Math.max(warmupSteps, ...runs.map((r) => r.warmupSteps ?? 0)) });
+      out.push({ batchTokens, runs: runs.map((r) => r.id), steps, tokens, loss, warmupSteps: Math.max(warmupSteps, maxOf(runs.map((r) => r.warmupSteps ?? 0))) });
     }
   }
   return out;
@@ -133,7 +134,7 @@ export interface ParetoFit {
 export function fitPareto(points: readonly LevelPoint[]): ParetoFit {
   const lS = points.map((p) => Math.log(p.steps));
   const E = points.map((p) => p.tokens);
-  const minE = Math.min(...E);
+  const minE = minOf(E);
   const sse = (t: number): { v: number; lSmin: number } => {
     const eMin = minE / (1 + Math.exp(-t));
     const terms = lS.map((s, i) => s + Math.log(E[i] - eMin) - Math.log(E[i]));
@@ -241,8 +242,8 @@ export interface BcritAnalysis {
 }
 
 function defaultLevels(curves: BatchCurve[], n: number): number[] {
-  const hi = Math.min(...curves.map((c) => c.loss[0]));
-  const lo = Math.min(...curves.map((c) => c.loss[c.loss.length - 1]));
+  const hi = minOf(curves.map((c) => c.loss[0]));
+  const lo = minOf(curves.map((c) => c.loss[c.loss.length - 1]));
   if (!(hi > lo)) return [];
   return Array.from({ length: n }, (_, k) => Math.exp(Math.log(hi) + ((k + 1) / (n + 1)) * (Math.log(lo) - Math.log(hi))));
 }

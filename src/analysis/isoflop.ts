@@ -3,6 +3,7 @@
 import type { Accounting, LossCurve, ScalingPoint } from './records.ts';
 import { fitLine, fitParabola, fitPowerLaw, type LineFit } from './stats.ts';
 import { AnalysisInputError } from './errors.ts';
+import { maxOf, minOf } from './extent.ts';
 
 /** A power law y = k C^p fitted in log-log space, with the slope's standard error. */
 export interface PowerLaw {
@@ -104,7 +105,7 @@ function profile(g: ScalingPoint[], keepExtrapolated: boolean): IsoFlopProfile {
   const nOpt = Math.exp(x);
   const dOpt = Math.exp(dLine.intercept + dLine.slope * x);
   const lossOpt = par.c0 + par.c1 * x + par.c2 * x * x;
-  const inside = x >= Math.min(...lN) && x <= Math.max(...lN);
+  const inside = x >= minOf(lN) && x <= maxOf(lN);
   if (!inside && !keepExtrapolated) {
     return { ...base, parabola: par, nOpt, dOpt, lossOpt, status: 'minimum-outside-sizes', reason: `vertex N = ${nOpt.toPrecision(3)} outside the sizes tried` };
   }
@@ -146,8 +147,8 @@ export function fitEnvelope(curves: readonly LossCurve[], options: { bins?: numb
     return { id: cv.id, n: cv.n, pts };
   }).filter((cv) => cv.pts.length >= 2);
   if (prepared.length === 0) throw new AnalysisInputError('envelope: no curve has two points with FLOPs', 'import loss curves with steps and tokens');
-  const cMin = Math.min(...prepared.map((cv) => cv.pts[0].c));
-  const cMax = Math.max(...prepared.map((cv) => cv.pts[cv.pts.length - 1].c));
+  const cMin = minOf(prepared.map((cv) => cv.pts[0].c));
+  const cMax = maxOf(prepared.map((cv) => cv.pts[cv.pts.length - 1].c));
   const out: EnvelopePoint[] = [];
   for (let j = 0; j < bins; j++) {
     const c = Math.exp(Math.log(cMin) + ((Math.log(cMax) - Math.log(cMin)) * j) / Math.max(1, bins - 1));

@@ -3,6 +3,7 @@
 import type { RunRecord } from './records.ts';
 import type { BcritLevel } from './bcrit.ts';
 import { quantile } from './stats.ts';
+import { maxOf, minOf } from './extent.ts';
 
 export interface NoisePoint {
   run: string;
@@ -45,8 +46,8 @@ export interface NoiseBin {
 /** Median and quartiles of B_simple (tokens) in `bins` log-spaced loss bins; empty bins are left out. */
 export function noiseScaleSummary(points: readonly NoisePoint[], bins = 12): NoiseBin[] {
   if (points.length === 0) return [];
-  const lo = Math.log(Math.min(...points.map((p) => p.loss)));
-  const hi = Math.log(Math.max(...points.map((p) => p.loss)));
+  const lo = Math.log(minOf(points.map((p) => p.loss)));
+  const hi = Math.log(maxOf(points.map((p) => p.loss)));
   const width = (hi - lo) / bins || 1;
   const groups: number[][] = Array.from({ length: bins }, () => []);
   for (const p of points) groups[Math.min(bins - 1, Math.floor((Math.log(p.loss) - lo) / width))].push(p.bSimpleTokens);

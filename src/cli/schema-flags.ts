@@ -2,6 +2,7 @@
 // description and default in --help, and reads the parsed flags back into an object for the schema.
 import { Option, type Command } from 'commander';
 import type { z } from 'zod';
+import { maxOf } from '../analysis/extent.ts';
 
 type AnySchema = z.ZodType & { def: { type: string; innerType?: AnySchema; defaultValue?: unknown } };
 
@@ -53,7 +54,7 @@ export function schemaValues(opts: Record<string, unknown>, shape: Record<string
 /** A two-column table of a resolved config, printed at the start of a run (STYLE.md 8). */
 export function configTable(title: string, values: Record<string, unknown>): string {
   const rows = Object.entries(values).filter(([, v]) => v !== undefined).map(([k, v]) => [kebab(k), typeof v === 'number' ? formatNumber(v) : String(v)]);
-  const width = Math.max(...rows.map(([k]) => k.length));
+  const width = maxOf(rows.map(([k]) => k.length));
   return [title, ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`)].join('\n');
 }
 

@@ -4,6 +4,7 @@ import { GPT, AdamW, trainStep, loadKernels, validateConfig, paramCounts, flopsP
 import { parseTokenizerSpec, loadTokenizer } from '../data/index.ts';
 import { modelName, modelShape, runId, runName, totalSteps, type ExecOptions, type RunConfig } from '../train/config.ts';
 import type { SweepSpec } from './spec.ts';
+import { maxOf } from '../analysis/extent.ts';
 
 export interface PlannedRun {
   id: string;
@@ -170,7 +171,7 @@ export function formatPlan(plan: SweepPlan, state: Map<string, string> = new Map
     r.estimatedSeconds !== undefined ? formatDuration(r.estimatedSeconds) : '-',
     state.get(r.id) ?? 'new',
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const widths = head.map((h, i) => Math.max(h.length, maxOf(rows.map((r) => r[i].length))));
   const line = (cells: string[]) => '  ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   const out = [`sweep ${plan.sweep} (${plan.purpose}): ${plan.runs.length} runs`, line(head), ...rows.map(line)];
   out.push(`total: ${formatCount(plan.totalTokens)} tokens, ${formatCount(plan.totalFlops)} FLOPs (Kaplan 6N + attention, output head not counted)`);

@@ -2,6 +2,7 @@
 // optionally measured (--stats). Loading and the registry live in src/data/corpora.ts.
 import { Command } from 'commander';
 import { listCorpora, loadCorpus, chunkDocuments, DEFAULT_CHUNK_CHARS, type CorpusInfo } from '../../data/index.ts';
+import { maxOf } from '../../analysis/extent.ts';
 
 interface Measured {
   documents: number;
@@ -55,7 +56,7 @@ export function registerCorpora(program: Command): void {
 export function printTable(rows: Record<string, string>[]): void {
   if (rows.length === 0) return;
   const cols = Object.keys(rows[0]);
-  const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => r[c].length)));
+  const width = cols.map((c) => Math.max(c.length, maxOf(rows.map((r) => r[c].length))));
   const line = (cells: string[]): string => cells.map((s, i) => (i === cells.length - 1 ? s : s.padEnd(width[i]))).join('  ');
   console.log(line(cols));
   for (const r of rows) console.log(line(cols.map((c) => r[c])));

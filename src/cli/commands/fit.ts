@@ -15,6 +15,7 @@ import {
 } from '../../analysis/allocation.ts';
 import { bootstrapKaplanND, fitKaplanND, KAPLAN_ND_KEYS, type KaplanNDParams } from '../../analysis/kaplan.ts';
 import type { ParamConvention } from '../../analysis/records.ts';
+import { maxOf } from '../../analysis/extent.ts';
 
 export type Law = 'chinchilla' | 'kaplan';
 
@@ -211,7 +212,7 @@ export function ciText(ci: [number, number]): string {
 }
 
 export function renderTable(header: string[], rows: string[][]): string {
-  const w = header.map((h, j) => Math.max(h.length, ...rows.map((r) => r[j].length)));
+  const w = header.map((h, j) => Math.max(h.length, maxOf(rows.map((r) => r[j].length))));
   const line = (r: string[]): string => r.map((c, j) => c.padEnd(w[j])).join('  ').trimEnd();
   return [line(header), line(w.map((x) => '-'.repeat(x))), ...rows.map(line)].join('\n');
 }

@@ -5,6 +5,7 @@ import { openStore, type Store } from '../../store/store.ts';
 import { listSweeps, readSweep, type SweepManifest } from '../../sweep/manifest.ts';
 import { SweepSpecError, expandSweep } from '../../sweep/spec.ts';
 import { runId, totalSteps } from '../../train/config.ts';
+import { maxOf } from '../../analysis/extent.ts';
 
 export interface RunStatusRow {
   id: string;
@@ -40,7 +41,7 @@ async function sweepRows(store: Store, m: SweepManifest): Promise<RunStatusRow[]
 }
 
 function table(head: string[], rows: string[][]): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const widths = head.map((h, i) => Math.max(h.length, maxOf(rows.map((r) => r[i].length))));
   return [head, ...rows].map((r) => '  ' + r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
 }
 

@@ -4,6 +4,7 @@ import type { NoiseBin } from '../../analysis/noise.ts';
 import { BASE_CONFIG, COUNT_LABELS, ciText, logTicks, lossTicks, sci, skipped, type Chart } from '../common.ts';
 import type { ReportData } from '../data.ts';
 import type { ScanFit } from './scan.ts';
+import { maxOf, minOf } from '../../analysis/extent.ts';
 
 export const BCRIT_TITLE = 'Critical batch size vs loss';
 
@@ -23,7 +24,7 @@ export function bcritLabel(bStar: number, alphaB: number): string {
 }
 
 export function bcritChart(data: ReportData, scans: readonly ScanFit[], noise: readonly NoiseSeries[]): Chart {
-  const maxSizes = Math.max(0, ...data.groups.map((g) => g.batchTokens.length));
+  const maxSizes = Math.max(0, maxOf(data.groups.map((g) => g.batchTokens.length)));
   if (maxSizes < 3) {
     return skipped('bcrit', BCRIT_TITLE, `chart 2 needs at least 3 batch sizes per model size; this ${data.records.length ? 'store' : 'import'} has ${maxSizes} (${data.groups.map((g) => `${g.label}: ${g.batchTokens.length}`).join(', ')})`);
   }
@@ -50,8 +51,8 @@ export function bcritChart(data: ReportData, scans: readonly ScanFit[], noise: r
       const fname = `${s.group.label} fit: ${bcritLabel(f.bStar, f.alphaB)}`;
       domain.push(fname);
       range.push(HUES[i % HUES.length]);
-      const lo = Math.min(...ok.map((l) => l.loss)) / 1.04;
-      const hi = Math.max(...ok.map((l) => l.loss)) * 1.04;
+      const lo = minOf(ok.map((l) => l.loss)) / 1.04;
+      const hi = maxOf(ok.map((l) => l.loss)) * 1.04;
       for (let k = 0; k <= 20; k++) {
         const L = lo * (hi / lo) ** (k / 20);
         fits.push({ series: fname, loss: L, bCrit: f.bStar * L ** (-1 / f.alphaB) });
@@ -62,8 +63,8 @@ export function bcritChart(data: ReportData, scans: readonly ScanFit[], noise: r
     }
   });
   const losses = [...emp, ...fits].map((r) => r.loss as number);
-  const lLo = Math.min(...losses) / 1.06;
-  const lHi = Math.max(...losses) * 1.06;
+  const lLo = minOf(losses) / 1.06;
+  const lHi = maxOf(losses) * 1.06;
   noise.forEach((n, i) => {
     const bins = n.bins.filter((b) => b.loss >= lLo && b.loss <= lHi);
     if (bins.length === 0) return;
@@ -73,8 +74,8 @@ export function bcritChart(data: ReportData, scans: readonly ScanFit[], noise: r
     for (const b of bins) noisePts.push({ series: name, loss: b.loss, median: b.median, q25: b.q25, q75: b.q75, n: b.n });
   });
   const ys = [...emp.map((r) => r.bCrit as number), ...fits.map((r) => r.bCrit as number), ...noisePts.flatMap((r) => [r.q25 as number, r.q75 as number])];
-  const yLo = Math.min(...ys) / 1.4;
-  const yHi = Math.max(...ys) * 1.4;
+  const yLo = minOf(ys) / 1.4;
+  const yHi = maxOf(ys) * 1.4;
   const x = { field: 'loss', type: 'quantitative', title: 'Loss (log scale, decreasing to the right)', scale: { type: 'log', reverse: true, domain: [lLo, lHi], nice: false }, axis: { values: lossTicks(lLo, lHi), format: '~g', grid: true } };
   const y = { field: 'bCrit', type: 'quantitative', title: 'Critical batch size B_crit (tokens)', scale: { type: 'log', domain: [yLo, yHi], nice: false }, axis: { values: logTicks(yLo, yHi), labelExpr: COUNT_LABELS } };
   const color = { field: 'series', type: 'nominal', title: null, scale: { domain, range }, legend: { orient: 'bottom', direction: 'vertical', columns: 1, symbolStrokeWidth: 2 } };

@@ -2,6 +2,7 @@
 // (analysis/bcrit.ts curvesFromRuns for stored runs, analysis/importers.ts for imports); no fitting here.
 import { BASE_CONFIG, COUNT_LABELS, logTicks, lossTicks, params, skipped, type Chart } from '../common.ts';
 import type { ReportData } from '../data.ts';
+import { maxOf, minOf } from '../../analysis/extent.ts';
 
 export const CURVES_TITLE = 'Learning curves';
 
@@ -16,10 +17,10 @@ export function learningCurvesChart(data: ReportData): Chart {
   });
   if (rows.length === 0) return skipped('learning-curves', CURVES_TITLE, 'no test-loss row has a positive token count');
   const sizes = [...new Map(rows.map((r) => [r.size, r.sizeN])).entries()].sort((a, b) => a[1] - b[1]).map(([s]) => s);
-  const tLo = Math.min(...rows.map((r) => r.tokens)) / 1.2;
-  const tHi = Math.max(...rows.map((r) => r.tokens)) * 1.2;
-  const lLo = Math.min(...rows.map((r) => r.loss)) * 0.97;
-  const lHi = Math.max(...rows.map((r) => r.loss)) * 1.03;
+  const tLo = minOf(rows.map((r) => r.tokens)) / 1.2;
+  const tHi = maxOf(rows.map((r) => r.tokens)) * 1.2;
+  const lLo = minOf(rows.map((r) => r.loss)) * 0.97;
+  const lHi = maxOf(rows.map((r) => r.loss)) * 1.03;
   return {
     status: 'drawn',
     id: 'learning-curves',

@@ -5,6 +5,7 @@ import { chinchillaAllocation } from '../../analysis/allocation.ts';
 import { BASE_CONFIG, COUNT_LABELS, EXP_LABELS, logTicks, logspace, lossTicks, sci, skipped, type Chart } from '../common.ts';
 import type { ReportData } from '../data.ts';
 import type { LndPanel } from './lnd.ts';
+import { maxOf, minOf } from '../../analysis/extent.ts';
 
 export const ISOFLOP_TITLE = 'IsoFLOP profiles';
 export const FRONTIER_TITLE = 'Compute-optimal frontier';
@@ -15,7 +16,7 @@ export function isoflopChart(data: ReportData, iso: IsoFlopFit | null, reason?: 
   if (!iso || !data.points) return skipped('isoflop', ISOFLOP_TITLE, `IsoFLOP profiles need run end points: ${reason ?? 'none'}`);
   const withParabola = iso.profiles.filter((p) => p.parabola !== null && p.status !== 'too-few-sizes');
   if (withParabola.length === 0) {
-    const best = Math.max(...iso.profiles.map((p) => new Set(p.runs).size));
+    const best = maxOf(iso.profiles.map((p) => new Set(p.runs).size));
     return skipped('isoflop', ISOFLOP_TITLE, `an IsoFLOP profile needs 3 or more model sizes at one FLOP budget (within 10%); the most this data set has at one budget is ${best} run${best === 1 ? '' : 's'} (${iso.profiles.length} budgets)`);
   }
   const byId = new Map(data.points.points.map((p) => [p.id, p]));
@@ -23,15 +24,15 @@ export function isoflopChart(data: ReportData, iso: IsoFlopFit | null, reason?: 
   const curves = withParabola.flatMap((pr) => {
     const ns = pr.runs.map((id) => byId.get(id)!.n);
     const q = pr.parabola!;
-    return logspace(Math.min(...ns) / 1.4, Math.max(...ns) * 1.4, 40).map((n) => ({ budget: budgetLabel(pr.c), c: pr.c, n, loss: q.c0 + q.c1 * Math.log(n) + q.c2 * Math.log(n) ** 2 }));
+    return logspace(minOf(ns) / 1.4, maxOf(ns) * 1.4, 40).map((n) => ({ budget: budgetLabel(pr.c), c: pr.c, n, loss: q.c0 + q.c1 * Math.log(n) + q.c2 * Math.log(n) ** 2 }));
   });
   const vertices = withParabola.filter((p) => p.status === 'ok').map((p) => ({ budget: budgetLabel(p.c), n: p.nOpt, loss: p.lossOpt, d: p.dOpt }));
   const notOk = iso.profiles.filter((p) => p.status !== 'ok').map((p) => `${budgetLabel(p.c)}: ${p.reason}`);
-  const nLo = Math.min(...curves.map((r) => r.n));
-  const nHi = Math.max(...curves.map((r) => r.n));
+  const nLo = minOf(curves.map((r) => r.n));
+  const nHi = maxOf(curves.map((r) => r.n));
   const ls = rows.map((r) => r.loss);
-  const lLo = Math.min(...ls) * 0.96;
-  const lHi = Math.max(...ls) * 1.04;
+  const lLo = minOf(ls) * 0.96;
+  const lHi = maxOf(ls) * 1.04;
   const domain = [...new Map(withParabola.map((p) => [budgetLabel(p.c), p.c])).entries()].sort((a, b) => a[1] - b[1]).map(([l]) => l);
   const x = { field: 'n', type: 'quantitative', title: 'N, parameters', scale: { type: 'log', domain: [nLo, nHi], nice: false }, axis: { values: logTicks(nLo, nHi), labelExpr: COUNT_LABELS } };
   const y = { field: 'loss', type: 'quantitative', title: 'Final validation loss', scale: { domain: [lLo, lHi], nice: false, zero: false }, axis: { values: lossTicks(lLo, lHi).length >= 3 ? lossTicks(lLo, lHi) : undefined, format: '~g' } };
@@ -65,8 +66,8 @@ export function frontierChart(data: ReportData, iso: IsoFlopFit | null, lnd: rea
     return skipped('frontier', FRONTIER_TITLE, `the frontier needs IsoFLOP profiles at 2 or more budgets with a minimum inside the sizes tried, or an L(N, D) fit; ${reason ?? `this data set has ${ok.length} usable profile${ok.length === 1 ? '' : 's'}`}`);
   }
   const cs = [...(data.points?.points.map((p) => p.c) ?? []), ...ok.map((p) => p.c)];
-  const cLo = Math.min(...cs) / 1.5;
-  const cHi = Math.max(...cs) * 1.5;
+  const cLo = minOf(cs) / 1.5;
+  const cHi = maxOf(cs) * 1.5;
   const rows: { panel: string; series: string; c: number; v: number; kind: string }[] = [];
   const domain: string[] = [];
   const range: string[] = [];
@@ -101,8 +102,8 @@ export function frontierChart(data: ReportData, iso: IsoFlopFit | null, lnd: rea
   const color = { field: 'series', type: 'nominal', title: null, scale: { domain, range }, legend: { orient: 'bottom', direction: 'vertical', columns: 1 } };
   const panel = (name: 'N_opt' | 'D_opt', i: number) => {
     const vs = rows.filter((r) => r.panel === name).map((r) => r.v);
-    const vLo = Math.min(...vs) / 1.4;
-    const vHi = Math.max(...vs) * 1.4;
+    const vLo = minOf(vs) / 1.4;
+    const vHi = maxOf(vs) * 1.4;
     const x = { field: 'c', type: 'quantitative', title: 'Training FLOPs C', scale: { type: 'log', domain: [cLo, cHi], nice: false }, axis: { values: logTicks(cLo, cHi), labelExpr: EXP_LABELS } };
     const y = { field: 'v', type: 'quantitative', title: name === 'N_opt' ? 'Compute-optimal N (parameters)' : 'Compute-optimal D (tokens)', scale: { type: 'log', domain: [vLo, vHi], nice: false }, axis: { values: logTicks(vLo, vHi), labelExpr: COUNT_LABELS } };
     return {

@@ -6,6 +6,7 @@ import { kaplanNDLoss, type KaplanFit, type KaplanNDKey, type KaplanNDParams } f
 import type { BootstrapResult } from '../../analysis/stats.ts';
 import { BASE_CONFIG, COUNT_LABELS, EXP_LABELS, logTicks, logspace, lossTicks, sci, skipped, type Chart, type PlotlyFigure } from '../common.ts';
 import type { PointSet, ReportData } from '../data.ts';
+import { maxOf, minOf } from '../../analysis/extent.ts';
 
 export type LndPanel =
   | { label: string; form: 'chinchilla'; set: PointSet; fit: ChinchillaFit; boot: ChinchillaBootstrap | null }
@@ -69,10 +70,10 @@ interface Ranges {
 
 function ranges(p: LndPanel): Ranges {
   const pts = p.set.points;
-  const d: [number, number] = [Math.min(...pts.map((q) => q.d)), Math.max(...pts.map((q) => q.d))];
-  const n: [number, number] = [Math.min(...pts.map((q) => q.n)), Math.max(...pts.map((q) => q.n))];
+  const d: [number, number] = [minOf(pts.map((q) => q.d)), maxOf(pts.map((q) => q.d))];
+  const n: [number, number] = [minOf(pts.map((q) => q.n)), maxOf(pts.map((q) => q.n))];
   const ls = pts.map((q) => q.loss);
-  return { d, n, loss: [Math.min(...ls) * 0.97, Math.max(...ls) * 1.03], c: [Math.min(...pts.map((q) => q.c)), Math.max(...pts.map((q) => q.c))] };
+  return { d, n, loss: [minOf(ls) * 0.97, maxOf(ls) * 1.03], c: [minOf(pts.map((q) => q.c)), maxOf(pts.map((q) => q.c))] };
 }
 
 function obliquePanel(p: LndPanel, i: number, cDomain: [number, number]) {
@@ -129,8 +130,8 @@ function obliquePanel(p: LndPanel, i: number, cDomain: [number, number]) {
   labels.push({ text: 'N (parameters)', x: nl.x - 0.06, y: nl.y - 0.16, align: 'right', kind: 'axis' });
   labels.push({ text: 'loss', x: ll.x, y: ll.y, align: 'center', kind: 'axis' });
   const all = [...box, ...labels];
-  const xDom = [Math.min(...all.map((q) => q.x)) - 0.12, Math.max(...all.map((q) => q.x)) + 0.12];
-  const yDom = [Math.min(...all.map((q) => q.y)) - 0.05, Math.max(...all.map((q) => q.y)) + 0.05];
+  const xDom = [minOf(all.map((q) => q.x)) - 0.12, maxOf(all.map((q) => q.x)) + 0.12];
+  const yDom = [minOf(all.map((q) => q.y)) - 0.05, maxOf(all.map((q) => q.y)) + 0.05];
   const x = { field: 'x', type: 'quantitative', axis: null, scale: { domain: xDom, nice: false, zero: false } };
   const y = { field: 'y', type: 'quantitative', axis: null, scale: { domain: yDom, nice: false, zero: false } };
   return {
@@ -171,8 +172,8 @@ function compact(v: number): string {
 
 /** Splits values into up to k log-spaced bands; returns each value's band label and each band's geometric centre. */
 function bands(values: number[], k: number): { of: (v: number) => number; labels: string[]; centres: number[] } {
-  const lo = Math.log(Math.min(...values));
-  const hi = Math.log(Math.max(...values));
+  const lo = Math.log(minOf(values));
+  const hi = Math.log(maxOf(values));
   const m = Math.max(1, Math.min(k, new Set(values).size));
   const w = (hi - lo) / m || 1;
   const of = (v: number) => Math.min(m - 1, Math.floor((Math.log(v) - lo) / w));
@@ -192,18 +193,18 @@ function projectionPanel(p: LndPanel, i: number, along: 'n' | 'd') {
   const bandName = (j: number) => `${other === 'd' ? 'D' : 'N'} ${b.labels[j]}`;
   const rows = pts.map((q) => ({ id: q.id, x: q[along], loss: q.loss, band: bandName(b.of(q[other])), bandIndex: b.of(q[other]) }));
   const xs = pts.map((q) => q[along]);
-  const xLo = Math.min(...xs) / 1.3;
-  const xHi = Math.max(...xs) * 1.3;
+  const xLo = minOf(xs) / 1.3;
+  const xHi = maxOf(xs) * 1.3;
   const curves: { band: string; bandIndex: number; x: number; loss: number }[] = [];
   b.centres.forEach((c, j) => {
     if (!Number.isFinite(c)) return;
     // the law at the band's centre, over the band's own span of the x variable (not across the whole axis)
     const inBand = pts.filter((q) => b.of(q[other]) === j).map((q) => q[along]);
-    for (const v of logspace(Math.max(xLo, Math.min(...inBand) / 1.5), Math.min(xHi, Math.max(...inBand) * 1.5), 30)) curves.push({ band: bandName(j), bandIndex: j, x: v, loss: along === 'n' ? predict(p, v, c) : predict(p, c, v) });
+    for (const v of logspace(Math.max(xLo, minOf(inBand) / 1.5), Math.min(xHi, maxOf(inBand) * 1.5), 30)) curves.push({ band: bandName(j), bandIndex: j, x: v, loss: along === 'n' ? predict(p, v, c) : predict(p, c, v) });
   });
   const ls = rows.map((r) => r.loss);
-  const lLo = Math.min(...ls) * 0.95;
-  const lHi = Math.max(...ls) * 1.05;
+  const lLo = minOf(ls) * 0.95;
+  const lHi = maxOf(ls) * 1.05;
   const domain = b.labels.map((_, j) => bandName(j)).filter((_, j) => Number.isFinite(b.centres[j]));
   const x = { field: 'x', type: 'quantitative', title: along === 'n' ? `N, parameters (${p.set.accounting.n === 'kaplan' ? 'non-embedding, Kaplan' : p.set.accounting.n === 'total' ? 'all, Chinchilla' : 'as given'})` : 'D, training tokens', scale: { type: 'log', domain: [xLo, xHi], nice: false }, axis: { values: logTicks(xLo, xHi), labelExpr: COUNT_LABELS } };
   const y = { field: 'loss', type: 'quantitative', title: 'Validation loss', scale: { type: 'log', domain: [lLo, lHi], nice: false }, axis: { values: lossTicks(lLo, lHi), format: '~g' } };
@@ -227,8 +228,8 @@ const PLASMA = [[0, '#0d0887'], [0.25, '#7e03a8'], [0.5, '#cc4778'], [0.75, '#f8
 function plotlyFigure(panels: LndPanel[]): PlotlyFigure {
   const data: Record<string, unknown>[] = [];
   const layout: Record<string, unknown> = { margin: { l: 0, r: 0, t: 10, b: 0 }, height: 520, showlegend: false, font: { family: 'DejaVu Sans, Arial, sans-serif' } };
-  const cLo = Math.min(...panels.flatMap((p) => p.set.points.map((q) => q.c)));
-  const cHi = Math.max(...panels.flatMap((p) => p.set.points.map((q) => q.c)));
+  const cLo = minOf(panels.flatMap((p) => p.set.points.map((q) => q.c)));
+  const cHi = maxOf(panels.flatMap((p) => p.set.points.map((q) => q.c)));
   panels.forEach((p, i) => {
     const scene = i === 0 ? 'scene' : `scene${i + 1}`;
     const r = ranges(p);
@@ -277,7 +278,7 @@ export function lndCharts(data: ReportData, panels: readonly LndPanel[], reason?
     const why = `chart 3 needs end points of runs over several model sizes and token counts: ${reason ?? 'none'}`;
     return [skipped('lnd-3d', title3d, why), skipped('lnd-vs-n', 'L(N, D): loss vs N', why), skipped('lnd-vs-d', 'L(N, D): loss vs D', why)];
   }
-  const cDomain: [number, number] = [Math.min(...panels.flatMap((p) => p.set.points.map((q) => q.c))), Math.max(...panels.flatMap((p) => p.set.points.map((q) => q.c)))];
+  const cDomain: [number, number] = [minOf(panels.flatMap((p) => p.set.points.map((q) => q.c))), maxOf(panels.flatMap((p) => p.set.points.map((q) => q.c)))];
   const accounting = panels.map((p) => `${p.label}: ${nWordsOf(p)}, C ${p.set.accounting.flops === 'given' ? 'as logged/given' : '= 6ND'}`).join('; ');
   const fitWords = panels.map((p) => `${p.label}, ${formName(p)}: ${formulaText(p)} (${p.fit.n} runs${p.boot ? `, CIs in the fit table from ${bootCount(p)} bootstrap resamples over runs` : ''})`).join('; ');
   const base = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', config: BASE_CONFIG };

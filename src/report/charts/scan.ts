@@ -3,6 +3,7 @@
 import type { BcritAnalysis, BcritLevel } from '../../analysis/bcrit.ts';
 import { BASE_CONFIG, COUNT_LABELS, logTicks, params, sci, skipped, type Chart } from '../common.ts';
 import type { ReportData, SizeGroup } from '../data.ts';
+import { maxOf, minOf } from '../../analysis/extent.ts';
 
 /** One model size's scan: the analysis, or why there is none. */
 export interface ScanFit {
@@ -27,7 +28,7 @@ export function scanChart(data: ReportData, scans: readonly ScanFit[]): Chart {
     return skipped('batch-scan', SCAN_TITLE, `chart 1 needs, for some model size, runs at 3 or more batch sizes with test-loss curves; ${why}`);
   }
   const allLoss = drawn.flatMap((s) => s.analysis!.curves.flatMap((c) => c.loss));
-  const colorDomain = [Math.min(...allLoss), Math.max(...allLoss)];
+  const colorDomain = [minOf(allLoss), maxOf(allLoss)];
   const panels = drawn.map((s, i) => panel(s, i, colorDomain));
   const skippedSizes = scans.filter((s) => s.analysis === null).map((s) => `${s.group.label} (${s.reason})`);
   return {
@@ -53,10 +54,10 @@ function panel(s: ScanFit, i: number, colorDomain: number[]) {
   const curveRows = a.curves.flatMap((c) => c.steps.map((step, k) => ({ batch: c.batchTokens, step, tokens: c.tokens[k], loss: c.loss[k] })));
   const steps = curveRows.map((r) => r.step);
   const tokens = curveRows.map((r) => r.tokens);
-  const sLo = Math.min(...steps);
-  const sHi = Math.max(...steps);
-  const eLo = Math.min(...tokens);
-  const eHi = Math.max(...tokens);
+  const sLo = minOf(steps);
+  const sHi = maxOf(steps);
+  const eLo = minOf(tokens);
+  const eHi = maxOf(tokens);
   const contourRows: { level: string; loss: number; step: number; tokens: number; order: number }[] = [];
   const ringRows: { level: string; step: number; tokens: number }[] = [];
   const labelRows: { level: string; step: number; tokens: number }[] = [];
@@ -65,8 +66,8 @@ function panel(s: ScanFit, i: number, colorDomain: number[]) {
     let first: { step: number; tokens: number } | null = null;
     // S = S_min E / (E - E_min), drawn around the measured points (up to 4x their largest S and E): from just
     // above E_min (S -> infinity, the horizontal arm) to large E (S -> S_min, the vertical arm)
-    const sCap = Math.min(sHi * 1.2, 4 * Math.max(...l.points.map((p) => p.steps)));
-    const eCap = Math.min(eHi * 1.2, 4 * Math.max(...l.points.map((p) => p.tokens)));
+    const sCap = Math.min(sHi * 1.2, 4 * maxOf(l.points.map((p) => p.steps)));
+    const eCap = Math.min(eHi * 1.2, 4 * maxOf(l.points.map((p) => p.tokens)));
     const e0 = l.eMin * 1.0001;
     for (let k = 0; k <= 80; k++) {
       const E = Math.exp(Math.log(e0) + ((Math.log(eCap) - Math.log(e0)) * k) / 80);
