@@ -46,7 +46,7 @@ test('compute-optimal allocation (G formula) matches a numerical minimum of L(N,
 test('Approach 2: IsoFLOP parabolas recover the N_opt(C) exponent; near-equal budgets are grouped', () => {
   const budgets = [1e18, 1e19, 1e20, 1e21, 1e22];
   const pts = syntheticIsoFlop(P, budgets, 9, 8, 0.002, 5);
-  // jitter C by up to +-3%: still 5 budgets with the default 10% tolerance
+  // jitter C by up to +-3%: still 5 budgets with the default clustering (+-0.05 decades)
   const rng = new SeededRandom(9);
   for (const p of pts) p.c *= 1 + 0.03 * (2 * rng.float() - 1);
   const f = fitIsoFlop(pts);
@@ -55,11 +55,17 @@ test('Approach 2: IsoFLOP parabolas recover the N_opt(C) exponent; near-equal bu
   // the parabola in log N is an approximation of L(N, C/6N): exponents within 0.03 of beta/(alpha+beta)
   assertClose('a', f.nOpt!.p, 0.28 / 0.62, { rtol: 0, atol: 0.03 });
   assertClose('b', f.dOpt!.p, 0.34 / 0.62, { rtol: 0, atol: 0.03 });
-  // a budget with 2 sizes is reported, not dropped
-  const g = fitIsoFlop([...pts, { id: 'x', n: 1e9, d: 1e12, c: 6e24, loss: 2 }, { id: 'y', n: 2e9, d: 5e11, c: 6e24, loss: 2.1 }]);
+  // a budget with 2 sizes is reported, not dropped: by the budget column, and by clustering (6 runs, 2 sizes)
+  const two = [{ id: 'x', n: 1e9, d: 1e12, c: 6e21, loss: 2 }, { id: 'y', n: 2e9, d: 5e11, c: 6e21, loss: 2.1 }];
+  const g = fitIsoFlop([...pts, ...two], { budget: [...pts.map((p) => budgets[Math.round(Math.log10(p.c)) - 18]), 6e24, 6e24] });
   const lonely = g.profiles.find((p) => p.runs.includes('x'))!;
   assert.equal(lonely.status, 'too-few-sizes');
   assert.match(lonely.reason!, /2 distinct model sizes/);
+  const six = [0, 1, 2].flatMap((k) => two.map((p) => ({ ...p, id: `${p.id}${k}`, c: 6e24 })));
+  const h = fitIsoFlop([...pts, ...six]);
+  assert.equal(h.profiles.length, 6);
+  assert.equal(h.profiles.find((p) => p.runs.includes('x0'))!.status, 'too-few-sizes');
+  assert.ok(h.fitted);
 });
 
 test('Approach 1: the envelope of training curves picks the best run at each FLOP count', () => {
