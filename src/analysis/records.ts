@@ -20,10 +20,19 @@ export interface MetricRow {
   wallMs: number;
   /** mean test loss on the fixed evaluation windows; only at eval steps */
   testLoss?: number;
-  /** gradient noise scale B_simple (McCandlish et al. 2018), EMA estimate, in sequences and in tokens */
+  /**
+   * gradient noise scale B_simple (McCandlish et al. 2018), in sequences and in tokens: the ratio of the
+   * bias-corrected EMAs (beta noiseBeta, started at step 1) of the two estimates below. For live progress only: in
+   * a short run it lags the loss by up to ~1/(1 - beta) steps; analysis should use gradSq and traceSigma.
+   */
   bSimple?: number;
   bSimpleTokens?: number;
-  /** the EMA estimates behind bSimple: |G|^2 and tr(Sigma) */
+  /**
+   * this step's raw unbiased estimates of |G|^2 and tr(Sigma) (per-sequence covariance), from the micro-batch and
+   * accumulated gradient norms (McCandlish et al. 2018 App. A.1); not smoothed, so one row is noisy and |G|^2 can
+   * be negative. Average each over many rows (e.g. a loss bin) and divide: B_simple = mean traceSigma / mean gradSq,
+   * in sequences (times context for tokens). Trainer version 1 logged their EMAs here instead.
+   */
   gradSq?: number;
   traceSigma?: number;
 }
@@ -62,6 +71,10 @@ export interface RunRecord {
   /** steps of learning-rate warm-up: B_crit levels reached inside it are distorted (SCIENCE.md section 1) */
   warmupSteps?: number;
   seed?: number;
+  /** LR schedule after warm-up ('constant', 'cosine', 'wsd', or an importer's name): runs are grouped by it */
+  schedule?: string;
+  /** the data: corpus and tokenizer, e.g. 'gutenberg/byte', 'gutenberg/bpe-4096': runs are grouped by it */
+  data?: string;
   metrics: MetricRow[];
 }
 

@@ -27,8 +27,11 @@ import {
   type StoredRun,
 } from './store.ts';
 
-/** Bump when the tables change, and migrate from the older versions in migrate(). */
-const SCHEMA_VERSION = 1;
+/**
+ * Bump when the tables change, and migrate from the older versions in migrate().
+ * 2: runs.schedule and runs.data (grouping fields), added to a version-1 store by ALTER TABLE ... ADD COLUMN.
+ */
+const SCHEMA_VERSION = 2;
 const DEFAULT_SCHEMA = 'scaling_lab';
 const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 /**
@@ -58,6 +61,8 @@ function createTables(s: string): string {
       lr float8,
       warmup_steps integer,
       seed bigint,
+      schedule text,
+      data text,
       created_at timestamptz NOT NULL DEFAULT now(),
       status text NOT NULL CHECK (status IN (${RUN_STATUSES.map((x) => `'${x}'`).join(', ')})),
       status_step integer,
@@ -102,6 +107,8 @@ interface RunRow {
   lr: number | null;
   warmup_steps: number | null;
   seed: string | null;
+  schedule: string | null;
+  data: string | null;
   created_at: Date;
   status: RunStatus;
   status_step: number | null;
@@ -126,6 +133,8 @@ function fromRunRow(r: RunRow): StoredRun {
       lr: r.lr ?? undefined,
       warmupSteps: r.warmup_steps ?? undefined,
       seed: r.seed === null ? undefined : Number(r.seed),
+      schedule: r.schedule ?? undefined,
+      data: r.data ?? undefined,
     }),
     spec: r.spec,
     createdAt: r.created_at.toISOString(),
@@ -262,7 +271,12 @@ export class PostgresStore implements Store {
         );
       }
       await client.query(createTables(this.s));
-      if (found === null) await client.query(`INSERT INTO ${this.s}.schema_version (version) VALUES ($1)`, [SCHEMA_VERSION]);
+      // version 1 -> 2: nullable columns, so a version-1 run reads back without them (it did not record them).
+      // Only when needed: ALTER TABLE takes an exclusive lock on runs, which every open would otherwise take.
+      if (found !== null && found < 2) {
+        await client.query(`ALTER TABLE ${this.s}.runs ADD COLUMN IF NOT EXISTS schedule text, ADD COLUMN IF NOT EXISTS data text`);
+      }
+      if (found === null || found < SCHEMA_VERSION) await client.query(`INSERT INTO ${this.s}.schema_version (version) VALUES ($1)`, [SCHEMA_VERSION]);
       await client.query('COMMIT');
     } catch (err) {
       await client.query('ROLLBACK').catch(() => {});
@@ -311,12 +325,13 @@ export class PostgresStore implements Store {
   async putRun(input: NewRun): Promise<StoredRun> {
     const run = checkNewRun(input);
     const inserted = await this.q<RunRow>(
-      `INSERT INTO ${this.s}.runs (id, name, sweep, spec, model, params_kaplan, params_total, batch_size, context, batch_tokens, lr, warmup_steps, seed, status)
-       VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, $11, $12, $13, 'pending')
+      `INSERT INTO ${this.s}.runs (id, name, sweep, spec, model, params_kaplan, params_total, batch_size, context, batch_tokens, lr, warmup_steps, seed, schedule, data, status)
+       VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'pending')
        ON CONFLICT (id) DO NOTHING RETURNING *`,
       [
         run.id, run.name, run.sweep ?? null, JSON.stringify(run.spec), run.model === undefined ? null : JSON.stringify(run.model),
         run.paramsKaplan, run.paramsTotal, run.batchSize, run.context, run.batchTokens, run.lr ?? null, run.warmupSteps ?? null, run.seed ?? null,
+        run.schedule ?? null, run.data ?? null,
       ],
     );
     if (inserted.rows[0] !== undefined) return fromRunRow(inserted.rows[0]);

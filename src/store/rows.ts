@@ -137,6 +137,12 @@ export function checkNewRun(run: NewRun): NewRun {
   if (run.lr !== undefined) checkNumber(run.lr, 'lr', 'positive');
   if (run.seed !== undefined) checkNumber(run.seed, 'seed', 'integer');
   if (run.warmupSteps !== undefined) checkNumber(run.warmupSteps, 'warmupSteps', 'integer');
+  for (const key of ['schedule', 'data'] as const) {
+    const v = run[key];
+    if (v !== undefined && (typeof v !== 'string' || v.length === 0)) {
+      throw new StoreError('bad-input', `bad run ${id}: '${key}' must be a non-empty string when given`, key === 'schedule' ? "the LR schedule's name, e.g. 'constant' or 'cosine'" : "corpus and tokenizer, e.g. 'gutenberg/byte'");
+    }
+  }
   let model: ModelShape | undefined;
   if (run.model !== undefined) {
     const m = run.model;
@@ -284,6 +290,8 @@ export function pickMeta(run: RunMeta): RunMeta {
     ...(run.lr !== undefined && { lr: run.lr }),
     ...(run.warmupSteps !== undefined && { warmupSteps: run.warmupSteps }),
     ...(run.seed !== undefined && { seed: run.seed }),
+    ...(run.schedule !== undefined && { schedule: run.schedule }),
+    ...(run.data !== undefined && { data: run.data }),
   };
 }
 

@@ -1,6 +1,7 @@
 // The gradient noise scale probe (McCandlish et al. 2018, "An Empirical Model of Large-Batch Training",
-// section 2.2 and appendix A.1): unbiased |G|^2 and tr(Sigma) from gradient norms at two batch sizes,
-// smoothed by bias-corrected EMAs (as GPT-NeoX's gradient_noise_scale.py). The trainer feeds it norms.
+// section 2.2 and appendix A.1): unbiased |G|^2 and tr(Sigma) from gradient norms at two batch sizes, each
+// step's raw pair (what the metric rows log, so analysis can take a ratio of means over a loss bin) and their
+// bias-corrected EMAs (as GPT-NeoX's gradient_noise_scale.py; the live B_simple). The trainer feeds it norms.
 
 /**
  * One measurement: the squared norms of micro-batch gradients (each over bSmall sequences) and of the
@@ -24,6 +25,14 @@ export interface NoiseEstimate {
   bSimple: number;
 }
 
+/** One step's unbiased estimates (before any smoothing): the means of many of them are unbiased too. */
+export interface RawNoiseEstimate {
+  /** unbiased estimate of |G|^2 (can be negative on one step when the gradient is small against the noise) */
+  gradSq: number;
+  /** unbiased estimate of tr(Sigma), per-sequence covariance */
+  traceSigma: number;
+}
+
 export interface NoiseProbeState {
   emaGradSq: number;
   emaTrace: number;
@@ -36,7 +45,7 @@ export interface NoiseProbeState {
  *   tr(Sigma) ~ (|G_small|^2 - |G_big|^2) / (1/B_small - 1/B_big)
  * Each is unbiased; their ratio is not, so we average each separately before dividing.
  */
-export function unbiasedEstimates(sample: NoiseSample): { gradSq: number; traceSigma: number } {
+export function unbiasedEstimates(sample: NoiseSample): RawNoiseEstimate {
   const { bSmall, bBig, microGradSq, gradSq } = sample;
   if (!(bBig > bSmall && bSmall > 0)) throw new RangeError(`noise probe needs 0 < bSmall < bBig, got ${bSmall}, ${bBig}`);
   if (microGradSq.length === 0) throw new RangeError('noise probe needs at least one micro-batch gradient norm');
@@ -57,14 +66,14 @@ export class NoiseProbe {
     if (!(beta >= 0 && beta < 1)) throw new RangeError(`noise probe EMA beta must be in [0, 1), got ${beta}`);
   }
 
-  /** Add one measurement; returns the current smoothed estimate. */
-  update(sample: NoiseSample): NoiseEstimate {
-    const { gradSq, traceSigma } = unbiasedEstimates(sample);
+  /** Add one measurement; returns the current smoothed estimate and this step's raw estimates. */
+  update(sample: NoiseSample): NoiseEstimate & { raw: RawNoiseEstimate } {
+    const raw = unbiasedEstimates(sample);
     const s = this.state;
-    s.emaGradSq = this.beta * s.emaGradSq + (1 - this.beta) * gradSq;
-    s.emaTrace = this.beta * s.emaTrace + (1 - this.beta) * traceSigma;
+    s.emaGradSq = this.beta * s.emaGradSq + (1 - this.beta) * raw.gradSq;
+    s.emaTrace = this.beta * s.emaTrace + (1 - this.beta) * raw.traceSigma;
     s.count++;
-    return this.estimate()!;
+    return { ...this.estimate()!, raw };
   }
 
   /** The smoothed estimate, or undefined before the first update. */

@@ -5,14 +5,19 @@ import { prepareDataset, type Dataset } from '../data/index.ts';
 import { BatchSampler, evalBatches, type Batch } from '../data/sampler.ts';
 import type { ProgressFn } from '../data/progress.ts';
 import type { MetricRow, RunStatus } from '../analysis/records.ts';
-import type { Store } from '../store/store.ts';
+import { StoreError, type NewRun, type Store, type StoredRun } from '../store/store.ts';
 import { modelShape, runId, runName, totalSteps, type ExecOptions, type RunConfig } from './config.ts';
 import { learningRate } from './schedule.ts';
 import { NoiseProbe, type NoiseProbeState } from './noise.ts';
 import { decodeCheckpoint, encodeCheckpoint, kernelsChange, kernelsInfo, verifyCheckpoint } from './checkpoint.ts';
 
-/** Bumped when a change to the trainer changes what a run computes, so old runs are not mistaken for new. */
-export const TRAINER_VERSION = 1;
+/**
+ * Bumped when a change to the trainer changes what a run computes, so old runs are not mistaken for new.
+ * 2: metric rows' gradSq and traceSigma are the raw per-step unbiased estimates (were their EMAs); the spec
+ * carries the eval schedule when one is given.
+ */
+export const TRAINER_VERSION = 2;
+const TRAINER_CHANGES = 'version 2 logs raw per-step noise estimates in gradSq and traceSigma, version 1 their EMAs';
 
 export interface RunHooks {
   /** after every step: the step just done, and the row if one was logged */
@@ -89,7 +94,7 @@ export async function trainRun(config: RunConfig, exec: ExecOptions, store: Stor
 
   // ---- the run's record: an existing run with another spec is refused by the store
   const spec: StoredSpec = { trainer: TRAINER_VERSION, config, dataset: dataset.id, vocab: dataset.vocabSize };
-  const stored = await store.putRun({
+  const stored = await putRunExplained(store, {
     id,
     name,
     spec,
@@ -103,6 +108,9 @@ export async function trainRun(config: RunConfig, exec: ExecOptions, store: Stor
     lr: config.lr,
     warmupSteps: config.warmupSteps,
     seed: config.seed,
+    // grouping fields (a scan's analysis groups runs by model size x sweep x schedule x data)
+    schedule: config.schedule,
+    data: `${dataset.key.corpus}/${dataset.tokenizer.name}`,
   });
   const outcome = (status: RunOutcome['status'], step: number, extra: Partial<RunOutcome> = {}): RunOutcome => ({ id, name, status, step, totalSteps: steps, stepsTrained: 0, ...extra });
   if (stored.state.status === 'done' || stored.state.status === 'diverged') {
@@ -192,10 +200,12 @@ export async function trainRun(config: RunConfig, exec: ExecOptions, store: Stor
     const wallMs = wallMsBefore + (performance.now() - started);
     const row: MetricRow = { step, tokens: step * config.batch * T, flops: step * config.batch * T * flopsPerToken, trainLoss, lr, gradNorm: r.gradNorm, wallMs };
 
-    // McCandlish et al. 2018 App. A.1: B_small = one micro-batch, B_big = the accumulated batch
+    // McCandlish et al. 2018 App. A.1: B_small = one micro-batch, B_big = the accumulated batch. The row keeps
+    // this step's raw unbiased |G|^2 and tr(Sigma) (analysis averages them over a loss bin: a ratio of means, with
+    // no EMA lag that depends on the run's length); bSimple is the EMA ratio, for live progress.
     if (nMicro >= 2 && config.noiseInterval > 0 && step % config.noiseInterval === 0 && Number.isFinite(r.gradSq)) {
       const e = probe.update({ bSmall: micro, bBig: config.batch, microGradSq: r.microGradSq, gradSq: r.gradSq });
-      Object.assign(row, { bSimple: e.bSimple, bSimpleTokens: e.bSimple * T, gradSq: e.gradSq, traceSigma: e.traceSigma });
+      Object.assign(row, { bSimple: e.bSimple, bSimpleTokens: e.bSimple * T, gradSq: e.raw.gradSq, traceSigma: e.raw.traceSigma });
     }
 
     if (!Number.isFinite(trainLoss) || trainLoss > divergeLoss) {
@@ -228,4 +238,27 @@ export async function trainRun(config: RunConfig, exec: ExecOptions, store: Stor
   await store.setStatus(id, 'done', { step });
   const tokensPerSecond = ((step - firstStep) * config.batch * T) / ((performance.now() - started) / 1000);
   return outcome('done', step, { stepsTrained: step - firstStep, finalTrainLoss: trainLoss, finalTestLoss: testLoss, tokensPerSecond });
+}
+
+/**
+ * store.putRun, with a clearer refusal for a run that an older trainer made under the same id (ids hash the config,
+ * not the trainer version): say which versions, what changed, and what to do.
+ */
+async function putRunExplained(store: Store, run: NewRun & { spec: StoredSpec }): Promise<StoredRun> {
+  try {
+    return await store.putRun(run);
+  } catch (err) {
+    if (!(err instanceof StoreError) || err.code !== 'spec-mismatch') throw err;
+    const existing = await store.getRun(run.id).catch(() => undefined);
+    const trainer = (existing?.spec as Partial<StoredSpec> | undefined)?.trainer;
+    if (trainer === undefined || trainer === TRAINER_VERSION) throw err;
+    throw new StoreError(
+      'spec-mismatch',
+      `run '${run.id}' in the ${store.kind} store ${store.location} was trained by trainer version ${trainer}; this is version ${TRAINER_VERSION}, whose metric rows differ (${TRAINER_CHANGES})`,
+      store.kind === 'file'
+        ? `delete ${store.location}/${run.id} to train it again with this version, or use another --store`
+        : 'delete the run from the store to train it again with this version, or use another ?schema=',
+      { cause: err },
+    );
+  }
 }

@@ -56,13 +56,49 @@ describe('PostgresStore on a server', () => {
       const count = await client.query('SELECT count(*)::int AS n FROM layout.metrics');
       assert.equal(count.rows[0].n, 3);
       const version = await client.query('SELECT version FROM layout.schema_version');
-      assert.deepEqual(version.rows, [{ version: 1 }]);
+      assert.deepEqual(version.rows, [{ version: 2 }]);
       // a newer scaling-lab's schema is refused, not half-used
       await client.query('INSERT INTO layout.schema_version (version) VALUES (99)');
       await rejectsWith(openStore(`${srv.url}?schema=layout`), 'version', /version 99/);
     } finally {
       await client.end();
       await store.close();
+    }
+  });
+
+  it('upgrades a version-1 store in place: adds the schedule and data columns, keeps its runs', async (t) => {
+    const srv = need(t);
+    if (!srv) return;
+    const location = `${srv.url}?schema=v1`;
+    // make a version-1 store: today's tables without the version-2 columns, a run in it, version 1 recorded
+    const first = await openStore(location);
+    await first.putRun(makeRun('old', { schedule: undefined, data: undefined }));
+    await first.appendMetrics('old', rows(0, 2));
+    await first.close();
+    const client = new pg.Client(srv.url);
+    await client.connect();
+    try {
+      await client.query('ALTER TABLE v1.runs DROP COLUMN schedule, DROP COLUMN data');
+      await client.query('DELETE FROM v1.schema_version');
+      await client.query('INSERT INTO v1.schema_version (version) VALUES (1)');
+      const store = await openStore(location);
+      try {
+        const old = await store.loadRecord('old');
+        assert.ok(!('schedule' in old) && !('data' in old), 'a version-1 run has no grouping fields');
+        assert.equal(old.metrics.length, 3);
+        await store.putRun(makeRun('new', { schedule: 'constant', data: 'gutenberg/byte' }));
+        const back = await store.getRun('new');
+        assert.deepEqual([back?.schedule, back?.data], ['constant', 'gutenberg/byte']);
+      } finally {
+        await store.close();
+      }
+      const versions = await client.query('SELECT version FROM v1.schema_version ORDER BY version');
+      assert.deepEqual(versions.rows, [{ version: 1 }, { version: 2 }]);
+      // opening again changes nothing
+      await (await openStore(location)).close();
+      assert.equal((await client.query('SELECT count(*)::int AS n FROM v1.schema_version')).rows[0].n, 2);
+    } finally {
+      await client.end();
     }
   });
 

@@ -27,6 +27,8 @@ export function makeRun(id: string, overrides: Partial<NewRun> = {}): NewRun {
     batchTokens: 2048,
     lr: 0.003,
     seed: 0,
+    schedule: 'cosine',
+    data: 'gutenberg/byte',
     spec: { model: { depth: 2 }, batch: 32, schedule: { kind: 'cosine', warmup: 10, floor: 0.1 }, lr: 0.003, seed: 0, corpus: 'gutenberg' },
     ...overrides,
   };
@@ -111,9 +113,26 @@ export function defineStoreSuite(name: string, setup: () => Promise<StoreTarget 
       assert.ok(!Number.isNaN(Date.parse(createdAt)) && !Number.isNaN(Date.parse(state.updatedAt)));
       assert.equal(await store.getRun('nope'), undefined);
       // optional fields left out stay out
-      const bare = makeRun('r2', { sweep: undefined, model: undefined, lr: undefined, seed: undefined });
+      const bare = makeRun('r2', { sweep: undefined, model: undefined, lr: undefined, seed: undefined, schedule: undefined, data: undefined });
       const back = await store.putRun(bare);
-      for (const key of ['sweep', 'model', 'lr', 'seed']) assert.ok(!(key in back), `${key} should be absent`);
+      for (const key of ['sweep', 'model', 'lr', 'seed', 'schedule', 'data']) assert.ok(!(key in back), `${key} should be absent`);
+      const bareRecord = await store.loadRecord('r2');
+      for (const key of ['schedule', 'data']) assert.ok(!(key in bareRecord), `${key} should be absent from the record`);
+    });
+
+    it('keeps the grouping fields (schedule, data) and hands them to analysis', async (t) => {
+      const { store } = (await open(t)) ?? {};
+      if (!store) return;
+      await store.putRun(makeRun('r1', { schedule: 'constant', data: 'gutenberg/bpe-4096' }));
+      await store.putRun(makeRun('r2', { schedule: 'cosine', data: 'sotu/byte', sweep: 'other' }));
+      const got = await store.getRun('r1');
+      assert.equal(got?.schedule, 'constant');
+      assert.equal(got?.data, 'gutenberg/bpe-4096');
+      const records = await store.loadRecords();
+      assert.deepEqual(records.map((r) => [r.id, r.schedule, r.data]), [['r1', 'constant', 'gutenberg/bpe-4096'], ['r2', 'cosine', 'sotu/byte']]);
+      assert.deepEqual((await store.listRuns({ sweep: 'other' })).map((r) => r.schedule), ['cosine']);
+      await rejectsWith(store.putRun(makeRun('r3', { schedule: '' })), 'bad-input', /'schedule' must be a non-empty string/);
+      await rejectsWith(store.putRun(makeRun('r3', { data: 7 as unknown as string })), 'bad-input', /'data' must be a non-empty string/);
     });
 
     it('putRun is idempotent for the same spec and refuses a different one', async (t) => {

@@ -77,6 +77,33 @@ test(`the EMA probe (beta 0.99, 4 micro-batches) converges to the true B_simple 
   assert.ok(Math.abs(last / trueBSimple - 1) < 0.15, `last B_simple ${last} vs true ${trueBSimple}`);
 });
 
+test(`each update also returns that step's raw estimates; their ratio of means matches the true B_simple (${trueBSimple.toFixed(1)}) within 5%`, () => {
+  // what the trainer logs per row (gradSq, traceSigma) and analysis averages over a loss bin: no EMA, no lag
+  const probe = new NoiseProbe(0.99);
+  let g = 0, t = 0, negative = 0;
+  const steps = 3000;
+  for (let s = 0; s < steps; s++) {
+    const x = sample(4, 16);
+    const e = probe.update(x);
+    assert.deepEqual(e.raw, unbiasedEstimates(x));
+    g += e.raw.gradSq;
+    t += e.raw.traceSigma;
+    if (e.raw.gradSq < 0) negative++;
+  }
+  assert.ok(Math.abs(t / g / trueBSimple - 1) < 0.05, `mean tr(Sigma) / mean |G|^2 = ${t / g} vs true ${trueBSimple}`);
+  // one step's |G|^2 estimate is noisy enough to go negative at times: rows are for averaging, not reading alone
+  assert.ok(negative > 0 && negative < steps / 2, `${negative} negative |G|^2 estimates of ${steps}`);
+  // and it holds over a short window too (a loss bin of a short, large-batch run), where the EMA still lags its start
+  const short = new NoiseProbe(0.99);
+  let gs = 0, ts = 0;
+  for (let s = 0; s < 400; s++) {
+    const e = short.update(sample(4, 16));
+    gs += e.raw.gradSq;
+    ts += e.raw.traceSigma;
+  }
+  assert.ok(Math.abs(ts / gs / trueBSimple - 1) < 0.15, `400 steps: ${ts / gs} vs true ${trueBSimple}`);
+});
+
 test('bias correction: after one update the estimate equals that sample, not beta-shrunk', () => {
   const probe = new NoiseProbe(0.99);
   const s = sample(2, 4);
@@ -93,6 +120,7 @@ test('state round-trips, so a resumed run continues the same EMA', () => {
   b.setState(a.getState());
   const s = sample(2, 4);
   assert.deepEqual(a.update(s), b.update(s));
+  assert.deepEqual(a.getState(), b.getState());
 });
 
 test('bad batch sizes are rejected', () => {

@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { prepareDataset, type Dataset } from '../../src/data/index.ts';
 import { nativeStatus } from '../../src/engine/native.ts';
-import { openStore, type Store } from '../../src/store/store.ts';
+import { openStore, StoreError, type Store } from '../../src/store/store.ts';
 import { parseRunConfig, runId, type ExecOptions, type RunConfig } from '../../src/train/config.ts';
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint } from '../../src/train/checkpoint.ts';
-import { trainRun, type RunOutcome } from '../../src/train/run.ts';
+import { TRAINER_VERSION, trainRun, type RunOutcome } from '../../src/train/run.ts';
 
 let dir: string;
 let dataset: Dataset;
@@ -105,4 +105,20 @@ test('a checkpoint of another run, at another step, or missing a tensor is refus
   // the good one still resumes
   await store.saveCheckpoint(id, good.step, saved!.bytes);
   assert.equal((await train(store, 'ts')).outcome.status, 'done');
+});
+
+test('a run an older trainer made under the same id is refused, naming both versions and what to do', async () => {
+  const store = await freshStore('old-trainer');
+  assert.equal((await train(store, 'ts', 1)).outcome.status, 'interrupted');
+  const made = (await store.getRun(id))!;
+  const { createdAt: _c, state: _s, ...run } = made;
+  const older = await freshStore('older');
+  await older.putRun({ ...run, spec: { ...(run.spec as object), trainer: 1 } });
+  await assert.rejects(train(older, 'ts'), (err: unknown) => {
+    assert.ok(err instanceof StoreError, String(err));
+    assert.equal(err.code, 'spec-mismatch');
+    assert.match(err.message, new RegExp(`run '${id}' in the file store .* was trained by trainer version 1; this is version ${TRAINER_VERSION}`));
+    assert.match(err.hint, new RegExp(`delete .*${id} to train it again`));
+    return true;
+  });
 });

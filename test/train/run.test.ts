@@ -53,7 +53,28 @@ test('an uninterrupted run logs every step once, test loss at eval steps, noise 
   assert.ok(reference[39].testLoss! < reference[4].testLoss! - 0.3, `test loss ${reference[4].testLoss} -> ${reference[39].testLoss}`);
   // the record carries its warm-up, so B_crit analysis can mark levels reached inside it
   const [runDir] = spawnSync('ls', [join(dir, 'reference')], { encoding: 'utf8' }).stdout.trim().split('\n');
-  assert.equal(JSON.parse(readFileSync(join(dir, 'reference', runDir, 'spec.json'), 'utf8')).warmupSteps, 5);
+  const spec = JSON.parse(readFileSync(join(dir, 'reference', runDir, 'spec.json'), 'utf8'));
+  assert.equal(spec.warmupSteps, 5);
+  // and its grouping fields: LR schedule, corpus/tokenizer
+  assert.equal(spec.schedule, 'cosine');
+  assert.equal(spec.data, 'gutenberg/byte');
+  assert.equal(spec.spec.trainer, 2);
+});
+
+test('rows carry the raw per-step noise estimates; bSimple is their bias-corrected EMA ratio (beta 0.99)', () => {
+  let g = 0, t = 0;
+  let changes = 0;
+  reference.forEach((r, i) => {
+    assert.ok(Number.isFinite(r.gradSq) && Number.isFinite(r.traceSigma), `step ${r.step}`);
+    g = 0.99 * g + 0.01 * r.gradSq!;
+    t = 0.99 * t + 0.01 * r.traceSigma!;
+    const correction = 1 - 0.99 ** (i + 1);
+    const ema = t / correction / (g / correction);
+    assert.ok(Math.abs(r.bSimple! / ema - 1) < 1e-9, `step ${r.step}: bSimple ${r.bSimple} vs EMA of the rows ${ema}`);
+    // raw, not smoothed: the EMA after the first step moves by only 1% of a new reading
+    if (i > 0 && Math.abs(r.gradSq! / reference[i - 1].gradSq! - 1) > 0.05) changes++;
+  });
+  assert.ok(changes > 20, `raw |G|^2 changed by > 5% on only ${changes} of 39 steps`);
 });
 
 test('SIGKILL at a random point, then resume: bit-identical metrics, no gap, no duplicate step', async () => {
