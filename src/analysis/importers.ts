@@ -8,70 +8,172 @@ export interface Table {
   file: string;
   columns: string[];
   /** `line` is the 1-based line of the file where the row starts */
-  rows: { line: number; values: Record<string, unknown> }[];
+  rows: TableRow[];
+}
+
+export interface TableRow {
+  line: number;
+  /** the row as an object (for a CSV, built on each access: read single cells with cellReader) */
+  readonly values: Record<string, unknown>;
 }
 
 // ---- parsers
 
-/** RFC 4180 CSV: comma separated, double-quoted fields may hold commas, newlines and "" for a quote. */
-export function parseCsv(text: string, file: string): Table {
-  const records: { line: number; fields: string[] }[] = [];
-  let field = '';
-  let fields: string[] = [];
-  let line = 1;
-  let start = 1;
-  let quoted = false;
-  let wasQuoted = false;
-  const endField = (): void => {
-    fields.push(wasQuoted ? field : field.trim());
-    field = '';
-    wasQuoted = false;
-  };
-  const endRecord = (): void => {
-    endField();
-    if (!(fields.length === 1 && fields[0] === '')) records.push({ line: start, fields });
-    fields = [];
-  };
-  const src = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  for (let i = 0; i < src.length; i++) {
-    const ch = src[i];
-    if (quoted) {
-      if (ch === '"') {
-        if (src[i + 1] === '"') {
-          field += '"';
-          i++;
-        } else quoted = false;
-      } else {
-        if (ch === '\n') line++;
-        field += ch;
-      }
-    } else if (ch === '"') {
-      if (field.trim() !== '') {
-        throw new AnalysisInputError(`${file}: line ${line}: a quote inside an unquoted field`, 'quote the whole field and double any quote inside it ("")', { file, row: line });
-      }
-      field = '';
-      quoted = true;
-      wasQuoted = true;
-    } else if (ch === ',') endField();
-    else if (ch === '\n' || ch === '\r') {
-      if (ch === '\r' && src[i + 1] === '\n') i++;
-      endRecord();
-      line++;
-      start = line;
-    } else field += ch;
-  }
-  if (quoted) throw new AnalysisInputError(`${file}: line ${start}: a quoted field is never closed`, 'close the quote or remove it', { file, row: start });
-  if (field !== '' || fields.length > 0) endRecord();
-  if (records.length === 0) throw new AnalysisInputError(`${file}: the file is empty`, 'a CSV needs a header row and data rows', { file });
-  const columns = records[0].fields;
-  const dup = columns.find((c, i) => columns.indexOf(c) !== i);
-  if (dup !== undefined) throw new AnalysisInputError(`${file}: column "${dup}" appears twice in the header`, 'rename one of them', { file, row: records[0].line, column: dup });
-  const rows = records.slice(1).map((r) => {
-    if (r.fields.length !== columns.length) {
-      throw new AnalysisInputError(`${file}: line ${r.line}: ${r.fields.length} fields, the header has ${columns.length}`, 'check for an unquoted comma or a missing field', { file, row: r.line });
+/** Growable typed array of cell offsets: a million-row CSV keeps 9 bytes per cell, not a string and an object. */
+class Cells {
+  start = new Int32Array(1 << 12);
+  end = new Int32Array(1 << 12);
+  /** 1: quoted, 2: quoted with "" inside */
+  flags = new Uint8Array(1 << 12);
+  length = 0;
+  push(s: number, e: number, f: number): void {
+    if (this.length === this.start.length) {
+      const grow = <T extends Int32Array | Uint8Array>(a: T): T => {
+        const b = new (a.constructor as { new (n: number): T })(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.start = grow(this.start);
+      this.end = grow(this.end);
+      this.flags = grow(this.flags);
     }
-    return { line: r.line, values: Object.fromEntries(columns.map((c, j) => [c, r.fields[j]])) };
-  });
+    this.start[this.length] = s;
+    this.end[this.length] = e;
+    this.flags[this.length++] = f;
+  }
+}
+
+/** A CSV row: its cells are offsets into the file's text, turned into strings only when read. */
+class CsvRow implements TableRow {
+  constructor(
+    readonly line: number,
+    /** index of the row's first cell */
+    readonly first: number,
+    private readonly csv: CsvText,
+  ) {}
+  cell(j: number): string {
+    return this.csv.text(this.first + j);
+  }
+  named(column: string): string | undefined {
+    const j = this.csv.index.get(column);
+    return j === undefined ? undefined : this.csv.text(this.first + j);
+  }
+  get values(): Record<string, unknown> {
+    return Object.fromEntries(this.csv.columns.map((c, j) => [c, this.cell(j)]));
+  }
+}
+
+class CsvText {
+  readonly index: Map<string, number>;
+  constructor(
+    readonly src: string,
+    readonly cells: Cells,
+    readonly columns: string[],
+  ) {
+    this.index = new Map(columns.map((c, j) => [c, j]));
+  }
+  text(k: number): string {
+    const s = this.src.slice(this.cells.start[k], this.cells.end[k]);
+    return this.cells.flags[k] & 2 ? s.replace(/""/g, '"') : s;
+  }
+}
+
+/** A reader of one column's cells, fast on CSV rows (no object per row). */
+export function cellReader(table: Table, column: string): (row: TableRow) => unknown {
+  const j = table.columns.indexOf(column);
+  return (row) => (row instanceof CsvRow ? (j >= 0 ? row.cell(j) : undefined) : row.values[column]);
+}
+
+/**
+ * RFC 4180 CSV: comma separated, double-quoted fields may hold commas, newlines and "" for a quote; unquoted
+ * fields are trimmed; blank lines are skipped. One pass over the text with indexOf; cells are kept as offsets.
+ */
+export function parseCsv(text: string, file: string): Table {
+  const src = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  const n = src.length;
+  const cells = new Cells();
+  const recFirst: number[] = [];
+  const recLine: number[] = [];
+  let i = 0;
+  let line = 1;
+  while (i < n) {
+    const first = cells.length;
+    const startLine = line;
+    for (;;) {
+      let j = i;
+      let c = src.charCodeAt(j);
+      while (j < n && (c === 32 || c === 9)) c = src.charCodeAt(++j);
+      if (c === 34) {
+        // quoted: up to the closing quote, "" is a quote, newlines inside count as lines
+        const s = j + 1;
+        let k = s;
+        let flag = 1;
+        for (;;) {
+          const q = src.indexOf('"', k);
+          if (q < 0) throw new AnalysisInputError(`${file}: line ${startLine}: a quoted field is never closed`, 'close the quote or remove it', { file, row: startLine });
+          for (let nl = src.indexOf('\n', k); nl >= 0 && nl < q; nl = src.indexOf('\n', nl + 1)) line++;
+          if (src.charCodeAt(q + 1) === 34) {
+            flag = 3;
+            k = q + 2;
+          } else {
+            cells.push(s, q, flag);
+            j = q + 1;
+            break;
+          }
+        }
+        c = src.charCodeAt(j);
+        while (j < n && (c === 32 || c === 9)) c = src.charCodeAt(++j);
+        if (j < n && c !== 44 && c !== 10 && c !== 13) {
+          throw new AnalysisInputError(`${file}: line ${line}: text after a closing quote`, 'quote the whole field and double any quote inside it ("")', { file, row: line });
+        }
+      } else {
+        const s = j;
+        while (j < n && c !== 44 && c !== 10 && c !== 13) {
+          if (c === 34) throw new AnalysisInputError(`${file}: line ${line}: a quote inside an unquoted field`, 'quote the whole field and double any quote inside it ("")', { file, row: line });
+          c = src.charCodeAt(++j);
+        }
+        let e = j;
+        while (e > s && src.charCodeAt(e - 1) <= 32) e--;
+        cells.push(s, e, 0);
+      }
+      if (j >= n) {
+        i = n;
+        break;
+      }
+      if (c === 44) {
+        i = j + 1;
+        if (i === n) cells.push(n, n, 0);
+        else continue;
+        break;
+      }
+      // end of line: \n, \r or \r\n
+      i = c === 13 && src.charCodeAt(j + 1) === 10 ? j + 2 : j + 1;
+      line++;
+      break;
+    }
+    const count = cells.length - first;
+    if (count === 1 && cells.end[first] === cells.start[first]) {
+      cells.length = first; // a blank line
+      continue;
+    }
+    recFirst.push(first);
+    recLine.push(startLine);
+  }
+  if (recFirst.length === 0) throw new AnalysisInputError(`${file}: the file is empty`, 'a CSV needs a header row and data rows', { file });
+  const headerCount = (recFirst[1] ?? cells.length) - recFirst[0];
+  const header = new CsvText(src, cells, []);
+  const columns = Array.from({ length: headerCount }, (_, j) => header.text(recFirst[0] + j));
+  const dup = columns.find((c, k) => columns.indexOf(c) !== k);
+  if (dup !== undefined) throw new AnalysisInputError(`${file}: column "${dup}" appears twice in the header`, 'rename one of them', { file, row: recLine[0], column: dup });
+  const csv = new CsvText(src, cells, columns);
+  const rows: CsvRow[] = new Array(recFirst.length - 1);
+  for (let r = 1; r < recFirst.length; r++) {
+    const count = (recFirst[r + 1] ?? cells.length) - recFirst[r];
+    if (count !== columns.length) {
+      throw new AnalysisInputError(`${file}: line ${recLine[r]}: ${count} fields, the header has ${columns.length}`, 'check for an unquoted comma or a missing field', { file, row: recLine[r] });
+    }
+    rows[r - 1] = new CsvRow(recLine[r], recFirst[r], csv);
+  }
   return { file, columns, rows };
 }
 
@@ -132,8 +234,13 @@ export function findColumn(table: Table, role: string, mapped: string | undefine
   return undefined;
 }
 
-function num(table: Table, row: Table['rows'][number], col: string, positive: boolean): number {
-  const raw = row.values[col];
+/** One cell, without building the row's object. */
+export function cellOf(table: Table, row: TableRow, column: string): unknown {
+  return row instanceof CsvRow ? row.named(column) : row.values[column];
+}
+
+function num(table: Table, row: TableRow, col: string, positive: boolean): number {
+  const raw = cellOf(table, row, col);
   const v = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
   if (!Number.isFinite(v)) {
     throw new AnalysisInputError(`${table.file}: row at line ${row.line}, column "${col}": ${JSON.stringify(raw ?? null)} is not a number`, 'fix the value or drop the row', { file: table.file, row: row.line, column: col });
@@ -147,15 +254,17 @@ function num(table: Table, row: Table['rows'][number], col: string, positive: bo
 // ---- end points for L(N, D)
 
 export const POINT_NAMES = {
-  n: ['N', 'params', 'parameters', 'n_params', 'num_params', 'model_size', 'Model Size', 'param_count', 'non_embedding_params'],
-  d: ['D', 'tokens', 'training_tokens', 'Training Tokens', 'n_tokens', 'num_tokens', 'tokens_seen', 'data'],
-  c: ['C', 'flops', 'training_flops', 'Training FLOP', 'compute', 'flop'],
-  loss: ['loss', 'val_loss', 'validation_loss', 'eval_loss', 'test_loss', 'final_loss'],
+  n: ['N', 'params', 'parameters', 'n_params', 'num_params', 'model_size', 'Model Size', 'param_count', 'non_embedding_params', 'total_params', 'model_params', 'n_parameters'],
+  d: ['D', 'tokens', 'training_tokens', 'Training Tokens', 'n_tokens', 'num_tokens', 'tokens_seen', 'train_tokens', 'dataset_size', 'data'],
+  c: ['C', 'flops', 'training_flops', 'Training FLOP', 'Training FLOPs', 'compute', 'training_compute', 'flop'],
+  loss: ['loss', 'L', 'val_loss', 'validation_loss', 'eval_loss', 'test_loss', 'final_loss', 'final_val_loss'],
   id: ['id', 'run', 'run_id', 'name'],
+  /** the FLOP budget the authors ran (IsoFLOP designs): groups runs into budgets; C itself stays 6ND or the C column */
+  budget: ['budget', 'flop_budget', 'flops_budget', 'compute_budget', 'isoflop_budget', 'C_budget', 'target_flops'],
 };
 
 export interface PointImportOptions {
-  columns?: { n?: string; d?: string; c?: string; loss?: string; id?: string };
+  columns?: { n?: string; d?: string; c?: string; loss?: string; id?: string; budget?: string };
   nConvention?: ParamConvention | 'unknown';
   /** 'auto' (default): C from its column when there is one, else 6ND; '6ND' ignores a C column */
   flops?: 'auto' | '6ND';
@@ -168,7 +277,9 @@ export interface PointImportOptions {
 export interface PointImport {
   points: ScalingPoint[];
   accounting: Accounting;
-  columns: { n: string; d?: string; c?: string; loss: string };
+  columns: { n: string; d?: string; c?: string; loss: string; budget?: string };
+  /** the budget column's value per point (same order as points), when the file has one */
+  budget?: number[];
   dropped: number;
 }
 
@@ -181,6 +292,7 @@ export function importScalingPoints(table: Table, options: PointImportOptions = 
   const cColFound = findColumn(table, 'C (FLOPs)', m.c, POINT_NAMES.c, false);
   const cCol = options.flops === '6ND' ? undefined : cColFound;
   const idCol = findColumn(table, 'run id', m.id, POINT_NAMES.id, false);
+  const budgetCol = findColumn(table, 'FLOP budget', m.budget, POINT_NAMES.budget, false);
   if (dCol === undefined && cColFound === undefined) {
     throw new AnalysisInputError(
       `${table.file}: neither a D (tokens) nor a C (FLOPs) column; the columns are ${table.columns.map((c) => `"${c}"`).join(', ')}`,
@@ -188,19 +300,22 @@ export function importScalingPoints(table: Table, options: PointImportOptions = 
       { file: table.file, column: 'D' },
     );
   }
+  const budgets = new Map<ScalingPoint, number>();
   let points = table.rows.map((row) => {
     const n = num(table, row, nCol, true);
     const loss = num(table, row, lossCol, true);
     const cGiven = cColFound !== undefined ? num(table, row, cColFound, true) : NaN;
     const d = dCol !== undefined ? num(table, row, dCol, true) : cGiven / (6 * n);
     const c = cCol !== undefined ? cGiven : 6 * n * d;
-    const id = idCol !== undefined ? String(row.values[idCol]) : `line ${row.line}`;
-    return { id, n, d, c, loss };
+    const id = idCol !== undefined ? String(cellOf(table, row, idCol)) : `line ${row.line}`;
+    const p: ScalingPoint = { id, n, d, c, loss };
+    if (budgetCol !== undefined) budgets.set(p, num(table, row, budgetCol, true));
+    return p;
   });
   const drop = options.dropHighest ?? 0;
   if (drop > 0) {
     // Besiroglu et al. 2024 keep losses strictly below the drop-th highest
-    const threshold = [...points.map((p) => p.loss)].sort((a, b) => b - a)[Math.min(drop, points.length) - 1];
+    const threshold = Float64Array.from(points, (p) => p.loss).sort().reverse()[Math.min(drop, points.length) - 1];
     points = points.filter((p) => p.loss < threshold);
   }
   const minRows = options.minRows ?? 1;
@@ -210,9 +325,217 @@ export function importScalingPoints(table: Table, options: PointImportOptions = 
   return {
     points,
     accounting: { n: options.nConvention ?? 'unknown', flops: cCol !== undefined ? 'given' : '6ND' },
-    columns: { n: nCol, d: dCol, c: cCol, loss: lossCol },
+    columns: { n: nCol, d: dCol, c: cCol, loss: lossCol, ...(budgetCol !== undefined ? { budget: budgetCol } : {}) },
+    ...(budgetCol !== undefined ? { budget: points.map((p) => budgets.get(p)!) } : {}),
     dropped: table.rows.length - points.length,
   };
+}
+
+// ---- row filters, outlier flags and groups (files holding several experiments)
+
+/** One `--where` condition. */
+export interface RowFilter {
+  /** as written, for messages */
+  text: string;
+  column: string;
+  op: '=' | '!=' | '<' | '<=' | '>' | '>=';
+  /** for = and !=: glob patterns, any of which may match (`*` any characters, `?` one), case-insensitive */
+  patterns: string[];
+  /** for < <= > >=: the number compared with */
+  value: number;
+}
+
+export const WHERE_SYNTAX =
+  "COLUMN=PATTERN (PATTERN: text with * for any characters and ? for one, case-insensitive; several joined by |), COLUMN!=PATTERN, or COLUMN<NUMBER, <=, >, >=; repeat --where to require all";
+
+/** Parses `experiment=marin*`, `condition!=exp_loss`, `budget>=1e20`, `experiment=llama*|marin*` (see WHERE_SYNTAX). */
+export function parseWhere(text: string): RowFilter {
+  const m = /^\s*([^=!<>]+?)\s*(!=|<=|>=|=|<|>)\s*(.*?)\s*$/.exec(text);
+  if (!m || m[1] === '') {
+    throw new AnalysisInputError(`--where "${text}": not a condition`, `write ${WHERE_SYNTAX}; e.g. --where 'experiment=marin*'`);
+  }
+  const op = m[2] as RowFilter['op'];
+  if (op === '=' || op === '!=') return { text, column: m[1], op, patterns: m[3].split('|').map((p) => p.trim()), value: NaN };
+  const value = Number(m[3]);
+  if (m[3] === '' || !Number.isFinite(value)) {
+    throw new AnalysisInputError(`--where "${text}": "${m[3]}" is not a number, and ${op} compares numbers`, `write e.g. --where '${m[1]}${op}1e20', or use = with a pattern for text`);
+  }
+  return { text, column: m[1], op, patterns: [], value };
+}
+
+const globRegex = (patterns: string[]): RegExp =>
+  new RegExp(`^(?:${patterns.map((p) => p.replace(/[.+^${}()[\]\\|]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')).join('|')})$`, 'i');
+
+/** A group or filter column that must exist: an error naming the file, the column and the columns there are. */
+function requireColumn(table: Table, column: string, flag: string): void {
+  if (!table.columns.includes(column)) {
+    const near = table.columns.find((c) => norm(c) === norm(column));
+    throw new AnalysisInputError(
+      `${table.file}: ${flag} names column "${column}", which the file does not have; the columns are ${table.columns.map((c) => `"${c}"`).join(', ')}`,
+      near !== undefined ? `did you mean "${near}"? column names are exact` : `pass one of the header names to ${flag}`,
+      { file: table.file, column },
+    );
+  }
+}
+
+/** The rows every filter keeps; comparisons with a cell that is not a number name the file, line and column. */
+export function filterRows(table: Table, filters: readonly RowFilter[]): { table: Table; removed: number } {
+  if (filters.length === 0) return { table, removed: 0 };
+  for (const f of filters) requireColumn(table, f.column, `--where "${f.text}"`);
+  const tests = filters.map((f) => {
+    if (f.op === '=' || f.op === '!=') {
+      const re = globRegex(f.patterns);
+      const want = f.op === '=';
+      return (row: TableRow) => re.test(String(cellOf(table, row, f.column) ?? '')) === want;
+    }
+    return (row: TableRow) => {
+      const v = num(table, row, f.column, false);
+      switch (f.op) {
+        case '<': return v < f.value;
+        case '<=': return v <= f.value;
+        case '>': return v > f.value;
+        case '>=': return v >= f.value;
+        default: throw new Error(`unknown operator ${f.op}`);
+      }
+    };
+  });
+  const rows = table.rows.filter((row) => tests.every((t) => t(row)));
+  return { table: { ...table, rows }, removed: table.rows.length - rows.length };
+}
+
+/** Columns that flag rows to leave out, as published sets name them (Open-Athena: `outlier`). */
+export const EXCLUDE_NAMES = ['outlier', 'is_outlier', 'outliers', 'exclude', 'excluded', 'is_excluded', 'drop', 'dropped', 'ignore'];
+
+const TRUE = new Set(['true', 't', 'yes', 'y', '1', 'x']);
+const FALSE = new Set(['false', 'f', 'no', 'n', '0', '']);
+
+/** Whether a flag cell says "leave out": true/yes/1/x, or false/no/0/empty; anything else is an error. */
+function flag(table: Table, row: TableRow, column: string): boolean {
+  const raw = cellOf(table, row, column);
+  if (typeof raw === 'boolean') return raw;
+  if (typeof raw === 'number') return raw !== 0;
+  const s = String(raw ?? '').trim().toLowerCase();
+  if (TRUE.has(s)) return true;
+  if (FALSE.has(s)) return false;
+  throw new AnalysisInputError(
+    `${table.file}: row at line ${row.line}, column "${column}": ${JSON.stringify(raw)} is neither true nor false`,
+    `an exclusion flag is true/false, yes/no, 1/0 or empty; fix the cell, or name another column with --exclude-column, or keep every row with --keep-outliers`,
+    { file: table.file, row: row.line, column },
+  );
+}
+
+export interface ExcludeOptions {
+  /** the flag column; default: detect one of EXCLUDE_NAMES */
+  column?: string;
+  /** keep flagged rows (the flag column is still reported) */
+  keep?: boolean;
+}
+
+/** Leaves out the rows an outlier/exclude column flags (unless `keep`); says which column and how many. */
+export function dropExcluded(table: Table, o: ExcludeOptions = {}): { table: Table; column?: string; removed: number; flagged: number } {
+  if (o.column !== undefined) requireColumn(table, o.column, '--exclude-column');
+  const column = o.column ?? findColumn(table, 'exclusion flag', undefined, EXCLUDE_NAMES, false);
+  if (column === undefined) return { table, removed: 0, flagged: 0 };
+  const keep = table.rows.filter((row) => !flag(table, row, column));
+  const flagged = table.rows.length - keep.length;
+  if (o.keep) return { table, column, removed: 0, flagged };
+  return { table: { ...table, rows: keep }, column, removed: flagged, flagged };
+}
+
+export interface GroupedImportOptions extends PointImportOptions {
+  /** group by these columns (joined with " / " in labels); none: one group, labelled by `label` */
+  group?: string[];
+  where?: readonly RowFilter[];
+  exclude?: ExcludeOptions;
+  /** label of the single group when there is no group column (default: the file's basename) */
+  label?: string;
+  /** fewest runs a group needs to be fitted (default 5); smaller groups get a reason instead */
+  minRuns?: number;
+}
+
+/** One group's import, or why it cannot be fitted. */
+export interface PointGroup {
+  /** the group's value(s), "marin_202603__dclm__llama_2" or "llama_3 / raw_loss"; the file's basename without --group */
+  label: string;
+  /** rows in the group after filters and exclusions */
+  rows: number;
+  imp: PointImport | null;
+  /** 'not fitted: why' (too few runs, a bad cell: file, line, column and the fix) */
+  reason?: string;
+}
+
+export interface GroupedImport {
+  file: string;
+  /** rows in the file */
+  total: number;
+  groupColumns: string[];
+  /** rows removed by --where */
+  filtered: number;
+  where: string[];
+  /** the exclusion column found (or given), rows it flags, rows left out because of it */
+  exclude: { column?: string; flagged: number; removed: number; kept: boolean };
+  groups: PointGroup[];
+}
+
+/** The last path component: titles name a data set, never a path. */
+export const baseName = (file: string): string => file.split(/[\\/]/).pop() || file;
+
+/**
+ * A file of several experiments to one import per group: rows filtered by `where`, rows flagged by an
+ * outlier/exclude column left out (unless kept), then grouped by the group column(s) in order of first
+ * appearance. Missing columns throw; a group with too few runs or a bad cell gets a reason, and the other groups
+ * are still imported.
+ */
+export function importGroupedPoints(table: Table, o: GroupedImportOptions = {}): GroupedImport {
+  const groupColumns = o.group ?? [];
+  for (const g of groupColumns) requireColumn(table, g, `--group ${groupColumns.join(',')}`);
+  const f = filterRows(table, o.where ?? []);
+  if (f.table.rows.length === 0) {
+    throw new AnalysisInputError(`${table.file}: no row matches ${(o.where ?? []).map((w) => `--where "${w.text}"`).join(' and ')} (of ${table.rows.length} rows)`, `patterns match whole cells, case-insensitive: add * (e.g. 'experiment=marin*'); syntax: ${WHERE_SYNTAX}`, { file: table.file });
+  }
+  const ex = dropExcluded(f.table, o.exclude);
+  const minRuns = o.minRuns ?? 5;
+  const byKey = new Map<string, TableRow[]>();
+  if (groupColumns.length === 0) byKey.set(o.label ?? baseName(table.file), ex.table.rows);
+  else {
+    for (const row of ex.table.rows) {
+      const key = groupColumns.map((g) => String(cellOf(table, row, g) ?? '').trim() || '(empty)').join(' / ');
+      let rows = byKey.get(key);
+      if (!rows) byKey.set(key, (rows = []));
+      rows.push(row);
+    }
+  }
+  // columns are detected once, on the whole file, so a bad mapping is one error, not one per group
+  importScalingPoints({ ...table, rows: [] }, { ...o, minRows: 0 });
+  const groups = [...byKey].map(([label, rows]): PointGroup => {
+    if (rows.length < minRuns) return { label, rows: rows.length, imp: null, reason: `${rows.length} run${rows.length === 1 ? '' : 's'}${ex.removed ? ' after leaving out flagged rows' : ''}; a fit needs at least ${minRuns}` };
+    try {
+      return { label, rows: rows.length, imp: importScalingPoints({ ...table, rows }, { ...o, minRows: minRuns }) };
+    } catch (err) {
+      if (err instanceof AnalysisInputError) return { label, rows: rows.length, imp: null, reason: `${err.message} (${err.hint})` };
+      throw err;
+    }
+  });
+  return {
+    file: table.file,
+    total: table.rows.length,
+    groupColumns,
+    filtered: f.removed,
+    where: (o.where ?? []).map((w) => w.text),
+    exclude: { column: ex.column, flagged: ex.flagged, removed: ex.removed, kept: !!o.exclude?.keep },
+    groups,
+  };
+}
+
+/** "947 rows; 12 left out by --where ...; 98 flagged in "outlier" left out (--keep-outliers keeps them)" */
+export function importSummary(g: GroupedImport): string {
+  const parts = [`${g.total} rows`];
+  if (g.filtered) parts.push(`${g.filtered} left out by ${g.where.map((w) => `--where '${w}'`).join(' ')}`);
+  if (g.exclude.column !== undefined) {
+    parts.push(g.exclude.kept ? `${g.exclude.flagged} flagged in "${g.exclude.column}" kept (--keep-outliers)` : `${g.exclude.removed} flagged in "${g.exclude.column}" left out (--keep-outliers keeps them)`);
+  }
+  if (g.groupColumns.length) parts.push(`${g.groups.length} group${g.groups.length === 1 ? '' : 's'} by ${g.groupColumns.map((c) => `"${c}"`).join(', ')}`);
+  return parts.join('; ');
 }
 
 // ---- loss curves for batch-size scans
@@ -257,7 +580,7 @@ export function importLossCurves(table: Table, options: CurveImportOptions = {})
   }
   const byRun = new Map<string, LossCurve>();
   for (const row of table.rows) {
-    const id = String(row.values[runCol] ?? '');
+    const id = String(cellOf(table, row, runCol) ?? '');
     if (id === '') throw new AnalysisInputError(`${table.file}: row at line ${row.line}, column "${runCol}": empty run id`, 'every row needs its run', { file: table.file, row: row.line, column: runCol });
     const batchTokens = btCol !== undefined ? num(table, row, btCol, true) : num(table, row, bsCol!, true) * options.context!;
     const step = num(table, row, stepCol, false);

@@ -2,7 +2,8 @@
 // accounting (D = C/6N, C = 6ND), and errors that name the file, row and column.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { importLossCurves, importScalingPoints, parseCsv, parseJsonl, parseTable } from '../../src/analysis/importers.ts';
+import { readFileSync } from 'node:fs';
+import { cellReader, dropExcluded, filterRows, importGroupedPoints, importLossCurves, importScalingPoints, importSummary, parseCsv, parseJsonl, parseTable, parseWhere } from '../../src/analysis/importers.ts';
 import { AnalysisInputError } from '../../src/analysis/errors.ts';
 
 const throwsInput = (fn: () => unknown, where: { row?: number; column?: string }, message: RegExp): void => {
@@ -81,4 +82,67 @@ test('loss curves: batch_tokens, or batch_size with a context; runs grouped and 
   assert.equal(t[0].batchTokens, 512);
   assert.equal(t[0].warmupSteps, 100);
   throwsInput(() => importLossCurves(parseCsv('run,batch_tokens,step,loss\na,512,5,4\na,1024,6,4\n', 'u.csv')), { row: 3 }, /changes batch size/);
+});
+
+test('CSV: line numbers after quoted newlines, a trailing comma, text after a closing quote, rows read by column', () => {
+  const t = parseCsv('a,b,c\n"x\ny",2,\n3,"q""",4\n', 'l.csv');
+  assert.deepEqual(t.rows.map((r) => r.line), [2, 4]);
+  assert.deepEqual(t.rows[0].values, { a: 'x\ny', b: '2', c: '' });
+  const read = cellReader(t, 'b');
+  assert.deepEqual(t.rows.map(read), ['2', 'q"']);
+  throwsInput(() => parseCsv('a,b\n"x"y,1\n', 'q.csv'), { row: 2 }, /text after a closing quote/);
+  throwsInput(() => parseCsv('', 'e.csv'), {}, /the file is empty/);
+});
+
+const athenaFile = new URL('../fixtures/analysis/isoflops_open_athena.csv', import.meta.url).pathname;
+const athena = () => parseCsv(readFileSync(athenaFile, 'utf8'), 'isoflops_open_athena.csv');
+
+test('--where: globs with | alternatives, != and numeric comparisons; bad syntax and unknown columns say the fix', () => {
+  const t = athena();
+  const n = (...w: string[]) => filterRows(t, w.map(parseWhere)).table.rows.length;
+  assert.equal(n('experiment=MARIN*'), 258, 'case-insensitive glob');
+  assert.equal(n('experiment=marin*|llama*'), 258 + 266);
+  assert.equal(n('experiment=marin*', 'experiment!=*dclm*'), 258 - 85);
+  assert.equal(n('budget>=1e21') + n('budget<1e21'), 947);
+  assert.equal(n('experiment=marin'), 0, 'whole-cell match');
+  assert.throws(() => parseWhere('experiment'), (e: unknown) => e instanceof AnalysisInputError && /not a condition/.test(e.message) && /COLUMN=PATTERN/.test(e.hint));
+  throwsInput(() => parseWhere('budget>big'), {}, /"big" is not a number/);
+  throwsInput(() => filterRows(t, [parseWhere('Experiment=x')]), { column: 'Experiment' }, /isoflops_open_athena\.csv: --where "Experiment=x" names column "Experiment", which the file does not have/);
+  throwsInput(() => filterRows(t, [parseWhere('experiment>3')]), { row: 2, column: 'experiment' }, /line 2, column "experiment": "epochai_chinchilla__massivetext__chinchilla" is not a number/);
+});
+
+test('outlier columns: detected by name, left out unless kept, bad flags name the cell', () => {
+  const t = athena();
+  const d = dropExcluded(t);
+  assert.equal(d.column, 'outlier');
+  assert.equal(d.removed, 197);
+  assert.equal(d.table.rows.length, 750);
+  assert.equal(dropExcluded(t, { keep: true }).table.rows.length, 947);
+  const x = parseCsv('N,D,loss,is_outlier\n1,1,1,yes\n1,1,1,\n1,1,1,0\n', 'x.csv');
+  assert.equal(dropExcluded(x).removed, 1);
+  throwsInput(() => dropExcluded(parseCsv('N,exclude\n1,maybe\n', 'y.csv')), { row: 2, column: 'exclude' }, /"maybe" is neither true nor false/);
+  assert.equal(dropExcluded(parseCsv('N,loss\n1,1\n', 'z.csv')).column, undefined);
+});
+
+test('groups: the Open-Athena file by experiment, budgets from the budget column, small groups and bad cells get a reason', () => {
+  const g = importGroupedPoints(athena(), { group: ['experiment'] });
+  assert.equal(g.groups.length, 8);
+  assert.match(importSummary(g), /947 rows; 197 flagged in "outlier" left out \(--keep-outliers keeps them\); 8 groups by "experiment"/);
+  const marin = g.groups.find((x) => x.label === 'marin_202603__dclm__llama_2')!;
+  assert.equal(marin.imp!.points.length, 79);
+  assert.equal(marin.imp!.columns.budget, 'budget');
+  assert.equal(new Set(marin.imp!.budget).size, 6);
+  assert.equal(marin.imp!.accounting.flops, '6ND', 'a budget is not C: C = 6ND');
+  const two = importGroupedPoints(athena(), { group: ['experiment', 'condition'], where: [parseWhere('experiment=llama*')] });
+  assert.deepEqual(two.groups.map((x) => x.label), ['llama_3__exp_loss / exp_loss', 'llama_3__raw_loss / raw_loss']);
+  throwsInput(() => importGroupedPoints(athena(), { group: ['Experiment'] }), { column: 'Experiment' }, /names column "Experiment".*the columns are "source"/);
+  throwsInput(() => importGroupedPoints(athena(), { where: [parseWhere('experiment=nope*')] }), {}, /no row matches --where "experiment=nope\*"/);
+  const csv = ['exp,N,D,loss', ...[1, 2, 3, 4, 5, 6].map((i) => `a,${i}e6,1e9,${3 - i / 10}`), 'b,1e6,1e9,3', 'b,2e6,1e9,2.9', ...[1, 2, 3, 4, 5, 6].map((i) => `c,${i}e6,${i === 3 ? -1 : 1e9},3`)].join('\n');
+  const s = importGroupedPoints(parseCsv(csv, 's.csv'), { group: ['exp'], minRuns: 5 });
+  assert.ok(s.groups[0].imp);
+  assert.equal(s.groups[1].imp, null);
+  assert.match(s.groups[1].reason!, /2 runs; a fit needs at least 5/);
+  assert.match(s.groups[2].reason!, /s\.csv: row at line 12, column "D": -1 is not positive/);
+  // no group column: one group, labelled by the file's basename, never a path
+  assert.equal(importGroupedPoints(parseCsv(csv.replace(/,-1,/, ',1e9,'), '/a/b/s.csv')).groups[0].label, 's.csv');
 });
