@@ -9,6 +9,7 @@ spec's grid + golden section on the profiled 1-D problem.
 
 Usage:
     /usr/bin/python3 bcrit_ref.py SCAN.csv [--levels 2.9,2.7,...] [--warmup-steps W] [--context T]
+    /usr/bin/python3 bcrit_ref.py --self-test     (checks of the reference against closed forms)
 
 Input: a CSV with columns run, batch_tokens (or batch_size with --context), step, optional tokens, loss (test
 loss; empty on rows that only log the lr), optional lr, optional seed, optional warmup. Prints one JSON object:
@@ -328,7 +329,38 @@ def analyze(runs, levels=None, n_levels=12, min_sizes=3, margin=2.0):
             'defaultLevels': default_levels, 'winners': winners}
 
 
+def self_test():
+    """Checks of the reference itself against closed forms; prints 'ok' or raises."""
+    # 1.5: exact points of eq. 5.1 give back S_min, E_min; S flat in B is the low edge
+    B = np.array([256.0, 1024, 4096, 16384])
+    S = 1000 * (1 + 3e6 / 1000 / B)
+    f = fit_eq51(S, S * B)
+    assert abs(f['sMin'] / 1000 - 1) < 1e-6 and abs(f['eMin'] / 3e6 - 1) < 1e-6 and f['edge'] == 'none', f
+    f = fit_eq51(np.full(3, 500.0), 500 * B[:3])
+    assert f['edge'] == 'low', f
+    # 1.1: a logged linear warm-up (sparse, from 0 at t = 0) equals the declared one: s(s+1)/(2W), s - (W-1)/2
+    evals = [(s, 1.0) for s in range(5, 101, 5)]
+    u1, _, _, t1 = progress({'evals': evals, 'lrs': [(s, 2e-3 * min(1, s / 30)) for s in (10, 20, 30, 40, 100)], 'warmup': math.nan})
+    u2, _, _, t2 = progress({'evals': evals, 'lrs': [], 'warmup': 30.0})
+    s = np.arange(5, 101, 5.0)
+    u3 = np.where(s <= 30, s * (s + 1) / 60, s - 14.5)
+    assert np.allclose(u1, u3) and np.allclose(u2, u3) and t1 == 30 and t2 == 30, (u1, u2, u3)
+    u4, _, _, t4 = progress({'evals': evals, 'lrs': [], 'warmup': 0.0})
+    assert np.allclose(u4, s) and t4 == 0
+    # 1.2: the 5-point quadratic reproduces a quadratic in x (then the running minimum)
+    x = np.log(np.arange(1.0, 12))
+    q = 3 - 0.4 * x + 0.02 * x ** 2
+    assert np.allclose(smooth_curve(x, q), np.minimum.accumulate(q))
+    # 1.4: linear interpolation in x between the envelope points around the crossing
+    env = {'x': np.log([1.0, 2, 4]), 'L': np.array([3.0, 2.5, 2.0]), 'lns': np.log([1.0, 2, 4]), 't_end': np.zeros(3)}
+    c = crossing(env, 2.25)
+    assert abs(c[0] - math.log(2) * 1.5) < 1e-12 and crossing(env, 3.5) == 'first' and crossing(env, 1.5) is None
+    print('ok')
+
+
 def main():
+    if sys.argv[1:] == ['--self-test']:
+        return self_test()
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('file')
     ap.add_argument('--levels', help='target losses, comma separated (default: section 1.6)')
