@@ -5,6 +5,8 @@ import { z } from 'zod';
 
 const int = (min: number) => z.number().int().min(min);
 const DEFAULT_LR = 1e-3;
+/** evaluations of the 'log' eval schedule when --evals is not given */
+export const DEFAULT_LOG_EVALS = 40;
 
 /**
  * Every field that decides what a run computes. Two configs with the same values are the same run
@@ -41,7 +43,13 @@ export const RunConfigSchema = z
     gradClip: z.number().min(0).default(1).describe('global gradient-norm clip (0 = off)'),
     seed: int(0).default(0).describe('seed for initialisation and batch sampling'),
     // ---- measurement
-    evalInterval: int(1).default(50).describe('steps between test-loss evaluations (and always at the last step)'),
+    evalInterval: int(1).default(50).describe('interval schedule: steps between test-loss evaluations (and always at the last step)'),
+    // optional with no default: a config without them hashes (and so ids) as before
+    evalSchedule: z
+      .enum(['interval', 'log'])
+      .optional()
+      .describe("when to evaluate test loss: 'interval' (default; every --eval-interval steps) or 'log' (--evals log-spaced steps from 1 to the last, so runs of any batch size at one token budget get as many; for scans)"),
+    evals: int(2).optional().describe(`log schedule: number of evaluations (default ${DEFAULT_LOG_EVALS}; all steps when the run is shorter), always including the first and last step`),
     evalWindows: int(1).default(64).describe('fixed test windows per evaluation'),
     noiseInterval: int(0).default(1).describe('steps between noise-scale measurements (0 = off; needs >= 2 micro-batches)'),
     noiseBeta: z.number().min(0).lt(1).default(0.99).describe('EMA beta of the noise-scale estimates'),
@@ -85,6 +93,7 @@ export function parseRunConfig(input: unknown): RunConfig {
   if ((c.tokens === undefined) === (c.steps === undefined)) throw new ConfigError('give exactly one budget', 'pass --tokens N or --steps N');
   const micro = c.microBatch ?? c.batch;
   if (c.batch % micro !== 0) throw new ConfigError(`micro-batch ${micro} does not divide batch size ${c.batch}`, `choose a micro-batch that divides ${c.batch}`);
+  if (c.evals !== undefined && c.evalSchedule !== 'log') throw new ConfigError(`--evals ${c.evals} is for the log eval schedule`, 'add --eval-schedule log, or use --eval-interval for evaluations every N steps');
   if (c.tokens !== undefined && c.tokens < c.batch * c.context) {
     throw new ConfigError(`token budget ${c.tokens} is smaller than one step (${c.batch} x ${c.context} = ${c.batch * c.context} tokens)`, 'raise --tokens or lower --batch/--context');
   }
@@ -100,6 +109,36 @@ export function modelShape(c: RunConfig): { nLayer: number; dModel: number; nHea
 /** Optimiser steps the budget buys. */
 export function totalSteps(c: RunConfig): number {
   return c.steps ?? Math.ceil(c.tokens! / (c.batch * c.context));
+}
+
+/**
+ * The steps at which the run evaluates test loss, increasing; always includes the last step.
+ * 'interval': every evalInterval steps. 'log': `evals` steps (DEFAULT_LOG_EVALS) spaced evenly in log(step) from 1 to
+ * the last step, each at least one after the one before (so the first few are consecutive steps and the rest share
+ * one ratio), and every step when the run has fewer steps than that. A pure function of the config: a resumed run evaluates at the same steps.
+ */
+export function evalSteps(c: RunConfig): number[] {
+  const steps = totalSteps(c);
+  if (c.evalSchedule !== 'log') {
+    const out: number[] = [];
+    for (let s = c.evalInterval; s < steps; s += c.evalInterval) out.push(s);
+    out.push(steps);
+    return out;
+  }
+  const n = Math.min(c.evals ?? DEFAULT_LOG_EVALS, steps);
+  if (n === steps) return Array.from({ length: steps }, (_, i) => i + 1);
+  // Each next step is one geometric stride from the previous toward the last, with the strides re-spread over the
+  // evaluations still to place: where a stride would be under one step (the start) steps are consecutive, and the
+  // evaluations that saves go to the rest of the run instead of collapsing onto the same integers.
+  const out = [1];
+  for (let k = 1; k < n - 1; k++) {
+    const prev = out[k - 1];
+    const left = n - k; // evaluations still to place, the last one included
+    const next = Math.round(prev * Math.pow(steps / prev, 1 / left));
+    out.push(Math.min(Math.max(next, prev + 1), steps - (left - 1)));
+  }
+  out.push(steps);
+  return out;
 }
 
 /** The model part of a run name: d2 for a depth, L2-d96-h2 for an explicit shape. */

@@ -6,7 +6,7 @@ import { BatchSampler, evalBatches, type Batch } from '../data/sampler.ts';
 import type { ProgressFn } from '../data/progress.ts';
 import type { MetricRow, RunStatus } from '../analysis/records.ts';
 import { StoreError, type NewRun, type Store, type StoredRun } from '../store/store.ts';
-import { modelShape, runId, runName, totalSteps, type ExecOptions, type RunConfig } from './config.ts';
+import { evalSteps, modelShape, runId, runName, totalSteps, type ExecOptions, type RunConfig } from './config.ts';
 import { learningRate } from './schedule.ts';
 import { NoiseProbe, type NoiseProbeState } from './noise.ts';
 import { decodeCheckpoint, encodeCheckpoint, kernelsChange, kernelsInfo, verifyCheckpoint } from './checkpoint.ts';
@@ -159,6 +159,7 @@ export async function trainRun(config: RunConfig, exec: ExecOptions, store: Stor
   const sampler = new BatchSampler(dataset.train, micro, T, config.seed);
   const microBatches: Batch[] = Array.from({ length: nMicro }, () => ({ B: micro, T, inputs: new Int32Array(micro * T), targets: new Int32Array(micro * T) }));
   const evalSet = evalBatches(dataset.test, micro, T, config.evalWindows);
+  const evalAt = new Set(evalSteps(config));
   const evaluate = () => {
     let sum = 0, n = 0;
     for (const b of evalSet) {
@@ -216,7 +217,7 @@ export async function trainRun(config: RunConfig, exec: ExecOptions, store: Stor
       return outcome('diverged', step, { stepsTrained: step - firstStep, finalTrainLoss: trainLoss, message });
     }
 
-    const isEval = step % config.evalInterval === 0 || step === steps;
+    const isEval = evalAt.has(step);
     if (isEval) {
       testLoss = evaluate();
       row.testLoss = testLoss;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { prepareDataset, type Dataset } from '../../src/data/index.ts';
 import { nativeStatus } from '../../src/engine/native.ts';
 import { openStore, StoreError, type Store } from '../../src/store/store.ts';
-import { parseRunConfig, runId, type ExecOptions, type RunConfig } from '../../src/train/config.ts';
+import { evalSteps, parseRunConfig, runId, type ExecOptions, type RunConfig } from '../../src/train/config.ts';
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint } from '../../src/train/checkpoint.ts';
 import { TRAINER_VERSION, trainRun, type RunOutcome } from '../../src/train/run.ts';
 
@@ -121,4 +121,28 @@ test('a run an older trainer made under the same id is refused, naming both vers
     assert.match(err.hint, new RegExp(`delete .*${id} to train it again`));
     return true;
   });
+});
+
+test('with the log eval schedule, a run that crashed and resumed from its checkpoint matches an uninterrupted one bit for bit', async () => {
+  const logConfig = parseRunConfig({ ...config, steps: 30, evalSchedule: 'log', evals: 9 });
+  const logId = runId(logConfig);
+  const run = async (store: Store, crashAt?: number) =>
+    trainRun(logConfig, { ...exec(store.location, 'ts'), checkpointEvery: 4 }, store, {
+      dataset,
+      onStep: ({ step }) => {
+        if (step === crashAt) throw new Error(`crash at step ${step}`);
+      },
+    });
+  const whole = await freshStore('log-whole');
+  assert.equal((await run(whole)).status, 'done');
+  const reference = await whole.readMetrics(logId);
+  assert.deepEqual(reference.filter((r) => r.testLoss !== undefined).map((r) => r.step), evalSteps(logConfig));
+  assert.equal(evalSteps(logConfig).length, 9);
+
+  const crashed = await freshStore('log-crashed');
+  await assert.rejects(run(crashed, 15), /crash at step 15/); // checkpoint at step 12; rows past it are recomputed
+  assert.equal((await crashed.loadCheckpoint(logId))?.step, 12);
+  assert.equal((await run(crashed)).status, 'done');
+  const measured = (rows: { wallMs: number }[]) => rows.map(({ wallMs: _w, ...rest }) => rest);
+  assert.deepEqual(measured(await crashed.readMetrics(logId)), measured(reference));
 });

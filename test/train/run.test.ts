@@ -77,6 +77,19 @@ test('rows carry the raw per-step noise estimates; bSimple is their bias-correct
   assert.ok(changes > 20, `raw |G|^2 changed by > 5% on only ${changes} of 39 steps`);
 });
 
+test('--eval-schedule log --evals N: test loss at N log-spaced steps, the first and the last included', () => {
+  const store = join(dir, 'log-evals');
+  const r = train(store, ['--eval-schedule', 'log', '--evals', '12']);
+  assert.equal(r.status, 0, r.stderr);
+  const evals = readRows(store).filter((x) => x.testLoss !== undefined).map((x) => x.step);
+  assert.deepEqual(evals, [1, 2, 3, 4, 5, 7, 9, 12, 16, 22, 30, 40]);
+  // training is the same as with the interval schedule: evaluation does not touch the model or the data order
+  assert.deepEqual(readRows(store).map((x) => x.trainLoss), reference.map((x) => x.trainLoss));
+  const bad = train(join(dir, 'bad-evals'), ['--evals', '12']);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--evals 12 is for the log eval schedule/);
+});
+
 test('SIGKILL at a random point, then resume: bit-identical metrics, no gap, no duplicate step', async () => {
   const store = join(dir, 'killed');
   const child = spawn(process.execPath, runArgs(store), { env, stdio: 'ignore' });
