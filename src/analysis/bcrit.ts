@@ -1,117 +1,263 @@
-// Critical batch size from batch-size scans (Kaplan et al. 2020 section 5.1, McCandlish et al. 2018):
-// loss curves per batch size -> S(B), E(B) per target loss -> S_min, E_min, B_crit -> B_crit(L) power law.
+// Critical batch size from batch-size scans, as docs/METHODS.md section 1 states it step by step (Kaplan et al.
+// 2020 section 5.1, McCandlish et al. 2018): LR-weighted progress -> smoothed running-minimum curves -> LR envelope
+// per (batch size, seed) -> S(B), E(B) per target loss -> eq. 5.1 per level -> level selection -> B_crit(L) law
+// with a hierarchical bootstrap over batch sizes and seeds; a pooled law across groups with an F-test.
 import type { LossCurve, RunRecord } from './records.ts';
-import { bootstrap, fitLine, fitParabola, type BootstrapResult } from './stats.ts';
+import { bootstrap, fitLine, fitParabola, nestedFTest, type BootstrapResult } from './stats.ts';
+import { SeededRandom } from './random.ts';
 import { AnalysisInputError } from './errors.ts';
-import { maxOf, minOf } from './extent.ts';
 
-// ---- curves: LR envelope, smoothing, running minimum
+// ---- 1.1 progress: LR-weighted steps
 
-/** One batch size's curve: the envelope over its runs (an LR axis) of the smoothed running-minimum loss. */
-export interface BatchCurve {
-  batchTokens: number;
-  runs: string[];
-  /** eval steps, increasing, > 0 */
-  steps: number[];
-  tokens: number[];
-  /** non-increasing */
-  loss: number[];
-  /** the largest warm-up of the batch size's runs (0 when unknown) */
-  warmupSteps: number;
+/** A run's progress measure: u(s) LR-weighted steps after raw step s, and where its transient ends. */
+export interface Progress {
+  u(step: number): number;
+  /** the raw step at which the LR first reaches its peak (or the declared warm-up) */
+  transientEnd: number;
+  source: 'lr' | 'warmup';
+}
+
+/** u(s) from a declared linear warm-up of W steps: w_t = min(1, t / W). */
+export function warmupProgress(W: number): Progress {
+  if (!(W >= 0)) throw new RangeError(`warm-up steps must be >= 0, got ${W}`);
+  return { u: (s) => (W === 0 ? s : s <= W ? (s * (s + 1)) / (2 * W) : s - (W - 1) / 2), transientEnd: W, source: 'warmup' };
 }
 
 /**
- * Light smoothing: a local quadratic fit of loss against log step over `window` evals centred on each eval
- * (Savitzky & Golay 1964; at the ends the window keeps its size and slides inward), evaluated at that eval. Unlike a
- * moving average it barely biases a smooth curve, so it shifts no level crossing; window < 5 = none.
+ * u(s) from logged LRs: w_t = lr_t / lr_peak until the first step whose LR reaches the peak, 1 after (a later decay
+ * is not weighted). lr_t between logged steps is linear in t; before the first logged step it rises from 0 at t = 0.
  */
-function smooth(steps: number[], v: number[], window: number): number[] {
+export function lrProgress(schedule: readonly { step: number; lr: number }[]): Progress {
+  const pts = schedule.filter((p) => p.step >= 1 && p.lr > 0 && Number.isFinite(p.lr)).sort((a, b) => a.step - b.step);
+  if (pts.length === 0) throw new RangeError('no positive learning rate logged');
+  let peak = 0;
+  for (const p of pts) if (p.lr > peak) peak = p.lr;
+  const k = pts.findIndex((p) => p.lr >= peak * (1 - 1e-6));
+  const tStar = Math.round(pts[k].step);
+  // cumulative weights U[t] = sum_{t' <= t} w_t' for t < t*
+  const U = new Float64Array(tStar);
+  let j = 0;
+  let prev = { step: 0, lr: 0 };
+  for (let t = 1; t < tStar; t++) {
+    while (j < pts.length && pts[j].step < t) prev = pts[j++];
+    const next = pts[Math.min(j, pts.length - 1)];
+    const lr = next.step === prev.step ? next.lr : prev.lr + ((t - prev.step) / (next.step - prev.step)) * (next.lr - prev.lr);
+    U[t] = U[t - 1] + Math.min(1, lr / peak);
+  }
+  const before = tStar > 0 ? U[tStar - 1] : 0;
+  return {
+    u: (s) => {
+      if (s >= tStar) return before + (s - tStar + 1);
+      const i = Math.floor(s);
+      return i < 1 ? 0 : U[i] + (s - i) * ((i + 1 < tStar ? U[i + 1] : before + 1) - U[i]);
+    },
+    transientEnd: tStar,
+    source: 'lr',
+  };
+}
+
+function progressOf(c: LossCurve, declared: number | undefined): Progress {
+  if (c.lrSchedule && c.lrSchedule.some((p) => p.lr > 0)) return lrProgress(c.lrSchedule);
+  const W = c.warmupSteps ?? declared;
+  if (W === undefined) {
+    throw new AnalysisInputError(
+      `run ${c.id}: no learning rate logged and no warm-up given; the analysis needs one to measure progress past warm-up (docs/METHODS.md 1.1)`,
+      'add an lr column to the file, a warmup column, or pass --warmup-steps W (0 if the runs had no warm-up)',
+    );
+  }
+  return warmupProgress(W);
+}
+
+// ---- 1.2-1.3 curves
+
+/** A local quadratic in x over `window` points centred on each point (sliding inward at the ends); < 5 = none. */
+function smooth(x: number[], v: number[], window: number): number[] {
   const h = Math.floor(window / 2);
-  if (h < 2 || v.length < window) return [...v];
-  const x = steps.map(Math.log);
+  if (h < 2 || v.length < 2 * h + 1) return [...v];
   return v.map((_, i) => {
     const lo = Math.min(Math.max(0, i - h), v.length - 2 * h - 1);
-    const hi = lo + 2 * h;
-    const xs = x.slice(lo, hi + 1);
-    const p = fitParabola(xs, v.slice(lo, hi + 1));
+    const p = fitParabola(x.slice(lo, lo + 2 * h + 1), v.slice(lo, lo + 2 * h + 1));
     return p.c0 + p.c1 * x[i] + p.c2 * x[i] * x[i];
   });
 }
 
+/** One replica (seed) of one batch size: the envelope over its LR runs, in x = ln u(s). */
+export interface ReplicaCurve {
+  seed: string;
+  runs: string[];
+  x: number[];
+  loss: number[];
+  /** u at the latest transient end of its runs: crossings at or below it are in the transient */
+  transientU: number;
+}
+
+/** One batch size: its replicas, the LR winner, and (for charts) the envelope over all its runs. */
+export interface BatchCurve {
+  batchTokens: number;
+  runs: string[];
+  replicas: ReplicaCurve[];
+  /** LR-weighted steps, tokens (= steps x batch tokens) and loss of the envelope over all runs, for charts */
+  steps: number[];
+  tokens: number[];
+  loss: number[];
+  /** the largest transient end (raw steps) of its runs */
+  transientSteps: number;
+  /** the LRs tried, the one whose run reached the lowest final loss, and whether it is the smallest or largest */
+  lr?: { tried: number[]; best: number; edge: boolean };
+}
+
+interface RunCurve {
+  id: string;
+  lr?: number;
+  x: number[];
+  loss: number[];
+  transientU: number;
+  transientEnd: number;
+}
+
+function runCurve(c: LossCurve, window: number, declared: number | undefined): RunCurve | null {
+  const pts = c.points.filter((p) => p.step >= 1 && Number.isFinite(p.loss)).sort((a, b) => a.step - b.step);
+  if (pts.length < 2) return null;
+  const prog = progressOf(c, declared);
+  const x = pts.map((p) => Math.log(prog.u(p.step)));
+  const loss = smooth(x, pts.map((p) => p.loss), window);
+  for (let i = 1; i < loss.length; i++) loss[i] = Math.min(loss[i], loss[i - 1]);
+  return { id: c.id, lr: c.lr, x, loss, transientU: prog.u(prog.transientEnd), transientEnd: prog.transientEnd };
+}
+
 /**
- * Kaplan et al. 2020 section 5.1 and appendix D.3 read S(B) off "the (running-minimum, lightly smoothed)
- * test-loss curve"; SCIENCE.md section 1. Each run: drop step <= 0, sort by step, smooth (smooth(): a local
- * quadratic fit in log step over `window` evals), running minimum. Runs sharing a batch size (an LR axis) are
- * merged into their envelope: at every step any of them logged, the minimum over them of their running-minimum curves
- * (each interpolated in log step between its own evals). E = step x batch tokens (Kaplan: E = B S).
+ * A run's smoothed running-minimum loss as a function of its raw step (docs/METHODS.md 1.2, interpolated linearly in
+ * x = ln u(s)); undefined before its first or after its last eval. The noise-scale analysis bins rows on it.
  */
-export function batchCurves(curves: readonly LossCurve[], window = 5, warmupSteps = 0): BatchCurve[] {
+export function lossAtStep(c: LossCurve, window = 5, warmupSteps?: number): (step: number) => number | undefined {
+  const rc = runCurve(c, window, warmupSteps);
+  const prog = progressOf(c, warmupSteps);
+  if (!rc) return () => undefined;
+  return (step) => {
+    if (!(step >= 1)) return undefined;
+    const x = Math.log(prog.u(step));
+    if (x < rc.x[0] || x > rc.x[rc.x.length - 1]) return undefined;
+    let k = 0;
+    while (k + 1 < rc.x.length && rc.x[k + 1] < x) k++;
+    if (k + 1 >= rc.x.length || rc.x[k + 1] === rc.x[k]) return rc.loss[k];
+    return rc.loss[k] + ((x - rc.x[k]) / (rc.x[k + 1] - rc.x[k])) * (rc.loss[k + 1] - rc.loss[k]);
+  };
+}
+
+/** Envelope of curves on the union of their x: min over runs started by x (linear in x, held after the last). */
+function envelope(curves: readonly { x: number[]; loss: number[] }[]): { x: number[]; loss: number[] } {
+  const grid = [...new Set(curves.flatMap((c) => c.x))].sort((a, b) => a - b);
+  const cursor = curves.map(() => 0);
+  const loss: number[] = [];
+  for (const g of grid) {
+    let best = Infinity;
+    curves.forEach((c, r) => {
+      if (g < c.x[0]) return;
+      while (cursor[r] + 1 < c.x.length && c.x[cursor[r] + 1] <= g) cursor[r]++;
+      const k = cursor[r];
+      let v = c.loss[k];
+      if (k + 1 < c.x.length && c.x[k] < g) v = c.loss[k] + ((g - c.x[k]) / (c.x[k + 1] - c.x[k])) * (c.loss[k + 1] - c.loss[k]);
+      if (v < best) best = v;
+    });
+    loss.push(loss.length && loss[loss.length - 1] < best ? loss[loss.length - 1] : best);
+  }
+  return { x: grid, loss };
+}
+
+/** Curves per batch size (docs/METHODS.md 1.1-1.3). */
+export function batchCurves(curves: readonly LossCurve[], window = 5, warmupSteps?: number): BatchCurve[] {
   const byBatch = new Map<number, LossCurve[]>();
   for (const c of curves) {
     if (!(c.batchTokens > 0)) throw new AnalysisInputError(`run ${c.id}: batch tokens ${c.batchTokens} is not positive`, 'give every run its batch size in tokens');
-    byBatch.set(c.batchTokens, [...(byBatch.get(c.batchTokens) ?? []), c]);
+    const list = byBatch.get(c.batchTokens);
+    if (list) list.push(c);
+    else byBatch.set(c.batchTokens, [c]);
   }
   const out: BatchCurve[] = [];
   for (const [batchTokens, runs] of [...byBatch].sort((a, b) => a[0] - b[0])) {
-    const per = runs.map((r) => {
-      const pts = r.points.filter((p) => p.step > 0 && Number.isFinite(p.loss)).sort((a, b) => a.step - b.step);
-      const sm = smooth(pts.map((p) => p.step), pts.map((p) => p.loss), window);
-      for (let i = 1; i < sm.length; i++) sm[i] = Math.min(sm[i], sm[i - 1]);
-      return { steps: pts.map((p) => p.step), tokens: pts.map((p) => p.tokens), loss: sm };
+    const per = runs.map((r) => ({ src: r, curve: runCurve(r, window, warmupSteps) })).filter((p): p is { src: LossCurve; curve: RunCurve } => p.curve !== null);
+    if (per.length === 0) continue;
+    const bySeed = new Map<string, RunCurve[]>();
+    for (const p of per) {
+      const key = String(p.src.seed ?? '');
+      const list = bySeed.get(key);
+      if (list) list.push(p.curve);
+      else bySeed.set(key, [p.curve]);
+    }
+    const replicas: ReplicaCurve[] = [...bySeed].sort((a, b) => a[0].localeCompare(b[0], 'en', { numeric: true })).map(([seed, rs]) => ({
+      seed,
+      runs: rs.map((r) => r.id),
+      ...envelope(rs),
+      transientU: rs.reduce((m, r) => Math.max(m, r.transientU), 0),
+    }));
+    const all = envelope(per.map((p) => p.curve));
+    const steps = all.x.map(Math.exp);
+    const lrs = [...new Set(per.map((p) => p.curve.lr).filter((v): v is number => v !== undefined && v > 0))].sort((a, b) => a - b);
+    let lr: BatchCurve['lr'];
+    if (lrs.length >= 2) {
+      // the winner: the LR whose runs reach the lowest final loss (mean over seeds)
+      const finalBy = new Map<number, number[]>();
+      for (const p of per) if (p.curve.lr !== undefined) finalBy.set(p.curve.lr, [...(finalBy.get(p.curve.lr) ?? []), p.curve.loss[p.curve.loss.length - 1]]);
+      let best = lrs[0];
+      let bestLoss = Infinity;
+      for (const [v, ls] of finalBy) {
+        const m = ls.reduce((a, b) => a + b, 0) / ls.length;
+        if (m < bestLoss) [best, bestLoss] = [v, m];
+      }
+      lr = { tried: lrs, best, edge: best === lrs[0] || best === lrs[lrs.length - 1] };
+    }
+    out.push({
+      batchTokens,
+      runs: per.map((p) => p.src.id),
+      replicas,
+      steps,
+      tokens: steps.map((s) => s * batchTokens),
+      loss: all.loss,
+      transientSteps: per.reduce((m, p) => Math.max(m, p.curve.transientEnd), 0),
+      ...(lr && { lr }),
     });
-    const allSteps = [...new Set(per.flatMap((p) => p.steps))].sort((a, b) => a - b);
-    const steps: number[] = [];
-    const tokens: number[] = [];
-    const loss: number[] = [];
-    const cursor = per.map(() => 0);
-    for (const s of allSteps) {
-      let best = Infinity;
-      per.forEach((p, r) => {
-        const st = p.steps;
-        if (st.length === 0 || s < st[0]) return; // this run has not logged yet
-        while (cursor[r] + 1 < st.length && st[cursor[r] + 1] <= s) cursor[r]++;
-        const k = cursor[r];
-        let v = p.loss[k];
-        if (k + 1 < st.length && st[k] < s) {
-          // between two of this run's evals: interpolate in log step, so runs logged at different steps mix fairly
-          const t = (Math.log(s) - Math.log(st[k])) / (Math.log(st[k + 1]) - Math.log(st[k]));
-          v = p.loss[k] + t * (p.loss[k + 1] - p.loss[k]);
-        }
-        best = Math.min(best, v);
-      });
-      steps.push(s);
-      tokens.push(s * batchTokens);
-      loss.push(loss.length ? Math.min(best, loss[loss.length - 1]) : best);
-    }
-    if (steps.length >= 2) {
-      out.push({ batchTokens, runs: runs.map((r) => r.id), steps, tokens, loss, warmupSteps: Math.max(warmupSteps, maxOf(runs.map((r) => r.warmupSteps ?? 0))) });
-    }
   }
   return out;
 }
 
-// ---- S(B), E(B) at a target loss
+// ---- 1.4 steps to reach a level
 
 export interface LevelPoint {
   batchTokens: number;
-  /** S: steps to reach the level, interpolated in log step */
+  /** S: LR-weighted steps to reach the level (geometric mean over the seeds that reach it) */
   steps: number;
-  /** E: tokens processed at that point */
+  /** E = S x batch tokens */
   tokens: number;
+  /** seeds that reached the level */
+  seeds: number;
 }
 
-/** First crossing of `level`, interpolated linearly in loss between bracketing evals, in log step and log tokens. */
-function crossing(c: BatchCurve, level: number): LevelPoint | 'unreached' | 'at-first-eval' {
-  const k = c.loss.findIndex((l) => l <= level);
+type Crossing = { x: number; transient: boolean } | 'unreached' | 'at-first-eval';
+
+function crossing(r: ReplicaCurve, level: number): Crossing {
+  const k = r.loss.findIndex((l) => l <= level);
   if (k < 0) return 'unreached';
   if (k === 0) return 'at-first-eval';
-  const t = (c.loss[k - 1] - level) / (c.loss[k - 1] - c.loss[k]);
-  const ls = Math.log(c.steps[k - 1]) + t * (Math.log(c.steps[k]) - Math.log(c.steps[k - 1]));
-  const le = Math.log(c.tokens[k - 1]) + t * (Math.log(c.tokens[k]) - Math.log(c.tokens[k - 1]));
-  return { batchTokens: c.batchTokens, steps: Math.exp(ls), tokens: Math.exp(le) };
+  const t = (r.loss[k - 1] - level) / (r.loss[k - 1] - r.loss[k]);
+  const x = r.x[k - 1] + t * (r.x[k] - r.x[k - 1]);
+  return { x, transient: Math.exp(x) <= r.transientU };
 }
 
-// ---- eq. (5.1) per level
+/** Per batch size: the crossings of every replica (kept for the seed bootstrap). */
+interface BatchCrossings {
+  batchTokens: number;
+  replicas: Crossing[];
+}
+
+/** S and E of one batch size from a set of replica crossings, or why there is none. */
+function pointOf(batchTokens: number, xs: readonly Crossing[]): LevelPoint | 'unreached' | 'at-first-eval' {
+  const reached = xs.filter((x): x is { x: number; transient: boolean } => typeof x === 'object');
+  if (reached.length === 0 || reached.length * 2 < xs.length) return xs.some((x) => x === 'at-first-eval') && !xs.some((x) => x === 'unreached') ? 'at-first-eval' : 'unreached';
+  const lnS = reached.reduce((a, b) => a + b.x, 0) / reached.length;
+  return { batchTokens, steps: Math.exp(lnS), tokens: Math.exp(lnS) * batchTokens, seeds: reached.length };
+}
+
+// ---- 1.5 eq. (5.1) per level
 
 export interface ParetoFit {
   sMin: number;
@@ -128,13 +274,13 @@ export interface ParetoFit {
  * Kaplan et al. 2020 eq. (5.1): (S/S_min - 1)(E/E_min - 1) = 1, i.e. S = S_min E / (E - E_min) with
  * E_min < min E; B_crit = E_min / S_min (eq. 5.2). Least squares in log S: for fixed E_min the best log S_min
  * is the mean of log S + log(E - E_min) - log E, so the fit is a 1-D search over u = E_min / min E in
- * (0, 1), on a logit grid of 241 points in [-24, 24] refined by golden section. A minimum on the grid's
- * edge is reported as `edge` (a degenerate level).
+ * (0, 1), on a logit grid of 241 points in [-24, 24] refined by golden section (docs/METHODS.md 1.5).
  */
-export function fitPareto(points: readonly LevelPoint[]): ParetoFit {
+export function fitPareto(points: readonly { steps: number; tokens: number }[]): ParetoFit {
   const lS = points.map((p) => Math.log(p.steps));
   const E = points.map((p) => p.tokens);
-  const minE = minOf(E);
+  let minE = Infinity;
+  for (const e of E) if (e < minE) minE = e;
   const sse = (t: number): { v: number; lSmin: number } => {
     const eMin = minE / (1 + Math.exp(-t));
     const terms = lS.map((s, i) => s + Math.log(E[i] - eMin) - Math.log(E[i]));
@@ -171,9 +317,9 @@ export function fitPareto(points: readonly LevelPoint[]): ParetoFit {
   return { sMin, eMin, bCrit: eMin / sMin, r2: tss > 0 ? 1 - v / tss : NaN, rmseLog: Math.sqrt(v / lS.length), edge };
 }
 
-// ---- levels
+// ---- 1.6 levels
 
-export type LevelStatus = 'ok' | 'too-few-batch-sizes' | 'degenerate' | 'outside-scan';
+export type LevelStatus = 'ok' | 'too-few-batch-sizes' | 'transient' | 'degenerate' | 'outside-scan' | 'pre-regime';
 
 export interface BcritLevel {
   loss: number;
@@ -190,30 +336,27 @@ export interface BcritLevel {
   eMin: number;
   /** tokens */
   bCrit: number;
+  /** bootstrap percentile interval of B_crit (levels in the law only) */
+  ci?: [number, number];
   r2: number;
   rmseLog: number;
-  /** some batch size reached the level while its runs were still warming up: the level is distorted */
-  warmup: boolean;
 }
 
 export interface BcritOptions {
-  /** target losses; default `levels` log-spaced between the highest first loss and the lowest final loss */
+  /** target losses; default `nLevels` log-spaced between the highest first loss and the lowest final loss */
   levels?: number[];
   nLevels?: number;
-  /** smoothing window in evals before the running minimum (default 5; 1 = none) */
+  /** smoothing window in evals before the running minimum (default 5; < 5 = none) */
   smoothWindow?: number;
-  /** warm-up steps for runs whose curve does not say */
+  /** warm-up steps for runs that log no LR and declare no warm-up (docs/METHODS.md 1.1) */
   warmupSteps?: number;
   /** fewest batch sizes a level needs (default 3) */
   minBatchSizes?: number;
-  /**
-   * a level whose B_crit falls below (smallest batch / scanMargin) or above (largest batch x scanMargin)
-   * is 'outside-scan': the scan does not bracket it, eq. 5.1 is barely constrained there (default 2)
-   */
+  /** B_crit beyond (smallest batch / scanMargin, largest batch x scanMargin) is 'outside-scan' (default 2) */
   scanMargin?: number;
-  /** include warm-up levels in the B_crit(L) fit (default false: they are marked and left out) */
-  fitWarmupLevels?: boolean;
-  /** bootstrap of the B_crit(L) fit over batch sizes (default 1000 resamples, seed 0, 95%) */
+  /** p-value below which the break test cuts pre-regime levels (default 0.05; 0 = no break test) */
+  breakP?: number;
+  /** hierarchical bootstrap (default 1000 resamples, seed 0, 95%) */
   bootstrap?: { samples?: number; seed?: number; level?: number };
 }
 
@@ -232,18 +375,50 @@ export interface BcritPowerLaw {
   bootstrap: BootstrapResult<'bStar' | 'alphaB'>;
 }
 
+/** Where the break test cut the law's levels, if it did. */
+export interface RegimeBreak {
+  /** levels at or above this loss are pre-regime */
+  loss: number;
+  f: number;
+  p: number;
+  /** slopes (d ln B_crit / d ln L) of the two segments */
+  slopeHigh: number;
+  slopeLow: number;
+}
+
 export interface BcritAnalysis {
   curves: BatchCurve[];
   levels: BcritLevel[];
   fit: BcritPowerLaw | null;
   /** why there is no fit */
   fitReason?: string;
+  regimeBreak?: RegimeBreak;
+  /** batch sizes whose best LR is at the edge of the LRs tried */
+  lrWarnings: string[];
+  /** replicas (seeds) per batch size, where some batch size has more than one */
+  seeds: number;
   units: 'tokens';
 }
 
-function defaultLevels(curves: BatchCurve[], n: number): number[] {
-  const hi = minOf(curves.map((c) => c.loss[0]));
-  const lo = minOf(curves.map((c) => c.loss[c.loss.length - 1]));
+/**
+ * Default levels (docs/METHODS.md 1.6): n log-spaced strictly inside (lo, hi), where hi is the lowest loss any batch
+ * size has reached by the end of its transient (or its first eval, if later) and lo the final loss that the third-best
+ * batch size reaches (so that at least minB batch sizes reach every level).
+ */
+function defaultLevels(curves: BatchCurve[], n: number, minB: number): number[] {
+  let hi = Infinity;
+  const finals: number[] = [];
+  for (const c of curves) {
+    for (const r of c.replicas) {
+      // the envelope's loss where the transient ends (its first point if that is later)
+      let k = 0;
+      while (k + 1 < r.x.length && Math.exp(r.x[k]) <= r.transientU) k++;
+      if (r.loss[k] < hi) hi = r.loss[k];
+    }
+    finals.push(c.loss[c.loss.length - 1]);
+  }
+  finals.sort((a, b) => a - b);
+  const lo = finals[Math.min(finals.length - 1, Math.max(0, minB - 1))];
   if (!(hi > lo)) return [];
   return Array.from({ length: n }, (_, k) => Math.exp(Math.log(hi) + ((k + 1) / (n + 1)) * (Math.log(lo) - Math.log(hi))));
 }
@@ -254,91 +429,155 @@ interface LevelRules {
   bHi: number;
 }
 
-function levelFromCurves(curves: BatchCurve[], loss: number, rules: LevelRules): BcritLevel {
-  const points: LevelPoint[] = [];
-  const unreached: number[] = [];
-  const atFirstEval: number[] = [];
-  let warmup = false;
-  for (const c of curves) {
-    const x = crossing(c, loss);
-    if (x === 'unreached') unreached.push(c.batchTokens);
-    else if (x === 'at-first-eval') atFirstEval.push(c.batchTokens);
-    else {
-      points.push(x);
-      if (x.steps <= c.warmupSteps) warmup = true;
-    }
-  }
-  return { ...levelFit(points, rules), loss, points, unreached, atFirstEval, warmup };
-}
+type LevelFit = Pick<BcritLevel, 'sMin' | 'eMin' | 'bCrit' | 'r2' | 'rmseLog' | 'batchSizes' | 'status' | 'reason'>;
 
-function levelFit(points: LevelPoint[], { minB, bLo, bHi }: LevelRules) {
+function levelFit(points: readonly LevelPoint[], transient: number[], { minB, bLo, bHi }: LevelRules): LevelFit {
   const distinct = new Set(points.map((p) => p.batchTokens)).size;
   const none = { sMin: NaN, eMin: NaN, bCrit: NaN, r2: NaN, rmseLog: NaN, batchSizes: distinct };
-  if (distinct < minB) return { ...none, status: 'too-few-batch-sizes' as LevelStatus, reason: `reached by ${distinct} batch sizes; eq. 5.1 needs ${minB}` };
+  if (distinct < minB) return { ...none, status: 'too-few-batch-sizes', reason: `reached by ${distinct} batch sizes; eq. 5.1 needs ${minB}` };
   const f = fitPareto(points);
   const base = { sMin: f.sMin, eMin: f.eMin, bCrit: f.bCrit, r2: f.r2, rmseLog: f.rmseLog, batchSizes: distinct };
+  if (transient.length > 0) return { ...base, status: 'transient', reason: `batch size${transient.length > 1 ? 's' : ''} ${transient.join(', ')} cross it before the LR reaches its peak (warm-up)` };
   switch (f.edge) {
     case 'none':
-      if (!Number.isFinite(f.bCrit)) return { ...base, status: 'degenerate' as LevelStatus, reason: 'fit is not finite' };
-      if (f.bCrit < bLo || f.bCrit > bHi) {
-        return { ...base, status: 'outside-scan' as LevelStatus, reason: `B_crit ${f.bCrit.toPrecision(3)} outside the scan's reach [${bLo.toPrecision(3)}, ${bHi.toPrecision(3)}] tokens` };
-      }
-      return { ...base, status: 'ok' as LevelStatus };
+      if (!Number.isFinite(f.bCrit)) return { ...base, status: 'degenerate', reason: 'fit is not finite' };
+      if (f.bCrit < bLo || f.bCrit > bHi) return { ...base, status: 'outside-scan', reason: `B_crit ${f.bCrit.toPrecision(3)} outside the scan's reach [${bLo.toPrecision(3)}, ${bHi.toPrecision(3)}] tokens` };
+      return { ...base, status: 'ok' };
     case 'low':
-      return { ...base, status: 'degenerate' as LevelStatus, reason: 'E_min -> 0: steps do not fall with batch size (B_crit below the scanned batch sizes)' };
+      return { ...base, status: 'degenerate', reason: 'E_min -> 0: steps do not fall with batch size (B_crit below the scanned batch sizes)' };
     case 'high':
-      return { ...base, status: 'degenerate' as LevelStatus, reason: 'E_min -> min E: perfect scaling across the scan (B_crit above the scanned batch sizes)' };
+      return { ...base, status: 'degenerate', reason: 'E_min -> min E: perfect scaling across the scan (B_crit above the scanned batch sizes)' };
     default:
       throw new Error(`unknown edge ${f.edge satisfies never}`);
   }
 }
 
+/** Points of one level from per-batch crossings (optionally with resampled replica indices). */
+function levelPoints(table: readonly BatchCrossings[], pick?: (b: number, n: number) => number[]) {
+  const points: LevelPoint[] = [];
+  const unreached: number[] = [];
+  const atFirstEval: number[] = [];
+  const transient: number[] = [];
+  table.forEach((bc, b) => {
+    const xs = pick ? pick(b, bc.replicas.length).map((i) => bc.replicas[i]) : bc.replicas;
+    const p = pointOf(bc.batchTokens, xs);
+    if (p === 'unreached') unreached.push(bc.batchTokens);
+    else if (p === 'at-first-eval') atFirstEval.push(bc.batchTokens);
+    else {
+      points.push(p);
+      if (xs.some((x) => typeof x === 'object' && x.transient)) transient.push(bc.batchTokens);
+    }
+  });
+  return { points, unreached, atFirstEval, transient };
+}
+
+const lnLine = (ls: readonly { loss: number; bCrit: number }[]) => fitLine(ls.map((l) => Math.log(l.loss)), ls.map((l) => Math.log(l.bCrit)));
+
 /**
- * The whole scan analysis: curves, per-level eq. (5.1) fits, and Kaplan et al. 2020 eq. (5.3)
- * B_crit(L) = B* / L^(1/alpha_B), fitted as a line in (log L, log B_crit) over the ok levels (warm-up
- * levels left out unless asked), with a bootstrap over batch sizes: each resample draws the batch sizes
- * with replacement, refits every level and the line (resamples with fewer than 3 ok levels fail).
+ * The break test of docs/METHODS.md 1.6: the split of the ok levels (by loss, high part >= 2 levels, low part
+ * >= 4) into two lines that best beats one line, kept when the F-test gives p < breakP.
+ */
+export function regimeBreak(levels: readonly { loss: number; bCrit: number }[], breakP = 0.05): RegimeBreak | undefined {
+  const ls = [...levels].sort((a, b) => b.loss - a.loss);
+  const n = ls.length;
+  if (n < 6 || !(breakP > 0)) return undefined;
+  const sse = (part: typeof ls) => {
+    const f = lnLine(part);
+    let s = 0;
+    for (const r of f.residuals) s += r * r;
+    return { s, slope: f.slope };
+  };
+  const one = sse(ls).s;
+  let best: { k: number; s: number; high: number; low: number } | undefined;
+  const minLow = Math.max(4, Math.ceil(n / 2));
+  for (let k = 2; k <= n - minLow; k++) {
+    const hi = sse(ls.slice(0, k));
+    const lo = sse(ls.slice(k));
+    // the early regime lies below the law of the later one (B_crit dips): the high part's mean residual from the low
+    // part's line must be negative, else the split is noise in the deep levels, not a transient
+    const low = lnLine(ls.slice(k));
+    let below = 0;
+    for (const l of ls.slice(0, k)) below += Math.log(l.bCrit) - (low.intercept + low.slope * Math.log(l.loss));
+    if (below >= 0) continue;
+    if (!best || hi.s + lo.s < best.s) best = { k, s: hi.s + lo.s, high: hi.slope, low: lo.slope };
+  }
+  if (!best) return undefined;
+  const { f, p } = nestedFTest(one, best.s, 2, n - 4);
+  if (!(p < breakP)) return undefined;
+  return { loss: ls[best.k - 1].loss, f, p, slopeHigh: best.high, slopeLow: best.low };
+}
+
+/**
+ * The whole scan analysis of docs/METHODS.md section 1 for one group: curves, per-level eq. (5.1) fits, level
+ * selection, Kaplan et al. 2020 eq. (5.3) B_crit(L) = B* / L^(1/alpha_B) over the ok levels, and a hierarchical
+ * bootstrap over batch sizes and, within each, seeds.
  */
 export function analyzeBatchScan(runs: readonly LossCurve[], options: BcritOptions = {}): BcritAnalysis {
-  const curves = batchCurves(runs, options.smoothWindow ?? 5, options.warmupSteps ?? 0);
+  const curves = batchCurves(runs, options.smoothWindow ?? 5, options.warmupSteps);
   if (curves.length < 2) {
     throw new AnalysisInputError(`a batch-size scan needs curves at 2 or more batch sizes, got ${curves.length}`, 'import one loss curve per (batch size, LR) run, each with 2 or more eval steps');
   }
   const margin = options.scanMargin ?? 2;
   const rules: LevelRules = { minB: options.minBatchSizes ?? 3, bLo: curves[0].batchTokens / margin, bHi: curves[curves.length - 1].batchTokens * margin };
-  const targets = options.levels ?? defaultLevels(curves, options.nLevels ?? 12);
-  const levels = [...targets].sort((a, b) => b - a).map((L) => levelFromCurves(curves, L, rules));
-  const use = (l: BcritLevel): boolean => l.status === 'ok' && (options.fitWarmupLevels || !l.warmup);
-  const used = levels.filter(use);
-  if (used.length < 3) {
-    return { curves, levels, fit: null, fitReason: `${used.length} usable levels (ok${options.fitWarmupLevels ? '' : ', outside warm-up'}); the B_crit(L) fit needs 3`, units: 'tokens' };
-  }
-  const line = (ls: BcritLevel[]) => fitLine(ls.map((l) => Math.log(l.loss)), ls.map((l) => Math.log(l.bCrit)));
-  const full = line(used);
-  const estimate = { bStar: Math.exp(full.intercept), alphaB: -1 / full.slope };
-  // bootstrap over batch sizes: S, E per (level, batch size) do not change, only which batch sizes are drawn
-  const table = levels.map((l) => new Map(l.points.map((p) => [p.batchTokens, p])));
-  const eligible = levels.map((l) => options.fitWarmupLevels || !l.warmup);
-  const bs = options.bootstrap ?? {};
-  const boot = bootstrap(curves.length, (idx) => {
-    const ok: BcritLevel[] = [];
-    levels.forEach((l, j) => {
-      if (!eligible[j]) return;
-      const pts: LevelPoint[] = [];
-      for (const i of idx) {
-        const p = table[j].get(curves[i].batchTokens);
-        if (p) pts.push(p);
+  const targets = options.levels ?? defaultLevels(curves, options.nLevels ?? 16, rules.minB);
+  const sorted = [...targets].sort((a, b) => b - a);
+  // per level, per batch size, per replica: the crossing (fixed under the bootstrap; only the draws change)
+  const tables: BatchCrossings[][] = sorted.map((L) => curves.map((c) => ({ batchTokens: c.batchTokens, replicas: c.replicas.map((r) => crossing(r, L)) })));
+  const levels: BcritLevel[] = sorted.map((loss, j) => {
+    const { points, unreached, atFirstEval, transient } = levelPoints(tables[j]);
+    return { loss, points, unreached, atFirstEval, ...levelFit(points, transient, rules) };
+  });
+  const lrWarnings = curves
+    .filter((c) => c.lr?.edge)
+    .map((c) => `batch ${c.batchTokens} tokens: the best LR ${c.lr!.best.toPrecision(3)} is at the ${c.lr!.best === c.lr!.tried[0] ? 'low' : 'high'} edge of the LRs tried (${c.lr!.tried.map((v) => v.toPrecision(3)).join(', ')}); a better LR may lie beyond it`);
+  const seeds = curves.reduce((m, c) => Math.max(m, c.replicas.length), 0);
+  const base = { curves, levels, lrWarnings, seeds, units: 'tokens' as const };
+
+  // the power-law regime: cut the pre-regime levels above a break
+  const ok = levels.filter((l) => l.status === 'ok');
+  const brk = regimeBreak(ok, options.breakP ?? 0.05);
+  if (brk) {
+    for (const l of ok) {
+      if (l.loss >= brk.loss) {
+        l.status = 'pre-regime';
+        l.reason = `above the break at L ${brk.loss.toPrecision(3)}: B_crit(L) bends there (slope ${brk.slopeHigh.toFixed(1)} above vs ${brk.slopeLow.toFixed(1)} below; F ${brk.f.toPrecision(3)}, p ${brk.p.toPrecision(2)})`;
       }
-      const f = levelFit(pts, rules);
-      if (f.status === 'ok') ok.push({ ...l, ...f });
+    }
+  }
+  const used = levels.filter((l) => l.status === 'ok');
+  if (used.length < 3) return { ...base, fit: null, fitReason: `${used.length} usable levels (status ok); the B_crit(L) fit needs 3`, ...(brk && { regimeBreak: brk }) };
+  const full = lnLine(used);
+  const estimate = { bStar: Math.exp(full.intercept), alphaB: -1 / full.slope };
+  const inLaw = levels.map((l) => l.status === 'ok');
+  const perLevel: number[][] = levels.map(() => []);
+  const bs = options.bootstrap ?? {};
+  const bootSeed = bs.seed ?? 0;
+  const boot = bootstrap(curves.length, (idx, r) => {
+    const rng = new SeededRandom(bootSeed * 7919 + r + 1);
+    // the same draws for every level: batch sizes idx, and within each drawn batch size its replicas
+    const draws = Array.from(idx, (b) => ({ b, reps: Array.from({ length: curves[b].replicas.length }, () => rng.int(curves[b].replicas.length)) }));
+    const got: { loss: number; bCrit: number }[] = [];
+    levels.forEach((l, j) => {
+      if (!inLaw[j]) return;
+      const table = draws.map((d) => tables[j][d.b]);
+      const { points, transient } = levelPoints(table, (k) => draws[k].reps);
+      const f = levelFit(points, transient, rules);
+      if (f.status === 'ok') {
+        got.push({ loss: l.loss, bCrit: f.bCrit });
+        perLevel[j].push(f.bCrit);
+      }
     });
-    if (ok.length < 3) return null;
-    const fl = line(ok);
+    if (got.length < 3) return null;
+    const fl = lnLine(got);
     return { bStar: Math.exp(fl.intercept), alphaB: -1 / fl.slope };
-  }, estimate, { samples: bs.samples ?? 1000, seed: bs.seed ?? 0, level: bs.level ?? 0.95 });
+  }, estimate, { samples: bs.samples ?? 1000, seed: bootSeed, level: bs.level ?? 0.95 });
+  const a = (1 - boot.level) / 2;
+  levels.forEach((l, j) => {
+    const s = perLevel[j].sort((p, q) => p - q);
+    if (s.length >= 10) l.ci = [s[Math.floor(a * (s.length - 1))], s[Math.ceil((1 - a) * (s.length - 1))]];
+  });
   return {
-    curves,
-    levels,
+    ...base,
     fit: {
       form: 'kaplan-eq5.3',
       formula: 'B_crit(L) = B* / L^(1/alpha_B)',
@@ -350,7 +589,92 @@ export function analyzeBatchScan(runs: readonly LossCurve[], options: BcritOptio
       residuals: Array.from(full.residuals),
       bootstrap: boot,
     },
-    units: 'tokens',
+    ...(brk && { regimeBreak: brk }),
+  };
+}
+
+// ---- 1.7 groups and the pooled law
+
+/** One scan: the runs of one model size x sweep x schedule x data. */
+export interface ScanGroup {
+  key: string;
+  /** short label: the parts that differ between groups */
+  label: string;
+  curves: LossCurve[];
+}
+
+/** Group loss curves by their `group` field (set by curvesFromRuns or an import's group column). */
+export function groupCurves(curves: readonly LossCurve[]): ScanGroup[] {
+  const by = new Map<string, LossCurve[]>();
+  for (const c of curves) {
+    const k = c.group ?? '';
+    const list = by.get(k);
+    if (list) list.push(c);
+    else by.set(k, [c]);
+  }
+  return [...by].map(([key, cs]) => ({ key, label: key || 'all runs', curves: cs }));
+}
+
+export interface PooledLaw {
+  bStar: number;
+  alphaB: number;
+  ci: { bStar: [number, number]; alphaB: [number, number] };
+  groups: number;
+  n: number;
+  r2: number;
+  /** F-test of one line against one line per group: agree when p >= 0.05 */
+  f: number;
+  p: number;
+  agree: boolean;
+}
+
+/**
+ * Kaplan's single line (docs/METHODS.md 1.7): one B_crit(L) through every group's law levels, with an interval
+ * from the groups' own bootstrap replicates (replicate r of each group pooled), and the F-test of one line
+ * against one line per group.
+ */
+export function pooledLaw(analyses: readonly BcritAnalysis[], level = 0.95): PooledLaw | null {
+  const withFit = analyses.filter((a) => a.fit !== null);
+  if (withFit.length < 2) return null;
+  const pts = withFit.flatMap((a) => a.levels.filter((l) => l.status === 'ok'));
+  const pooled = lnLine(pts);
+  let sseSep = 0;
+  for (const a of withFit) for (const r of lnLine(a.levels.filter((l) => l.status === 'ok')).residuals) sseSep += r * r;
+  let ssePooled = 0;
+  for (const r of pooled.residuals) ssePooled += r * r;
+  const g = withFit.length;
+  const { f, p } = nestedFTest(ssePooled, sseSep, 2 * (g - 1), pts.length - 2 * g);
+  // interval: pool the groups' replicate r levels -> a line per r; approximated by pooling each group's (B*, alpha_B)
+  // replicate into two points at its levels' extreme losses, which reproduces its line over its own loss range
+  const R = withFit.reduce((m, a) => Math.min(m, a.fit!.bootstrap.samples.bStar.length), Infinity);
+  const bStars: number[] = [];
+  const alphas: number[] = [];
+  for (let r = 0; r < R; r++) {
+    const rp: { loss: number; bCrit: number }[] = [];
+    for (const a of withFit) {
+      const b = a.fit!.bootstrap.samples.bStar[r];
+      const al = a.fit!.bootstrap.samples.alphaB[r];
+      for (const l of a.levels) if (l.status === 'ok') rp.push({ loss: l.loss, bCrit: b * l.loss ** (-1 / al) });
+    }
+    const fl = lnLine(rp);
+    bStars.push(Math.exp(fl.intercept));
+    alphas.push(-1 / fl.slope);
+  }
+  const q = (v: number[], t: number) => {
+    const s = [...v].sort((x, y) => x - y);
+    return s[Math.min(s.length - 1, Math.max(0, Math.round(t * (s.length - 1))))];
+  };
+  const a = (1 - level) / 2;
+  return {
+    bStar: Math.exp(pooled.intercept),
+    alphaB: -1 / pooled.slope,
+    ci: { bStar: R ? [q(bStars, a), q(bStars, 1 - a)] : [NaN, NaN], alphaB: R ? [q(alphas, a), q(alphas, 1 - a)] : [NaN, NaN] },
+    groups: g,
+    n: pts.length,
+    r2: pooled.r2,
+    f,
+    p,
+    agree: !(p < 0.05),
   };
 }
 
@@ -366,14 +690,47 @@ export function minCompute(flops: number, batchTokens: number, bCrit: number): n
   return flops / (1 + batchTokens / bCrit);
 }
 
-/** Loss curves of stored runs: test loss at eval steps (or train loss at every step) against step and tokens. */
-export function curvesFromRuns(runs: readonly RunRecord[], loss: 'test' | 'train' = 'test', warmupSteps?: (run: RunRecord) => number | undefined): LossCurve[] {
+/** The scan a stored run belongs to (docs/METHODS.md 1.7): model size x sweep x schedule x data. */
+export function scanKey(r: RunRecord): { size: string; sweep: string; schedule: string; data: string } {
+  return {
+    size: String(r.paramsKaplan),
+    sweep: r.sweep ?? '',
+    schedule: `${r.schedule ?? '?'}/w${r.warmupSteps ?? '?'}`,
+    data: r.data ?? '',
+  };
+}
+
+/** Labels for the scans of a set of records: model size always, the other parts where they differ. */
+export function scanLabels(runs: readonly RunRecord[], sizeLabel: (n: number) => string): Map<string, string> {
+  const keys = runs.map(scanKey);
+  const varies = (k: keyof ReturnType<typeof scanKey>) => new Set(keys.map((x) => x[k])).size > 1;
+  const out = new Map<string, string>();
+  runs.forEach((r, i) => {
+    const k = keys[i];
+    const parts = [sizeLabel(r.paramsKaplan)];
+    if (varies('sweep')) parts.push(k.sweep || 'no sweep');
+    if (varies('schedule')) parts.push(k.schedule);
+    if (varies('data')) parts.push(k.data || 'data ?');
+    out.set(r.id, parts.join(' · '));
+  });
+  return out;
+}
+
+/**
+ * Loss curves of stored runs: test loss at eval steps (or train loss at every step) against step and tokens, the
+ * LR of every logged row, the seed, and the scan group (scanLabels).
+ */
+export function curvesFromRuns(runs: readonly RunRecord[], loss: 'test' | 'train' = 'test', warmupSteps?: (run: RunRecord) => number | undefined, sizeLabel: (n: number) => string = (n) => `N=${n}`): LossCurve[] {
+  const labels = scanLabels(runs, sizeLabel);
   return runs.map((r) => ({
     id: r.id,
     batchTokens: r.batchTokens,
-    n: r.paramsTotal,
+    n: r.paramsKaplan,
     lr: r.lr,
     warmupSteps: warmupSteps?.(r) ?? r.warmupSteps,
+    lrSchedule: r.metrics.filter((m) => m.lr > 0).map((m) => ({ step: m.step, lr: m.lr })),
+    ...(r.seed !== undefined && { seed: r.seed }),
+    group: labels.get(r.id),
     points: r.metrics
       .map((m) => ({ step: m.step, tokens: m.tokens, flops: m.flops, loss: loss === 'test' ? (m.testLoss ?? NaN) : m.trainLoss }))
       .filter((p) => Number.isFinite(p.loss)),

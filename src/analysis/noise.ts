@@ -1,63 +1,143 @@
-// The gradient noise scale as logged by training runs: B_simple against loss, summarised per loss bin for
-// the chart, and the ratio B_simple / B_crit at matching losses. Estimating B_simple itself is train/'s job.
+// The gradient noise scale from logged rows (docs/METHODS.md section 2; McCandlish et al. 2018 App. A.1): per loss bin,
+// B_simple = mean tr(Sigma) / mean |G|^2 over the rows in the bin (a ratio of means, no EMA lag), rows binned on the same
+// smoothed test loss as B_crit, probes with B_big < 2 B_simple left out; and B_simple / B_crit at the B_crit levels.
+// Estimating |G|^2 and tr(Sigma) per step is train/'s job.
 import type { RunRecord } from './records.ts';
-import type { BcritLevel } from './bcrit.ts';
-import { quantile } from './stats.ts';
-import { maxOf, minOf } from './extent.ts';
+import { curvesFromRuns, lossAtStep, type BcritLevel } from './bcrit.ts';
 
-export interface NoisePoint {
+/** One run's share of a bin. */
+export interface NoiseRunBin {
   run: string;
-  step: number;
-  loss: number;
-  /** B_simple in tokens */
+  /** B_big: sequences per optimiser step */
+  batchSize: number;
+  rows: number;
+  /** this run's own ratio of means, in tokens (Infinity when its mean |G|^2 <= 0) */
   bSimpleTokens: number;
-}
-
-/**
- * McCandlish et al. 2018 section 2.2: B_simple = tr(Sigma) / |G|^2, logged by train/ as an EMA (MetricRow
- * bSimple in sequences, bSimpleTokens in tokens). Points with a finite positive estimate, against train
- * loss (Kaplan et al. 2020 Figure 10 plots against training loss) or test loss where logged. Rows before
- * `fromStep` are skipped: the EMA is young there.
- */
-export function noiseScalePoints(runs: readonly RunRecord[], options: { loss?: 'train' | 'test'; fromStep?: number } = {}): NoisePoint[] {
-  const which = options.loss ?? 'train';
-  const out: NoisePoint[] = [];
-  for (const r of runs) {
-    for (const m of r.metrics) {
-      if (m.step < (options.fromStep ?? 0)) continue;
-      const b = m.bSimpleTokens ?? (m.bSimple !== undefined ? m.bSimple * r.context : undefined);
-      const loss = which === 'train' ? m.trainLoss : m.testLoss;
-      if (b !== undefined && b > 0 && Number.isFinite(b) && loss !== undefined && loss > 0) out.push({ run: r.id, step: m.step, loss, bSimpleTokens: b });
-    }
-  }
-  return out;
+  /** left out: B_big < 2 B_simple, where the estimator is biased */
+  excluded: boolean;
 }
 
 export interface NoiseBin {
-  /** geometric centre of the bin */
+  /** geometric centre of the bin (test loss) */
   loss: number;
   lossRange: [number, number];
+  /** rows of the runs kept */
   n: number;
-  median: number;
-  q25: number;
-  q75: number;
+  /** B_simple in tokens: sum tr(Sigma) / sum |G|^2 over the kept rows, x context */
+  bSimpleTokens: number;
+  /** the kept runs' own B_simple: smallest, largest, and largest / smallest */
+  min: number;
+  max: number;
+  spread: number;
+  runs: NoiseRunBin[];
+  /** runs left out of this bin for B_big < 2 B_simple */
+  excluded: number;
 }
 
-/** Median and quartiles of B_simple (tokens) in `bins` log-spaced loss bins; empty bins are left out. */
-export function noiseScaleSummary(points: readonly NoisePoint[], bins = 12): NoiseBin[] {
-  if (points.length === 0) return [];
-  const lo = Math.log(minOf(points.map((p) => p.loss)));
-  const hi = Math.log(maxOf(points.map((p) => p.loss)));
-  const width = (hi - lo) / bins || 1;
-  const groups: number[][] = Array.from({ length: bins }, () => []);
-  for (const p of points) groups[Math.min(bins - 1, Math.floor((Math.log(p.loss) - lo) / width))].push(p.bSimpleTokens);
-  const out: NoiseBin[] = [];
-  groups.forEach((g, j) => {
-    if (g.length === 0) return;
-    const a = Math.exp(lo + j * width);
-    const b = Math.exp(lo + (j + 1) * width);
-    out.push({ loss: Math.sqrt(a * b), lossRange: [a, b], n: g.length, median: quantile(g, 0.5), q25: quantile(g, 0.25), q75: quantile(g, 0.75) });
+export interface NoiseOptions {
+  /** bin centres (e.g. the B_crit levels); bins reach halfway (in log loss) to their neighbours */
+  levels?: number[];
+  /** otherwise: this many log-spaced bins over the rows' losses (default 12) */
+  bins?: number;
+  /** smoothing window of the test-loss curves the rows are placed on (docs/METHODS.md 1.2; default 5) */
+  smoothWindow?: number;
+  /** warm-up for runs that log no LR (docs/METHODS.md 1.1) */
+  warmupSteps?: number;
+  /** rows needed for a run to count in a bin (default 5) */
+  minRows?: number;
+}
+
+interface Row {
+  loss: number;
+  gradSq: number;
+  traceSigma: number;
+  run: number;
+}
+
+function binEdges(rows: readonly Row[], o: NoiseOptions): { centre: number; lo: number; hi: number }[] {
+  if (o.levels && o.levels.length > 0) {
+    const ls = [...o.levels].sort((a, b) => a - b).map(Math.log);
+    return ls.map((l, i) => {
+      const lo = i > 0 ? (l + ls[i - 1]) / 2 : l - (ls.length > 1 ? (ls[1] - ls[0]) / 2 : 0.02);
+      const hi = i + 1 < ls.length ? (l + ls[i + 1]) / 2 : l + (ls.length > 1 ? (ls[i] - ls[i - 1]) / 2 : 0.02);
+      return { centre: Math.exp(l), lo: Math.exp(lo), hi: Math.exp(hi) };
+    });
+  }
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const r of rows) {
+    if (r.loss < lo) lo = r.loss;
+    if (r.loss > hi) hi = r.loss;
+  }
+  if (!(hi > lo)) return [];
+  const k = o.bins ?? 12;
+  const w = (Math.log(hi) - Math.log(lo)) / k;
+  return Array.from({ length: k }, (_, j) => {
+    const a = Math.log(lo) + j * w;
+    return { centre: Math.exp(a + w / 2), lo: Math.exp(a), hi: Math.exp(a + w) * (j === k - 1 ? 1 + 1e-12 : 1) };
   });
+}
+
+/**
+ * B_simple per loss bin as a ratio of means (docs/METHODS.md section 2). Rows need the raw per-step estimates
+ * gradSq and traceSigma (trainer version 2); each is placed on its run's smoothed test-loss curve.
+ */
+export function noiseScaleBins(records: readonly RunRecord[], o: NoiseOptions = {}): NoiseBin[] {
+  const probed = records.filter((r) => r.metrics.some((m) => m.gradSq !== undefined && m.traceSigma !== undefined));
+  if (probed.length === 0) return [];
+  const curves = curvesFromRuns(probed, 'test');
+  const rows: Row[] = [];
+  probed.forEach((r, i) => {
+    const at = lossAtStep(curves[i], o.smoothWindow ?? 5, o.warmupSteps);
+    for (const m of r.metrics) {
+      if (m.gradSq === undefined || m.traceSigma === undefined || !Number.isFinite(m.gradSq) || !Number.isFinite(m.traceSigma)) continue;
+      const loss = at(m.step);
+      if (loss !== undefined) rows.push({ loss, gradSq: m.gradSq, traceSigma: m.traceSigma, run: i });
+    }
+  });
+  const minRows = o.minRows ?? 5;
+  const out: NoiseBin[] = [];
+  for (const e of binEdges(rows, o)) {
+    const per = new Map<number, { g: number; t: number; n: number }>();
+    for (const r of rows) {
+      if (r.loss < e.lo || r.loss >= e.hi) continue;
+      const acc = per.get(r.run) ?? { g: 0, t: 0, n: 0 };
+      acc.g += r.gradSq;
+      acc.t += r.traceSigma;
+      acc.n++;
+      per.set(r.run, acc);
+    }
+    const runs: NoiseRunBin[] = [];
+    let g = 0;
+    let t = 0;
+    let n = 0;
+    for (const [i, acc] of per) {
+      if (acc.n < minRows) continue;
+      const rec = probed[i];
+      const bSeq = acc.g > 0 ? acc.t / acc.g : Infinity;
+      const excluded = !(rec.batchSize >= 2 * bSeq);
+      runs.push({ run: rec.id, batchSize: rec.batchSize, rows: acc.n, bSimpleTokens: bSeq * rec.context, excluded });
+      if (!excluded) {
+        g += acc.g;
+        t += acc.t;
+        n += acc.n;
+      }
+    }
+    const kept = runs.filter((r) => !r.excluded);
+    if (kept.length === 0 || !(g > 0)) {
+      if (runs.length > 0) out.push({ loss: e.centre, lossRange: [e.lo, e.hi], n: 0, bSimpleTokens: NaN, min: NaN, max: NaN, spread: NaN, runs, excluded: runs.length });
+      continue;
+    }
+    // tokens: context is shared within a group; weight by rows as the ratio of means does
+    const context = probed[[...per.keys()][0]].context;
+    let min = Infinity;
+    let max = -Infinity;
+    for (const r of kept) {
+      if (r.bSimpleTokens < min) min = r.bSimpleTokens;
+      if (r.bSimpleTokens > max) max = r.bSimpleTokens;
+    }
+    out.push({ loss: e.centre, lossRange: [e.lo, e.hi], n, bSimpleTokens: (t / g) * context, min, max, spread: max / min, runs, excluded: runs.length - kept.length });
+  }
   return out;
 }
 
@@ -67,25 +147,17 @@ export interface NoiseRatio {
   bCrit: number;
   /** B_simple / B_crit: McCandlish et al. predict order 1 (B_crit ~ B_noise) */
   ratio: number;
+  /** largest / smallest per-run B_simple in the bin */
+  spread: number;
 }
 
-/**
- * B_simple / B_crit at the loss of each usable critical-batch level, B_simple interpolated linearly in
- * (log loss, log median) between summary bins; levels outside the bins' loss range are left out.
- */
-export function noiseToBcrit(summary: readonly NoiseBin[], levels: readonly BcritLevel[]): NoiseRatio[] {
-  const s = [...summary].sort((a, b) => a.loss - b.loss);
+/** B_simple / B_crit at each ok level whose bin (centred on the level, see noiseScaleBins' `levels`) has a value. */
+export function noiseToBcrit(bins: readonly NoiseBin[], levels: readonly BcritLevel[]): NoiseRatio[] {
   const out: NoiseRatio[] = [];
-  if (s.length === 0) return out;
   for (const l of levels) {
-    if (l.status !== 'ok' || l.loss < s[0].loss || l.loss > s[s.length - 1].loss) continue;
-    let k = 0;
-    while (k + 1 < s.length && s[k + 1].loss < l.loss) k++;
-    const a = s[k];
-    const b = s[Math.min(k + 1, s.length - 1)];
-    const t = b.loss === a.loss ? 0 : (Math.log(l.loss) - Math.log(a.loss)) / (Math.log(b.loss) - Math.log(a.loss));
-    const bs = Math.exp(Math.log(a.median) + t * (Math.log(b.median) - Math.log(a.median)));
-    out.push({ loss: l.loss, bSimpleTokens: bs, bCrit: l.bCrit, ratio: bs / l.bCrit });
+    if (l.status !== 'ok') continue;
+    const b = bins.find((x) => l.loss >= x.lossRange[0] && l.loss < x.lossRange[1] && Number.isFinite(x.bSimpleTokens));
+    if (b) out.push({ loss: l.loss, bSimpleTokens: b.bSimpleTokens, bCrit: l.bCrit, ratio: b.bSimpleTokens / l.bCrit, spread: b.spread });
   }
   return out;
 }

@@ -2,8 +2,8 @@
 // and the HTML page; writeReport puts SVG/PNG/HTML files on disk. Chart specs live in charts/, the page in html.ts.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { analyzeBatchScan } from '../analysis/bcrit.ts';
-import { noiseScalePoints, noiseScaleSummary } from '../analysis/noise.ts';
+import { analyzeBatchScan, pooledLaw, type PooledLaw } from '../analysis/bcrit.ts';
+import { noiseScaleBins } from '../analysis/noise.ts';
 import { bootstrapChinchilla, fitChinchilla, type ChinchillaBootstrap, type ChinchillaFit, type ChinchillaParams } from '../analysis/chinchilla.ts';
 import { bootstrapKaplanND, fitKaplanND, type KaplanFit, type KaplanNDParams } from '../analysis/kaplan.ts';
 import { fitIsoFlop, type IsoFlopFit } from '../analysis/isoflop.ts';
@@ -35,6 +35,8 @@ export interface ReportOptions {
 
 export interface ReportFits {
   scans: ScanFit[];
+  /** Kaplan's single B_crit(L) across the scans, with the F-test of agreement (null with fewer than 2 laws) */
+  pooled: PooledLaw | null;
   noise: NoiseSeries[];
   /** the two side-by-side L(N, D) fits (empty with `lndReason` when the data cannot support them) */
   lnd: LndPanel[];
@@ -46,6 +48,8 @@ export interface ReportFits {
 /** The numbers a demo prints: critical batch size laws, L(N, D) parameters with CIs, allocation exponents. */
 export interface Headline {
   bcrit: { size: string; n: number; bStar: number; bStarCi: [number, number]; alphaB: number; alphaBCi: [number, number]; levels: number }[];
+  /** the pooled law across scans and whether the per-scan laws agree with it */
+  bcritPooled: PooledLaw | null;
   chinchilla: { label: string; params: ChinchillaParams; ci: Record<keyof ChinchillaParams, [number, number]>; runs: number; nCount: string } | null;
   kaplan: { label: string; params: KaplanNDParams; ci: Record<keyof KaplanNDParams, [number, number]>; runs: number; nCount: string } | null;
   /** N_opt ~ C^a, D_opt ~ C^b from the Chinchilla fit (Approach 3, C = 6ND), with bootstrap intervals */
@@ -81,6 +85,7 @@ function scanFits(data: ReportData, o: Required<Pick<ReportOptions, 'bootstrap' 
   return data.groups.map((group) => {
     if (group.batchTokens.length < 3) return { group, analysis: null, reason: `${group.batchTokens.length} batch size${group.batchTokens.length === 1 ? '' : 's'}; a scan needs 3` };
     try {
+      // the analysis's own bootstrap seed per scan, so that pooledLaw can pool replicate r of every scan
       return { group, analysis: analyzeBatchScan(group.curves, { bootstrap: { samples: Math.max(1, o.bootstrap), seed: o.seed, level: o.level } }) };
     } catch (err) {
       return { group, analysis: null, reason: fitErr(err) };
@@ -88,13 +93,14 @@ function scanFits(data: ReportData, o: Required<Pick<ReportOptions, 'bootstrap' 
   });
 }
 
-function noiseFits(data: ReportData): NoiseSeries[] {
+/** B_simple per scan as a ratio of means, binned on the smoothed test loss at the scan's B_crit levels. */
+function noiseFits(data: ReportData, scans: readonly ScanFit[]): NoiseSeries[] {
   const out: NoiseSeries[] = [];
   for (const g of data.groups) {
     if (g.runs.length === 0) continue;
-    // Kaplan et al. 2020 Figure 10 plots against train loss; rows before step 10 have a young EMA
-    const pts = noiseScalePoints(g.runs, { loss: 'train', fromStep: 10 });
-    if (pts.length >= 3) out.push({ label: g.label, bins: noiseScaleSummary(pts, 12), loss: 'train' });
+    const levels = scans.find((s) => s.group === g)?.analysis?.levels.map((l) => l.loss);
+    const bins = noiseScaleBins(g.runs, levels && levels.length >= 2 ? { levels } : {});
+    if (bins.some((b) => Number.isFinite(b.bSimpleTokens))) out.push({ label: g.label, bins, loss: 'test' });
   }
   return out;
 }
@@ -179,6 +185,7 @@ function headline(fits: ReportFits, o: Required<Pick<ReportOptions, 'bootstrap' 
   const iso = fits.isoflop;
   return {
     bcrit,
+    bcritPooled: fits.pooled,
     chinchilla,
     kaplan,
     allocation,
@@ -205,10 +212,11 @@ export async function buildReport(input: ReportInput, options: ReportOptions = {
   progress(`loaded ${data.records.length || data.curves.length} runs in ${data.groups.length} model size${data.groups.length === 1 ? '' : 's'} from ${data.source}`);
   progress(`fitting batch-size scans (${data.groups.map((g) => `${g.label}: ${g.batchTokens.length} batch sizes`).join(', ')})`);
   const scans = scanFits(data, o);
-  const noise = noiseFits(data);
+  const noise = noiseFits(data, scans);
+  const pooled = pooledLaw(scans.flatMap((s) => (s.analysis ? [s.analysis] : [])), o.level);
   const lnd = lndFits(data, o, progress);
   const iso = isoFit(data);
-  const fits: ReportFits = { scans, noise, lnd: lnd.panels, lndReason: lnd.reason, isoflop: iso.fit, isoflopReason: iso.reason };
+  const fits: ReportFits = { scans, pooled, noise, lnd: lnd.panels, lndReason: lnd.reason, isoflop: iso.fit, isoflopReason: iso.reason };
   const charts: Chart[] = [scanChart(data, scans), bcritChart(data, scans, noise), ...lndCharts(data, fits.lnd, fits.lndReason), learningCurvesChart(data), isoflopChart(data, fits.isoflop, fits.isoflopReason), frontierChart(data, fits.isoflop, fits.lnd, fits.isoflopReason)];
   charts.sort((a, b) => CHART_ORDER.indexOf(a.id) - CHART_ORDER.indexOf(b.id));
   if (options.render ?? true) {

@@ -39,8 +39,8 @@ export function spearman(x: readonly number[], y: readonly number[]): number {
   return sxy / Math.sqrt(sxx * syy);
 }
 
-/** Levels whose eq. 5.1 fit is usable: status ok and not reached during warm-up. */
-const usable = (levels: readonly BcritLevel[]) => levels.filter((l) => l.status === 'ok' && !l.warmup);
+/** Levels in the B_crit(L) law: status ok (past the transient, in the power-law regime; docs/METHODS.md 1.6). */
+const usable = (levels: readonly BcritLevel[]) => levels.filter((l) => l.status === 'ok');
 
 /** The size groups that scan batch sizes; a size x data grid's groups have one batch size each and are not scans. */
 const scans = (report: Report) => report.fits.scans.filter((s) => s.group.batchTokens.length > 1);
@@ -85,6 +85,16 @@ function noiseChecks(report: Report): Check[] {
     const detail = `B_simple / B_crit median ${fmt(median)} (range ${fmt(sorted[0])}..${fmt(sorted[sorted.length - 1])}) at ${ratios.length} losses (B_simple vs ${series.loss} loss, B_crit vs test loss)`;
     const passed = median >= 0.1 && median <= 10;
     out.push({ name, passed, detail: passed ? detail : `${detail}; expected 0.1..10: check the noise probe's micro-batch size (B_big should exceed B_simple)` });
+    // runs of different batch sizes at the same loss should measure the same B_simple (docs/METHODS.md section 2)
+    const spreads = series.bins.filter((b) => Number.isFinite(b.spread) && b.runs.filter((r) => !r.excluded).length >= 2).map((b) => b.spread).sort((a, b) => a - b);
+    const excluded = series.bins.reduce((s, b) => s + b.excluded, 0);
+    const sname = `noise scale agrees across batch sizes within 2x (${group.label} params)`;
+    if (spreads.length === 0) out.push({ name: sname, passed: false, detail: `no loss bin with 2 or more runs' probes (${excluded} run-bins left out for B_big < 2 B_simple)` });
+    else {
+      const med = spreads[Math.floor(spreads.length / 2)];
+      const sdetail = `largest / smallest run B_simple per bin: median ${fmt(med)}, worst ${fmt(spreads[spreads.length - 1])} over ${spreads.length} bins; ${excluded} run-bins left out for B_big < 2 B_simple`;
+      out.push({ name: sname, passed: med <= 2, detail: med <= 2 ? sdetail : `${sdetail}; expected <= 2: the probes disagree across batch sizes` });
+    }
   }
   return out;
 }

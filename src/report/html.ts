@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { ciText, params, sci, type Chart } from './common.ts';
 import type { Report } from './build.ts';
+import type { BcritAnalysis } from '../analysis/bcrit.ts';
 import { bootCount, formName, formulaText } from './charts/lnd.ts';
 import { CHINCHILLA_KEYS } from '../analysis/chinchilla.ts';
 import { KAPLAN_ND_KEYS } from '../analysis/kaplan.ts';
@@ -43,6 +44,12 @@ function chartSection(c: Chart, k: number): string {
   }
 }
 
+/** Per batch size, the LRs tried and the winner of the envelope, marked when it sits at the edge of the axis. */
+function lrTable(a: BcritAnalysis): string {
+  const rows = a.curves.filter((c) => c.lr).map((c) => [c.batchTokens, c.lr!.tried.map((v) => sci(v, 3)).join(', '), sci(c.lr!.best, 3), c.lr!.edge ? 'at the edge: a better LR may lie beyond' : '']);
+  return rows.length ? `<p>LR envelope per batch size (tokens): the LR whose runs reached the lowest final loss.</p>${table(['batch (tokens)', 'LRs tried', 'best', ''], rows)}` : '';
+}
+
 function fitSection(r: Omit<Report, 'html'>): string {
   const h = r.headline;
   const pct = `${Math.round(h.level * 100)}% CI`;
@@ -54,8 +61,14 @@ function fitSection(r: Omit<Report, 'html'>): string {
       const f = s.analysis!.fit;
       return f ? [s.group.label, sci(f.bStar, 3), ciText(f.ci.bStar), sci(f.alphaB, 3), ciText(f.ci.alphaB), sci(1 / f.alphaB, 3), f.n, sci(f.r2, 3)] : [s.group.label, '-', '-', '-', '-', '-', 0, s.analysis!.fitReason ?? ''];
     })));
+    const pl = r.fits.pooled;
+    if (pl) {
+      parts.push(`<p>Pooled across the ${pl.groups} scans (Kaplan et al. 2020 Figure 10, one line): B* = ${esc(sci(pl.bStar, 3))} ${esc(ciText(pl.ci.bStar))} tokens, alpha_B = ${esc(sci(pl.alphaB, 3))} ${esc(ciText(pl.ci.alphaB))} over ${pl.n} levels; one line vs one per scan: F = ${esc(sci(pl.f, 3))}, p = ${esc(sci(pl.p, 2))}: ${pl.agree ? 'the scans agree with one law (B_crit depends on the loss, not the model size)' : 'the scans do <b>not</b> agree with one law'}.</p>`);
+    }
+    const warn = scans.flatMap((s) => s.analysis!.lrWarnings.map((w) => `${s.group.label}: ${w}`));
+    if (warn.length) parts.push(`<ul class="warnings">${warn.map((w) => `<li>${esc(w)}</li>`).join('')}</ul>`);
     for (const s of scans) {
-      parts.push(`<details><summary>${esc(s.group.label)}: per-level eq. 5.1 fits</summary>${table(['loss', 'batch sizes', 'S_min', 'E_min', 'B_crit (tokens)', 'R^2', 'warm-up', 'status'], s.analysis!.levels.map((l) => [sci(l.loss, 4), l.batchSizes, sci(l.sMin, 3), sci(l.eMin, 3), sci(l.bCrit, 3), sci(l.r2, 3), l.warmup ? 'yes' : '', l.status + (l.reason ? `: ${l.reason}` : '')]))}</details>`);
+      parts.push(`<details><summary>${esc(s.group.label)}: per-level eq. 5.1 fits</summary>${table(['loss', 'batch sizes', 'S_min', 'E_min', 'B_crit (tokens)', pct, 'R^2', 'status'], s.analysis!.levels.map((l) => [sci(l.loss, 4), l.batchSizes, sci(l.sMin, 3), sci(l.eMin, 3), sci(l.bCrit, 3), l.ci ? ciText(l.ci) : '', sci(l.r2, 3), l.status + (l.reason ? `: ${l.reason}` : '')]))}${lrTable(s.analysis!)}</details>`);
     }
   }
   for (const p of r.fits.lnd) {

@@ -1,10 +1,12 @@
 // `scaling-lab bcrit`: critical batch size from a batch-size scan, read from a CSV/JSONL of loss curves or
-// from a store (runs directory or postgres:// URL); prints the per-loss table and the B*, alpha_B fit.
+// from a store (runs directory or postgres:// URL); prints, per scan group, the per-loss table and the B*, alpha_B fit,
+// and the pooled law across groups. The method is docs/METHODS.md section 1.
 import { statSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { AnalysisInputError } from '../../analysis/errors.ts';
 import { importLossCurves, parseTable } from '../../analysis/importers.ts';
-import { analyzeBatchScan, curvesFromRuns, type BcritAnalysis } from '../../analysis/bcrit.ts';
+import { analyzeBatchScan, curvesFromRuns, groupCurves, pooledLaw, type BcritAnalysis, type BcritLevel } from '../../analysis/bcrit.ts';
+import { params } from '../../report/common.ts';
 import type { LossCurve } from '../../analysis/records.ts';
 import { openStore } from '../../store/store.ts';
 import { ciText, fmt, int, positive, readSource, renderTable } from './fit.ts';
@@ -20,13 +22,15 @@ export interface BcritCliOptions {
   loss?: string;
   warmup?: string;
   lr?: string;
+  seedColumn?: string;
+  group?: string;
   levels?: number[];
   nLevels: number;
   smooth: number;
-  warmupSteps: number;
+  warmupSteps?: number;
   minBatchSizes: number;
   scanMargin: number;
-  fitWarmupLevels: boolean;
+  breakP: number;
   bootstrap: number;
   seed: number;
   lossKind: 'test' | 'train';
@@ -54,15 +58,21 @@ export function registerBcrit(program: Command): void {
     .option('--tokens <column>', 'column of tokens processed (default: detect tokens; else step x batch tokens)')
     .option('--loss <column>', 'column of the test loss (default: detect loss, test_loss, val_loss)')
     .option('--warmup <column>', "column of each run's warm-up steps (default: detect warmup, warmup_steps)")
-    .option('--lr <column>', 'column of the learning rate, if any (runs sharing a batch size form an LR axis either way)')
+    .option('--lr <column>', 'column of the learning rate at each row (default: detect lr, learning_rate); progress is LR-weighted from it, and runs sharing a batch size form an LR envelope')
+    .option('--seed-column <column>', 'column of the training seed (default: detect seed): runs of one batch size and seed are one replica; seeds enter the bootstrap')
+    .option('--group <column>', 'column naming the scan each run belongs to (e.g. model size or experiment): each group is analysed alone, and a pooled law tests whether they agree')
     .option('--levels <losses>', 'target losses, comma separated (default: --n-levels log-spaced between the highest first loss and the lowest final loss)', lossList)
-    .option('--n-levels <k>', 'number of default target losses', int('--n-levels', 1), 12)
+    .option('--n-levels <k>', 'number of default target losses, log-spaced inside the range every usable level must lie in (docs/METHODS.md 1.6)', int('--n-levels', 1), 16)
     .option('--smooth <w>', 'smoothing window in evals before the running minimum (local quadratic in log step; < 5 = none)', int('--smooth', 1), 5)
-    .option('--warmup-steps <s>', 'warm-up steps of runs that do not say: levels reached inside warm-up are marked and left out of the fit', int('--warmup-steps', 0), 0)
+    .option('--warmup-steps <s>', 'linear warm-up steps of runs that log no LR and have no warmup column (0 = none); needed when the file has neither', int('--warmup-steps', 0))
     .option('--min-batch-sizes <k>', 'fewest batch sizes a level needs for the eq. 5.1 fit', int('--min-batch-sizes', 3), 3)
     .option('--scan-margin <f>', "levels whose B_crit lies beyond the scanned batch sizes by more than this factor are 'outside-scan'", positive('--scan-margin'), 2)
-    .option('--fit-warmup-levels', 'include levels reached during warm-up in the B_crit(L) fit', false)
-    .option('--bootstrap <k>', 'bootstrap resamples over batch sizes for the B*, alpha_B intervals', int('--bootstrap', 1), 1000)
+    .option('--break-p <p>', "p-value below which the break test marks the high-loss levels 'pre-regime' (0 = no test)", (v: string) => {
+      const x = Number(v);
+      if (!(x >= 0 && x < 1)) throw new InvalidArgumentError(`--break-p takes a p-value in [0, 1), got "${v}"`);
+      return x;
+    }, 0.05)
+    .option('--bootstrap <k>', 'bootstrap resamples (batch sizes, and seeds within each) for the B*, alpha_B and per-level intervals', int('--bootstrap', 1), 1000)
     .option('--seed <s>', 'seed of the bootstrap', int('--seed', 0), 0)
     .addOption(new Option('--loss-kind <kind>', 'for a store: test loss at eval steps, or train loss at every step').choices(['test', 'train']).default('test'))
     .option('--sweep <name>', 'for a store: only the runs of this sweep')
@@ -87,75 +97,90 @@ async function loadCurves(source: string, o: BcritCliOptions): Promise<{ curves:
       const runs = await store.loadRecords(o.sweep ? { sweep: o.sweep } : undefined);
       if (runs.length === 0) throw new AnalysisInputError(`${source}: the store holds no runs${o.sweep ? ` of sweep ${o.sweep}` : ''}`, 'run a batch-size sweep first, or point at another store');
       // warm-up comes with each record (the trainer stores it); --warmup-steps covers runs that do not say
-      return { curves: curvesFromRuns(runs, o.lossKind), from: `store ${store.location} (${runs.length} runs, ${o.lossKind} loss)` };
+      return { curves: curvesFromRuns(runs, o.lossKind, undefined, params), from: `store ${store.location} (${runs.length} runs, ${o.lossKind} loss)` };
     } finally {
       await store.close();
     }
   }
   const table = parseTable(readSource(source), source);
   const curves = importLossCurves(table, {
-    columns: { run: o.run, batchTokens: o.batchTokens, batchSize: o.batchSize, step: o.step, tokens: o.tokens, loss: o.loss, warmup: o.warmup, lr: o.lr },
+    columns: { run: o.run, batchTokens: o.batchTokens, batchSize: o.batchSize, step: o.step, tokens: o.tokens, loss: o.loss, warmup: o.warmup, lr: o.lr, seed: o.seedColumn },
     context: o.context,
+    group: o.group,
   });
   return { curves, from: `${source} (${curves.length} runs)` };
 }
 
+function levelJson(l: BcritLevel) {
+  return { loss: l.loss, sMin: l.sMin, eMin: l.eMin, bCrit: l.bCrit, ci: l.ci, status: l.status, reason: l.reason, batchSizes: l.batchSizes, r2: l.r2, rmseLog: l.rmseLog, points: l.points, unreached: l.unreached, atFirstEval: l.atFirstEval };
+}
+
+function fitJson(a: BcritAnalysis) {
+  const f = a.fit;
+  return f
+    ? { form: f.form, formula: f.formula, bStar: f.bStar, alphaB: f.alphaB, ci: f.ci, standardError: f.standardError, n: f.n, r2: f.r2, bootstrap: { samples: f.bootstrap.samples.bStar.length, failures: f.bootstrap.failures, seed: f.bootstrap.seed } }
+    : null;
+}
+
+function groupText(label: string, a: BcritAnalysis): string {
+  const rows = a.levels.map((l) => [fmt(l.loss), String(l.batchSizes), fmt(l.sMin), fmt(l.eMin), fmt(l.bCrit), l.ci ? ciText(l.ci) : '', fmt(l.r2), l.status + (l.reason ? `: ${l.reason}` : '')]);
+  const f = a.fit;
+  const seeds = a.seeds > 1 ? `, up to ${a.seeds} seeds per batch size` : '';
+  return [
+    `== ${label}: ${a.curves.length} batch sizes (${a.curves.map((c) => c.batchTokens).join(', ')} tokens)${seeds}`,
+    renderTable(['loss', 'sizes', 'S_min', 'E_min', 'B_crit', 'B_crit 95% CI', 'R^2', 'status'], rows),
+    ...a.lrWarnings.map((w) => `warning: ${w}`),
+    f
+      ? `B_crit(L) = B* / L^(1/alpha_B): B* = ${fmt(f.bStar)} tokens ${ciText(f.ci.bStar)}, alpha_B = ${fmt(f.alphaB)} ${ciText(f.ci.alphaB)} (1/alpha_B = ${fmt(1 / f.alphaB)}); ${f.n} levels, R^2 ${fmt(f.r2)}; ${Math.round(f.bootstrap.level * 100)}% bootstrap over batch sizes${a.seeds > 1 ? ' and seeds' : ''}, ${f.bootstrap.samples.bStar.length} resamples (${f.bootstrap.failures} failed)`
+      : `no B_crit(L) fit: ${a.fitReason}`,
+  ].join('\n');
+}
+
 export async function runBcrit(source: string, o: BcritCliOptions): Promise<Record<string, unknown> & { text: string }> {
   const { curves, from } = await loadCurves(source, o);
-  const a: BcritAnalysis = analyzeBatchScan(curves, {
+  const groups = groupCurves(curves);
+  const options = {
     levels: o.levels,
     nLevels: o.nLevels,
     smoothWindow: o.smooth,
     warmupSteps: o.warmupSteps,
     minBatchSizes: o.minBatchSizes,
     scanMargin: o.scanMargin,
-    fitWarmupLevels: o.fitWarmupLevels,
+    breakP: o.breakP,
     bootstrap: { samples: o.bootstrap, seed: o.seed },
-  });
-  const rows = a.levels.map((l) => [
-    fmt(l.loss),
-    String(l.batchSizes),
-    fmt(l.sMin),
-    fmt(l.eMin),
-    fmt(l.bCrit),
-    fmt(l.r2),
-    l.warmup ? 'yes' : '',
-    l.status + (l.reason ? `: ${l.reason}` : ''),
-  ]);
-  const f = a.fit;
-  const text = [
-    `batch-size scan: ${from}; ${a.curves.length} batch sizes (${a.curves.map((c) => c.batchTokens).join(', ')} tokens)`,
-    'per target loss, eq. 5.1 (S/S_min - 1)(E/E_min - 1) = 1; B_crit = E_min / S_min in tokens (Kaplan et al. 2020 eq. 5.2)',
-    '',
-    renderTable(['loss', 'sizes', 'S_min', 'E_min', 'B_crit', 'R^2', 'warm-up', 'status'], rows),
-    '',
-    f
-      ? `B_crit(L) = B* / L^(1/alpha_B): B* = ${fmt(f.bStar)} tokens ${ciText(f.ci.bStar)}, alpha_B = ${fmt(f.alphaB)} ${ciText(f.ci.alphaB)} (1/alpha_B = ${fmt(1 / f.alphaB)}); ${f.n} levels, R^2 ${fmt(f.r2)}; 95% bootstrap over batch sizes, ${f.bootstrap.samples.bStar.length} resamples (${f.bootstrap.failures} failed)`
-      : `no B_crit(L) fit: ${a.fitReason}`,
-  ].join('\n');
-  return {
-    units: a.units,
-    source: from,
-    batchSizes: a.curves.map((c) => ({ batchTokens: c.batchTokens, runs: c.runs, warmupSteps: c.warmupSteps })),
-    levels: a.levels.map((l) => ({
-      loss: l.loss,
-      sMin: l.sMin,
-      eMin: l.eMin,
-      bCrit: l.bCrit,
-      status: l.status,
-      reason: l.reason,
-      batchSizes: l.batchSizes,
-      r2: l.r2,
-      rmseLog: l.rmseLog,
-      warmup: l.warmup,
-      points: l.points,
-      unreached: l.unreached,
-      atFirstEval: l.atFirstEval,
-    })),
-    fit: f
-      ? { form: f.form, formula: f.formula, bStar: f.bStar, alphaB: f.alphaB, ci: f.ci, standardError: f.standardError, n: f.n, r2: f.r2, bootstrap: { samples: f.bootstrap.samples.bStar.length, failures: f.bootstrap.failures, seed: f.bootstrap.seed } }
-      : null,
-    fitReason: a.fitReason,
-    text,
   };
+  const results: { label: string; runs: number; analysis: BcritAnalysis | null; reason?: string }[] = [];
+  for (const g of groups) {
+    try {
+      results.push({ label: g.label, runs: g.curves.length, analysis: analyzeBatchScan(g.curves, options) });
+    } catch (err) {
+      // one group that cannot be analysed does not stop the others; with one group the error is the answer
+      if (!(err instanceof AnalysisInputError) || groups.length === 1) throw err;
+      results.push({ label: g.label, runs: g.curves.length, analysis: null, reason: err.message });
+    }
+  }
+  const pooled = pooledLaw(results.flatMap((r) => (r.analysis ? [r.analysis] : [])));
+  const text = [
+    `batch-size scan: ${from}; ${groups.length} group${groups.length === 1 ? '' : 's'} (model size x sweep x schedule x data${o.group ? `, or column ${o.group}` : ''}): ${results.map((r) => `${r.label} (${r.runs} runs)`).join(', ')}`,
+    'per target loss, eq. 5.1 (S/S_min - 1)(E/E_min - 1) = 1 on LR-weighted steps; B_crit = E_min / S_min in tokens (Kaplan et al. 2020 eq. 5.2; docs/METHODS.md section 1)',
+    ...results.map((r) => (r.analysis ? groupText(r.label, r.analysis) : `== ${r.label}: not analysed: ${r.reason}`)),
+    ...(pooled
+      ? [
+          `pooled over ${pooled.groups} groups (Kaplan's single line): B* = ${fmt(pooled.bStar)} tokens ${ciText(pooled.ci.bStar)}, alpha_B = ${fmt(pooled.alphaB)} ${ciText(pooled.ci.alphaB)}; one line vs one per group: F ${fmt(pooled.f)}, p ${fmt(pooled.p)}: ${pooled.agree ? 'the groups agree with one law' : 'the groups do NOT agree with one law'}`,
+        ]
+      : []),
+  ].join('\n\n');
+  const groupsJson = results.map((r) => ({
+    label: r.label,
+    runs: r.runs,
+    reason: r.reason,
+    batchSizes: r.analysis?.curves.map((c) => ({ batchTokens: c.batchTokens, runs: c.runs, seeds: c.replicas.length, transientSteps: c.transientSteps, lr: c.lr })) ?? [],
+    levels: r.analysis?.levels.map(levelJson) ?? [],
+    fit: r.analysis ? fitJson(r.analysis) : null,
+    fitReason: r.analysis?.fitReason,
+    regimeBreak: r.analysis?.regimeBreak,
+    lrWarnings: r.analysis?.lrWarnings ?? [],
+  }));
+  // one group: its fields at the top level too, so scripts need not index groups[0]
+  return { units: 'tokens', source: from, groups: groupsJson, pooled, ...(groupsJson.length === 1 && { ...groupsJson[0] }), text };
 }

@@ -45,7 +45,7 @@ export function bcritChart(data: ReportData, scans: readonly ScanFit[], noise: r
     const name = `${s.group.label} params: empirical B_crit`;
     domain.push(name);
     range.push(HUES[i % HUES.length]);
-    for (const l of ok) emp.push({ series: name, loss: l.loss, bCrit: l.bCrit, warmup: l.warmup ? 'in warm-up (not fitted)' : 'fitted', sizes: l.batchSizes, r2: l.r2 });
+    for (const l of ok) emp.push({ series: name, loss: l.loss, bCrit: l.bCrit, lo: l.ci?.[0] ?? l.bCrit, hi: l.ci?.[1] ?? l.bCrit, sizes: l.batchSizes, r2: l.r2 });
     if (a.fit) {
       const f = a.fit;
       const fname = `${s.group.label} fit: ${bcritLabel(f.bStar, f.alphaB)}`;
@@ -66,12 +66,12 @@ export function bcritChart(data: ReportData, scans: readonly ScanFit[], noise: r
   const lLo = minOf(losses) / 1.06;
   const lHi = maxOf(losses) * 1.06;
   noise.forEach((n, i) => {
-    const bins = n.bins.filter((b) => b.loss >= lLo && b.loss <= lHi);
+    const bins = n.bins.filter((b) => b.loss >= lLo && b.loss <= lHi && Number.isFinite(b.bSimpleTokens));
     if (bins.length === 0) return;
-    const name = `${n.label} params: noise scale B_simple (median, IQR; vs ${n.loss} loss)`;
+    const name = `${n.label} params: noise scale B_simple (ratio of means; range over runs)`;
     domain.push(name);
     range.push(LIGHT[i % LIGHT.length]);
-    for (const b of bins) noisePts.push({ series: name, loss: b.loss, median: b.median, q25: b.q25, q75: b.q75, n: b.n });
+    for (const b of bins) noisePts.push({ series: name, loss: b.loss, median: b.bSimpleTokens, q25: b.min, q75: b.max, n: b.n, spread: b.spread, excluded: b.excluded });
   });
   const ys = [...emp.map((r) => r.bCrit as number), ...fits.map((r) => r.bCrit as number), ...noisePts.flatMap((r) => [r.q25 as number, r.q75 as number])];
   const yLo = minOf(ys) / 1.4;
@@ -88,7 +88,7 @@ export function bcritChart(data: ReportData, scans: readonly ScanFit[], noise: r
     caption:
       `Empirical B_crit(L) = E_min / S_min (Kaplan et al. 2020 eq. 5.2) at test-loss levels reached by 3 or more batch sizes, one line per model size; ` +
       `dashed: the fit B_crit(L) = B* / L^(1/alpha_B) (eq. 5.3) over the levels outside warm-up; light points: the gradient noise scale B_simple = tr(Sigma)/|G|^2 ` +
-      `(McCandlish et al. 2018), median and interquartile range per loss bin, in tokens (sequences x T). Batch sizes in tokens; ${data.nWords}.${noiseSkipped}`,
+      `(McCandlish et al. 2018) per test-loss bin as a ratio of means (mean tr(Sigma) / mean |G|^2 over the bin's rows), with the range of the runs' own values; probes with B_big < 2 B_simple left out; in tokens (sequences x T). Batch sizes in tokens; ${data.nWords}.${noiseSkipped}`,
     spec: {
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
       config: BASE_CONFIG,
