@@ -116,8 +116,14 @@ export interface LossCurve {
   /** parameters, when known (compute envelope, Approach 1) */
   n?: number;
   lr?: number;
-  /** learning-rate warm-up steps, when known: levels reached inside warm-up are marked */
+  /** learning-rate warm-up steps, when known and no LR series is: progress is LR-weighted (docs/METHODS.md 1.1) */
   warmupSteps?: number;
+  /** the learning rate at logged steps (any rows, not only evals), by step: progress is LR-weighted from it */
+  lrSchedule?: { step: number; lr: number }[];
+  /** the run's seed (or replica id): runs sharing a batch size and seed form an LR envelope; seeds are replicas */
+  seed?: number | string;
+  /** the scan this run belongs to (model size x sweep x schedule x data, or an import's group column) */
+  group?: string;
   /** by step, increasing */
   points: CurvePoint[];
 }
