@@ -128,14 +128,28 @@ export function syntheticChinchilla(params: ChinchillaParams, ns: number[], ds: 
   return out;
 }
 
-/** IsoFLOP design: for each budget C, model sizes log-spaced around the budget's optimum, D = C / (6N). */
-export function syntheticIsoFlop(params: ChinchillaParams, budgets: number[], sizesPerBudget: number, spread: number, noise: number, seed = 0): ScalingPoint[] {
+export interface SyntheticIsoFlopOptions {
+  /**
+   * Off-centre sampling (Open-Athena 2026, "Problems with Chinchilla Approach 2"): the sizes are centred on
+   * N_opt(C) times this factor instead of N_opt(C); a function of C makes the offset drift with the budget, as
+   * a design centred on a prior allocation law does (default 1: centred).
+   */
+  offset?: number | ((c: number) => number);
+}
+
+/**
+ * IsoFLOP design: for each budget C, `sizesPerBudget` model sizes log-spaced over a factor spread^2 around the
+ * budget's optimum N_opt(C) (Hoffmann et al. 2022 eq. 4) times `offset`, D = C / (6N), and multiplicative
+ * log-normal noise.
+ */
+export function syntheticIsoFlop(params: ChinchillaParams, budgets: number[], sizesPerBudget: number, spread: number, noise: number, seed = 0, options: SyntheticIsoFlopOptions = {}): ScalingPoint[] {
   const rng = new SeededRandom(seed);
   const out: ScalingPoint[] = [];
   const s = params.alpha + params.beta;
   const G = ((params.alpha * params.A) / (params.beta * params.B)) ** (1 / s);
+  const offset = options.offset ?? 1;
   for (const c of budgets) {
-    const nStar = G * (c / 6) ** (params.beta / s);
+    const nStar = G * (c / 6) ** (params.beta / s) * (typeof offset === 'function' ? offset(c) : offset);
     for (let k = 0; k < sizesPerBudget; k++) {
       const n = nStar * spread ** ((2 * k) / (sizesPerBudget - 1) - 1);
       const d = c / (6 * n);
