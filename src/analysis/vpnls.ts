@@ -303,7 +303,11 @@ export function fitVpnls(points: readonly ScalingPoint[], options: VpnlsOptions 
   const cond = l2 > 0 ? l1 / l2 : Infinity;
 
   const flags: string[] = [];
-  if (s.E <= 0) flags.push('E at its bound 0: the irreducible loss is not identified by these runs');
+  let minLoss = Infinity;
+  for (const p of points) if (p.loss < minLoss) minLoss = p.loss;
+  // "at the bound": below 1e-4 of the smallest loss (the polish stops ~1e-8 off in the exponents, where E = 0
+  // reads as ~1e-6)
+  if (s.E <= 1e-4 * minLoss) flags.push('E at its bound 0: the irreducible loss is not identified by these runs');
   if (s.A <= 0) flags.push('A = 0: no model-size term fitted');
   if (s.B <= 0) flags.push('B = 0: no data term fitted');
   const edge = (v: number, [lo, hi]: [number, number]): boolean => v <= lo + 1e-6 * (hi - lo) || v >= hi - 1e-6 * (hi - lo) || v - lo < (hi - lo) / (k - 1) / 2 || hi - v < (hi - lo) / (k - 1) / 2;
