@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { assertClose } from '../helpers/assert-close.ts';
 
 const bin = new URL('../../bin/scaling-lab.js', import.meta.url).pathname;
@@ -14,12 +14,17 @@ const reference = new URL('./reference/bcrit_ref.py', import.meta.url).pathname;
 const fixture = (name: string) => new URL(`../fixtures/bcrit/${name}`, import.meta.url).pathname;
 const PYTHON = '/usr/bin/python3';
 
-/** Committed scans (test/fixtures/bcrit/README.md says where each comes from) and any options both tools need. */
+/**
+ * Committed scans (test/fixtures/bcrit/README.md says where each comes from) and any options both tools need:
+ * the synthetic scan with known truth, shaped like real logs, and every real scan `scan-<depth>-<trainer>.csv`
+ * (our trainer's and the PyTorch peer's).
+ */
 const FIXTURES: { name: string; args: string[] }[] = [
-  // synthetic, known truth, shaped like real logs: linear warm-up with the lr logged, evals every 10 steps
   { name: 'synthetic-scan.csv', args: [] },
-  // a real depth-1 scan from our trainer
-  { name: 'scan-d1-ours.csv', args: [] },
+  ...readdirSync(fixture(''))
+    .filter((f) => /^scan-.*\.csv$/.test(f))
+    .sort()
+    .map((name) => ({ name, args: [] })),
 ];
 const RTOL = 0.1;
 const MIN_LEVELS = 5;
@@ -159,7 +164,6 @@ function assertAgree(label: string, c: Comparison): void {
 for (const { name, args } of FIXTURES) {
   test(`bcrit agrees with the scipy reference per level within ${RTOL * 100}%: ${name}`, (t) => {
     const file = fixture(name);
-    if (!existsSync(file)) return t.skip(`${name} is not committed yet`);
     const why = whyNoScipy();
     if (why) {
       console.log(`skipping the scipy comparison on ${name}: ${why}`);
