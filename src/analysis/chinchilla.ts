@@ -196,6 +196,7 @@ export interface ChinchillaFit {
     converged: number;
     /** starts that ended within 1e-6 (relative) of the best objective */
     atBest: number;
+    /** objective evaluations: the pruning pass (one per start) plus every L-BFGS evaluation */
     evaluations: number;
     bestStart: Float64Array;
     /** the best distinct end points of the starts (up to 8, best first): warm starts for the bootstrap */
@@ -231,7 +232,10 @@ export function fitChinchilla(points: readonly ScalingPoint[], options: Chinchil
   const data = logData(points);
   const fg = chinchillaObjective(data, delta);
   const starts = options.starts ?? gridStarts(options.grid);
-  const best = bestOfStarts(fg, pruneStarts(fg, starts, options.prune ?? DEFAULT_PRUNE), { ...APPROACH3_LBFGS, ...options.lbfgs });
+  const kept = pruneStarts(fg, starts, options.prune ?? DEFAULT_PRUNE);
+  const best = bestOfStarts(fg, kept, { ...APPROACH3_LBFGS, ...options.lbfgs });
+  // the pruning pass evaluated every start once
+  if (kept !== starts) best.evaluations += starts.length;
   const x = best.result.x;
   const residuals = new Float64Array(points.length);
   const params = paramsFromX(x);
