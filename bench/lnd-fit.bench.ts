@@ -73,7 +73,7 @@ const ours = {
   vpnlsBootstrap: { samples: K, ms: msVboot, alphaCi: vboot.ci.alpha },
 };
 
-let scipy: { grid: string; starts: number; seconds: number; objective: number; alpha: number; beta: number; bootstrap?: { samples: number; seconds: number } } | { skipped: string } = { skipped: 'not run' };
+let scipy: { grid: string; starts: number; seconds: number; cpuSeconds: number; objective: number; alpha: number; beta: number; bootstrap?: { samples: number; seconds: number; cpuSeconds: number } } | { skipped: string } = { skipped: 'not run' };
 if (scipyGrid !== 'none') {
   const script = new URL('../test/analysis/reference/approach3_scipy.py', import.meta.url).pathname;
   const pyArgs = [script, OPEN_ATHENA_FILE, '--experiment', exp.name, ...(scipyGrid === 'full' ? ['--full'] : []), ...(scipyBoot > 0 ? ['--bootstrap', String(scipyBoot)] : [])];
@@ -82,7 +82,7 @@ if (scipyGrid !== 'none') {
   else {
     const out = JSON.parse(r.stdout);
     const e = out.experiments[exp.name];
-    scipy = { grid: out.grid, starts: out.starts, seconds: e.seconds, objective: e.objective, alpha: e.alpha, beta: e.beta, bootstrap: e.bootstrap ? { samples: e.bootstrap.samples, seconds: e.bootstrap.seconds } : undefined };
+    scipy = { grid: out.grid, starts: out.starts, seconds: e.seconds, cpuSeconds: e.cpu_seconds, objective: e.objective, alpha: e.alpha, beta: e.beta, bootstrap: e.bootstrap ? { samples: e.bootstrap.samples, seconds: e.bootstrap.seconds, cpuSeconds: e.bootstrap.cpu_seconds } : undefined };
   }
 }
 
@@ -95,13 +95,14 @@ if ('skipped' in scipy) {
   log(`                                   ${s(msFull)} [${cpuFull}] (all 4500 optimised)`);
 } else {
   const perStart = (scipy.seconds / scipy.starts) * 4500;
-  log(`Approach 3, grid                   ${s(msPruned)} [${cpuPruned}] (pruned, ${pruned.diagnostics.optimized} of 4500)   ${scipy.seconds.toFixed(2)} s for ${scipy.grid} starts (${perStart.toFixed(0)} s per 4500 at that rate)`);
+  const perStartCpu = (scipy.cpuSeconds / scipy.starts) * 4500;
+  log(`Approach 3, grid                   ${s(msPruned)} [${cpuPruned}] (pruned, ${pruned.diagnostics.optimized} of 4500)   ${scipy.seconds.toFixed(2)} s [cpu ${scipy.cpuSeconds.toFixed(2)} s] for ${scipy.grid} starts (${perStart.toFixed(0)} s [cpu ${perStartCpu.toFixed(0)} s] per 4500 at that rate)`);
   log(`                                   ${s(msFull)} [${cpuFull}] (all 4500 optimised)`);
   log(`  objective                        ${pruned.objective.toExponential(10)}   ${scipy.objective.toExponential(10)}  (ours - scipy) / scipy = ${((pruned.objective - scipy.objective) / scipy.objective).toExponential(2)}`);
   log(`  alpha, beta                      ${pruned.params.alpha.toFixed(5)}, ${pruned.params.beta.toFixed(5)}         ${scipy.alpha.toFixed(5)}, ${scipy.beta.toFixed(5)}`);
   if (scipy.bootstrap) {
     log(`Approach 3, ${K} bootstrap refits  ${s(msBoot)} [${cpuBoot}] (${boot.strategy})`);
-    log(`                                   scipy: ${scipy.bootstrap.samples} warm refits (1 start each) ${scipy.bootstrap.seconds.toFixed(2)} s = ${((scipy.bootstrap.seconds * K) / scipy.bootstrap.samples).toFixed(1)} s per ${K}`);
+    log(`                                   scipy: ${scipy.bootstrap.samples} warm refits (1 start each) ${scipy.bootstrap.seconds.toFixed(2)} s [cpu ${scipy.bootstrap.cpuSeconds.toFixed(2)} s] = ${((scipy.bootstrap.seconds * K) / scipy.bootstrap.samples).toFixed(1)} s [cpu ${((scipy.bootstrap.cpuSeconds * K) / scipy.bootstrap.samples).toFixed(1)} s] per ${K}`);
   }
 }
 if ('skipped' in scipy || !scipy.bootstrap) log(`Approach 3, ${K} bootstrap refits  ${s(msBoot)} [${cpuBoot}] (${boot.strategy})`);

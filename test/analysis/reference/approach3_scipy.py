@@ -87,20 +87,23 @@ def main(argv):
         if only and name != only:
             continue
         t0 = time.perf_counter()
+        c0 = time.process_time()
         r = fit(data, starts)
         secs = time.perf_counter() - t0
+        cpu = time.process_time() - c0
         a, b, e, alpha, beta = r.x
-        entry = {"n": int(len(data)), "objective": float(r.fun), "E": math.exp(e), "A": math.exp(a), "B": math.exp(b), "alpha": float(alpha), "beta": float(beta), "x": [float(v) for v in r.x], "seconds": secs}
+        entry = {"n": int(len(data)), "objective": float(r.fun), "E": math.exp(e), "A": math.exp(a), "B": math.exp(b), "alpha": float(alpha), "beta": float(beta), "x": [float(v) for v in r.x], "seconds": secs, "cpu_seconds": cpu}
         if boot > 0:
             # warm-started bootstrap (the same strategy the TypeScript uses: the full-data optimum as start)
             rng = np.random.default_rng(0)
             t1 = time.perf_counter()
+            c1 = time.process_time()
             alphas = []
             for _ in range(boot):
                 w = np.bincount(rng.integers(0, len(data), len(data)), minlength=len(data)).astype(float)
                 rb = fit(data, [r.x], w)
                 alphas.append(rb.x[3])
-            entry["bootstrap"] = {"samples": boot, "seconds": time.perf_counter() - t1, "alpha_ci": [float(np.quantile(alphas, 0.025)), float(np.quantile(alphas, 0.975))]}
+            entry["bootstrap"] = {"samples": boot, "seconds": time.perf_counter() - t1, "cpu_seconds": time.process_time() - c1, "alpha_ci": [float(np.quantile(alphas, 0.025)), float(np.quantile(alphas, 0.975))]}
         out["experiments"][name] = entry
     json.dump(out, sys.stdout, indent=1)
     print()
