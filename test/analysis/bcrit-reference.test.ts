@@ -6,7 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { assertClose } from '../helpers/assert-close.ts';
 
 const bin = new URL('../../bin/scaling-lab.js', import.meta.url).pathname;
@@ -178,3 +180,23 @@ for (const { name, args } of FIXTURES) {
     assertAgree(`${name} (1.6 levels)`, spec);
   });
 }
+
+test('bcrit agrees with the scipy reference on a declared warm-up (no lr column, --warmup-steps 30): synthetic-scan.csv', (t) => {
+  const why = whyNoScipy();
+  if (why) return t.skip(why);
+  // the synthetic scan's eval rows without the lr column: progress from the declared warm-up (METHODS.md 1.1)
+  const lines = readFileSync(fixture('synthetic-scan.csv'), 'utf8').trim().split('\n');
+  const header = lines[0].split(',');
+  const loss = header.indexOf('loss');
+  const lr = header.indexOf('lr');
+  const keep = (cells: string[]) => cells.filter((_, j) => j !== lr).join(',');
+  const rows = lines.slice(1).map((l) => l.split(',')).filter((c) => c[loss] !== '');
+  const dir = mkdtempSync(join(tmpdir(), 'scaling-lab-bcrit-ref-'));
+  try {
+    const file = join(dir, 'synthetic-no-lr.csv');
+    writeFileSync(file, [keep(header), ...rows.map(keep)].join('\n') + '\n');
+    assertAgree('synthetic-scan.csv without lr', compare(t, 'synthetic-scan.csv without lr, --warmup-steps 30', file, ['--warmup-steps', '30']));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
