@@ -1,17 +1,14 @@
-// Approaches 1 and 2, Kaplan's forms, the compute-optimal allocation, and noise-scale summaries, each on data
-// with a known answer.
+// Approaches 1 and 2, Kaplan's forms and the compute-optimal allocation, each on data with a known answer
+// (noise-scale summaries: test/analysis/noise.test.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chinchillaAllocation, kaplanAllocation, kaplanAllocationInterval } from '../../src/analysis/allocation.ts';
 import { chinchillaLoss } from '../../src/analysis/chinchilla.ts';
 import { fitEnvelope, fitIsoFlop } from '../../src/analysis/isoflop.ts';
 import { bootstrapKaplanND, fitKaplanND, fitKaplanNS, kaplanNDLoss, kaplanNSLoss, KAPLAN_ND_PUBLISHED, KAPLAN_NS_PUBLISHED } from '../../src/analysis/kaplan.ts';
-import { noiseScalePoints, noiseScaleSummary, noiseToBcrit } from '../../src/analysis/noise.ts';
 import { syntheticIsoFlop } from '../../src/analysis/synthetic.ts';
 import { SeededRandom } from '../../src/analysis/random.ts';
 import { quantile } from '../../src/analysis/stats.ts';
-import type { RunRecord } from '../../src/analysis/records.ts';
-import type { BcritLevel } from '../../src/analysis/bcrit.ts';
 import { assertClose } from '../helpers/assert-close.ts';
 
 const P = { E: 1.69, A: 406.4, B: 410.7, alpha: 0.34, beta: 0.28 };
@@ -129,24 +126,4 @@ test("Kaplan allocation interval: kaplanAllocation's estimate, inside percentile
   assertClose('ci.a low', ci.a[0], quantile(a, 0.05), { rtol: 1e-12, atol: 0 });
   assertClose('ci.a high', ci.a[1], quantile(a, 0.95), { rtol: 1e-12, atol: 0 });
   assertClose('a + b = 1', iv.a + iv.b, 1, { rtol: 1e-12, atol: 0 });
-});
-
-test('noise scale: points from metric rows, loss-binned summary, and B_simple / B_crit', () => {
-  const run: RunRecord = {
-    id: 'r', name: 'r', status: 'done', paramsKaplan: 1, paramsTotal: 1, batchSize: 8, context: 64, batchTokens: 512,
-    metrics: Array.from({ length: 100 }, (_, i) => ({
-      step: i + 1, tokens: (i + 1) * 512, flops: 0, trainLoss: 4 - i * 0.02, lr: 1e-3, gradNorm: 1, wallMs: 0,
-      // B_simple = 2 x the true B_crit(L) = 2e5 L^-6, in sequences; tokens derived from the context
-      bSimple: i < 5 ? undefined : (2 * 2e5 * (4 - i * 0.02) ** -6) / 64,
-    })),
-  };
-  const pts = noiseScalePoints([run]);
-  assert.equal(pts.length, 95);
-  assertClose('tokens = sequences x T', pts[0].bSimpleTokens, 2 * 2e5 * (4 - 5 * 0.02) ** -6, { rtol: 1e-12, atol: 0 });
-  const bins = noiseScaleSummary(pts, 8);
-  assert.equal(bins.reduce((s, b) => s + b.n, 0), 95);
-  const level = (loss: number): BcritLevel => ({ loss, status: 'ok', points: [], batchSizes: 3, unreached: [], atFirstEval: [], sMin: 1, eMin: 1, bCrit: 2e5 * loss ** -6, r2: 1, rmseLog: 0, warmup: false });
-  const r = noiseToBcrit(bins, [level(3.0), level(2.5), level(10)]);
-  assert.equal(r.length, 2); // loss 10 is outside the logged range
-  for (const x of r) assertClose(`ratio at ${x.loss}`, x.ratio, 2, { rtol: 0.05, atol: 0 });
 });
