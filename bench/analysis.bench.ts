@@ -21,7 +21,7 @@ const log = (s: string): void => {
 const file = new URL('../test/fixtures/analysis/chinchilla_epoch_svg_extracted.csv', import.meta.url).pathname;
 const pts = importScalingPoints(parseCsv(readFileSync(file, 'utf8'), file), { dropHighest: 5 }).points;
 const fit = fitChinchilla(pts);
-log(`Approach 3, ${pts.length} runs, ${fit.diagnostics.starts} L-BFGS starts: ${(fit.diagnostics.ms / 1000).toFixed(2)} s (${fit.diagnostics.evaluations} evaluations, ${((fit.diagnostics.ms * 1000) / fit.diagnostics.evaluations).toFixed(1)} us each)`);
+log(`Approach 3, ${pts.length} runs, ${fit.diagnostics.starts} grid starts evaluated, ${fit.diagnostics.optimized} optimised by L-BFGS: ${(fit.diagnostics.ms / 1000).toFixed(2)} s (${fit.diagnostics.evaluations} evaluations, ${((fit.diagnostics.ms * 1000) / fit.diagnostics.evaluations).toFixed(1)} us each)`);
 log(`  E ${fit.params.E.toFixed(4)}  A ${fit.params.A.toFixed(1)}  B ${fit.params.B.toFixed(1)}  alpha ${fit.params.alpha.toFixed(4)}  beta ${fit.params.beta.toFixed(4)}  (Epoch: 1.817, 482.0, 2085.4, 0.348, 0.366)`);
 const boot = bootstrapChinchilla(pts, fit, { samples: K, seed: 0 });
 log(`bootstrap, ${K} refits (${boot.strategy}): ${(boot.ms / 1000).toFixed(2)} s; total ${((fit.diagnostics.ms + boot.ms) / 1000).toFixed(2)} s`);
