@@ -363,7 +363,8 @@ export function parseWhere(text: string): RowFilter {
   return { text, column: m[1], op, patterns: [], value };
 }
 
-const globRegex = (patterns: string[]): RegExp =>
+/** Case-insensitive whole-string match of any of the globs (`*` any characters, `?` one). */
+export const globRegex = (patterns: string[]): RegExp =>
   new RegExp(`^(?:${patterns.map((p) => p.replace(/[.+^${}()[\]\\|]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')).join('|')})$`, 'i');
 
 /** A group or filter column that must exist: an error naming the file, the column and the columns there are. */
@@ -478,7 +479,7 @@ export interface GroupedImport {
 }
 
 /** The last path component: titles name a data set, never a path. */
-export const baseName = (file: string): string => file.split(/[\\/]/).pop() || file;
+export const baseName = (file: string): string => file.replace(/[\\/]+$/, '').split(/[\\/]/).pop() || file;
 
 /**
  * A file of several experiments to one import per group: rows filtered by `where`, rows flagged by an
@@ -507,10 +508,19 @@ export function importGroupedPoints(table: Table, o: GroupedImportOptions = {}):
   }
   // columns are detected once, on the whole file, so a bad mapping is one error, not one per group
   importScalingPoints({ ...table, rows: [] }, { ...o, minRows: 0 });
+  const few = (n: number) => `${n} run${n === 1 ? '' : 's'}${ex.removed ? ' after leaving out flagged rows' : ''}; a fit needs at least ${minRuns}`;
+  if (groupColumns.length === 0) {
+    // one data set: a bad cell or too few rows is an error for the whole file
+    const [[label, rows]] = byKey;
+    const imp = importScalingPoints({ ...table, rows }, { ...o, minRows: 0 });
+    if (imp.points.length < minRuns) throw new AnalysisInputError(`${table.file}: ${few(imp.points.length)}${imp.dropped ? ` (after dropping ${imp.dropped})` : ''}`, 'add runs to the file, or loosen --where / --keep-outliers', { file: table.file });
+    return { file: table.file, total: table.rows.length, groupColumns, filtered: f.removed, where: (o.where ?? []).map((w) => w.text), exclude: { column: ex.column, flagged: ex.flagged, removed: ex.removed, kept: !!o.exclude?.keep }, groups: [{ label, rows: rows.length, imp }] };
+  }
   const groups = [...byKey].map(([label, rows]): PointGroup => {
-    if (rows.length < minRuns) return { label, rows: rows.length, imp: null, reason: `${rows.length} run${rows.length === 1 ? '' : 's'}${ex.removed ? ' after leaving out flagged rows' : ''}; a fit needs at least ${minRuns}` };
     try {
-      return { label, rows: rows.length, imp: importScalingPoints({ ...table, rows }, { ...o, minRows: minRuns }) };
+      // values first (a bad cell names its line), then the count
+      const imp = importScalingPoints({ ...table, rows }, { ...o, minRows: 0 });
+      return imp.points.length < minRuns ? { label, rows: rows.length, imp: null, reason: few(imp.points.length) } : { label, rows: rows.length, imp };
     } catch (err) {
       if (err instanceof AnalysisInputError) return { label, rows: rows.length, imp: null, reason: `${err.message} (${err.hint})` };
       throw err;
@@ -549,15 +559,22 @@ export const CURVE_NAMES = {
   loss: ['loss', 'test_loss', 'val_loss', 'eval_loss'],
   warmup: ['warmup', 'warmup_steps'],
   lr: ['lr', 'learning_rate'],
+  seed: ['seed', 'replica'],
 };
 
 export interface CurveImportOptions {
-  columns?: { run?: string; batchTokens?: string; batchSize?: string; step?: string; tokens?: string; loss?: string; warmup?: string; lr?: string };
+  columns?: { run?: string; batchTokens?: string; batchSize?: string; step?: string; tokens?: string; loss?: string; warmup?: string; lr?: string; seed?: string };
+  /** a column naming each run's scan (e.g. model size or experiment): runs are analysed per group */
+  group?: string;
   /** tokens per sequence, to turn a batch_size column (sequences) into tokens */
   context?: number;
 }
 
-/** Rows (run, batch, step, tokens, loss) to one LossCurve per run. */
+/**
+ * Rows (run, batch, step, tokens, loss) to one LossCurve per run. With an lr column every row's LR joins the run's
+ * lrSchedule (rows with an lr and an empty loss are LR-only rows); a seed column marks replicas; `group` names a
+ * column that splits the file into scans.
+ */
 export function importLossCurves(table: Table, options: CurveImportOptions = {}): LossCurve[] {
   const m = options.columns ?? {};
   const runCol = findColumn(table, 'run', m.run, CURVE_NAMES.run, true)!;
@@ -566,6 +583,8 @@ export function importLossCurves(table: Table, options: CurveImportOptions = {})
   const tokCol = findColumn(table, 'tokens', m.tokens, CURVE_NAMES.tokens, false);
   const warmCol = findColumn(table, 'warm-up steps', m.warmup, CURVE_NAMES.warmup, false);
   const lrCol = findColumn(table, 'learning rate', m.lr, CURVE_NAMES.lr, false);
+  const seedCol = findColumn(table, 'seed', m.seed, CURVE_NAMES.seed, false);
+  const groupCol = options.group !== undefined ? findColumn(table, 'group', options.group, [], true) : undefined;
   let btCol = findColumn(table, 'batch tokens', m.batchTokens, CURVE_NAMES.batchTokens, false);
   let bsCol: string | undefined;
   if (btCol === undefined || m.batchSize !== undefined) {
@@ -584,18 +603,26 @@ export function importLossCurves(table: Table, options: CurveImportOptions = {})
     if (id === '') throw new AnalysisInputError(`${table.file}: row at line ${row.line}, column "${runCol}": empty run id`, 'every row needs its run', { file: table.file, row: row.line, column: runCol });
     const batchTokens = btCol !== undefined ? num(table, row, btCol, true) : num(table, row, bsCol!, true) * options.context!;
     const step = num(table, row, stepCol, false);
-    const loss = num(table, row, lossCol, true);
+    const rawLoss = cellOf(table, row, lossCol);
+    const lrOnly = lrCol !== undefined && (rawLoss === undefined || rawLoss === null || (typeof rawLoss === 'string' && rawLoss.trim() === ''));
+    const loss = lrOnly ? NaN : num(table, row, lossCol, true);
     const tokens = tokCol !== undefined ? num(table, row, tokCol, false) : step * batchTokens;
     let c = byRun.get(id);
     if (!c) {
       c = { id, batchTokens, points: [] };
       if (warmCol !== undefined) c.warmupSteps = num(table, row, warmCol, false);
-      if (lrCol !== undefined) c.lr = num(table, row, lrCol, true);
+      if (seedCol !== undefined) c.seed = String(cellOf(table, row, seedCol) ?? '');
+      if (groupCol !== undefined) c.group = String(cellOf(table, row, groupCol) ?? '');
       byRun.set(id, c);
     } else if (c.batchTokens !== batchTokens) {
       throw new AnalysisInputError(`${table.file}: row at line ${row.line}: run "${id}" changes batch size (${c.batchTokens} -> ${batchTokens} tokens)`, 'one run has one batch size; give each batch size its own run id', { file: table.file, row: row.line, column: btCol ?? bsCol });
     }
-    c.points.push({ step, tokens, loss });
+    if (lrCol !== undefined) {
+      const lr = num(table, row, lrCol, true);
+      (c.lrSchedule ??= []).push({ step, lr });
+      if (!(lr <= (c.lr ?? 0))) c.lr = lr;
+    }
+    if (!lrOnly) c.points.push({ step, tokens, loss });
   }
   for (const c of byRun.values()) c.points.sort((a, b) => a.step - b.step);
   return [...byRun.values()];

@@ -7,6 +7,7 @@ import { noiseScaleBins } from '../analysis/noise.ts';
 import { bootstrapChinchilla, fitChinchilla, type ChinchillaBootstrap, type ChinchillaFit, type ChinchillaParams } from '../analysis/chinchilla.ts';
 import { bootstrapKaplanND, fitKaplanND, type KaplanFit, type KaplanNDParams } from '../analysis/kaplan.ts';
 import { fitIsoFlop, type IsoFlopFit } from '../analysis/isoflop.ts';
+import { compareApproaches, type ApproachComparison } from '../analysis/approaches.ts';
 import { quantile, type BootstrapResult } from '../analysis/stats.ts';
 import { AnalysisInputError } from '../analysis/errors.ts';
 import { CHART_ORDER, ReportInputError, type Chart, type ChartId } from './common.ts';
@@ -43,6 +44,15 @@ export interface ReportFits {
   lndReason?: string;
   isoflop: IsoFlopFit | null;
   isoflopReason?: string;
+  /** Approach 2, Approach 3 and VPNLS side by side per L(N, D) data set (every group of a grouped import), or why not */
+  approaches: ApproachFits[];
+}
+
+export interface ApproachFits {
+  label: string;
+  set: PointSet;
+  comparison: ApproachComparison | null;
+  reason?: string;
 }
 
 /** The numbers a demo prints: critical batch size laws, L(N, D) parameters with CIs, allocation exponents. */
@@ -124,7 +134,25 @@ function lndFit(set: PointSet, form: 'chinchilla' | 'kaplan', o: Required<Pick<R
   }
 }
 
-function lndFits(data: ReportData, o: Required<Pick<ReportOptions, 'bootstrap' | 'seed' | 'level'>>, progress: (l: string) => void): { panels: LndPanel[]; reason?: string } {
+/** Every approach on every L(N, D) data set: each group of a grouped import, else our runs (and the reference). */
+function approachFits(data: ReportData, o: Required<Pick<ReportOptions, 'bootstrap' | 'seed' | 'level'>>, progress: (l: string) => void): ApproachFits[] {
+  const sets = data.pointGroups ?? [data.points, data.reference].filter((x): x is PointSet => !!x && x.points.length > 0);
+  return sets.map((set) => {
+    progress(`comparing Approach 2, Approach 3 and VPNLS on ${set.label} (${set.points.length} runs, ${o.bootstrap} bootstrap resamples each)`);
+    try {
+      return { label: set.label, set, comparison: compareApproaches(set.points, { budget: set.budget, bootstrap: o.bootstrap, seed: o.seed, level: o.level, label: set.label }) };
+    } catch (err) {
+      return { label: set.label, set, comparison: null, reason: fitErr(err) };
+    }
+  });
+}
+
+function lndFits(data: ReportData, o: Required<Pick<ReportOptions, 'bootstrap' | 'seed' | 'level'>>, progress: (l: string) => void, approaches: readonly ApproachFits[] = []): { panels: LndPanel[]; reason?: string } {
+  // Approach 3 was fitted (with its bootstrap) in the comparison: the panel reuses it
+  const chinchilla = (set: PointSet): LndPanel => {
+    const a3 = approaches.find((x) => x.set === set)?.comparison?.approach3;
+    return a3 ? { label: set.label, form: 'chinchilla', set, fit: a3.fit, boot: a3.bootstrap } : lndFit(set, 'chinchilla', o);
+  };
   const set = data.points;
   if (!set) return { panels: [], reason: data.pointsReason ?? 'no end points' };
   const sizes = new Set(set.points.map((p) => p.n)).size;
@@ -134,10 +162,10 @@ function lndFits(data: ReportData, o: Required<Pick<ReportOptions, 'bootstrap' |
   }
   try {
     progress(`fitting L(N, D), Chinchilla form, ${set.points.length} runs, ${o.bootstrap} bootstrap resamples`);
-    const first = lndFit(set, 'chinchilla', o);
+    const first = chinchilla(set);
     if (data.reference) {
       progress(`fitting L(N, D) on the reference data (${data.reference.label}, ${data.reference.points.length} runs)`);
-      return { panels: [first, lndFit(data.reference, 'chinchilla', o)] };
+      return { panels: [first, chinchilla(data.reference)] };
     }
     progress(`fitting L(N, D), Kaplan form, ${o.bootstrap} bootstrap resamples`);
     return { panels: [first, lndFit(set, 'kaplan', o)] };
@@ -146,10 +174,12 @@ function lndFits(data: ReportData, o: Required<Pick<ReportOptions, 'bootstrap' |
   }
 }
 
-function isoFit(data: ReportData): { fit: IsoFlopFit | null; reason?: string } {
+function isoFit(data: ReportData, approaches: readonly ApproachFits[] = []): { fit: IsoFlopFit | null; reason?: string } {
   if (!data.points) return { fit: null, reason: data.pointsReason };
+  const done = approaches.find((x) => x.set === data.points)?.comparison?.isoflop;
+  if (done) return { fit: done };
   try {
-    return { fit: fitIsoFlop(data.points.points, { accounting: data.points.accounting }) };
+    return { fit: fitIsoFlop(data.points.points, { accounting: data.points.accounting, budget: data.points.budget }) };
   } catch (err) {
     return { fit: null, reason: fitErr(err) };
   }
@@ -214,10 +244,11 @@ export async function buildReport(input: ReportInput, options: ReportOptions = {
   const scans = scanFits(data, o);
   const noise = noiseFits(data, scans);
   const pooled = pooledLaw(scans.flatMap((s) => (s.analysis ? [s.analysis] : [])), o.level);
-  const lnd = lndFits(data, o, progress);
-  const iso = isoFit(data);
-  const fits: ReportFits = { scans, pooled, noise, lnd: lnd.panels, lndReason: lnd.reason, isoflop: iso.fit, isoflopReason: iso.reason };
-  const charts: Chart[] = [scanChart(data, scans), bcritChart(data, scans, noise), ...lndCharts(data, fits.lnd, fits.lndReason), learningCurvesChart(data), isoflopChart(data, fits.isoflop, fits.isoflopReason), frontierChart(data, fits.isoflop, fits.lnd, fits.isoflopReason)];
+  const approaches = approachFits(data, o, progress);
+  const lnd = lndFits(data, o, progress, approaches);
+  const iso = isoFit(data, approaches);
+  const fits: ReportFits = { scans, pooled, noise, lnd: lnd.panels, lndReason: lnd.reason, isoflop: iso.fit, isoflopReason: iso.reason, approaches };
+  const charts: Chart[] = [scanChart(data, scans), bcritChart(data, scans, noise), ...lndCharts(data, fits.lnd, fits.lndReason), learningCurvesChart(data), isoflopChart(data, fits.isoflop, fits.isoflopReason), frontierChart(data, fits.isoflop, fits.lnd, fits.isoflopReason, approaches.find((x) => x.set === data.points)?.comparison ?? null)];
   charts.sort((a, b) => CHART_ORDER.indexOf(a.id) - CHART_ORDER.indexOf(b.id));
   if (options.render ?? true) {
     for (const c of charts) {

@@ -2,15 +2,19 @@
 // optional reference data set) reduced to model-size groups, loss curves and end points. Fits live in analysis/.
 import type { Accounting, LossCurve, RunRecord, ScalingPoint } from '../analysis/records.ts';
 import { curvesFromRuns } from '../analysis/bcrit.ts';
+import { baseName } from '../analysis/importers.ts';
 import { ReportInputError, params } from './common.ts';
 
 // ---- input
 
 /** An L(N, D) data set: end points with their accounting. */
 export interface PointSet {
+  /** short: a group's value or a data set's basename, never a path (it titles panels) */
   label: string;
   points: ScalingPoint[];
   accounting: Accounting;
+  /** each point's nominal FLOP budget (a budget column), same order as points */
+  budget?: number[];
 }
 
 export interface ReportInput {
@@ -24,6 +28,10 @@ export interface ReportInput {
   points?: PointSet;
   /** a second data set for the side-by-side L(N, D) chart (e.g. Chinchilla's published runs) */
   reference?: PointSet;
+  /** an import split by a group column: every group that can be fitted (points and reference are two of them) */
+  pointGroups?: PointSet[];
+  /** what the import left out and why (filters, outlier flags, groups not fitted), for the report's notes */
+  importNotes?: string[];
 }
 
 /** How N is counted for end points derived from records: Kaplan's non-embedding count or all parameters. */
@@ -54,6 +62,8 @@ export interface ReportData {
   points: PointSet | null;
   pointsReason?: string;
   reference?: PointSet;
+  /** every fitted group of a grouped import (L(N, D) approaches are compared per group) */
+  pointGroups?: PointSet[];
   /** how N and C are counted, in words, for captions */
   nWords: string;
   cWords: string;
@@ -125,7 +135,7 @@ export function prepareData(input: ReportInput, nCount: NCount = 'kaplan'): Repo
       records: usable,
       groups,
       curves,
-      points: { label: input.source, points: pts, accounting: { n: nCount, flops: flopsFromRows ? 'given' : '6ND' } },
+      points: { label: baseName(input.source), points: pts, accounting: { n: nCount, flops: flopsFromRows ? 'given' : '6ND' } },
       reference: input.reference,
       nWords,
       cWords,
@@ -156,8 +166,9 @@ export function prepareData(input: ReportInput, nCount: NCount = 'kaplan'): Repo
     points: input.points ?? null,
     pointsReason: input.points ? undefined : `${input.source} holds loss curves, not run end points (N, D, loss)`,
     reference: input.reference,
+    pointGroups: input.pointGroups,
     nWords: acc ? (acc.n === 'unknown' ? 'N as given in the import (convention not stated)' : acc.n === 'kaplan' ? "N = Kaplan's non-embedding parameters (as imported)" : 'N = all parameters (as imported)') : 'N as imported',
     cWords: acc ? (acc.flops === 'given' ? 'C = the FLOPs column of the import' : 'C = 6 N D') : 'C not given',
-    warnings,
+    warnings: [...warnings, ...(input.importNotes ?? [])],
   };
 }

@@ -6,6 +6,7 @@ import { ciText, params, sci, type Chart } from './common.ts';
 import type { Report } from './build.ts';
 import type { BcritAnalysis } from '../analysis/bcrit.ts';
 import { bootCount, formName, formulaText } from './charts/lnd.ts';
+import { APPROACH_HEADER, approachNotes, approachRows } from './approaches.ts';
 import { CHINCHILLA_KEYS } from '../analysis/chinchilla.ts';
 import { KAPLAN_ND_KEYS } from '../analysis/kaplan.ts';
 
@@ -87,6 +88,15 @@ function fitSection(r: Omit<Report, 'html'>): string {
     parts.push(`<p>From ${h.isoflop.profiles} IsoFLOP profiles (Approach 2): N_opt ~ C^${sci(h.isoflop.a, 3)} (std err ${sci(h.isoflop.aStdErr, 2)}), D_opt ~ C^${sci(h.isoflop.b, 3)} (std err ${sci(h.isoflop.bStdErr, 2)}).</p>`);
   }
   if (r.fits.lndReason) parts.push(`<p class="note">No L(N, D) fit: ${esc(r.fits.lndReason)}</p>`);
+  for (const g of r.fits.approaches ?? []) {
+    parts.push(`<h3 data-approaches="${esc(g.label)}">${esc(g.label)}: every approach side by side (${g.set.points.length} runs)</h3>`);
+    if (!g.comparison) {
+      parts.push(`<p class="note">Not fitted: ${esc(g.reason ?? '')}</p>`);
+      continue;
+    }
+    parts.push(table(APPROACH_HEADER, approachRows(g.comparison), 'approaches'));
+    parts.push(`<ul class="note">${approachNotes(g.comparison).map((l) => `<li>${esc(l)}</li>`).join('')}</ul>`);
+  }
   return `<section class="fits" id="fits">${parts.join('\n')}</section>`;
 }
 

@@ -2,7 +2,7 @@
 // curves or of run end points). Reading stores is store/'s job and parsing imports is analysis/importers.ts's.
 import { readFileSync, statSync } from 'node:fs';
 import { openStore } from '../store/store.ts';
-import { importLossCurves, importScalingPoints, parseTable, CURVE_NAMES, type Table } from '../analysis/importers.ts';
+import { baseName, globRegex, importGroupedPoints, importLossCurves, importScalingPoints, importSummary, parseTable, parseWhere, CURVE_NAMES, type Table } from '../analysis/importers.ts';
 import type { ParamConvention } from '../analysis/records.ts';
 import { ReportInputError } from './common.ts';
 import type { PointSet, ReportInput } from './data.ts';
@@ -14,6 +14,18 @@ export interface SourceOptions {
   context?: number;
   /** how an import counts N (recorded in captions) */
   nConvention?: ParamConvention | 'unknown';
+  /** end-point imports: one L(N, D) data set per value of these columns */
+  group?: string[];
+  /** end-point imports: keep only rows matching every condition (importers.ts WHERE_SYNTAX) */
+  where?: string[];
+  /** keep rows an outlier/exclude column flags */
+  keepOutliers?: boolean;
+  excludeColumn?: string;
+  budgetColumn?: string;
+  /** the data set's label in titles (default: the file's basename) */
+  label?: string;
+  /** the two groups drawn side by side (labels or globs; default: the first two that can be fitted) */
+  panels?: string[];
 }
 
 const isUrl = (s: string): boolean => /^postgres(ql)?:\/\//.test(s);
@@ -33,11 +45,35 @@ function readText(file: string): string {
 }
 
 /** Reads an import file into end points (L(N, D)) or loss curves (scans, learning curves), by its columns. */
-export function importFile(file: string, o: SourceOptions = {}): Pick<ReportInput, 'curves' | 'points'> {
+export function importFile(file: string, o: SourceOptions = {}): Pick<ReportInput, 'curves' | 'points' | 'reference' | 'pointGroups' | 'importNotes'> {
   const table = parseTable(readText(file), file);
   if (isCurveTable(table)) return { curves: importLossCurves(table, { context: o.context }) };
-  const imp = importScalingPoints(table, { nConvention: o.nConvention });
-  return { points: { label: file, points: imp.points, accounting: imp.accounting } };
+  const grouped = !!o.group?.length;
+  const g = importGroupedPoints(table, {
+    nConvention: o.nConvention,
+    columns: { budget: o.budgetColumn },
+    group: o.group,
+    where: (o.where ?? []).map(parseWhere),
+    exclude: { column: o.excludeColumn, keep: o.keepOutliers },
+    label: o.label ?? baseName(file),
+    minRuns: grouped ? 6 : 1,
+  });
+  const sets: PointSet[] = g.groups.flatMap((x) => (x.imp ? [{ label: x.label, points: x.imp.points, accounting: x.imp.accounting, ...(x.imp.budget ? { budget: x.imp.budget } : {}) }] : []));
+  // said when something was left out or split: filters, outlier flags, groups (and those that cannot be fitted)
+  const told = g.filtered > 0 || g.exclude.column !== undefined || grouped;
+  const notes = [...(told ? [`${baseName(file)}: ${importSummary(g)}`] : []), ...g.groups.filter((x) => !x.imp).map((x) => `${x.label}: not fitted: ${x.reason}`)];
+  if (sets.length === 0) {
+    throw new ReportInputError(`${file}: no group can be fitted: ${g.groups.map((x) => `${x.label}: ${x.reason}`).join('; ')}`, 'loosen --where, pass --keep-outliers, or group by another column');
+  }
+  if (!grouped) return { points: sets[0], importNotes: notes };
+  const pick = (pattern: string): PointSet => {
+    const re = globRegex([pattern]);
+    const hit = sets.find((x) => x.label === pattern) ?? sets.find((x) => re.test(x.label));
+    if (!hit) throw new ReportInputError(`--panels: no fitted group matches "${pattern}"; the groups are ${sets.map((x) => `"${x.label}"`).join(', ')}`, 'name a group (or a pattern with *) from that list');
+    return hit;
+  };
+  const [first, second] = o.panels?.length ? o.panels.map(pick) : sets;
+  return { points: first, ...(second && second !== first ? { reference: second } : {}), pointGroups: sets, importNotes: notes };
 }
 
 /** A reference data set for the side-by-side L(N, D) chart (end points only). */
@@ -71,5 +107,5 @@ export async function loadReportInput(source: string, o: SourceOptions = {}): Pr
       await store.close();
     }
   }
-  return { source, records: [], ...importFile(source, o) };
+  return { source: baseName(source), records: [], ...importFile(source, o) };
 }

@@ -66,7 +66,11 @@ test('bcrit --json on a synthetic scan CSV: levels and the B*, alpha_B fit', () 
   const lines = ['run,batch_size,step,tokens,loss'];
   for (const r of runs) for (const p of r.points) lines.push(`${r.id},${r.batchTokens / 64},${p.step},${p.tokens},${p.loss}`);
   writeFileSync(join(dir, 'scan.csv'), lines.join('\n'));
-  const r = cli('bcrit', join(dir, 'scan.csv'), '--context', '64', '--bootstrap', '100', '--json');
+  // no lr column and no warm-up: the analysis cannot measure progress and says what to pass
+  const noWarm = cli('bcrit', join(dir, 'scan.csv'), '--context', '64', '--bootstrap', '20');
+  assert.equal(noWarm.status, 2);
+  assert.match(noWarm.stderr, /--warmup-steps/);
+  const r = cli('bcrit', join(dir, 'scan.csv'), '--context', '64', '--warmup-steps', '0', '--bootstrap', '100', '--json');
   assert.equal(r.status, 0, r.stderr);
   const j = JSON.parse(r.stdout);
   assert.ok(j.levels.length >= 6);
@@ -74,7 +78,7 @@ test('bcrit --json on a synthetic scan CSV: levels and the B*, alpha_B fit', () 
   assert.ok(Math.abs(j.fit.bStar / 2e5 - 1) < 0.1, `B* ${j.fit.bStar}`);
   assert.ok(Math.abs(j.fit.alphaB * 6 - 1) < 0.1, `alpha_B ${j.fit.alphaB}`);
   assert.equal(j.fit.ci.bStar.length, 2);
-  const t = cli('bcrit', join(dir, 'scan.csv'), '--context', '64', '--bootstrap', '20');
+  const t = cli('bcrit', join(dir, 'scan.csv'), '--context', '64', '--warmup-steps', '0', '--bootstrap', '20');
   assert.equal(t.status, 0, t.stderr);
   assert.match(t.stdout, /B_crit\(L\) = B\* \/ L\^\(1\/alpha_B\)/);
   const noCtx = cli('bcrit', join(dir, 'scan.csv'));
@@ -97,6 +101,54 @@ test('bcrit reads a file store (runs directory) through openStore', async () => 
   assert.equal(r.status, 0, r.stderr);
   const j = JSON.parse(r.stdout);
   assert.equal(j.batchSizes.length, 6);
-  assert.equal(j.batchSizes[0].warmupSteps, 3); // carried by the run record, as the trainer stores it
+  assert.equal(j.batchSizes[0].transientSteps, 1); // the logged LR is at its peak from step 1, whatever the record's warm-up says
   assert.ok(j.levels.some((l: { status: string }) => l.status === 'ok'));
+});
+
+const athena = new URL('../fixtures/analysis/isoflops_open_athena.csv', import.meta.url).pathname;
+
+test('fit --group on the Open-Athena file: one fit per experiment, outliers left out and counted, --where filters', () => {
+  const r = cli('fit', athena, '--group', 'experiment', '--where', 'experiment=marin_202603__comma*|marin_202603__dclm*', '--bootstrap', '0', '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.deepEqual(j.groups.map((g: { label: string }) => g.label), ['marin_202603__comma__llama_2', 'marin_202603__dclm__llama_2']);
+  assert.equal(j.import.rows, 947);
+  assert.equal(j.import.filtered, 947 - 170);
+  assert.deepEqual(j.import.exclude, { column: 'outlier', flagged: 11, removed: 11, kept: false });
+  for (const g of j.groups) {
+    assert.equal(g.fitted, true);
+    assert.ok(g.params.alpha > 0 && g.params.beta > 0, JSON.stringify(g.params));
+    assert.equal(g.columns.budget, 'budget');
+  }
+  assert.equal(j.groups[1].n, 79);
+  const t = cli('fit', athena, '--group', 'experiment', '--where', 'experiment=marin_202603__dclm*', '--bootstrap', '0', '--keep-outliers');
+  assert.equal(t.status, 0, t.stderr);
+  assert.match(t.stdout, /947 rows; 862 left out by --where 'experiment=marin_202603__dclm\*'; 6 flagged in "outlier" kept \(--keep-outliers\); 1 group by "experiment"/);
+  assert.match(t.stdout, /== marin_202603__dclm__llama_2 ==\nL\(N, D\)/);
+  assert.match(t.stdout, /marin_202603__dclm__llama_2: 85 runs used/);
+});
+
+test('fit --group: a missing group column exits 2 naming the columns; a small or broken group is "not fitted: why" and the rest are fitted', () => {
+  const g = cli('fit', athena, '--group', 'Experiment');
+  assert.equal(g.status, 2);
+  assert.match(g.stderr, /isoflops_open_athena\.csv: --group Experiment names column "Experiment", which the file does not have; the columns are "source", "dataset"/);
+  assert.match(g.stderr, /hint: did you mean "experiment"\?/);
+  const w = cli('fit', athena, '--where', 'experiment');
+  assert.equal(w.status, 2);
+  assert.match(w.stderr, /not a condition/);
+  const dir = tempDir('groups');
+  const law = (n: number, d: number) => (1.7 + 400 / n ** 0.34 + 400 / d ** 0.28).toFixed(5);
+  const rows = ['family,N,D,loss'];
+  for (const n of [1e7, 3e7, 1e8, 3e8]) for (const d of [1e9, 1e10, 1e11]) rows.push(`big,${n},${d},${law(n, d)}`);
+  rows.push('tiny,1e7,1e9,3', 'tiny,1e8,1e9,2.9');
+  for (const n of [1e7, 3e7, 1e8, 3e8]) for (const d of [1e9, 1e10]) rows.push(`broken,${n},${n === 1e8 && d === 1e10 ? 0 : d},${law(n, d)}`);
+  writeFileSync(join(dir, 'g.csv'), rows.join('\n'));
+  const r = cli('fit', join(dir, 'g.csv'), '--group', 'family', '--bootstrap', '0');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /== tiny ==\nnot fitted: 2 runs; a fit needs at least 6/);
+  assert.match(r.stdout, /== broken ==\nnot fitted: .*g\.csv: row at line \d+, column "D": 0 is not positive/);
+  assert.match(r.stdout, /1 of 3 groups fitted; not fitted: tiny, broken/);
+  assert.match(r.stdout, /big: 12 runs used/);
+  const all = cli('fit', join(dir, 'g.csv'), '--group', 'family', '--where', 'family=tiny');
+  assert.equal(all.status, 2, 'no group fitted: exit 2');
 });

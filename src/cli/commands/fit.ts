@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { AnalysisInputError } from '../../analysis/errors.ts';
-import { importScalingPoints, parseTable, type PointImport } from '../../analysis/importers.ts';
+import { baseName, importGroupedPoints, importSummary, parseTable, parseWhere, WHERE_SYNTAX, type GroupedImport, type PointImport } from '../../analysis/importers.ts';
 import { bootstrapChinchilla, fitChinchilla, CHINCHILLA_KEYS, type ChinchillaBootstrap, type ChinchillaFit } from '../../analysis/chinchilla.ts';
 import {
   chinchillaAllocation,
@@ -37,6 +37,13 @@ export interface FitOptions {
   warmOptima: number;
   fullGridBootstrap: boolean;
   budget: number[];
+  /** fit each group of rows separately: column names (a comma-separated flag) */
+  group?: string[];
+  /** --where conditions, all required (importers.ts WHERE_SYNTAX) */
+  where?: string[];
+  keepOutliers?: boolean;
+  excludeColumn?: string;
+  budgetColumn?: string;
 }
 
 export const int = (name: string, min: number) => (v: string): number => {
@@ -85,33 +92,88 @@ export function registerFit(program: Command): void {
     .option('--extra-starts <k>', '...plus k random grid points per resample', int('--extra-starts', 0), 2)
     .option('--full-grid-bootstrap', 'refit every bootstrap resample from the whole 4500-point grid (slow reference; chinchilla)', false)
     .option('--budget <flops...>', 'FLOP budgets C to print the compute-optimal N, D and loss for', (v: string, prev: number[] = []) => [...prev, positive('--budget')(v)])
+    .option('--group <columns>', 'fit each group of rows separately, grouped by this column (or several, comma separated), e.g. experiment', columnList)
+    .option('--where <condition>', `keep only the rows that match: ${WHERE_SYNTAX}`, (v: string, prev: string[] = []) => [...prev, v])
+    .option('--keep-outliers', 'keep the rows an outlier/exclude column flags (default: leave them out and say how many)', false)
+    .option('--exclude-column <column>', 'column flagging rows to leave out, true/false (default: detect outlier, is_outlier, exclude, ...)')
+    .option('--budget-column <column>', "column holding each run's nominal FLOP budget (default: detect budget, flop_budget, ...)")
     .action((file: string, opts: Omit<FitOptions, 'budget'> & { budget?: number[] }) => {
       const { text, ...result } = runFit(file, { ...opts, budget: opts.budget ?? [] });
       console.log(opts.json ? JSON.stringify(result, null, 2) : text);
+      // every group refused: the command failed, though it said why for each
+      if (Array.isArray(result.groups) && !(result.groups as { fitted: boolean }[]).some((g) => g.fitted)) process.exitCode = 2;
     });
+}
+
+/** "experiment,condition" -> ["experiment", "condition"] */
+export const columnList = (v: string): string[] => {
+  const out = v.split(',').map((s) => s.trim()).filter(Boolean);
+  if (out.length === 0) throw new InvalidArgumentError(`--group needs a column name, got "${v}"`);
+  return out;
+};
+
+/** The import summary as JSON: rows, filters, exclusions, groups. */
+export function importJson(g: GroupedImport) {
+  return { rows: g.total, where: g.where, filtered: g.filtered, exclude: g.exclude, groupColumns: g.groupColumns, groups: g.groups.map((x) => ({ label: x.label, rows: x.rows, fitted: x.imp !== null, ...(x.reason ? { reason: x.reason } : {}) })) };
 }
 
 /** Everything `fit` prints; `text` is the human rendering (left out of --json). */
 export function runFit(file: string, o: FitOptions): Record<string, unknown> & { text?: string } {
   const table = parseTable(readSource(file), file);
-  const imp = importScalingPoints(table, {
-    columns: { n: o.n, d: o.d, loss: o.loss, c: o.flops, id: o.id },
+  const minRuns = o.law === 'chinchilla' ? 6 : 5;
+  const g = importGroupedPoints(table, {
+    columns: { n: o.n, d: o.d, loss: o.loss, c: o.flops, id: o.id, budget: o.budgetColumn },
     nConvention: o.nConvention,
     flops: o.flops6nd ? '6ND' : 'auto',
     dropHighest: o.dropHighest,
-    minRows: o.law === 'chinchilla' ? 6 : 5,
+    group: o.group,
+    where: (o.where ?? []).map(parseWhere),
+    exclude: { column: o.excludeColumn, keep: o.keepOutliers },
+    minRuns,
+    label: baseName(file),
   });
-  switch (o.law) {
-    case 'chinchilla':
-      return chinchillaReport(file, imp, o);
-    case 'kaplan':
-      return kaplanReport(file, imp, o);
-    default:
-      throw new Error(`unknown law ${o.law satisfies never}`);
+  const fitOne = (label: string, imp: PointImport) => {
+    switch (o.law) {
+      case 'chinchilla':
+        return chinchillaReport(label, imp, o);
+      case 'kaplan':
+        return kaplanReport(label, imp, o);
+      default:
+        throw new Error(`unknown law ${o.law satisfies never}`);
+    }
+  };
+  const summary = `${file}: ${importSummary(g)}`;
+  if (!o.group?.length) {
+    const only = g.groups[0];
+    if (!only.imp) throw new AnalysisInputError(only.reason!.startsWith(file) ? only.reason! : `${file}: ${only.reason}`, 'add runs to the file, or loosen --where / --keep-outliers', { file });
+    const { text, ...r } = fitOne(only.label, only.imp);
+    return { ...r, import: importJson(g), text: `${text}\n${summary}` };
   }
+  const groups: Record<string, unknown>[] = [];
+  const blocks: string[] = [summary];
+  for (const x of g.groups) {
+    blocks.push('', `== ${x.label} ==`);
+    if (!x.imp) {
+      groups.push({ label: x.label, fitted: false, rows: x.rows, reason: x.reason });
+      blocks.push(`not fitted: ${x.reason}`);
+      continue;
+    }
+    try {
+      const { text, ...r } = fitOne(x.label, x.imp);
+      groups.push({ label: x.label, fitted: true, ...r });
+      blocks.push(text);
+    } catch (err) {
+      if (!(err instanceof AnalysisInputError)) throw err;
+      groups.push({ label: x.label, fitted: false, rows: x.rows, reason: `${err.message} (${err.hint})` });
+      blocks.push(`not fitted: ${err.message} (${err.hint})`);
+    }
+  }
+  const fitted = groups.filter((x) => x.fitted).length;
+  blocks.push('', `${fitted} of ${groups.length} groups fitted${fitted < groups.length ? `; not fitted: ${groups.filter((x) => !x.fitted).map((x) => x.label).join(', ')}` : ''}`);
+  return { file, law: o.law, import: importJson(g), groups, text: blocks.join('\n') };
 }
 
-function chinchillaReport(file: string, imp: PointImport, o: FitOptions) {
+function chinchillaReport(label: string, imp: PointImport, o: FitOptions) {
   const fit: ChinchillaFit = fitChinchilla(imp.points, { accounting: imp.accounting });
   const boot: ChinchillaBootstrap | null =
     o.bootstrap > 0 ? bootstrapChinchilla(imp.points, fit, { samples: o.bootstrap, seed: o.seed, level: o.level, starts: o.fullGridBootstrap ? 'grid' : 'warm', extraStarts: o.extraStarts, warmOptima: o.warmOptima }) : null;
@@ -126,7 +188,7 @@ function chinchillaReport(file: string, imp: PointImport, o: FitOptions) {
   const rows = CHINCHILLA_KEYS.map((k) => [k, fmt(fit.params[k]), ciText(ci[k]), fmt(se[k])]);
   const text = [
     `${fit.formula}   (Hoffmann et al. 2022 Approach 3: log-space LSE, Huber delta ${fit.diagnostics.huberDelta}, best of ${fit.diagnostics.starts} L-BFGS starts)`,
-    `${file}: ${fit.n} runs used${imp.dropped ? ` (${imp.dropped} dropped)` : ''}; N = ${imp.columns.n} (${imp.accounting.n}), ${imp.columns.d ? `D = ${imp.columns.d}` : 'D = C/(6N)'}, C ${imp.accounting.flops === 'given' ? `= ${imp.columns.c}` : '= 6ND'}, loss = ${imp.columns.loss}`,
+    `${label}: ${fit.n} runs used${imp.dropped ? ` (${imp.dropped} dropped)` : ''}; N = ${imp.columns.n} (${imp.accounting.n}), ${imp.columns.d ? `D = ${imp.columns.d}` : 'D = C/(6N)'}, C ${imp.accounting.flops === 'given' ? `= ${imp.columns.c}` : '= 6ND'}, loss = ${imp.columns.loss}`,
     '',
     renderTable(['param', 'estimate', `${Math.round(o.level * 100)}% CI`, 'std err'], rows),
     '',
@@ -156,7 +218,7 @@ function chinchillaReport(file: string, imp: PointImport, o: FitOptions) {
   };
 }
 
-function kaplanReport(file: string, imp: PointImport, o: FitOptions) {
+function kaplanReport(label: string, imp: PointImport, o: FitOptions) {
   const fit = fitKaplanND(imp.points, imp.accounting);
   const boot = o.bootstrap > 0 ? bootstrapKaplanND(imp.points, fit, { samples: o.bootstrap, seed: o.seed, level: o.level }) : null;
   const nan: [number, number] = [NaN, NaN];
@@ -170,7 +232,7 @@ function kaplanReport(file: string, imp: PointImport, o: FitOptions) {
   const rows = KAPLAN_ND_KEYS.map((k) => [k, fmt(fit.params[k as keyof KaplanNDParams]), ciText(ci[k]), fmt(se[k])]);
   const text = [
     `${fit.formula}   (Kaplan et al. 2020 eq. 1.5, least squares in log L)`,
-    `${file}: ${fit.n} runs used${imp.dropped ? ` (${imp.dropped} dropped)` : ''}; N = ${imp.columns.n} (${imp.accounting.n}), ${imp.columns.d ? `D = ${imp.columns.d}` : 'D = C/(6N)'}, loss = ${imp.columns.loss}`,
+    `${label}: ${fit.n} runs used${imp.dropped ? ` (${imp.dropped} dropped)` : ''}; N = ${imp.columns.n} (${imp.accounting.n}), ${imp.columns.d ? `D = ${imp.columns.d}` : 'D = C/(6N)'}, loss = ${imp.columns.loss}`,
     '',
     renderTable(['param', 'estimate', `${Math.round(o.level * 100)}% CI`, 'std err'], rows),
     '',

@@ -4,7 +4,9 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { buildReport, writeReport, type Format } from '../../report/build.ts';
 import { loadReportInput, importReference } from '../../report/source.ts';
 import { ReportInputError, sci, ciText } from '../../report/common.ts';
-import { int, positive } from './fit.ts';
+import { columnList, int, positive, renderTable } from './fit.ts';
+import { APPROACH_HEADER, approachNotes, approachRows } from '../../report/approaches.ts';
+import { WHERE_SYNTAX } from '../../analysis/importers.ts';
 
 interface ReportCliOptions {
   out: string;
@@ -18,6 +20,13 @@ interface ReportCliOptions {
   reference?: string;
   referenceLabel: string;
   quiet: boolean;
+  group?: string[];
+  where?: string[];
+  keepOutliers: boolean;
+  excludeColumn?: string;
+  budgetColumn?: string;
+  label?: string;
+  panels?: string[];
 }
 
 const FORMATS: Format[] = ['svg', 'png', 'html'];
@@ -44,10 +53,29 @@ export function registerReport(program: Command): void {
     .addOption(new Option('--n-convention <convention>', 'how an import (and --reference) counts N, for the captions').choices(['kaplan', 'total', 'unknown']).default('unknown'))
     .option('--reference <file>', 'a CSV/JSONL of end points (N, D, loss) to fit beside ours in the L(N, D) chart, e.g. Chinchilla\'s published runs')
     .option('--reference-label <text>', 'name of the reference data set in titles', 'reference')
+    .option('--group <columns>', 'for an end-point import: one L(N, D) data set per value of this column (or columns, comma separated), e.g. experiment; every group is fitted, two are drawn side by side', columnList)
+    .option('--panels <groups>', 'with --group: the two groups drawn side by side, comma separated (labels or patterns with *; default: the first two that can be fitted)', (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .option('--where <condition>', `for an end-point import: keep only the rows that match: ${WHERE_SYNTAX}`, (v: string, prev: string[] = []) => [...prev, v])
+    .option('--keep-outliers', 'keep the rows an outlier/exclude column flags (default: leave them out and say how many)', false)
+    .option('--exclude-column <column>', 'column flagging rows to leave out, true/false (default: detect outlier, is_outlier, exclude, ...)')
+    .option('--budget-column <column>', "column holding each run's nominal FLOP budget (default: detect budget, flop_budget, ...; else budgets are clustered from C)")
+    .option('--label <text>', "the data set's name in chart titles (default: the file's basename)")
     .option('--quiet', 'no progress lines on stderr', false)
     .action(async (source: string, o: ReportCliOptions) => {
       const progress = o.quiet ? undefined : (line: string) => process.stderr.write(`report: ${line}\n`);
-      const input = await loadReportInput(source, { sweep: o.sweep, context: o.context, nConvention: o.nConvention });
+      const input = await loadReportInput(source, {
+        sweep: o.sweep,
+        context: o.context,
+        nConvention: o.nConvention,
+        group: o.group,
+        where: o.where,
+        keepOutliers: o.keepOutliers,
+        excludeColumn: o.excludeColumn,
+        budgetColumn: o.budgetColumn,
+        label: o.label,
+        panels: o.panels,
+      });
+      if (o.panels && !o.group) throw new ReportInputError('--panels picks two groups of a grouped import', 'add --group COLUMN (e.g. --group experiment)');
       if (o.reference) input.reference = importReference(o.reference, o.referenceLabel, o.nConvention);
       if (input.reference && input.records.length === 0 && !input.points) {
         throw new ReportInputError('--reference needs end points of our own runs to sit beside', 'give a store or an end-point import as SOURCE');
@@ -66,6 +94,15 @@ export function registerReport(program: Command): void {
       }
       if (h.allocation) console.log(`compute-optimal (Approach 3, C = 6ND): N_opt ~ C^${sci(h.allocation.a, 3)} ${ciText(h.allocation.aCi)}, D_opt ~ C^${sci(h.allocation.b, 3)} ${ciText(h.allocation.bCi)}`);
       if (h.isoflop) console.log(`compute-optimal (Approach 2, IsoFLOP): N_opt ~ C^${sci(h.isoflop.a, 3)}, D_opt ~ C^${sci(h.isoflop.b, 3)}`);
+      for (const g of report.fits.approaches) {
+        console.log(`\nL(N, D) approaches side by side: ${g.label} (${g.set.points.length} runs${g.comparison ? `, ${Math.round(g.comparison.level * 100)}% bootstrap intervals` : ''})`);
+        if (!g.comparison) {
+          console.log(`not fitted: ${g.reason}`);
+          continue;
+        }
+        console.log(renderTable(APPROACH_HEADER, approachRows(g.comparison)));
+        for (const line of approachNotes(g.comparison)) console.log(line);
+      }
       console.log(`wrote ${written.files.length} files to ${written.dir}${o.format.includes('html') ? ` (open ${written.dir}/report.html)` : ''}`);
     });
 }

@@ -43,6 +43,15 @@ export function formName(p: LndPanel): string {
   return p.form === 'chinchilla' ? 'Chinchilla form (Hoffmann et al. 2022, Approach 3)' : 'Kaplan form (Kaplan et al. 2020, eq. 1.5)';
 }
 
+const shortForm = (p: LndPanel): string => (p.form === 'chinchilla' ? 'Chinchilla form, Approach 3' : 'Kaplan form, eq. 1.5');
+
+/**
+ * Every 3D panel has this size whatever its title: the title and subtitle are cut (with an ellipsis) at the panel's
+ * width instead of widening it (a file path as title once made a 4232 x 814 PNG, mostly empty).
+ */
+export const PANEL_3D = { width: 400, height: 330 } as const;
+export const PANEL_2D = { width: 330, height: 260 } as const;
+
 /** Successful bootstrap resamples behind a panel's intervals. */
 export function bootCount(p: LndPanel): number {
   return p.boot ? (Object.values(p.boot.samples)[0] as Float64Array | undefined)?.length ?? 0 : 0;
@@ -119,7 +128,7 @@ function obliquePanel(p: LndPanel, i: number, cDomain: [number, number]) {
     const s = project(0, V(n), 0);
     labels.push({ text: compact(n), x: s.x - 0.015, y: s.y - 0.06, align: 'right', kind: 'tick' });
   }
-  for (const l of lossTicks(r.loss[0], r.loss[1])) {
+  for (const l of zTicks(r.loss[0], r.loss[1])) {
     const s = project(1, 0, W(l));
     labels.push({ text: String(l), x: s.x + 0.03, y: s.y, align: 'left', kind: 'tick' });
   }
@@ -128,16 +137,16 @@ function obliquePanel(p: LndPanel, i: number, cDomain: [number, number]) {
   const ll = project(1, 0, 1.08);
   labels.push({ text: 'D (tokens)', x: dl.x + 0.06, y: dl.y - 0.16, align: 'left', kind: 'axis' });
   labels.push({ text: 'N (parameters)', x: nl.x - 0.06, y: nl.y - 0.16, align: 'right', kind: 'axis' });
-  labels.push({ text: 'loss', x: ll.x, y: ll.y, align: 'center', kind: 'axis' });
+  labels.push({ text: 'validation loss', x: ll.x, y: ll.y, align: 'center', kind: 'axis' });
   const all = [...box, ...labels];
   const xDom = [minOf(all.map((q) => q.x)) - 0.12, maxOf(all.map((q) => q.x)) + 0.12];
   const yDom = [minOf(all.map((q) => q.y)) - 0.05, maxOf(all.map((q) => q.y)) + 0.05];
   const x = { field: 'x', type: 'quantitative', axis: null, scale: { domain: xDom, nice: false, zero: false } };
   const y = { field: 'y', type: 'quantitative', axis: null, scale: { domain: yDom, nice: false, zero: false } };
   return {
-    title: { text: `${p.label}: ${formName(p)}`, subtitle: [formulaText(p), `${p.fit.n} runs; ${nWordsOf(p)}; fitted surface as wireframe`] },
-    width: 400,
-    height: 330,
+    title: { text: p.label, subtitle: [formulaText(p), `${shortForm(p)}; ${p.fit.n} runs; ${nWordsOf(p)}`], limit: PANEL_3D.width, anchor: 'start' },
+    width: PANEL_3D.width,
+    height: PANEL_3D.height,
     view: { stroke: null },
     layer: [
       { name: `lnd${i}_box`, data: { values: box }, mark: { type: 'line', color: '#bbb', strokeWidth: 1 }, encoding: { x, y, detail: { field: 'edge' }, order: { field: 'k' } } },
@@ -158,6 +167,18 @@ function obliquePanel(p: LndPanel, i: number, cDomain: [number, number]) {
       { name: `lnd${i}_labels`, data: { values: labels }, mark: { type: 'text', fontSize: 10, color: '#333' }, encoding: { x, y, text: { field: 'text' }, align: { field: 'align', type: 'nominal', scale: null }, fontWeight: { condition: { test: "datum.kind === 'axis'", value: 'bold' }, value: 'normal' } } },
     ],
   };
+}
+
+/** Loss ticks for the 3D box: the usual loss ticks, or 3-5 evenly spaced round values over a narrow range. */
+function zTicks(lo: number, hi: number): number[] {
+  const t = lossTicks(lo, hi);
+  if (t.length >= 3) return t;
+  const raw = (hi - lo) / 4;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = ([1, 2, 2.5, 5, 10].find((m) => m * mag >= raw) ?? 10) * mag;
+  const out: number[] = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-12; v += step) out.push(Number(v.toPrecision(6)));
+  return out;
 }
 
 function compact(v: number): string {
@@ -210,9 +231,9 @@ function projectionPanel(p: LndPanel, i: number, along: 'n' | 'd') {
   const y = { field: 'loss', type: 'quantitative', title: 'Validation loss', scale: { type: 'log', domain: [lLo, lHi], nice: false }, axis: { values: lossTicks(lLo, lHi), format: '~g' } };
   const color = { field: 'band', type: 'ordinal', title: other === 'd' ? 'D band (tokens)' : 'N band (params)', scale: { domain, scheme: 'viridis' }, legend: { orient: 'right' } };
   return {
-    title: { text: `${p.label}: loss vs ${along === 'n' ? 'N' : 'D'}`, subtitle: formulaText(p) },
-    width: 330,
-    height: 260,
+    title: { text: `${p.label}: loss vs ${along === 'n' ? 'N' : 'D'}`, subtitle: formulaText(p), limit: PANEL_2D.width, anchor: 'start' },
+    width: PANEL_2D.width,
+    height: PANEL_2D.height,
     layer: [
       { name: `proj${i}_fit`, data: { values: curves }, mark: { type: 'line', strokeDash: [5, 3], strokeWidth: 1.5, clip: true }, encoding: { x, y, color, detail: { field: 'band' } } },
       { name: `proj${i}_points`, data: { values: rows }, mark: { type: 'circle', size: 45, opacity: 0.9, clip: true }, encoding: { x, y, color, tooltip: [{ field: 'id' }, { field: 'x', format: '.3s' }, { field: 'loss', format: '.3f' }] } },
@@ -267,7 +288,7 @@ function plotlyFigure(panels: LndPanel[]): PlotlyFigure {
       camera: { eye: { x: -1.6, y: -1.6, z: 0.9 } },
     };
   });
-  return { data, layout, panelTitles: panels.map((p) => [`${p.label}: ${formName(p)}`, formulaText(p)]) };
+  return { data, layout, panelTitles: panels.map((p) => [`${p.label} (${shortForm(p)})`, formulaText(p)]) };
 }
 
 // ---- the three charts
