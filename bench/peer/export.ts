@@ -22,16 +22,15 @@ import { modelShape, runId, runName, totalSteps, type RunConfig } from '../../sr
 import { learningRate } from '../../src/train/schedule.ts';
 
 /**
- * The steps at which the trainer evaluates. Mirrors src/train/run.ts (step % evalInterval === 0 or the last
- * step); if the run config carries an eval schedule this exporter does not know, it refuses rather than guess.
+ * The steps at which the trainer evaluates: src/train/config.ts evalSteps(config) where this checkout has it (the
+ * interval and log schedules), else run.ts's older rule (step % evalInterval === 0 or the last step), refusing a
+ * config with an eval schedule that rule does not know rather than guessing.
  */
-function evalSteps(c: RunConfig, steps: number): number[] {
-  const known = new Set(Object.keys(c));
-  for (const k of ['evalSchedule', 'evals']) {
-    if (known.has(k) && (c as Record<string, unknown>)[k] !== undefined) {
-      throw new Error(`run config has ${k}; bench/peer/export.ts only mirrors evalInterval. Teach evalSteps() the trainer's rule first.`);
-    }
-  }
+async function evalStepsOf(c: RunConfig, steps: number): Promise<number[]> {
+  const mod = (await import('../../src/train/config.ts')) as Record<string, unknown>;
+  if (typeof mod.evalSteps === 'function') return (mod.evalSteps as (c: RunConfig) => number[])(c);
+  const extra = c as Record<string, unknown>;
+  if ((extra.evalSchedule ?? 'interval') !== 'interval') throw new Error('run config has an eval schedule this checkout cannot compute; update bench/peer/export.ts');
   const out: number[] = [];
   for (let s = 1; s <= steps; s++) if (s % c.evalInterval === 0 || s === steps) out.push(s);
   return out;
@@ -104,7 +103,7 @@ async function main(): Promise<void> {
       nMicro,
       steps,
       totalSteps: fullSteps,
-      evalSteps: evalSteps(c, fullSteps).filter((s) => s <= steps || (steps < fullSteps && s === steps)),
+      evalSteps: (await evalStepsOf(c, fullSteps)).filter((s) => s <= steps || (steps < fullSteps && s === steps)),
       evalOffsets: evalOffsets(ds.test, T, c.evalWindows),
       table: paramTable(gptConfig).map((t) => ({ name: t.name, shape: t.shape, offset: t.offset, size: t.size, decay: t.decay })),
       nParams: gpt.params.length,
