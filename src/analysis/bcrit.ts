@@ -352,7 +352,7 @@ export interface BcritOptions {
   warmupSteps?: number;
   /** fewest batch sizes a level needs (default 3) */
   minBatchSizes?: number;
-  /** B_crit beyond (smallest batch / scanMargin, largest batch x scanMargin) is 'outside-scan' (default 2) */
+  /** B_crit beyond (smallest / scanMargin, largest x scanMargin) of the batch sizes reaching a level is 'outside-scan' (default 2) */
   scanMargin?: number;
   /** p-value below which the break test cuts pre-regime levels (default 0.05; 0 = no break test) */
   breakP?: number;
@@ -402,8 +402,8 @@ export interface BcritAnalysis {
 
 /**
  * Default levels (docs/METHODS.md 1.6): n log-spaced strictly inside (lo, hi), where hi is the lowest loss any batch
- * size has reached by the end of its transient (or its first eval, if later) and lo the final loss that the third-best
- * batch size reaches (so that at least minB batch sizes reach every level).
+ * size has reached by the end of its transient (or its first eval, if later) and lo the final loss that the k-th best
+ * batch size reaches, k = max(minB, half the batch sizes): deeper levels are reached by too few batch sizes to bracket B_crit.
  */
 function defaultLevels(curves: BatchCurve[], n: number, minB: number): number[] {
   let hi = Infinity;
@@ -418,24 +418,30 @@ function defaultLevels(curves: BatchCurve[], n: number, minB: number): number[] 
     finals.push(c.loss[c.loss.length - 1]);
   }
   finals.sort((a, b) => a - b);
-  const lo = finals[Math.min(finals.length - 1, Math.max(0, minB - 1))];
+  const lo = finals[Math.min(finals.length - 1, Math.max(minB, Math.ceil(finals.length / 2)) - 1)];
   if (!(hi > lo)) return [];
   return Array.from({ length: n }, (_, k) => Math.exp(Math.log(hi) + ((k + 1) / (n + 1)) * (Math.log(lo) - Math.log(hi))));
 }
 
 interface LevelRules {
   minB: number;
-  bLo: number;
-  bHi: number;
+  /** B_crit beyond (smallest reaching batch / margin, largest reaching batch x margin) is outside the scan */
+  margin: number;
 }
 
 type LevelFit = Pick<BcritLevel, 'sMin' | 'eMin' | 'bCrit' | 'r2' | 'rmseLog' | 'batchSizes' | 'status' | 'reason'>;
 
-function levelFit(points: readonly LevelPoint[], transient: number[], { minB, bLo, bHi }: LevelRules): LevelFit {
+function levelFit(points: readonly LevelPoint[], transient: number[], { minB, margin }: LevelRules): LevelFit {
   const distinct = new Set(points.map((p) => p.batchTokens)).size;
   const none = { sMin: NaN, eMin: NaN, bCrit: NaN, r2: NaN, rmseLog: NaN, batchSizes: distinct };
   if (distinct < minB) return { ...none, status: 'too-few-batch-sizes', reason: `reached by ${distinct} batch sizes; eq. 5.1 needs ${minB}` };
   const f = fitPareto(points);
+  let bLo = Infinity;
+  let bHi = 0;
+  for (const p of points) {
+    if (p.batchTokens / margin < bLo) bLo = p.batchTokens / margin;
+    if (p.batchTokens * margin > bHi) bHi = p.batchTokens * margin;
+  }
   const base = { sMin: f.sMin, eMin: f.eMin, bCrit: f.bCrit, r2: f.r2, rmseLog: f.rmseLog, batchSizes: distinct };
   if (transient.length > 0) return { ...base, status: 'transient', reason: `batch size${transient.length > 1 ? 's' : ''} ${transient.join(', ')} cross it before the LR reaches its peak (warm-up)` };
   switch (f.edge) {
@@ -493,12 +499,13 @@ export function regimeBreak(levels: readonly { loss: number; bCrit: number }[], 
   for (let k = 2; k <= n - minLow; k++) {
     const hi = sse(ls.slice(0, k));
     const lo = sse(ls.slice(k));
-    // the early regime lies below the law of the later one (B_crit dips): the high part's mean residual from the low
-    // part's line must be negative, else the split is noise in the deep levels, not a transient
+    // the early regime lies below the law of the later one and rises faster towards it (B_crit dips on the plateau):
+    // the high part must sit below the low part's line on average and be steeper, else the split is noise or the
+    // deep levels' bias, not a transient
     const low = lnLine(ls.slice(k));
     let below = 0;
     for (const l of ls.slice(0, k)) below += Math.log(l.bCrit) - (low.intercept + low.slope * Math.log(l.loss));
-    if (below >= 0) continue;
+    if (below >= 0 || !(hi.slope < lo.slope)) continue;
     if (!best || hi.s + lo.s < best.s) best = { k, s: hi.s + lo.s, high: hi.slope, low: lo.slope };
   }
   if (!best) return undefined;
@@ -517,8 +524,7 @@ export function analyzeBatchScan(runs: readonly LossCurve[], options: BcritOptio
   if (curves.length < 2) {
     throw new AnalysisInputError(`a batch-size scan needs curves at 2 or more batch sizes, got ${curves.length}`, 'import one loss curve per (batch size, LR) run, each with 2 or more eval steps');
   }
-  const margin = options.scanMargin ?? 2;
-  const rules: LevelRules = { minB: options.minBatchSizes ?? 3, bLo: curves[0].batchTokens / margin, bHi: curves[curves.length - 1].batchTokens * margin };
+  const rules: LevelRules = { minB: options.minBatchSizes ?? 3, margin: options.scanMargin ?? 2 };
   const targets = options.levels ?? defaultLevels(curves, options.nLevels ?? 16, rules.minB);
   const sorted = [...targets].sort((a, b) => b - a);
   // per level, per batch size, per replica: the crossing (fixed under the bootstrap; only the draws change)

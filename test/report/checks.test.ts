@@ -18,8 +18,9 @@ test('a good scan and grid pass every check, and only scans get scan checks', as
   good = await buildReport({ source: 'fixture', records: [...scanRecords(), ...gridRecords()] }, { bootstrap: 20, render: false });
   const checks = sanityChecks(good);
   for (const c of checks) assert.ok(c.passed, `${c.name}: ${c.detail}`);
-  // two scanned sizes x (B_crit trend + noise) + L(N, D); the grid's six sizes have one batch size each
-  assert.equal(checks.length, 5, checks.map((c) => c.name).join('\n'));
+  // two scanned sizes x (B_crit trend + noise vs B_crit + noise agreement across batch sizes) + L(N, D); the grid's
+  // six sizes have one batch size each
+  assert.equal(checks.length, 7, checks.map((c) => c.name).join('\n'));
   assert.match(checks[0].detail, /Spearman rho\(L, B_crit\) -0\.\d+ over \d+ levels/);
 });
 
@@ -48,12 +49,24 @@ test('too few fitted levels fails with advice, not a verdict on two points', () 
 });
 
 test('a noise scale 100x off B_crit fails the order-of-magnitude check', () => {
-  const series = good.fits.noise.map((s) => ({ ...s, bins: s.bins.map((b) => ({ ...b, median: b.median * 100, q25: b.q25 * 100, q75: b.q75 * 100 })) }));
-  const checks = sanityChecks({ ...good, fits: { ...good.fits, noise: series } }).filter((c) => c.name.startsWith('noise'));
+  const series = good.fits.noise.map((s) => ({ ...s, bins: s.bins.map((b) => ({ ...b, bSimpleTokens: b.bSimpleTokens * 100, min: b.min * 100, max: b.max * 100 })) }));
+  const checks = sanityChecks({ ...good, fits: { ...good.fits, noise: series } }).filter((c) => c.name.startsWith('noise scale within'));
   assert.ok(checks.length > 0);
   for (const c of checks) {
     assert.equal(c.passed, false);
     assert.match(c.detail, /B_simple \/ B_crit median \d+.*expected 0\.1\.\.10/);
+  }
+});
+
+test('noise-scale probes that disagree across batch sizes fail the 2x agreement check', () => {
+  const ok = sanityChecks(good).filter((c) => c.name.startsWith('noise scale agrees'));
+  assert.ok(ok.length > 0 && ok.every((c) => c.passed), JSON.stringify(ok));
+  const series = good.fits.noise.map((s) => ({ ...s, bins: s.bins.map((b) => ({ ...b, spread: 5 })) }));
+  const bad = sanityChecks({ ...good, fits: { ...good.fits, noise: series } }).filter((c) => c.name.startsWith('noise scale agrees'));
+  assert.ok(bad.length > 0);
+  for (const c of bad) {
+    assert.equal(c.passed, false);
+    assert.match(c.detail, /median 5.*expected <= 2/);
   }
 });
 

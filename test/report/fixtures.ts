@@ -35,18 +35,28 @@ export function scanRecords(o: ScanFixture = {}): RunRecord[] {
   depths.forEach((depth, di) => {
     const s = sizeOf(depth);
     const floor = 1.7 - 0.15 * di;
-    const curves = syntheticBatchScan({ ...SCAN_LAW, batchTokens: batchSizes.map((b) => b * T), lossFloor: floor, finalLoss: floor + 0.35, evals: 24, noise: 0.002, seed: (o.seed ?? 0) + di });
+    const curves = syntheticBatchScan({ ...SCAN_LAW, batchTokens: batchSizes.map((b) => b * T), lossFloor: floor, finalLoss: floor + 0.35, evals: 40, noise: 0.002, seed: (o.seed ?? 0) + di });
     const rng = new SeededRandom(100 + di);
     for (const c of curves) {
       const batch = c.batchTokens / T;
-      const metrics: MetricRow[] = c.points.map((p) => {
-        const row: MetricRow = { step: p.step, tokens: p.tokens, flops: p.tokens * s.flopsPerToken, trainLoss: p.loss * 0.995, lr: 1e-3, gradNorm: 1, wallMs: p.step * 20 };
-        if (!o.noTestLoss) row.testLoss = p.loss;
-        // a noise-scale estimate near B_crit (McCandlish et al.: B_crit ~ B_noise), with scatter
-        row.bSimpleTokens = 0.6 * SCAN_LAW.bStar * p.loss ** (-1 / SCAN_LAW.alphaB) * Math.exp(0.15 * rng.normal());
-        row.bSimple = row.bSimpleTokens / T;
-        return row;
-      });
+      // a row every step (as the trainer logs), test loss at the eval points; the noise probe's raw per-step
+      // estimates put B_simple near B_crit (McCandlish et al.: B_crit ~ B_noise), with per-step scatter
+      const metrics: MetricRow[] = [];
+      let k = 0;
+      const last = c.points[c.points.length - 1].step;
+      for (let step = 1; step <= last; step++) {
+        while (k + 1 < c.points.length && c.points[k + 1].step <= step) k++;
+        const p = c.points[k];
+        const loss = step < c.points[0].step ? c.points[0].loss : p.loss;
+        const row: MetricRow = { step, tokens: step * c.batchTokens, flops: step * c.batchTokens * s.flopsPerToken, trainLoss: loss * 0.995, lr: 1e-3, gradNorm: 1, wallMs: step * 20 };
+        if (!o.noTestLoss && p.step === step) row.testLoss = p.loss;
+        const bSeq = (0.6 * SCAN_LAW.bStar * loss ** (-1 / SCAN_LAW.alphaB)) / T;
+        row.gradSq = 1 + 0.3 * rng.normal();
+        row.traceSigma = bSeq * (1 + 0.3 * rng.normal());
+        row.bSimple = bSeq;
+        row.bSimpleTokens = bSeq * T;
+        metrics.push(row);
+      }
       out.push(record(`d${depth}-b${batch}-s0`, o.sweep ?? 'scan', s, batch, metrics));
     }
   });
