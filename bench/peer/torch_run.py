@@ -206,8 +206,9 @@ def main():
     ap = argparse.ArgumentParser(description="Train exported scaling-lab runs in PyTorch (the peer trainer).")
     ap.add_argument("export", help="directory written by bench/peer/export.ts")
     ap.add_argument("--out", required=True, help="output directory (per-step JSONL per run, scan.csv of eval rows)")
-    ap.add_argument("--only", default="", help="comma-separated run names (default: every exported run)")
+    ap.add_argument("--only", default="", help="comma-separated run names, trained in this order (default: every exported run, by seed then batch)")
     ap.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (set OPENBLAS_NUM_THREADS too)")
+    ap.add_argument("--csv-only", action="store_true", help="train nothing; write scan.csv from the runs finished in --out")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
@@ -215,20 +216,24 @@ def main():
     if args.only:
         keep = set(args.only.split(","))
         names = [n for n in names if n in keep]
-    # smallest steps-per-run first is not needed; keep the sweep's order: by batch, then seed
     def key(n):
         with open(os.path.join(args.export, "runs", n, "run.json")) as f:
             c = json.load(f)["config"]
         return (c["seed"], c["batch"])
-    names.sort(key=key)
+    if args.only:
+        order = args.only.split(",")  # the order given
+        names.sort(key=order.index)
+    else:
+        names.sort(key=key)
     print(f"torch {torch.__version__}, {args.threads} thread(s), OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}; "
           f"{len(names)} runs from {args.export}", flush=True)
     cache = {}
     walls = {}
     for n in names:
         done = os.path.join(args.out, f"{n}.steps.jsonl")
-        if os.path.exists(done):
-            print(f"{n}: already done, skipped", flush=True)
+        if os.path.exists(done) or args.csv_only:
+            if not args.csv_only:
+                print(f"{n}: already done, skipped", flush=True)
             continue
         _, _, wall = run_one(args.export, n, args.out, cache)
         walls[n] = wall
