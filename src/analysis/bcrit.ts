@@ -354,7 +354,7 @@ export interface BcritOptions {
   minBatchSizes?: number;
   /** B_crit beyond (smallest / scanMargin, largest x scanMargin) of the batch sizes reaching a level is 'outside-scan' (default 2) */
   scanMargin?: number;
-  /** p-value below which the break test cuts pre-regime levels (default 0.05; 0 = no break test) */
+  /** p-value below which the break test cuts pre-regime levels (default 0.01; 0 = no break test) */
   breakP?: number;
   /** hierarchical bootstrap (default 1000 resamples, seed 0, 95%) */
   bootstrap?: { samples?: number; seed?: number; level?: number };
@@ -483,7 +483,7 @@ const lnLine = (ls: readonly { loss: number; bCrit: number }[]) => fitLine(ls.ma
  * The break test of docs/METHODS.md 1.6: the split of the ok levels (by loss, high part >= 2 levels, low part
  * >= 4) into two lines that best beats one line, kept when the F-test gives p < breakP.
  */
-export function regimeBreak(levels: readonly { loss: number; bCrit: number }[], breakP = 0.05): RegimeBreak | undefined {
+export function regimeBreak(levels: readonly { loss: number; bCrit: number }[], breakP = 0.01): RegimeBreak | undefined {
   const ls = [...levels].sort((a, b) => b.loss - a.loss);
   const n = ls.length;
   if (n < 6 || !(breakP > 0)) return undefined;
@@ -541,7 +541,7 @@ export function analyzeBatchScan(runs: readonly LossCurve[], options: BcritOptio
 
   // the power-law regime: cut the pre-regime levels above a break
   const ok = levels.filter((l) => l.status === 'ok');
-  const brk = regimeBreak(ok, options.breakP ?? 0.05);
+  const brk = regimeBreak(ok, options.breakP ?? 0.01);
   if (brk) {
     for (const l of ok) {
       if (l.loss >= brk.loss) {

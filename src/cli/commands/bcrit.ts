@@ -71,7 +71,7 @@ export function registerBcrit(program: Command): void {
       const x = Number(v);
       if (!(x >= 0 && x < 1)) throw new InvalidArgumentError(`--break-p takes a p-value in [0, 1), got "${v}"`);
       return x;
-    }, 0.05)
+    }, 0.01)
     .option('--bootstrap <k>', 'bootstrap resamples (batch sizes, and seeds within each) for the B*, alpha_B and per-level intervals', int('--bootstrap', 1), 1000)
     .option('--seed <s>', 'seed of the bootstrap', int('--seed', 0), 0)
     .addOption(new Option('--loss-kind <kind>', 'for a store: test loss at eval steps, or train loss at every step').choices(['test', 'train']).default('test'))
@@ -130,6 +130,9 @@ function groupText(label: string, a: BcritAnalysis): string {
     `== ${label}: ${a.curves.length} batch sizes (${a.curves.map((c) => c.batchTokens).join(', ')} tokens)${seeds}`,
     renderTable(['loss', 'sizes', 'S_min', 'E_min', 'B_crit', 'B_crit 95% CI', 'R^2', 'status'], rows),
     ...a.lrWarnings.map((w) => `warning: ${w}`),
+    ...(f && f.bootstrap.failures > 0.2 * (f.bootstrap.failures + f.bootstrap.samples.bStar.length)
+      ? [`warning: ${f.bootstrap.failures} of ${f.bootstrap.failures + f.bootstrap.samples.bStar.length} bootstrap resamples could not fit 3 levels (too few batch sizes reach the deep levels); the intervals come from the rest and understate the uncertainty: scan more batch sizes, or give the large batches more tokens`]
+      : []),
     f
       ? `B_crit(L) = B* / L^(1/alpha_B): B* = ${fmt(f.bStar)} tokens ${ciText(f.ci.bStar)}, alpha_B = ${fmt(f.alphaB)} ${ciText(f.ci.alphaB)} (1/alpha_B = ${fmt(1 / f.alphaB)}); ${f.n} levels, R^2 ${fmt(f.r2)}; ${Math.round(f.bootstrap.level * 100)}% bootstrap over batch sizes${a.seeds > 1 ? ' and seeds' : ''}, ${f.bootstrap.samples.bStar.length} resamples (${f.bootstrap.failures} failed)`
       : `no B_crit(L) fit: ${a.fitReason}`,

@@ -34,6 +34,11 @@ export function headlineLines(h: Headline): string[] {
   lines.push('critical batch size, B_crit(L) = B* / L^(1/alpha_B) in tokens (Kaplan et al. 2020 eq. 5.3):');
   if (h.bcrit.length === 0) lines.push('  (no fit)');
   for (const b of h.bcrit) lines.push(`  ${b.size} params: B* = ${sci(b.bStar)} ${ci(b.bStarCi)}, alpha_B = ${sci(b.alphaB)} ${ci(b.alphaBCi)} (B_crit ~ L^-${(1 / b.alphaB).toFixed(1)}, ${b.levels} levels)`);
+  const p = h.bcritPooled;
+  if (p) {
+    lines.push(`  pooled over ${p.groups} model sizes (Kaplan's one line): B* = ${sci(p.bStar)} ${ci(p.ci.bStar)}, alpha_B = ${sci(p.alphaB)} ${ci(p.ci.alphaB)} (B_crit ~ L^-${(1 / p.alphaB).toFixed(1)});`);
+    lines.push(`    one line vs one per size: F ${sci(p.f)}, p ${sci(p.p)}: ${p.agree ? 'the sizes agree (B_crit depends on the loss, not the model size)' : 'the sizes do not agree with one law'}`);
+  }
   if (h.chinchilla) {
     const { params: p, ci: c } = h.chinchilla;
     lines.push(`L(N, D) = E + A/N^alpha + B/D^beta (Hoffmann et al. 2022 Approach 3; ${h.chinchilla.runs} runs, N = ${h.chinchilla.nCount}):`);
