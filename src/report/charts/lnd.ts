@@ -284,7 +284,7 @@ function plotlyFigure(panels: LndPanel[]): PlotlyFigure {
       domain: { x: [i * w, (i + 1) * w - 0.02], y: [0, 1] },
       xaxis: { type: 'log', dtick: 1, title: { text: 'D (tokens)' } },
       yaxis: { type: 'log', dtick: 1, title: { text: 'N (params)' } },
-      zaxis: { title: { text: 'loss' } },
+      zaxis: { title: { text: 'validation loss' } },
       camera: { eye: { x: -1.6, y: -1.6, z: 0.9 } },
     };
   });
