@@ -146,3 +146,15 @@ test('groups: the Open-Athena file by experiment, budgets from the budget column
   // no group column: one group, labelled by the file's basename, never a path
   assert.equal(importGroupedPoints(parseCsv(csv.replace(/,-1,/, ',1e9,'), '/a/b/s.csv')).groups[0].label, 's.csv');
 });
+
+test('200k rows (past the ~120k where spread arguments throw RangeError): parsed, filtered, grouped', () => {
+  const lines = ['exp,N,D,loss,outlier'];
+  for (let i = 0; i < 200_000; i++) lines.push(`e${i % 2},${1e6 + i},${2e9 - i},${(3 - i / 1e6).toFixed(6)},${i % 100 === 0}`);
+  const t = parseCsv(lines.join('\n'), 'big.csv');
+  assert.equal(t.rows.length, 200_000);
+  const g = importGroupedPoints(t, { group: ['exp'], where: [parseWhere('N>=1000100')] });
+  assert.equal(g.filtered, 100);
+  assert.equal(g.exclude.removed, 1999);
+  assert.deepEqual(g.groups.map((x) => [x.label, x.imp!.points.length]), [['e1', 99_950], ['e0', 97_951]], 'groups in order of first appearance; e0 holds the flagged rows');
+  assert.equal(g.groups[1].imp!.points[0].id, 'line 104', 'ids name the line: row i = 102 of e0');
+});
