@@ -75,29 +75,39 @@ async function main(): Promise<void> {
       variants.push({ key: `${trainer}-s${seed}`, trainer, seed, file, rows });
     }
   }
-  // ---- B_crit per level, same levels for all
+  // the whole files too: bcrit itself treats seeds as replicas (its per-level intervals include them)
+  for (const trainer of ['ours', 'torch'] as const) variants.push({ key: `${trainer}-all`, trainer, seed: -1, file: trainer === 'ours' ? values.ours : values.torch, rows: scans[trainer].rows });
+  // ---- B_crit per level, same levels for all: bcrit's default levels on our whole file, unless --levels
   let levels = values.levels;
   if (!levels) {
-    const first = bcrit(variants[0].file, passthrough);
+    const first = bcrit(values.ours, passthrough);
     levels = first.levels.map((l) => l.loss.toFixed(4)).join(',');
   }
   const results = new Map<string, Bcrit>();
   for (const v of variants) results.set(v.key, bcrit(v.file, [...passthrough, '--levels', levels]));
-  const levelLosses = results.get('ours-s0')!.levels.map((l) => l.loss);
+  const levelLosses = results.get('ours-all')!.levels.map((l) => l.loss);
   const find = (key: string, loss: number) => results.get(key)!.levels.find((l) => Math.abs(l.loss - loss) < 1e-6);
 
   console.log(`B_crit (tokens) per level, bcrit ${passthrough.join(' ') || '(defaults)'} --levels ${levels}`);
   console.log('ratio = PyTorch / ours (seed 0); seed spread = seed-1 scan / seed-0 scan of the same trainer (seed 1 at the batch sizes that have it)');
-  const head = ['loss', 'status(ours s0)', 'ours s0', 'torch s0', 'torch/ours', ...seeds.slice(1).flatMap((s) => [`ours s${s}`, `torch s${s}`, `seed ours`, `seed torch`]), 'within spread'];
-  const widths = [6, 26, 9, 9, 10, ...seeds.slice(1).flatMap(() => [9, 9, 9, 10]), 13];
+  console.log('all = the whole file (seeds as replicas, bcrit\'s 95% interval over batch sizes and seeds); status of our whole file');
+  const head = ['loss', 'status (ours all)', 'ours all [95% CI]', 'torch all [95% CI]', 'ratio', 'ours s0', 'torch s0', 'torch/ours', ...seeds.slice(1).flatMap((s) => [`ours s${s}`, `torch s${s}`, `seed ours`, `seed torch`]), 'within spread', 'torch in ours CI'];
+  const widths = [6, 18, 24, 24, 6, 9, 9, 10, ...seeds.slice(1).flatMap(() => [9, 9, 9, 10]), 13, 16];
+  const withCi = (l: Level | undefined) => (l?.bCrit === undefined ? '-' : `${fmt(l.bCrit)}${Array.isArray(l.ci) ? ` [${fmt((l.ci as number[])[0])}, ${fmt((l.ci as number[])[1])}]` : ''}`);
   console.log(head.map((h, i) => pad(h, widths[i])).join(' '));
   const summary: Record<string, unknown>[] = [];
   for (const loss of levelLosses) {
     const o0 = find('ours-s0', loss), t0 = find('torch-s0', loss);
+    const oa = find('ours-all', loss), ta = find('torch-all', loss);
     const ratio = usable(o0) && usable(t0) ? t0!.bCrit! / o0!.bCrit! : NaN;
-    const cells = [fmt(loss, 4), String(o0?.status ?? '-').slice(0, 26), fmt(o0?.bCrit), fmt(t0?.bCrit), fmt(ratio)];
+    const ratioAll = usable(oa) && usable(ta) ? ta!.bCrit! / oa!.bCrit! : NaN;
+    const cells = [fmt(loss, 4), String(oa?.status ?? '-').slice(0, 18), withCi(oa), withCi(ta), fmt(ratioAll), fmt(o0?.bCrit), fmt(t0?.bCrit), fmt(ratio)];
     const spreads: number[] = [];
-    const entry: Record<string, unknown> = { loss, status: { ours: o0?.status, torch: t0?.status }, bCrit: { 'ours-s0': o0?.bCrit, 'torch-s0': t0?.bCrit }, ratio };
+    const entry: Record<string, unknown> = {
+      loss, status: { ours: oa?.status, torch: ta?.status, 'ours-s0': o0?.status, 'torch-s0': t0?.status },
+      bCrit: { 'ours-all': oa?.bCrit, 'torch-all': ta?.bCrit, 'ours-s0': o0?.bCrit, 'torch-s0': t0?.bCrit },
+      ci: { 'ours-all': oa?.ci, 'torch-all': ta?.ci }, ratioAll, ratio,
+    };
     for (const s of seeds.slice(1)) {
       const o1 = find(`ours-s${s}`, loss), t1 = find(`torch-s${s}`, loss);
       const so = usable(o0) && usable(o1) ? o1!.bCrit! / o0!.bCrit! : NaN;
@@ -109,8 +119,11 @@ async function main(): Promise<void> {
     }
     const spread = spreads.length ? Math.max(...spreads) : NaN;
     const within = Number.isFinite(ratio) && Number.isFinite(spread) ? (Math.abs(Math.log(ratio)) <= spread ? 'yes' : 'no') : '-';
+    const ci = oa?.ci as number[] | undefined;
+    const inCi = usable(oa) && usable(ta) && Array.isArray(ci) ? (ta!.bCrit! >= ci[0] && ta!.bCrit! <= ci[1] ? 'yes' : 'no') : '-';
     entry.within = within;
-    cells.push(within);
+    entry.torchInOursCi = inCi;
+    cells.push(within, inCi);
     summary.push(entry);
     console.log(cells.map((c, i) => pad(c, widths[i])).join(' '));
   }
@@ -118,8 +131,10 @@ async function main(): Promise<void> {
   // seed ratios' logs (a one-alternative-seed estimate of the spread, so itself noisy)
   const rms = (xs: number[]) => (xs.length ? Math.sqrt(xs.reduce((a, x) => a + x * x, 0) / xs.length) : NaN);
   const lr = summary.filter((e) => Number.isFinite(e.ratio as number)).map((e) => Math.log(e.ratio as number));
+  const la = summary.filter((e) => Number.isFinite(e.ratioAll as number)).map((e) => Math.log(e.ratioAll as number));
+  console.log(`whole files, over ${la.length} levels usable in both: RMS |log(torch/ours)| ${rms(la).toFixed(3)} (x${Math.exp(rms(la)).toFixed(3)}); torch inside our 95% interval at ${summary.filter((e) => e.torchInOursCi === 'yes').length} of ${summary.filter((e) => e.torchInOursCi !== '-').length}`);
   const ls = summary.flatMap((e) => seeds.slice(1).flatMap((s) => Object.values(e[`seedRatio-s${s}`] as Record<string, number>).filter(Number.isFinite).map(Math.log)));
-  console.log(`over ${lr.length} levels usable in both: RMS |log(torch/ours)| ${rms(lr).toFixed(3)} (x${Math.exp(rms(lr)).toFixed(3)}), RMS |log(seed ratio)| ${rms(ls).toFixed(3)} (x${Math.exp(rms(ls)).toFixed(3)}, ${ls.length} ratios)`);
+  console.log(`seed-0 scans, over ${lr.length} levels usable in both: RMS |log(torch/ours)| ${rms(lr).toFixed(3)} (x${Math.exp(rms(lr)).toFixed(3)}), RMS |log(seed ratio)| ${rms(ls).toFixed(3)} (x${Math.exp(rms(ls)).toFixed(3)}, ${ls.length} ratios)`);
   console.log('\nfit B_crit(L) = B* / L^(1/alpha_B) on the levels each scan calls usable:');
   for (const v of variants) {
     const f = results.get(v.key)!.fit;
@@ -163,7 +178,7 @@ async function main(): Promise<void> {
       curveSummary.push({ batch: b, seed: s, run, torchVsOurs: tv, seedVsSeed0: { ours: so, torch: st } });
     }
   }
-  writeFileSync(join(values.out, 'compare.json'), JSON.stringify({ levels, bcritFlags: passthrough, rmsLogRatio: rms(lr), rmsLogSeedRatio: rms(ls), perLevel: summary, fits: Object.fromEntries([...results].map(([k, v]) => [k, v.fit])), curves: curveSummary, bcrit: Object.fromEntries(results) }, null, 1));
+  writeFileSync(join(values.out, 'compare.json'), JSON.stringify({ levels, bcritFlags: passthrough, rmsLogRatioAll: rms(la), rmsLogRatio: rms(lr), rmsLogSeedRatio: rms(ls), perLevel: summary, fits: Object.fromEntries([...results].map(([k, v]) => [k, v.fit])), curves: curveSummary, bcrit: Object.fromEntries(results) }, null, 1));
 
   // ---- the curves side by side: one panel per batch size, x tokens (log), colour trainer, dash seed
   const data = [...scans.ours.rows, ...scans.torch.rows].map((r) => ({ batch: r.batch, seed: `seed ${r.seed}`, trainer: r.trainer === 'ours' ? 'ours' : 'PyTorch', tokens: r.tokens, loss: r.loss, series: `${r.trainer} s${r.seed}` }));
@@ -189,7 +204,7 @@ async function main(): Promise<void> {
   const svg = await renderSvg(spec as never);
   writeFileSync(join(values.out, 'curves.svg'), svg);
   writeFileSync(join(values.out, 'curves.png'), svgToPng(svg, 1.5));
-  console.log(`\nwrote ${join(values.out, 'curves.png')} (and .svg), compare.json, the one-seed scans ${variants.map((v) => v.key).join(', ')}.csv`);
+  console.log(`\nwrote ${join(values.out, 'curves.png')} (and .svg), compare.json, the one-seed scans ${variants.filter((v) => v.seed >= 0).map((v) => v.key).join(', ')}.csv`);
 }
 
 main().catch((err) => {
