@@ -239,7 +239,7 @@ def fit_eq51(S, E):
 
 # ---- the analysis
 
-def analyze(runs, levels=None, n_levels=12, min_sizes=3, margin=2.0):
+def analyze(runs, levels=None, n_levels=16, min_sizes=3, margin=2.0, break_p=0.01):
     by_key = {}
     for r in runs:
         by_key.setdefault((r['B'], r['seed']), []).append(run_curve(r))
@@ -255,9 +255,21 @@ def analyze(runs, levels=None, n_levels=12, min_sizes=3, margin=2.0):
         winners[f'{b:g}/{seed}'] = {'run': w['name'], 'lr': w['lr_peak'],
                                     'edge': bool(len(lrs) > 1 and w['lr_peak'] in (lrs[0], lrs[-1]))}
 
-    first = min(e['L'][0] for e in envs.values())
-    final = min(e['L'][-1] for e in envs.values())
-    default_levels = list(np.exp(np.linspace(math.log(first), math.log(final), n_levels + 2)[1:-1]))
+    # 1.6 default levels: strictly between hi, the lowest loss any replica (batch size x seed) has reached by the end
+    # of its transient (its first eval if that is later), and lo, the final loss of the k-th best batch size,
+    # k = max(3, half the batch sizes). A batch size's final loss is the deepest level at least half its seeds reach.
+    def reached_by_transient_end(e):
+        inside = np.nonzero(np.exp(e['lns']) <= e['t_end'] * (1 + 1e-12))[0]
+        return e['L'][inside[-1]] if len(inside) else e['L'][0]
+
+    hi = min(reached_by_transient_end(e) for e in envs.values())
+    finals = []
+    for b in batch_sizes:
+        f = sorted(e['L'][-1] for k, e in envs.items() if k[0] == b)
+        finals.append(f[math.ceil(len(f) / 2) - 1])
+    k_best = max(3, math.ceil(len(batch_sizes) / 2))
+    lo = sorted(finals)[min(k_best, len(finals)) - 1]
+    default_levels = list(np.exp(np.linspace(math.log(hi), math.log(lo), n_levels + 2)[1:-1])) if lo < hi else []
     if levels is None:
         levels = default_levels
 
@@ -287,8 +299,8 @@ def analyze(runs, levels=None, n_levels=12, min_sizes=3, margin=2.0):
             rec['status'], rec['reason'] = 'transient', 'a batch size crosses it inside its transient'
         elif rec['edge'] != 'none':
             rec['status'], rec['reason'] = 'degenerate', f'eq. 5.1 optimum at the {rec["edge"]} edge'
-        elif rec['bCrit'] < batch_sizes[0] / margin or rec['bCrit'] > batch_sizes[-1] * margin:
-            rec['status'], rec['reason'] = 'outside-scan', 'B_crit beyond the scanned batch sizes'
+        elif rec['bCrit'] < reached[0] / margin or rec['bCrit'] > reached[-1] * margin:
+            rec['status'], rec['reason'] = 'outside-scan', 'B_crit beyond the batch sizes that reach the level'
         else:
             rec['status'] = 'ok'
         out.append(rec)
@@ -307,18 +319,25 @@ def analyze(runs, levels=None, n_levels=12, min_sizes=3, margin=2.0):
 
         sse1 = sse_line(lx, ly)
         best = None
-        for k in range(2, n - 3):
+        # high part >= 2 levels, low part >= max(4, n/2) levels; the high part steeper than the low part (a more
+        # negative slope of ln B_crit on ln L) and below the low part's line on average
+        for k in range(2, n - max(4, math.ceil(n / 2)) + 1):
+            low = np.polyfit(lx[k:], ly[k:], 1)
+            high = np.polyfit(lx[:k], ly[:k], 1)
+            if not high[0] < low[0] or np.mean(ly[:k] - np.polyval(low, lx[:k])) >= 0:
+                continue
             s2 = sse_line(lx[:k], ly[:k]) + sse_line(lx[k:], ly[k:])
             if best is None or s2 < best[1]:
                 best = (k, s2)
-        k, sse2 = best
-        F = ((sse1 - sse2) / 2) / (sse2 / (n - 4)) if sse2 > 0 else math.inf
-        p = float(stats.f.sf(F, 2, n - 4)) if math.isfinite(F) else 0.0
-        brk = {'split': k, 'F': F, 'p': p, 'applied': p < 0.01}
-        if p < 0.01:
-            for r in ok[:k]:
-                r['status'] = 'pre-regime'
-                r['reason'] = f'break test: F = {F:.3g}, p = {p:.3g}'
+        if best is not None:
+            k, sse2 = best
+            F = ((sse1 - sse2) / 2) / (sse2 / (n - 4)) if sse2 > 0 else math.inf
+            p = float(stats.f.sf(F, 2, n - 4)) if math.isfinite(F) else 0.0
+            brk = {'split': k, 'loss': ok[k - 1]['loss'], 'F': F, 'p': p, 'applied': p < break_p}
+            if p < break_p:
+                for r in ok[:k]:
+                    r['status'] = 'pre-regime'
+                    r['reason'] = f'break test: F = {F:.3g}, p = {p:.3g}'
 
     law = None
     ok = [r for r in out if r['status'] == 'ok']
@@ -364,13 +383,14 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('file')
     ap.add_argument('--levels', help='target losses, comma separated (default: section 1.6)')
-    ap.add_argument('--n-levels', type=int, default=12)
+    ap.add_argument('--n-levels', type=int, default=16)
+    ap.add_argument('--break-p', type=float, default=0.01, help='p below which the break test applies (1.6)')
     ap.add_argument('--warmup-steps', type=float, default=0.0, help='declared warm-up of runs without lr or warmup')
     ap.add_argument('--context', type=float, help='tokens per sequence when the file has batch_size')
     a = ap.parse_args()
     levels = [float(v) for v in a.levels.split(',')] if a.levels else None
     runs = read_scan(a.file, a.context, a.warmup_steps)
-    res = analyze(runs, levels, a.n_levels)
+    res = analyze(runs, levels, a.n_levels, break_p=a.break_p)
     print(json.dumps(res, indent=1, default=float))
 
 
