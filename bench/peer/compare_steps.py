@@ -65,7 +65,11 @@ def main():
             tr, te, gn, lr, ne = worst(o, t)
             if label != "all":
                 checked = max(checked, tr, te)
-            print(f"{n:28s} {label:>5s} {tr:10.2e} {te:10.2e} {gn:10.2e} {lr:8.1e} {ne:5d}")
+            extra = ""
+            if label == "all":
+                first = lambda tol: next((r["step"] for r in t if rel(r["train_loss"], o[r["step"]]["trainLoss"]) > tol), None)
+                extra = f"   train loss first off by > 1e-4 at step {first(1e-4)}, > 1e-3 at {first(1e-3)}"
+            print(f"{n:28s} {label:>5s} {tr:10.2e} {te:10.2e} {gn:10.2e} {lr:8.1e} {ne:5d}{extra}")
     ok = checked <= a.tol
     print(f"steps 1-{a.steps}: worst relative loss difference (train or test) {checked:.2e}: {'OK' if ok else 'FAIL'} (tolerance {a.tol:g})")
     return 0 if ok else 1
