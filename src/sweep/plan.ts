@@ -2,7 +2,7 @@
 // and an estimated time from a short measured probe of each model size. Running the plan is the executors'.
 import { GPT, AdamW, trainStep, loadKernels, validateConfig, paramCounts, flopsPerToken, type GPTConfig } from '../engine/index.ts';
 import { parseTokenizerSpec, loadTokenizer } from '../data/index.ts';
-import { modelName, modelShape, runId, runName, totalSteps, type ExecOptions, type RunConfig } from '../train/config.ts';
+import { evalSteps, modelName, modelShape, runId, runName, totalSteps, type ExecOptions, type RunConfig } from '../train/config.ts';
 import type { SweepSpec } from './spec.ts';
 import { maxOf } from '../analysis/extent.ts';
 
@@ -11,6 +11,8 @@ export interface PlannedRun {
   name: string;
   config: RunConfig;
   steps: number;
+  /** test-loss evaluations the run will make (its eval schedule) */
+  evals: number;
   /** trained tokens: steps * batch * context */
   tokens: number;
   vocab: number;
@@ -39,6 +41,8 @@ export interface SweepPlan {
   workers: number;
   /** sum of run estimates / workers (ideal packing; evaluation and data preparation not counted); absent without a probe */
   estimatedSeconds?: number;
+  /** the probe timed CPU time (one thread per run): the estimate is for cores not shared with other jobs */
+  cpuTimed?: boolean;
 }
 
 export interface PlanOptions {
@@ -88,7 +92,7 @@ export async function planSweep(spec: SweepSpec, configs: RunConfig[], options: 
     const fpt = flopsPerToken(g).kaplan;
     const steps = totalSteps(config);
     const tokens = steps * config.batch * config.context;
-    runs.push({ id: runId(config), name: runName(config), config, steps, tokens, vocab, paramsKaplan: counts.kaplan, paramsTotal: counts.total, flopsPerToken: fpt, flops: tokens * fpt });
+    runs.push({ id: runId(config), name: runName(config), config, steps, evals: evalSteps(config).length, tokens, vocab, paramsKaplan: counts.kaplan, paramsTotal: counts.total, flopsPerToken: fpt, flops: tokens * fpt });
   }
   const workers = Math.max(1, options.workers ?? 1);
   const plan: SweepPlan = {
@@ -111,17 +115,23 @@ export async function planSweep(spec: SweepSpec, configs: RunConfig[], options: 
     const key = `${g.nLayer}/${g.dModel}/${g.nHead}/${g.vocab}/${g.context}/${micro}`;
     let s = timed.get(key);
     if (s === undefined) {
-      s = probe(g, micro, kernels, options.probeSteps ?? 2, options.probeSeconds ?? 3);
+      s = probe(g, micro, kernels, options.probeSteps ?? 2, options.probeSeconds ?? 3, options.threads === 1);
       timed.set(key, s);
       plan.probes.push({ label: `${modelName(r.config)} (V ${g.vocab}, T ${g.context}) micro ${micro}`, secondsPerMicroStep: s });
     }
     r.estimatedSeconds = s * r.steps * (r.config.batch / micro);
   }
   plan.estimatedSeconds = runs.reduce((a, r) => a + (r.estimatedSeconds ?? 0), 0) / workers;
+  plan.cpuTimed = options.threads === 1;
   return plan;
 }
 
-function probe(g: GPTConfig, micro: number, kernels: ReturnType<typeof loadKernels>, steps: number, maxSeconds: number): number {
+/**
+ * Seconds per training step of this shape. With one thread it is the process's CPU time, not the wall time: on a
+ * machine shared with other jobs the wall time of a few steps varies several-fold (measured: 1.2-13 ms for the same
+ * step at load 12 on 2 cores), while the CPU time is what the step costs on an otherwise idle core.
+ */
+function probe(g: GPTConfig, micro: number, kernels: ReturnType<typeof loadKernels>, steps: number, maxSeconds: number, cpuTime: boolean): number {
   const gpt = new GPT(g, kernels, { seed: 0, maxMicroBatch: micro });
   const opt = new AdamW(gpt, {});
   const n = micro * g.context;
@@ -132,11 +142,16 @@ function probe(g: GPTConfig, micro: number, kernels: ReturnType<typeof loadKerne
   }
   trainStep(gpt, opt, [batch], micro, g.context, { lr: 1e-4, clip: 1 }); // warm-up: first-touch allocations
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   let done = 0;
   while (done < steps) {
     trainStep(gpt, opt, [batch], micro, g.context, { lr: 1e-4, clip: 1 });
     done++;
     if ((performance.now() - t0) / 1000 > maxSeconds) break;
+  }
+  if (cpuTime) {
+    const cpu = process.cpuUsage(cpu0);
+    return (cpu.user + cpu.system) / 1e6 / done;
   }
   return (performance.now() - t0) / 1000 / done;
 }
@@ -156,16 +171,49 @@ export function formatDuration(seconds: number): string {
   return `${(seconds / 86400).toFixed(1)} days`;
 }
 
+/**
+ * Per model size and batch size, the LRs and seeds the sweep trains, when any batch size has more than one of
+ * either: a batch-size scan takes the best LR per batch size (its envelope), and seeds measure the spread.
+ */
+export function envelopeLines(runs: readonly PlannedRun[]): string[] {
+  const groups = new Map<string, { model: string; batch: number; tokens: Set<number>; lrs: Set<number>; seeds: Set<number>; runs: number }>();
+  for (const r of runs) {
+    const model = modelName(r.config);
+    const key = `${model}/${r.config.batch}`;
+    const g = groups.get(key) ?? { model, batch: r.config.batch, tokens: new Set<number>(), lrs: new Set<number>(), seeds: new Set<number>(), runs: 0 };
+    g.tokens.add(r.tokens);
+    g.lrs.add(r.config.lr);
+    g.seeds.add(r.config.seed);
+    g.runs++;
+    groups.set(key, g);
+  }
+  const all = [...groups.values()];
+  if (all.every((g) => g.lrs.size === 1 && g.seeds.size === 1)) return [];
+  const sorted = (xs: Set<number>) => [...xs].sort((a, b) => a - b);
+  const modelWidth = Math.max(...all.map((g) => g.model.length));
+  const batchWidth = Math.max(...all.map((g) => String(g.batch).length));
+  const lrText = (g: (typeof all)[number]) => sorted(g.lrs).map((x) => Number(x.toPrecision(3)).toExponential().replace('e+', 'e')).join(' ');
+  const lrWidth = Math.max(...all.map((g) => lrText(g).length));
+  return [
+    `LRs and seeds per model and batch size (a scan takes the best LR per batch size and seed; seeds are replicas):`,
+    ...all
+      .sort((a, b) => (a.model === b.model ? a.batch - b.batch : a.model < b.model ? -1 : 1))
+      .map((g) => `  ${g.model.padEnd(modelWidth)}  batch ${String(g.batch).padStart(batchWidth)}: ${g.lrs.size} LR${g.lrs.size > 1 ? 's' : ' '} ${lrText(g).padEnd(lrWidth)}  x  ${g.seeds.size} seed${g.seeds.size > 1 ? 's' : ' '} ${sorted(g.seeds).join(' ')}  (${g.runs} runs)`),
+  ];
+}
+
 /** The plan as a table: a line per run, then the totals and the estimate. `state` marks runs already done. */
 export function formatPlan(plan: SweepPlan, state: Map<string, string> = new Map()): string {
-  const head = ['run', 'N (kaplan)', 'batch', 'micro', 'lr', 'steps', 'tokens', 'FLOPs', 'est.', 'state'];
+  const head = ['run', 'N (kaplan)', 'batch', 'micro', 'lr', 'seed', 'steps', 'evals', 'tokens', 'FLOPs', 'est.', 'state'];
   const rows = plan.runs.map((r) => [
     r.id,
     formatCount(r.paramsKaplan),
     String(r.config.batch),
     String(r.config.microBatch ?? r.config.batch),
     String(r.config.lr),
+    String(r.config.seed),
     String(r.steps),
+    `${r.evals}${r.config.evalSchedule === 'log' ? ' log' : ''}`,
     formatCount(r.tokens),
     formatCount(r.flops),
     r.estimatedSeconds !== undefined ? formatDuration(r.estimatedSeconds) : '-',
@@ -174,12 +222,13 @@ export function formatPlan(plan: SweepPlan, state: Map<string, string> = new Map
   const widths = head.map((h, i) => Math.max(h.length, maxOf(rows.map((r) => r[i].length))));
   const line = (cells: string[]) => '  ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   const out = [`sweep ${plan.sweep} (${plan.purpose}): ${plan.runs.length} runs`, line(head), ...rows.map(line)];
+  out.push(...envelopeLines(plan.runs));
   out.push(`total: ${formatCount(plan.totalTokens)} tokens, ${formatCount(plan.totalFlops)} FLOPs (Kaplan 6N + attention, output head not counted)`);
   for (const p of plan.probes) out.push(`probe: ${p.label}: ${(p.secondsPerMicroStep * 1000).toFixed(1)} ms per micro-batch step`);
   if (plan.estimatedSeconds !== undefined) {
     const todo = plan.runs.filter((r) => !['done', 'diverged'].includes(state.get(r.id) ?? ''));
     const left = todo.reduce((a, r) => a + (r.estimatedSeconds ?? 0), 0) / plan.workers;
-    out.push(`estimated time: ${formatDuration(plan.estimatedSeconds)} on ${plan.workers} worker(s)${todo.length < plan.runs.length ? `, ${formatDuration(left)} for the ${todo.length} runs not finished` : ''} (from the probe; evaluation and data preparation not counted)`);
+    out.push(`estimated time: ${formatDuration(plan.estimatedSeconds)} on ${plan.workers} worker(s)${todo.length < plan.runs.length ? `, ${formatDuration(left)} for the ${todo.length} runs not finished` : ''} (from the probe${plan.cpuTimed ? "'s CPU time, so for cores no other job uses" : ''}; evaluation and data preparation not counted)`);
   } else out.push('estimated time: not probed (--probe-steps 0)');
   return out.join('\n');
 }

@@ -24,6 +24,12 @@ for (const f of ['batch-scan-small.yaml', 'size-data-small.yaml', 'batch-scan-pa
     assert.match(r.stdout, /^sweep [\w-]+ \((batch-scan|size-data)\): \d+ runs/m);
     assert.match(r.stdout, /total: [\d.]+[kMGT]? tokens, [\d.]+[GTPE] FLOPs/);
     assert.match(r.stdout, f.includes('small') ? /estimated time: [\d.]+ (s|min|h) on 2 worker\(s\)/ : /not probed/);
+    if (f.startsWith('batch-scan')) {
+      // a scan's plan shows, per model and batch size, the LRs of its envelope and its seeds
+      assert.match(r.stdout, /LRs and seeds per model and batch size/);
+      assert.match(r.stdout, /batch +\d+: 3 LRs [\d.e-]+ [\d.e-]+ [\d.e-]+ +x +2 seeds 0 1/);
+      assert.match(r.stdout, / seed +steps +evals /);
+    }
     assert.match(r.stdout, /dry run: nothing trained/);
     assert.doesNotMatch(r.stdout, /running on/);
     assert.equal(existsSync(store), false, 'a dry run created the store');

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { makeManifest, recordSweep, listSweeps } from '../../src/sweep/manifest.ts';
 import { planSweep, formatPlan } from '../../src/sweep/plan.ts';
 import { SweepSpecError, expandSweep, loadSweepSpec, parseSweepSpec, sweepHash } from '../../src/sweep/spec.ts';
-import { runId, totalSteps } from '../../src/train/config.ts';
+import { evalSteps, runId, totalSteps, type RunConfig } from '../../src/train/config.ts';
 import { flopsPerToken, fromDepth } from '../../src/engine/index.ts';
 import { TINY_BASE, tmp } from './fixtures.ts';
 
@@ -123,16 +123,59 @@ test('the plan counts tokens and FLOPs with the engine accounting, and a probe g
   assert.match(text, /estimated time: .* on 2 worker\(s\), .* for the 1 runs not finished/);
 });
 
+test('the plan shows each batch size\'s LR envelope and seeds, and each run\'s eval count', async () => {
+  const base = { ...TINY_BASE, microBatch: undefined, lr: undefined, evalSchedule: 'log', evals: 12 };
+  const spec = parseSweepSpec({ name: 'env', purpose: 'batch-scan', base, axes: { batch: [4, 8] }, runs: [{ batch: 8, seed: 1 }], couple: { lr: { base: 1e-3, refBatch: 4, scan: [0.5, 1, 2] } } });
+  const configs = expandSweep(spec);
+  assert.equal(configs.length, 9);
+  const text = formatPlan(await planSweep(spec, configs, { probeSteps: 0 }));
+  assert.match(text, /LRs and seeds per model and batch size/);
+  assert.match(text, /d1 +batch 4: 3 LRs 5e-4 1e-3 2e-3 +x +1 seed +0 +\(3 runs\)/);
+  assert.match(text, /d1 +batch 8: 3 LRs 7\.07e-4 1\.41e-3 2\.83e-3 +x +2 seeds 0 1 +\(6 runs\)/);
+  assert.match(text, / seed +steps +evals /);
+  assert.match(text, / 20 +12 log /);
+  // a plan with one LR and one seed per batch size has no such lines
+  const plain = parseSweepSpec({ name: 'p', base: TINY_BASE, axes: { batch: [4, 8] } });
+  assert.doesNotMatch(formatPlan(await planSweep(plain, expandSweep(plain), { probeSteps: 0 })), /LRs and seeds/);
+});
+
 test('every example spec parses and expands to the documented shape', async () => {
   const ex = (f: string) => loadSweepSpec(new URL(`../../examples/${f}`, import.meta.url).pathname);
+  // every batch-size scan: log-spaced evals, >= 3 LRs per (model, batch size, seed) spanning 4x, 2 seeds somewhere
+  const scanShape = (configs: RunConfig[], what: string) => {
+    assert.ok(configs.every((c) => c.evalSchedule === 'log' && evalSteps(c).length >= 30), `${what}: log evals, >= 30 per run`);
+    assert.ok(configs.every((c) => c.batch / c.microBatch! >= 2), `${what}: noise probe needs >= 2 micro-batches`);
+    const groups = new Map<string, number[]>();
+    for (const c of configs) groups.set(`${c.depth}/${c.batch}/${c.seed}`, [...(groups.get(`${c.depth}/${c.batch}/${c.seed}`) ?? []), c.lr]);
+    for (const [key, lrs] of groups) {
+      assert.ok(lrs.length >= 3, `${what} ${key}: ${lrs.length} LRs`);
+      assert.ok(Math.abs(Math.max(...lrs) / Math.min(...lrs) / 4 - 1) < 1e-3, `${what} ${key}: LRs ${lrs.join(' ')}`);
+    }
+    const seeded = [...groups.keys()].filter((k) => k.endsWith('/1'));
+    assert.ok(seeded.length >= 1 && seeded.every((k) => groups.has(k.replace(/\/1$/, '/0'))), `${what}: seed 1 beside seed 0 at some batch sizes`);
+    return seeded;
+  };
   const scan = expandSweep(await ex('batch-scan-small.yaml'));
-  assert.equal(scan.length, 16);
+  assert.equal(scan.length, (2 * 6 + 4) * 3);
   assert.deepEqual([...new Set(scan.map((c) => c.depth))], [1, 2]);
-  assert.ok(scan.every((c) => c.batch / c.microBatch! >= 2 && c.context === 64), 'noise probe needs >= 2 micro-batches');
-  assert.ok(scan.every((c, i) => i % 8 === 0 || c.lr >= scan[i - 1].lr), 'LR rises with batch size');
+  assert.ok(scan.every((c) => c.context === 64));
+  assert.deepEqual(scanShape(scan, 'batch-scan-small'), ['1/16/1', '1/64/1', '2/16/1', '2/64/1']);
   const paper = expandSweep(await ex('batch-scan-paper.yaml'));
   assert.deepEqual([...new Set(paper.map((c) => c.depth))], [4, 12]);
-  assert.equal(paper.length, 2 * 8 * 3);
+  assert.equal(paper.length, (2 * 8 + 2) * 3);
+  assert.deepEqual(scanShape(paper, 'batch-scan-paper'), ['4/32/1', '4/128/1']);
+  // the demo's scans (examples/demo): budgets grow with the batch size, so large batches get past the plateau too
+  const demo = expandSweep(await ex('demo/scan.yaml'));
+  assert.equal(demo.length, 13 * 3);
+  assert.deepEqual(scanShape(demo, 'demo scan'), ['1/64/1', '1/16/1']);
+  for (const depth of [1, 2]) {
+    const runs = demo.filter((c) => c.depth === depth && c.seed === 0).sort((a, b) => a.batch - b.batch);
+    assert.ok(runs.every((c, i) => i === 0 || c.tokens! >= runs[i - 1].tokens!), `depth ${depth}: budgets grow with the batch size`);
+    assert.ok(runs.every((c) => totalSteps(c) >= 150), `depth ${depth}: every run >= 150 steps (past warm-up and the early plateau)`);
+  }
+  const quick = expandSweep(await ex('demo/quick-scan.yaml'));
+  assert.equal(quick.length, 6 * 3);
+  assert.deepEqual(scanShape(quick, 'demo quick scan'), ['1/32/1']);
   const grid = expandSweep(await ex('size-data-small.yaml'));
   assert.equal(grid.length, 12);
   const big = expandSweep(await ex('size-data-paper.yaml'));
