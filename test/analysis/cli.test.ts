@@ -152,3 +152,18 @@ test('fit --group: a missing group column exits 2 naming the columns; a small or
   const all = cli('fit', join(dir, 'g.csv'), '--group', 'family', '--where', 'family=tiny');
   assert.equal(all.status, 2, 'no group fitted: exit 2');
 });
+
+test('fit --approaches: Approach 2, Approach 3 and VPNLS side by side with intervals, disagreements and the held-out error', () => {
+  const r = cli('fit', athena, '--group', 'experiment', '--where', 'experiment=marin_202603__dclm*', '--bootstrap', '20', '--approaches', '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const g = JSON.parse(r.stdout).groups[0];
+  assert.deepEqual(g.approaches.approaches.map((a: { approach: string; fitted: boolean }) => [a.approach, a.fitted]), [['approach2', true], ['approach3', true], ['vpnls', true]]);
+  for (const a of g.approaches.approaches) assert.ok(a.a.ci[0] <= a.a.estimate && a.a.estimate <= a.a.ci[1], JSON.stringify(a.a));
+  assert.equal(g.approaches.heldOut.length, 2);
+  assert.ok(g.approaches.heldOut.every((h: { meanAbsPctError: number }) => h.meanAbsPctError > 0 && h.meanAbsPctError < 5));
+  const t = cli('fit', athena, '--group', 'experiment', '--where', 'experiment=marin_202603__dclm*', '--bootstrap', '0', '--approaches');
+  assert.equal(t.status, 0, t.stderr);
+  assert.match(t.stdout, /every approach side by side \(79 runs, no bootstrap: no intervals\):\napproach +alpha +beta +a \(N_opt ~ C\^a\)/);
+  assert.match(t.stdout, /Approach 2 \(IsoFLOP parabolas\) +- +- +0\.4\d/);
+  assert.match(t.stdout, /held-out check \(VPNLS\): fitted on 64 runs of 5 budgets/);
+});

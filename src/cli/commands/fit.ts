@@ -15,6 +15,8 @@ import {
 } from '../../analysis/allocation.ts';
 import { bootstrapKaplanND, fitKaplanND, KAPLAN_ND_KEYS, type KaplanNDParams } from '../../analysis/kaplan.ts';
 import type { ParamConvention } from '../../analysis/records.ts';
+import { compareApproaches } from '../../analysis/approaches.ts';
+import { APPROACH_HEADER, approachNotes, approachRows } from '../../report/approaches.ts';
 import { maxOf } from '../../analysis/extent.ts';
 
 export type Law = 'chinchilla' | 'kaplan';
@@ -44,6 +46,8 @@ export interface FitOptions {
   keepOutliers?: boolean;
   excludeColumn?: string;
   budgetColumn?: string;
+  /** also fit Approach 2 and VPNLS and print every approach side by side */
+  approaches?: boolean;
 }
 
 export const int = (name: string, min: number) => (v: string): number => {
@@ -97,6 +101,7 @@ export function registerFit(program: Command): void {
     .option('--keep-outliers', 'keep the rows an outlier/exclude column flags (default: leave them out and say how many)', false)
     .option('--exclude-column <column>', 'column flagging rows to leave out, true/false (default: detect outlier, is_outlier, exclude, ...)')
     .option('--budget-column <column>', "column holding each run's nominal FLOP budget (default: detect budget, flop_budget, ...)")
+    .option('--approaches', 'also fit Approach 2 (IsoFLOP parabolas) and VPNLS, and print every approach side by side with bootstrap intervals, where they disagree, and the held-out-budget error', false)
     .action((file: string, opts: Omit<FitOptions, 'budget'> & { budget?: number[] }) => {
       const { text, ...result } = runFit(file, { ...opts, budget: opts.budget ?? [] });
       console.log(opts.json ? JSON.stringify(result, null, 2) : text);
@@ -132,7 +137,7 @@ export function runFit(file: string, o: FitOptions): Record<string, unknown> & {
     minRuns,
     label: baseName(file),
   });
-  const fitOne = (label: string, imp: PointImport) => {
+  const lawOf = (label: string, imp: PointImport) => {
     switch (o.law) {
       case 'chinchilla':
         return chinchillaReport(label, imp, o);
@@ -141,6 +146,19 @@ export function runFit(file: string, o: FitOptions): Record<string, unknown> & {
       default:
         throw new Error(`unknown law ${o.law satisfies never}`);
     }
+  };
+  const fitOne = (label: string, imp: PointImport): Record<string, unknown> & { text: string } => {
+    const r = lawOf(label, imp);
+    if (!o.approaches) return r;
+    const c = compareApproaches(imp.points, { budget: imp.budget, bootstrap: o.bootstrap, seed: o.seed, level: o.level, label });
+    const text = [r.text, '', `every approach side by side (${c.n} runs${o.bootstrap > 0 ? `, ${Math.round(c.level * 100)}% bootstrap intervals, ${o.bootstrap} resamples` : ', no bootstrap: no intervals'}):`, renderTable(APPROACH_HEADER, approachRows(c)), ...approachNotes(c)].join('\n');
+    const approaches = {
+      approaches: c.approaches,
+      disagreements: c.disagreements.map((d) => d.text),
+      heldOut: c.heldOut.map(({ predictions, ...h }) => ({ ...h, runs: predictions.length })),
+      ...(c.heldOutReason ? { heldOutReason: c.heldOutReason } : {}),
+    };
+    return { ...r, approaches, text };
   };
   const summary = `${file}: ${importSummary(g)}`;
   if (!o.group?.length) {
