@@ -65,6 +65,8 @@ function tsLevels(json: Record<string, unknown>): Level[] {
   return groups[0].levels;
 }
 
+const fittable = (l: Level): boolean => !UNFITTED.has(l.status) && typeof l.bCrit === 'number' && Number.isFinite(l.bCrit) && l.bCrit > 0;
+
 /** Runs a Python script with Debian's python3 and parses the JSON it prints. */
 function python<T>(script: string, args: string[]): T {
   const r = spawnSync(PYTHON, [script, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
@@ -80,18 +82,21 @@ test('the reference itself: closed forms of docs/METHODS.md 1.1, 1.2, 1.4, 1.5',
   assert.equal(r.stdout.trim(), 'ok');
 });
 
-test('the reference recovers the synthetic scan\'s known B_crit (within 25% on the levels it calls ok)', (t) => {
+test('the reference recovers the synthetic scan\'s known B_crit within 15% (L 2.70-2.25, reached by 6-7 of 7 batch sizes)', (t) => {
   const why = whyNoScipy();
   if (why) return t.skip(why);
-  const file = fixture('synthetic-scan.csv');
-  const ref = python<{ levels: Level[] }>(reference, [file]).levels.filter((l) => l.status === 'ok');
-  assert.ok(ref.length >= MIN_LEVELS, `${ref.length} ok levels`);
-  const truth = python<{ loss: number; bCrit: number }[]>(fixture('gen_synthetic_scan.py'), ['--truth', ref.map((l) => String(l.loss)).join(',')]);
-  for (const [i, l] of ref.entries()) t.diagnostic(`L ${l.loss.toFixed(4)}: ref ${l.bCrit!.toPrecision(4)}, truth ${truth[i].bCrit.toPrecision(4)}`);
-  assertClose('reference B_crit vs truth', ref.map((l) => l.bCrit!), truth.map((x) => x.bCrit), { rtol: 0.25, atol: 0 });
+  // fixed levels past the warm-up and above the deep end (reached by few batch sizes, where eq. 5.1 extrapolates
+  // S_min and B_crit comes out ~20% low): a check of the reference, independent of 1.6's default levels
+  const levels = Array.from({ length: 10 }, (_, i) => 2.7 * (2.25 / 2.7) ** (i / 9));
+  const arg = levels.map((l) => l.toFixed(4)).join(',');
+  const ref = python<{ levels: Level[] }>(reference, [fixture('synthetic-scan.csv'), '--levels', arg]).levels;
+  const truth = python<{ loss: number; bCrit: number }[]>(fixture('gen_synthetic_scan.py'), ['--truth', arg]);
+  for (const [i, l] of ref.entries()) {
+    t.diagnostic(`L ${l.loss.toFixed(4)}: ref ${l.bCrit?.toPrecision(4)} (${l.batchSizes} sizes, ${l.status}), truth ${truth[i].bCrit.toPrecision(4)}`);
+    assert.ok(fittable(l) && l.status !== 'transient' && l.batchSizes >= 6, `L ${l.loss}: ${l.status}, ${l.batchSizes} batch sizes`);
+  }
+  assertClose('reference B_crit vs truth', ref.map((l) => l.bCrit!), truth.map((x) => x.bCrit), { rtol: 0.15, atol: 0 });
 });
-
-const fittable = (l: Level): boolean => !UNFITTED.has(l.status) && typeof l.bCrit === 'number' && Number.isFinite(l.bCrit) && l.bCrit > 0;
 
 interface Comparison {
   rows: string[];
