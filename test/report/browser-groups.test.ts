@@ -33,9 +33,11 @@ const pngSize = (file: string): [number, number] => {
 
 /** Entries of each legend in a Vega SVG (one count per legend). */
 function legendEntries(svg: string): number[] {
+  // a symbol legend has a label group per entry, a gradient legend one group of tick labels
   return svg.split('<g class="mark-group role-legend"').slice(1).map((part) => {
-    const labels = part.split('role-legend-label')[1] ?? '';
-    return (labels.slice(0, labels.indexOf('</g>')).match(/<text/g) ?? []).length;
+    let n = 0;
+    for (const m of part.matchAll(/role-legend-label"[^>]*>((?:<text[^>]*>[^<]*<\/text>)*)/g)) n += (m[1].match(/<text/g) ?? []).length;
+    return n;
   });
 }
 
@@ -131,4 +133,20 @@ test('in chromium: both 3D scenes the same width, titled by experiment; the PNGs
   } finally {
     await browser.close();
   }
+});
+
+test("Epoch's reconstruction: ~10 clustered budgets (not 35), one legend entry each; titles carry the basename, never the path", { timeout: 300_000 }, async () => {
+  const file = new URL('../fixtures/analysis/chinchilla_epoch_svg_extracted.csv', import.meta.url).pathname;
+  const r = await buildReport(await loadReportInput(file), { bootstrap: 0 });
+  const iso = drawn(r.charts, 'isoflop');
+  const budgets = r.fits.isoflop!.budgets.groups.length;
+  assert.ok(budgets >= 8 && budgets <= 11, `${budgets} budgets`);
+  assert.match(iso.svg!, new RegExp(`${budgets} budgets \\(C clustered in log space\\)`));
+  assert.deepEqual(legendEntries(iso.svg!), [budgets], 'one legend entry per budget');
+  const c = drawn(r.charts, 'lnd-3d');
+  assert.ok(!c.svg!.includes(file) && !r.html.includes(`<b>${file}`), 'no absolute path in the chart');
+  assert.match(c.svg!, />chinchilla_epoch_svg_extracted\.csv<\/text>/);
+  const sizes = [...c.svg!.matchAll(/concat_\d_group"[^>]*><g transform="translate\([\d.]+,[\d.]+\)"><path class="background"[^>]*d="M0,0h([\d.]+)v([\d.]+)h/g)].map((m) => `${m[1]}x${m[2]}`);
+  assert.deepEqual(sizes, ['400x330', '400x330'], 'Chinchilla and Kaplan panels the same fixed size');
+  assert.ok(r.fits.approaches[0].comparison!.approaches.every((a) => a.fitted));
 });
