@@ -72,3 +72,26 @@ test('report errors: an empty store and a missing source exit 2 with a hint; a b
     rmSync(tmp, { recursive: true, force: true });
   }
 });
+
+test('report --group on a file of several experiments: every approach per group, two drawn side by side; bad --panels and --group exit 2', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'report-cli-'));
+  const athena = new URL('../fixtures/analysis/isoflops_open_athena.csv', import.meta.url).pathname;
+  try {
+    const r = cli([athena, '--group', 'experiment', '--where', 'experiment=marin*', '--panels', 'marin*dclm*,marin*comma*', '--bootstrap', '0', '--format', 'svg', '--out', tmp, '--quiet']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /warning: isoflops_open_athena\.csv: 947 rows; 689 left out by --where 'experiment=marin\*'; 19 flagged in "outlier" left out \(--keep-outliers keeps them\); 3 groups by "experiment"/);
+    for (const g of ['marin_202603__comma__llama_2', 'marin_202603__dclm__llama_2', 'marin_202603__nemotron__llama_2']) assert.match(r.stdout, new RegExp(`L\\(N, D\\) approaches side by side: ${g} \\(\\d+ runs\\)`));
+    assert.match(r.stdout, /VPNLS \(variable projection\) +0\.\d+/);
+    assert.match(r.stdout, /held-out check \(Approach 3\)/);
+    const svg = readFileSync(join(tmp, 'lnd-3d.svg'), 'utf8');
+    assert.ok(svg.indexOf('>marin_202603__dclm__llama_2<') < svg.indexOf('>marin_202603__comma__llama_2<'), '--panels order: dclm left, comma right');
+    const p = cli([athena, '--group', 'experiment', '--panels', 'nope*', '--out', tmp, '--quiet']);
+    assert.equal(p.status, 2);
+    assert.match(p.stderr, /--panels: no fitted group matches "nope\*"; the groups are "epochai_chinchilla__massivetext__chinchilla"/);
+    const g = cli([athena, '--group', 'Experiment', '--out', tmp, '--quiet']);
+    assert.equal(g.status, 2);
+    assert.match(g.stderr, /names column "Experiment", which the file does not have/);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});

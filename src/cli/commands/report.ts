@@ -95,7 +95,7 @@ export function registerReport(program: Command): void {
       if (h.allocation) console.log(`compute-optimal (Approach 3, C = 6ND): N_opt ~ C^${sci(h.allocation.a, 3)} ${ciText(h.allocation.aCi)}, D_opt ~ C^${sci(h.allocation.b, 3)} ${ciText(h.allocation.bCi)}`);
       if (h.isoflop) console.log(`compute-optimal (Approach 2, IsoFLOP): N_opt ~ C^${sci(h.isoflop.a, 3)}, D_opt ~ C^${sci(h.isoflop.b, 3)}`);
       for (const g of report.fits.approaches) {
-        console.log(`\nL(N, D) approaches side by side: ${g.label} (${g.set.points.length} runs${g.comparison ? `, ${Math.round(g.comparison.level * 100)}% bootstrap intervals` : ''})`);
+        console.log(`\nL(N, D) approaches side by side: ${g.label} (${g.set.points.length} runs${g.comparison && o.bootstrap > 0 ? `, ${Math.round(g.comparison.level * 100)}% bootstrap intervals, ${o.bootstrap} resamples` : ''})`);
         if (!g.comparison) {
           console.log(`not fitted: ${g.reason}`);
           continue;
