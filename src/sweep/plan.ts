@@ -190,10 +190,10 @@ export function envelopeLines(runs: readonly PlannedRun[]): string[] {
   const all = [...groups.values()];
   if (all.every((g) => g.lrs.size === 1 && g.seeds.size === 1)) return [];
   const sorted = (xs: Set<number>) => [...xs].sort((a, b) => a - b);
-  const modelWidth = Math.max(...all.map((g) => g.model.length));
-  const batchWidth = Math.max(...all.map((g) => String(g.batch).length));
+  const modelWidth = maxOf(all.map((g) => g.model.length));
+  const batchWidth = maxOf(all.map((g) => String(g.batch).length));
   const lrText = (g: (typeof all)[number]) => sorted(g.lrs).map((x) => Number(x.toPrecision(3)).toExponential().replace('e+', 'e')).join(' ');
-  const lrWidth = Math.max(...all.map((g) => lrText(g).length));
+  const lrWidth = maxOf(all.map((g) => lrText(g).length));
   return [
     `LRs and seeds per model and batch size (a scan takes the best LR per batch size and seed; seeds are replicas):`,
     ...all
