@@ -14,7 +14,7 @@ const arg = (name: string, fallback: number) => {
 };
 const breakP = arg('--break-p', 0.01);
 const uncorrected = process.argv.includes('--uncorrected');
-const B_STAR = 5.12e5;
+const B_STAR = 5.12e5 * arg("--bstar-factor", 1);
 const ALPHA_B = 1 / 6;
 const LADDER = [8, 16, 32, 64, 128, 256, 512].map((b) => b * 64);
 for (const early of [false, true]) {

@@ -352,7 +352,7 @@ export interface BcritOptions {
   warmupSteps?: number;
   /** fewest batch sizes a level needs (default 3) */
   minBatchSizes?: number;
-  /** B_crit beyond (smallest / scanMargin, largest x scanMargin) of the batch sizes reaching a level is 'outside-scan' (default 2) */
+  /** B_crit beyond (smallest / scanMargin, largest x scanMargin) of the batch sizes reaching a level is 'outside-scan' (default 1) */
   scanMargin?: number;
   /** p-value below which the break test cuts pre-regime levels (default 0.01; 0 = no break test) */
   breakP?: number;
@@ -524,7 +524,7 @@ export function analyzeBatchScan(runs: readonly LossCurve[], options: BcritOptio
   if (curves.length < 2) {
     throw new AnalysisInputError(`a batch-size scan needs curves at 2 or more batch sizes, got ${curves.length}`, 'import one loss curve per (batch size, LR) run, each with 2 or more eval steps');
   }
-  const rules: LevelRules = { minB: options.minBatchSizes ?? 3, margin: options.scanMargin ?? 2 };
+  const rules: LevelRules = { minB: options.minBatchSizes ?? 3, margin: options.scanMargin ?? 1 };
   const targets = options.levels ?? defaultLevels(curves, options.nLevels ?? 16, rules.minB);
   const sorted = [...targets].sort((a, b) => b - a);
   // per level, per batch size, per replica: the crossing (fixed under the bootstrap; only the draws change)

@@ -288,7 +288,7 @@ test('levels that cannot be fitted are reported with a reason, never dropped', (
   const low = analyzeBatchScan(syntheticBatchScan({ ...SCAN, bStar: B_STAR / 16, seed: 1 }), FAST);
   const outside = low.levels.filter((l) => l.status === 'outside-scan');
   assert.ok(outside.length > 0, low.levels.map((l) => l.status).join(' '));
-  for (const l of outside) assert.ok(l.bCrit < LADDER[0] / 2 && /outside the scan/.test(l.reason!), `${l.loss}: ${l.bCrit} ${l.reason}`);
+  for (const l of outside) assert.ok(l.bCrit < LADDER[0] && /outside the scan/.test(l.reason!), `${l.loss}: ${l.bCrit} ${l.reason}`);
   for (const l of low.levels.filter((x) => x.status === 'degenerate')) assert.match(l.reason!, /E_min/);
   // fewer than 3 usable levels: no power-law fit, and a reason
   const few = analyzeBatchScan(runs, { ...FAST, levels: [3.0, 2.9] });

@@ -66,7 +66,7 @@ export function registerBcrit(program: Command): void {
     .option('--smooth <w>', 'smoothing window in evals before the running minimum (local quadratic in log step; < 5 = none)', int('--smooth', 1), 5)
     .option('--warmup-steps <s>', 'linear warm-up steps of runs that log no LR and have no warmup column (0 = none); needed when the file has neither', int('--warmup-steps', 0))
     .option('--min-batch-sizes <k>', 'fewest batch sizes a level needs for the eq. 5.1 fit', int('--min-batch-sizes', 3), 3)
-    .option('--scan-margin <f>', "levels whose B_crit lies beyond the scanned batch sizes by more than this factor are 'outside-scan'", positive('--scan-margin'), 2)
+    .option('--scan-margin <f>', "levels whose B_crit lies beyond the batch sizes that reach them by more than this factor are 'outside-scan' (1: B_crit must lie within them, where eq. 5.1 constrains it)", positive('--scan-margin'), 1)
     .option('--break-p <p>', "p-value below which the break test marks the high-loss levels 'pre-regime' (0 = no test)", (v: string) => {
       const x = Number(v);
       if (!(x >= 0 && x < 1)) throw new InvalidArgumentError(`--break-p takes a p-value in [0, 1), got "${v}"`);
