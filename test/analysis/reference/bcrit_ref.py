@@ -239,7 +239,7 @@ def fit_eq51(S, E):
 
 # ---- the analysis
 
-def analyze(runs, levels=None, n_levels=16, min_sizes=3, margin=2.0, break_p=0.01):
+def analyze(runs, levels=None, n_levels=16, min_sizes=3, margin=1.0, break_p=0.01):
     by_key = {}
     for r in runs:
         by_key.setdefault((r['B'], r['seed']), []).append(run_curve(r))
