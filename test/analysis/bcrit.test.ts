@@ -427,8 +427,8 @@ test('pooledLaw: groups from one law agree and recover it; different exponents d
   const small = (seed: number) => analyzeBatchScan(syntheticBatchScan({ ...SCAN, seed }), opts(seed));
   // a bigger model: twice the steps at every loss, the same B_crit(L)
   const big = (seed: number) => analyzeBatchScan(syntheticBatchScan({ ...SCAN, seed, sRef: 60 }), opts(seed));
-  // the F-test treats the levels as independent; they are not (neighbouring levels share crossings), so its false
-  // alarm rate is above 5% (measured: 5 of 40 same-law pairs): most pairs, not all, must agree
+  // agreement is judged on each group's own bootstrap intervals (the F-test treats the correlated levels as
+  // independent and alarmed on 5 of 40 same-law pairs; it is printed, not decisive): most pairs, not all, must agree
   let agree = 0;
   let coveredAlpha = 0;
   let coveredBStar = 0;
@@ -440,10 +440,8 @@ test('pooledLaw: groups from one law agree and recover it; different exponents d
     assert.ok(same, 'a pooled law');
     assert.equal(same.groups, 2);
     assert.equal(same.n, a.fit!.n + b.fit!.n);
-    if (same.agree) {
-      agree++;
-      assert.ok(same.p >= 0.05, `pair ${i}: p ${same.p}`);
-    }
+    if (same.agree) agree++;
+    assert.equal(same.agree, same.groupsAgree.every((g) => g.alphaB && g.bCritMid));
     assertClose(`pair ${i}: pooled alpha_B`, same.alphaB, ALPHA_B, { rtol: 0.1, atol: 0 });
     assertClose(`pair ${i}: pooled B_crit at L 2.5`, same.bStar * 2.5 ** (-1 / same.alphaB), truth(2.5), { rtol: 0.1, atol: 0 });
     if (same.ci.alphaB[0] <= ALPHA_B && ALPHA_B <= same.ci.alphaB[1]) coveredAlpha++;

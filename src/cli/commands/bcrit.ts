@@ -169,7 +169,7 @@ export async function runBcrit(source: string, o: BcritCliOptions): Promise<Reco
     ...results.map((r) => (r.analysis ? groupText(r.label, r.analysis) : `== ${r.label}: not analysed: ${r.reason}`)),
     ...(pooled
       ? [
-          `pooled over ${pooled.groups} groups (Kaplan's single line): B* = ${fmt(pooled.bStar)} tokens ${ciText(pooled.ci.bStar)}, alpha_B = ${fmt(pooled.alphaB)} ${ciText(pooled.ci.alphaB)}; one line vs one per group: F ${fmt(pooled.f)}, p ${fmt(pooled.p)}: ${pooled.agree ? 'the groups agree with one law' : 'the groups do NOT agree with one law'}`,
+          `pooled over ${pooled.groups} groups (Kaplan's single line): B* = ${fmt(pooled.bStar)} tokens ${ciText(pooled.ci.bStar)}, alpha_B = ${fmt(pooled.alphaB)} ${ciText(pooled.ci.alphaB)}; ${pooled.agree ? 'every group agrees with it within its own intervals (alpha_B, and B_crit at L ' + fmt(pooled.lossMid) + ')' : 'the groups do NOT agree with it: ' + results.filter((r) => r.analysis?.fit).map((r, i) => `${r.label} ${pooled.groupsAgree[i].alphaB ? '' : 'alpha_B '}${pooled.groupsAgree[i].bCritMid ? '' : 'B_crit '}`).filter((t) => /alpha_B |B_crit $/.test(t)).join(', ') + ' outside their intervals'}; F-test one line vs one per group (not decisive: levels are correlated) F ${fmt(pooled.f)}, p ${fmt(pooled.p)}`,
         ]
       : []),
   ].join('\n\n');

@@ -37,7 +37,7 @@ export function headlineLines(h: Headline): string[] {
   const p = h.bcritPooled;
   if (p) {
     lines.push(`  pooled over ${p.groups} model sizes (Kaplan's one line): B* = ${sci(p.bStar)} ${ci(p.ci.bStar)}, alpha_B = ${sci(p.alphaB)} ${ci(p.ci.alphaB)} (B_crit ~ L^-${(1 / p.alphaB).toFixed(1)});`);
-    lines.push(`    one line vs one per size: F ${sci(p.f)}, p ${sci(p.p)}: ${p.agree ? 'the sizes agree (B_crit depends on the loss, not the model size)' : 'the sizes do not agree with one law'}`);
+    lines.push(`    ${p.agree ? `every size agrees with it within its own 95% intervals (alpha_B, and B_crit at L ${p.lossMid.toFixed(2)}): B_crit depends on the loss, not the model size` : 'the sizes do not agree with one law within their intervals'} (F-test, indicative only: p ${sci(p.p)})`);
   }
   if (h.chinchilla) {
     const { params: p, ci: c } = h.chinchilla;
