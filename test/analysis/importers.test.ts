@@ -158,3 +158,15 @@ test('200k rows (past the ~120k where spread arguments throw RangeError): parsed
   assert.deepEqual(g.groups.map((x) => [x.label, x.imp!.points.length]), [['e1', 99_950], ['e0', 97_951]], 'groups in order of first appearance; e0 holds the flagged rows');
   assert.equal(g.groups[1].imp!.points[0].id, 'line 104', 'ids name the line: row i = 102 of e0');
 });
+
+test('published column names: model_size/n_tokens, N/D/C/L, Training FLOPs, a budget column; JSONL flags as booleans', () => {
+  const a = importScalingPoints(parseCsv('model_size,n_tokens,final_val_loss,flop_budget\n1e8,2e9,3.1,1e18\n', 'a.csv'));
+  assert.deepEqual(a.columns, { n: 'model_size', d: 'n_tokens', c: undefined, loss: 'final_val_loss', budget: 'flop_budget' });
+  assert.deepEqual(a.budget, [1e18]);
+  const b = importScalingPoints(parseCsv('N,D,C,L\n1e8,2e9,1.3e18,3.1\n', 'b.csv'));
+  assert.deepEqual([b.columns.loss, b.points[0].c, b.accounting.flops], ['L', 1.3e18, 'given']);
+  const c = importScalingPoints(parseCsv('Model Size,Training FLOPs,loss\n1e8,1.2e18,3\n', 'c.csv'));
+  assert.equal(c.points[0].d, 2e9);
+  const j = importGroupedPoints(parseJsonl('{"family":"a","N":1e6,"D":1e9,"loss":3,"exclude":true}\n{"family":"a","N":2e6,"D":1e9,"loss":2.9,"exclude":false}\n', 'j.jsonl'), { group: ['family'], minRuns: 1 });
+  assert.deepEqual([j.exclude.column, j.exclude.removed, j.groups[0].imp!.points.length], ['exclude', 1, 1]);
+});
