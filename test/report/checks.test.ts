@@ -21,7 +21,7 @@ test('a good scan and grid pass every check, and only scans get scan checks', as
   // two scanned sizes x (B_crit trend + noise vs B_crit + noise agreement across batch sizes) + L(N, D); the grid's
   // six sizes have one batch size each
   assert.equal(checks.length, 7, checks.map((c) => c.name).join('\n'));
-  assert.match(checks[0].detail, /Spearman rho\(L, B_crit\) -0\.\d+ over \d+ levels/);
+  assert.match(checks[0].detail, /Spearman rho\(L, B_crit\) -(0\.\d+|1\.00) over \d+ levels/);
 });
 
 /** The good report with its first scan's fit replaced: the checks only read fits and the headline. */
