@@ -228,10 +228,10 @@ function projectionPanel(p: LndPanel, i: number, along: 'n' | 'd') {
   const lHi = maxOf(ls) * 1.05;
   const domain = b.labels.map((_, j) => bandName(j)).filter((_, j) => Number.isFinite(b.centres[j]));
   const x = { field: 'x', type: 'quantitative', title: along === 'n' ? `N, parameters (${p.set.accounting.n === 'kaplan' ? 'non-embedding, Kaplan' : p.set.accounting.n === 'total' ? 'all, Chinchilla' : 'as given'})` : 'D, training tokens', scale: { type: 'log', domain: [xLo, xHi], nice: false }, axis: { values: logTicks(xLo, xHi), labelExpr: COUNT_LABELS } };
-  const y = { field: 'loss', type: 'quantitative', title: 'Validation loss', scale: { type: 'log', domain: [lLo, lHi], nice: false }, axis: { values: lossTicks(lLo, lHi), format: '~g' } };
+  const y = { field: 'loss', type: 'quantitative', title: 'Validation loss', scale: { type: 'log', domain: [lLo, lHi], nice: false }, axis: { values: zTicks(lLo, lHi), format: '~g' } };
   const color = { field: 'band', type: 'ordinal', title: other === 'd' ? 'D band (tokens)' : 'N band (params)', scale: { domain, scheme: 'viridis' }, legend: { orient: 'right' } };
   return {
-    title: { text: `${p.label}: loss vs ${along === 'n' ? 'N' : 'D'}`, subtitle: formulaText(p), limit: PANEL_2D.width, anchor: 'start' },
+    title: { text: p.label, subtitle: [`loss vs ${along === 'n' ? 'N, by band of D' : 'D, by band of N'}`, formulaText(p)], limit: PANEL_2D.width, anchor: 'start' },
     width: PANEL_2D.width,
     height: PANEL_2D.height,
     layer: [
