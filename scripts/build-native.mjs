@@ -1,6 +1,8 @@
 // Builds the native C kernels (native/, binding.gyp) into build/Release/scaling_lab_native.node with node-gyp.
-// Run by `npm install`; never fails the install: when it cannot build, it says so in one line and the
-// TypeScript kernels run instead. Usage: node scripts/build-native.mjs   (SCALING_LAB_SKIP_NATIVE=1 skips)
+// Run by `npm install`; does not fail the install: when it cannot build, it says so in one line and the
+// TypeScript kernels run instead -- unless SCALING_LAB_REQUIRE names `native` (or `all`; `.ci/run` sets it), where
+// it exits 1 saying why, so CI cannot pass without the kernels it tests.
+// Usage: node scripts/build-native.mjs   (SCALING_LAB_SKIP_NATIVE=1 skips)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -11,7 +13,14 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const logPath = join(root, 'build', 'native-build.log');
 const addonPath = join(root, 'build', 'Release', 'scaling_lab_native.node');
 
+const required = (process.env.SCALING_LAB_REQUIRE ?? '').split(',').map((s) => s.trim().toLowerCase()).some((s) => s === 'native' || s === 'all');
+
 function giveUp(reason) {
+  if (required) {
+    console.error(`scaling-lab: native kernels not built (${reason}), and SCALING_LAB_REQUIRE=${process.env.SCALING_LAB_REQUIRE} requires them. ` +
+      'Fix: install the Debian packages build-essential and python3 (node-gyp needs make, g++ and python3), then run: node scripts/build-native.mjs');
+    process.exit(1);
+  }
   console.log(`scaling-lab: native kernels not built (${reason}); the TypeScript kernels will run (slower). ` +
     'Retry with: node scripts/build-native.mjs');
   process.exit(0);

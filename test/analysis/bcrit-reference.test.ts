@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertClose } from '../helpers/assert-close.ts';
+import { needs } from '../helpers/require.ts';
 
 const bin = new URL('../../bin/scaling-lab.js', import.meta.url).pathname;
 const reference = new URL('./reference/bcrit_ref.py', import.meta.url).pathname;
@@ -75,16 +76,14 @@ function python<T>(script: string, args: string[]): T {
 }
 
 test('the reference itself: closed forms of docs/METHODS.md 1.1, 1.2, 1.4, 1.5', (t) => {
-  const why = whyNoScipy();
-  if (why) return t.skip(why);
+  if (!needs(t, 'python', whyNoScipy())) return;
   const r = spawnSync(PYTHON, [reference, '--self-test'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout.trim(), 'ok');
 });
 
 test('the reference recovers the synthetic scan\'s known B_crit within 15% (L 2.70-2.25, reached by 6-7 of 7 batch sizes)', (t) => {
-  const why = whyNoScipy();
-  if (why) return t.skip(why);
+  if (!needs(t, 'python', whyNoScipy())) return;
   // fixed levels past the warm-up and above the deep end (reached by few batch sizes, where eq. 5.1 extrapolates
   // S_min and B_crit comes out ~20% low): a check of the reference, independent of 1.6's default levels
   const levels = Array.from({ length: 10 }, (_, i) => 2.7 * (2.25 / 2.7) ** (i / 9));
@@ -172,10 +171,8 @@ for (const { name, args } of FIXTURES) {
   test(`bcrit agrees with the scipy reference per level within ${RTOL * 100}%: ${name}`, (t) => {
     const file = fixture(name);
     const why = whyNoScipy();
-    if (why) {
-      console.log(`skipping the scipy comparison on ${name}: ${why}`);
-      return t.skip(why);
-    }
+    if (why) console.log(`skipping the scipy comparison on ${name}: ${why}`);
+    if (!needs(t, 'python', why)) return;
     // at the levels the tool chooses ...
     const own = compare(t, `${name}, the tool's levels`, file, args);
     assertAgree(name, own);
@@ -187,8 +184,7 @@ for (const { name, args } of FIXTURES) {
 }
 
 test('bcrit agrees with the scipy reference on a declared warm-up (no lr column, --warmup-steps 30): synthetic-scan.csv', (t) => {
-  const why = whyNoScipy();
-  if (why) return t.skip(why);
+  if (!needs(t, 'python', whyNoScipy())) return;
   // the synthetic scan's eval rows without the lr column: progress from the declared warm-up (METHODS.md 1.1)
   const lines = readFileSync(fixture('synthetic-scan.csv'), 'utf8').trim().split('\n');
   const header = lines[0].split(',');

@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { fitChinchilla } from '../../src/analysis/chinchilla.ts';
 import { OPEN_ATHENA_FILE, openAthenaExperiments } from './open-athena-data.ts';
 import { assertClose } from '../helpers/assert-close.ts';
+import { needs } from '../helpers/require.ts';
 
 const SCRIPT = new URL('./reference/approach3_scipy.py', import.meta.url).pathname;
 
@@ -22,10 +23,11 @@ function python(): string | null {
 }
 
 const py = python();
-const skip = py === null ? 'python3 with scipy and numpy not found (install python3-scipy)' : false;
+const skip = py === null ? 'python3 with scipy and numpy not found (install python3-scipy)' : undefined;
 if (skip) console.log(`# reference.test.ts skipped: ${skip}`);
 
-test('Approach 3 reaches scipy L-BFGS-B optimum on all seven experiments', { skip, timeout: 300_000 }, () => {
+test('Approach 3 reaches scipy L-BFGS-B optimum on all seven experiments', { timeout: 300_000 }, (t) => {
+  if (!needs(t, 'python', skip)) return;
   const r = spawnSync(py!, [SCRIPT, OPEN_ATHENA_FILE], { encoding: 'utf8', maxBuffer: 1 << 24 });
   assert.equal(r.status, 0, r.stderr);
   const ref = JSON.parse(r.stdout) as { starts: number; experiments: Record<string, { n: number; objective: number; alpha: number; beta: number; E: number; seconds: number }> };

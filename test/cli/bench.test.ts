@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { nativeStatus } from '../../src/engine/native.ts';
+import { missing } from '../helpers/require.ts';
 
 const bin = new URL('../../bin/scaling-lab.js', import.meta.url).pathname;
 const TINY = ['--depth', '1', '--context', '8', '--vocab', '16', '--batch', '2'];
@@ -23,7 +24,8 @@ test('bench train --json (ts backend) reports tokens/s, step time, GFLOP/s, back
   assert.ok(o.tokensPerSecond > 0);
 });
 
-test('bench train and gemm on the native backend', { skip: status.available ? undefined : `native addon not built: ${status.available ? '' : status.reason}` }, () => {
+test('bench train and gemm on the native backend', (ctx) => {
+  if (!status.available) return missing(ctx, 'native', `native addon not built: ${status.reason}`);
   const t = run(['train', ...TINY, '--steps', '1', '--warmup', '0', '--threads', '2', '--json']);
   assert.equal(t.status, 0, t.stderr);
   const o = JSON.parse(t.stdout);

@@ -7,7 +7,7 @@ import { loadKernels } from '../../src/engine/backend.ts';
 export interface BackendCase {
   name: 'ts' | 'native';
   kernels: Kernels | null;
-  /** why kernels is null: pass to t.skip() */
+  /** why kernels is null: pass to missing(t, 'native', skip) (require.ts) */
   skip?: string;
 }
 

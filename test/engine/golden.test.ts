@@ -8,6 +8,7 @@ import { GPT, AdamW, trainStep, type Kernels } from '../../src/engine/index.ts';
 import { engineBackends } from './backends.ts';
 import { readGoldenFile, parseGolden, GoldenFormatError, GOLDEN_PATH, GOLDEN_VERSION, type Golden } from '../golden/read-golden.ts';
 import { assertClose } from '../helpers/assert-close.ts';
+import { missing } from '../helpers/require.ts';
 
 // ---- tolerances (errors seen against torch 1.13 noted per item; the test prints them as diagnostics; all float32)
 // logits: float32 matmuls summed in different orders: seen 1.8e-7 (ts), 2.4e-7 (native) abs on |logits| <= 0.73.
@@ -72,7 +73,7 @@ function optimizer(g: Golden, gpt: GPT): AdamW {
 
 for (const { name, kernels, skip } of engineBackends()) {
   test(`[${name}] logits and loss match PyTorch`, (t) => {
-    if (kernels === null) return t.skip(skip);
+    if (kernels === null) return missing(t, 'native', skip!);
     const gpt = model(golden, kernels);
     const loss = gpt.forward(golden.inputs, golden.targets, golden.B, golden.T);
     assertClose(`[${name}] logits`, gpt.logitsView(), golden.logits, LOGITS_TOL);
@@ -82,7 +83,7 @@ for (const { name, kernels, skip } of engineBackends()) {
   });
 
   test(`[${name}] every parameter gradient matches PyTorch, tensor by tensor`, (t) => {
-    if (kernels === null) return t.skip(skip);
+    if (kernels === null) return missing(t, 'native', skip!);
     const gpt = model(golden, kernels);
     gpt.zeroGrad();
     const { loss } = gpt.forwardBackward(golden.inputs, golden.targets, golden.B, golden.T);
@@ -101,7 +102,7 @@ for (const { name, kernels, skip } of engineBackends()) {
 
   for (const micro of [1, 2]) {
     test(`[${name}] 10 clipped AdamW steps match PyTorch (${micro} micro-batch${micro > 1 ? 'es' : ''})`, (t) => {
-      if (kernels === null) return t.skip(skip);
+      if (kernels === null) return missing(t, 'native', skip!);
       const bs = golden.B / micro;
       const gpt = model(golden, kernels, bs);
       const opt = optimizer(golden, gpt);

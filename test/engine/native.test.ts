@@ -9,6 +9,7 @@ import { createNativeKernels, nativeStatus, type NativeKernels } from '../../src
 import { loadKernels } from '../../src/engine/backend.ts';
 import { Rng } from '../../src/engine/rng.ts';
 import { assertClose, type Tolerance } from '../helpers/assert-close.ts';
+import { missing } from '../helpers/require.ts';
 
 // ---- tolerances (the reference sums in float64, the C kernels in float32 with FMA and other orders)
 // Elementwise maps (residual, scale, encoder, dlogits): one or two float32 roundings on either side.
@@ -38,7 +39,7 @@ function native(threads = 2): NativeKernels {
 
 function eachIsa(name: string, body: () => void): void {
   if (SKIP) {
-    test(name, (t) => t.skip(SKIP));
+    test(name, (t) => missing(t, 'native', SKIP));
     return;
   }
   for (const which of ISAS) {

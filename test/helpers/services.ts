@@ -1,6 +1,6 @@
 // Real PostgreSQL and Redis servers for tests: each on a free loopback port in its own temp directory, stopped by stop()
 // or when the test process exits. Where the binaries are missing (or SCALING_LAB_NO_SERVICES is set) they
-// return { skip: reason } and tests t.skip(reason).
+// return { skip: reason, component } and tests call skipOrFail(t, it) (require.ts).
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { chown, mkdir, mkdtemp, readdir, readFile } from 'node:fs/promises';
@@ -12,9 +12,11 @@ import pg from 'pg';
 
 const run = promisify(execFile);
 
-/** Why a service could not be started here; tests pass it to t.skip(). */
+/** Why a service could not be started here; tests pass it to skipOrFail() (require.ts: skips, or fails under SCALING_LAB_REQUIRE). */
 export interface Skip {
   skip: string;
+  /** the missing component, for SCALING_LAB_REQUIRE */
+  component?: 'postgres' | 'redis';
 }
 
 export function isSkip<T extends object>(value: T | Skip): value is Skip {
@@ -78,7 +80,7 @@ async function postgresUser(): Promise<{ uid: number; gid: number } | undefined 
   if (process.getuid?.() !== 0) return undefined;
   const passwd = await readFile('/etc/passwd', 'utf8');
   const line = passwd.split('\n').find((l) => l.startsWith('postgres:'));
-  if (line === undefined) return { skip: "running as root and there is no 'postgres' OS user to run PostgreSQL as (install the Debian package postgresql)" };
+  if (line === undefined) return { component: 'postgres', skip: "running as root and there is no 'postgres' OS user to run PostgreSQL as (install the Debian package postgresql)" };
   const [, , uid, gid] = line.split(':');
   return { uid: Number(uid), gid: Number(gid) };
 }
@@ -88,9 +90,9 @@ async function postgresUser(): Promise<{ uid: number; gid: number } | undefined 
  * deleted at the end), listening on 127.0.0.1 on a free port with its socket in the temp dir, plus a database.
  */
 export async function startPostgres(): Promise<PostgresServer | Skip> {
-  if (process.env.SCALING_LAB_NO_SERVICES) return { skip: 'SCALING_LAB_NO_SERVICES is set: not starting PostgreSQL' };
+  if (process.env.SCALING_LAB_NO_SERVICES) return { component: 'postgres', skip: 'SCALING_LAB_NO_SERVICES is set: not starting PostgreSQL' };
   const bin = await findPostgresBin();
-  if (bin === undefined) return { skip: 'PostgreSQL binaries not found (no /usr/lib/postgresql/*/bin/initdb; install the Debian package postgresql)' };
+  if (bin === undefined) return { component: 'postgres', skip: 'PostgreSQL binaries not found (no /usr/lib/postgresql/*/bin/initdb; install the Debian package postgresql)' };
   const user = await postgresUser();
   if (user !== undefined && isSkip(user)) return user;
   const as = user === undefined ? {} : { uid: user.uid, gid: user.gid };
@@ -162,9 +164,9 @@ export interface RedisServer {
 
 /** Starts redis-server on 127.0.0.1 on a free port, with no persistence, waiting until it accepts connections. */
 export async function startRedis(): Promise<RedisServer | Skip> {
-  if (process.env.SCALING_LAB_NO_SERVICES) return { skip: 'SCALING_LAB_NO_SERVICES is set: not starting Redis' };
+  if (process.env.SCALING_LAB_NO_SERVICES) return { component: 'redis', skip: 'SCALING_LAB_NO_SERVICES is set: not starting Redis' };
   const binary = onPath('redis-server') ?? (existsSync('/usr/bin/redis-server') ? '/usr/bin/redis-server' : undefined);
-  if (binary === undefined) return { skip: 'redis-server not found (install the Debian package redis-server)' };
+  if (binary === undefined) return { component: 'redis', skip: 'redis-server not found (install the Debian package redis-server)' };
   const dir = await mkdtemp(join(tmpdir(), 'scaling-lab-redis-'));
   await mkdir(dir, { recursive: true });
   for (let attempt = 1; ; attempt++) {

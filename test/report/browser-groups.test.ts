@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { buildReport, writeReport, type Report } from '../../src/report/build.ts';
 import { loadReportInput } from '../../src/report/source.ts';
 import { drawn } from './helpers.ts';
+import { missing } from '../helpers/require.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = resolve('test-artifacts', 'report-groups');
@@ -81,8 +82,7 @@ test('3D panels: fixed and equal sizes, short titles (never a path), one FLOPs c
 
 test('in chromium: both 3D scenes the same width, titled by experiment; the PNGs have no empty half', { timeout: 300_000 }, async (t) => {
   if (!existsSync(CHROMIUM)) {
-    t.skip(`${CHROMIUM} is absent (.ci/run installs Debian's chromium)`);
-    return;
+    return missing(t, 'chromium', `${CHROMIUM} is absent`);
   }
   await report();
   const { chromium } = await import('playwright-core');

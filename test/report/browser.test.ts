@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { buildReport, writeReport } from '../../src/report/build.ts';
 import { scanRecords, gridRecords } from './fixtures.ts';
+import { missing } from '../helpers/require.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = resolve('test-artifacts', 'report-browser');
@@ -14,8 +15,7 @@ const ARTIFACTS = resolve('test-artifacts', 'report-browser');
 test('report.html renders every chart in chromium, offline, and the 3D plot rotates', { timeout: 120_000 }, async (t) => {
   if (!existsSync(CHROMIUM)) {
     console.log(`# skipped: ${CHROMIUM} is absent (.ci/run installs Debian's chromium)`);
-    t.skip(`${CHROMIUM} is absent`);
-    return;
+    return missing(t, 'chromium', `${CHROMIUM} is absent`);
   }
   const { chromium } = await import('playwright-core');
   const report = await buildReport({ source: 'browser-fixture', records: [...scanRecords(), ...gridRecords()] }, { bootstrap: 10 });

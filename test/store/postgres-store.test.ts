@@ -6,6 +6,7 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import pg from 'pg';
 import { openStore } from '../../src/store/store.ts';
 import { freePort, isSkip, startPostgres, type PostgresServer, type Skip } from '../helpers/services.ts';
+import { skipOrFail } from '../helpers/require.ts';
 import { checkpointBytes, defineStoreSuite, makeRow, makeRun, rejectsWith, rows } from './store-suite.ts';
 
 let server: Promise<PostgresServer | Skip> | undefined;
@@ -33,7 +34,7 @@ describe('PostgresStore on a server', () => {
   });
   const need = (t: TestContext): PostgresServer | undefined => {
     if (isSkip(s)) {
-      t.skip(s.skip);
+      skipOrFail(t, s);
       return undefined;
     }
     return s;

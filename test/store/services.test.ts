@@ -6,10 +6,11 @@ import { it } from 'node:test';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { isSkip, startPostgres, startRedis } from '../helpers/services.ts';
+import { skipOrFail } from '../helpers/require.ts';
 
 it('startRedis gives a private Redis on a free loopback port that ioredis can use', async (t) => {
   const redis = await startRedis();
-  if (isSkip(redis)) return t.skip(redis.skip);
+  if (isSkip(redis)) return skipOrFail(t, redis);
   assert.match(redis.url, /^redis:\/\/127\.0\.0\.1:\d+$/);
   const client = new Redis(redis.url, { maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
   client.on('error', () => {}); // the failed connect after stop() below is asserted through the promise
@@ -37,7 +38,7 @@ function connectTcp(port: number): Promise<void> {
 
 it('startPostgres gives a private PostgreSQL with a database, gone after stop()', async (t) => {
   const server = await startPostgres();
-  if (isSkip(server)) return t.skip(server.skip);
+  if (isSkip(server)) return skipOrFail(t, server);
   assert.match(server.url, /^postgresql:\/\/postgres@127\.0\.0\.1:\d+\/scaling_lab_test$/);
   const client = new pg.Client(server.url);
   await client.connect();

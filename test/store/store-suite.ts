@@ -5,6 +5,7 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import type { MetricRow } from '../../src/analysis/records.ts';
 import { openStore, StoreError, type NewRun, type Store, type StoreErrorCode } from '../../src/store/store.ts';
 import { isSkip, type Skip } from '../helpers/services.ts';
+import { skipOrFail } from '../helpers/require.ts';
 
 /** Where a suite's stores live: fresh() returns a new empty location (a temp dir, a Postgres URL with a new schema). */
 export interface StoreTarget {
@@ -91,7 +92,7 @@ export function defineStoreSuite(name: string, setup: () => Promise<StoreTarget 
     /** A store on a fresh location (or a second store on `location`); undefined after t.skip when unavailable. */
     async function open(t: TestContext, location?: string): Promise<{ store: Store; location: string } | undefined> {
       if (isSkip(target)) {
-        t.skip(target.skip);
+        skipOrFail(t, target);
         return undefined;
       }
       const where = location ?? (await target.fresh());

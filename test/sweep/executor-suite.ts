@@ -8,6 +8,7 @@ import { readSweep } from '../../src/sweep/manifest.ts';
 import { expandSweep } from '../../src/sweep/spec.ts';
 import { runId } from '../../src/train/config.ts';
 import { isSkip, type Skip } from '../helpers/services.ts';
+import { skipOrFail } from '../helpers/require.ts';
 import { assertComplete, exec, measured, referenceRows, tinySpec } from './fixtures.ts';
 
 export interface ExecutorTarget {
@@ -22,7 +23,7 @@ export function defineExecutorSuite(name: string, setup: () => Promise<ExecutorT
     let target: ExecutorTarget | Skip = { skip: 'setup did not run' };
     const need = (t: TestContext): ExecutorTarget | undefined => {
       if (isSkip(target)) {
-        t.skip(target.skip);
+        skipOrFail(t, target);
         return undefined;
       }
       return target;

@@ -12,6 +12,7 @@ import { createQueueExecutor } from '../../src/sweep/queue.ts';
 import { expandSweep } from '../../src/sweep/spec.ts';
 import { runId } from '../../src/train/config.ts';
 import { isSkip } from '../helpers/services.ts';
+import { skipOrFail } from '../helpers/require.ts';
 import { assertComplete, exec, measured, referenceRows, startCluster, tinySpec, tmp, waitFor } from './fixtures.ts';
 
 const STEPS = 300;
@@ -64,7 +65,7 @@ test('local executor: a trainer process killed mid-run is reported, retried, res
 
 test('queue executor: SIGKILL one of two workers mid-run; the other resumes the run from its checkpoint and the sweep completes', async (t) => {
   const cluster = await startCluster(2);
-  if (isSkip(cluster)) return t.skip(cluster.skip);
+  if (isSkip(cluster)) return skipOrFail(t, cluster);
   try {
     const spec = tinySpec('queue-fault', { base: { steps: STEPS, evalInterval: 50 }, axes: { seed: [4, 5] } });
     const configs = expandSweep(spec);
@@ -136,7 +137,7 @@ test('local executor: abort (Ctrl-C) checkpoints the running runs; the same swee
 
 test('queue worker: SIGTERM mid-run checkpoints, hands the job back and exits; another worker finishes the run', async (t) => {
   const cluster = await startCluster(1);
-  if (isSkip(cluster)) return t.skip(cluster.skip);
+  if (isSkip(cluster)) return skipOrFail(t, cluster);
   try {
     const spec = tinySpec('queue-term', { base: { steps: STEPS, evalInterval: 50 }, axes: { seed: [8] } });
     const [config] = expandSweep(spec);

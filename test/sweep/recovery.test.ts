@@ -14,6 +14,7 @@ import { createQueueExecutor, DEFAULT_QUEUE_NAME, runQueueWorker } from '../../s
 import { expandSweep } from '../../src/sweep/spec.ts';
 import { runId } from '../../src/train/config.ts';
 import { isSkip } from '../helpers/services.ts';
+import { skipOrFail } from '../helpers/require.ts';
 import { assertComplete, exec, measured, referenceRows, sleep, startCluster, tinySpec, tmp, waitFor } from './fixtures.ts';
 
 test('queue: a run that failed for good runs again when the sweep is re-run, with all its attempts, and is not reported failed meanwhile', async (t) => {
@@ -21,7 +22,7 @@ test('queue: a run that failed for good runs again when the sweep is re-run, wit
   const crashes = join(mkdtempSync(join(tmp, 'crashes-')), 'left');
   writeFileSync(crashes, '3');
   const cluster = await startCluster(1, { crashes });
-  if (isSkip(cluster)) return t.skip(cluster.skip);
+  if (isSkip(cluster)) return skipOrFail(t, cluster);
   try {
     const spec = tinySpec('queue-requeue', { axes: { seed: [9] } });
     const [config] = expandSweep(spec);
@@ -51,7 +52,7 @@ test('queue: a run that failed for good runs again when the sweep is re-run, wit
 
 test('queue worker: jobs handed over while it shuts down go back to waiting untrained (none runs to the end)', async (t) => {
   const cluster = await startCluster(0);
-  if (isSkip(cluster)) return t.skip(cluster.skip);
+  if (isSkip(cluster)) return skipOrFail(t, cluster);
   const watching = new AbortController();
   try {
     const spec = tinySpec('queue-closing', { base: { steps: 200 }, axes: { seed: [10, 11, 12] } });

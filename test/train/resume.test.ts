@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { prepareDataset, type Dataset } from '../../src/data/index.ts';
 import { nativeStatus } from '../../src/engine/native.ts';
+import { missing } from '../helpers/require.ts';
 import { openStore, StoreError, type Store } from '../../src/store/store.ts';
 import { evalSteps, parseRunConfig, runId, type ExecOptions, type RunConfig } from '../../src/train/config.ts';
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint } from '../../src/train/checkpoint.ts';
@@ -62,7 +63,7 @@ const kernelNotice = (notices: string[]) => notices.filter((m) => /bit-identical
 
 test('a resume on other kernels (native -> ts) says the resumed steps are not bit-identical; the same kernels say nothing', async (t) => {
   const native = nativeStatus();
-  if (!native.available) return t.skip(`the native addon is not available here (${native.reason}); build it with node scripts/build-native.mjs`);
+  if (!native.available) return missing(t, 'native', `the native addon is not available here (${native.reason})`);
 
   const same = await freshStore('same');
   assert.equal((await train(same, 'native', 3)).outcome.status, 'interrupted');
