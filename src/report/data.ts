@@ -1,7 +1,7 @@
 // What a report is drawn from: the input (stored run records, or an import of curves or end points, plus an
 // optional reference data set) reduced to model-size groups, loss curves and end points. Fits live in analysis/.
 import type { Accounting, LossCurve, RunRecord, ScalingPoint } from '../analysis/records.ts';
-import { curvesFromRuns } from '../analysis/bcrit.ts';
+import { curvesFromRuns, scanKey, scanLabels } from '../analysis/bcrit.ts';
 import { baseName } from '../analysis/importers.ts';
 import { ReportInputError, params } from './common.ts';
 
@@ -39,7 +39,7 @@ export type NCount = 'kaplan' | 'total';
 
 // ---- derived
 
-/** Runs of one model size: the unit of a batch-size scan. */
+/** Runs of one scan: model size x sweep x schedule x data (docs/METHODS.md 1.7); an import's model size or group. */
 export interface SizeGroup {
   /** Kaplan's non-embedding N (or the imported N); NaN when unknown */
   n: number;
@@ -101,20 +101,24 @@ export function prepareData(input: ReportInput, nCount: NCount = 'kaplan'): Repo
         'train with evaluation on (eval steps write testLoss), or wait until runs reach their first eval',
       );
     }
-    const curves = curvesFromRuns(usable, 'test').filter((c) => c.points.length >= 2);
-    // a scan is one sweep's runs of one model size: runs of other sweeps at that size are other experiments
+    // a scan is one model size x sweep x schedule x data (docs/METHODS.md 1.7): runs of other sweeps, schedules or
+    // data at that size are other experiments
+    const curves = curvesFromRuns(usable, 'test', undefined, params).filter((c) => c.points.length >= 2);
     const sweeps = [...new Set(usable.map((r) => r.sweep ?? ''))];
+    const labels = scanLabels(usable, params);
     const byKey = new Map<string, RunRecord[]>();
     for (const r of usable) {
-      const key = `${r.paramsKaplan}\u0000${r.sweep ?? ''}`;
-      byKey.set(key, [...(byKey.get(key) ?? []), r]);
+      const k = scanKey(r);
+      const key = `${k.size}\u0000${k.sweep}\u0000${k.schedule}\u0000${k.data}`;
+      const list = byKey.get(key);
+      if (list) list.push(r);
+      else byKey.set(key, [r]);
     }
-    const groups = [...byKey.values()].sort((a, b) => a[0].paramsKaplan - b[0].paramsKaplan || (a[0].sweep ?? '').localeCompare(b[0].sweep ?? '')).map((runs): SizeGroup => {
+    const groups = [...byKey.values()].sort((a, b) => a[0].paramsKaplan - b[0].paramsKaplan || labels.get(a[0].id)!.localeCompare(labels.get(b[0].id)!)).map((runs): SizeGroup => {
       const ids = new Set(runs.map((r) => r.id));
       const cs = curves.filter((c) => ids.has(c.id));
       const n = runs[0].paramsKaplan;
-      const label = sweeps.length > 1 ? `${params(n)} (${runs[0].sweep ?? 'no sweep'})` : params(n);
-      return { n, nTotal: runs[0].paramsTotal, label, curves: cs, runs, batchTokens: [...new Set(cs.map((c) => c.batchTokens))].sort((a, b) => a - b) };
+      return { n, nTotal: runs[0].paramsTotal, label: labels.get(runs[0].id)!, curves: cs, runs, batchTokens: [...new Set(cs.map((c) => c.batchTokens))].sort((a, b) => a - b) };
     });
     // L(N, D) and IsoFLOP end points come from sweeps that are size x data grids (3 or more model sizes)
     const gridRuns: RunRecord[] = [];
@@ -147,12 +151,18 @@ export function prepareData(input: ReportInput, nCount: NCount = 'kaplan'): Repo
   if (curves.length === 0 && !input.points?.points.length) {
     throw new ReportInputError(`${input.source}: no runs, curves or end points to draw`, 'give a runs directory, a postgres:// store, or a CSV/JSONL of loss curves or run end points');
   }
-  const byN = new Map<number, LossCurve[]>();
-  for (const c of curves) byN.set(c.n ?? NaN, [...(byN.get(c.n ?? NaN) ?? []), c]);
-  const groups = [...byN].map(([n, cs]): SizeGroup => ({
-    n,
+  // an import's scans: its group column where it has one, else its model size
+  const byKey = new Map<string, LossCurve[]>();
+  for (const c of curves) {
+    const key = c.group ?? String(c.n ?? NaN);
+    const list = byKey.get(key);
+    if (list) list.push(c);
+    else byKey.set(key, [c]);
+  }
+  const groups = [...byKey].map(([key, cs]): SizeGroup => ({
+    n: cs[0].n ?? NaN,
     nTotal: NaN,
-    label: Number.isFinite(n) ? params(n) : 'imported',
+    label: cs[0].group ?? (Number.isFinite(cs[0].n ?? NaN) ? params(cs[0].n!) : 'imported'),
     curves: cs,
     runs: [],
     batchTokens: [...new Set(cs.map((c) => c.batchTokens))].sort((a, b) => a - b),
