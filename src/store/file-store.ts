@@ -1,7 +1,9 @@
 // The embedded store: one directory per run (runs/<id>/spec.json, status.json, metrics.jsonl, checkpoint.bin),
-// every write crash-safe. It assumes one writer per run at a time (the executors guarantee that); many readers are fine.
+// every write crash-safe. One writer per run: every write takes the run's write lock (.write.lock, across processes)
+// and checks the epoch in lease.json under it (see lease.ts); many readers are fine.
+import { randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { link, mkdir, readdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { MetricRow, RunRecord, RunStatus } from '../analysis/records.ts';
@@ -19,8 +21,12 @@ import {
   pickDetail,
   toRecord,
 } from './rows.ts';
+import { THIS_HOST, checkAcquire, checkFence, checkLeaseOptions, checkWrite, fencedError, newLease, pidAlive, type RunWriteState } from './lease.ts';
 import {
   StoreError,
+  type AcquireOptions,
+  type Fence,
+  type RunLease,
   type Checkpoint,
   type NewRun,
   type RunFilter,
@@ -34,6 +40,21 @@ const SPEC_FILE = 'spec.json';
 const STATUS_FILE = 'status.json';
 const METRICS_FILE = 'metrics.jsonl';
 const CHECKPOINT_FILE = 'checkpoint.bin';
+/** { epoch, lease? }: the run's fencing token and its current holder, replaced atomically under the write lock */
+const LEASE_FILE = 'lease.json';
+/** held (created with link(2), removed after) for the few milliseconds of one write; names its pid and host */
+const WRITE_LOCK = '.write.lock';
+/** a write lock whose process is alive is waited for this long at most */
+const WRITE_LOCK_WAIT_MS = 30_000;
+/** a lock file older than this is broken even if its pid looks alive (pid reuse); no write takes that long */
+const WRITE_LOCK_STALE_MS = 10 * 60_000;
+
+interface LeaseFile {
+  epoch: number;
+  lease?: RunLease;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** spec.json's format tag and version: bump the version when its shape changes, and read the old one. */
 const SPEC_FORMAT = 'scaling-lab run';
@@ -221,6 +242,142 @@ export class FileStore implements Store {
     }
   }
 
+  /**
+   * Runs fn holding the run's write lock: in this process (withLock) and across processes (.write.lock, created with
+   * link(2) so it appears complete; a lock whose pid is gone on this host is broken). The lock is held only for one
+   * write, so a wait is short unless its holder is stopped mid-write; then it fails after WRITE_LOCK_WAIT_MS.
+   */
+  private async exclusive<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    return this.withLock(id, async () => {
+      const dir = this.dir(id);
+      const lock = join(dir, WRITE_LOCK);
+      const mine = JSON.stringify({ pid: process.pid, host: THIS_HOST, at: new Date().toISOString(), nonce: randomBytes(6).toString('hex') });
+      const temp = join(dir, `.${WRITE_LOCK}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+      const started = Date.now();
+      try {
+        await writeFile(temp, mine, { flag: 'wx' });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(id, this.location);
+        throw err;
+      }
+      try {
+        for (let wait = 2; ; wait = Math.min(wait * 2, 50)) {
+          try {
+            await link(temp, lock);
+            break;
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+          }
+          const text = await readFile(lock, 'utf8').catch(() => undefined);
+          if (text === undefined) continue; // released meanwhile
+          const age = await stat(lock).then((st) => Date.now() - st.mtimeMs, () => 0);
+          let owner: { pid?: number; host?: string } = {};
+          try {
+            owner = JSON.parse(text) as typeof owner;
+          } catch {
+            // a foreign or damaged lock file: broken once it is old
+          }
+          const dead = owner.host === THIS_HOST && !pidAlive(owner.pid ?? -1);
+          if (dead || age > WRITE_LOCK_STALE_MS || (owner.pid === undefined && age > 5000)) {
+            // break it only if it is still the one we judged (another breaker may have replaced it)
+            if ((await readFile(lock, 'utf8').catch(() => undefined)) === text) await unlink(lock).catch(() => {});
+            continue;
+          }
+          if (Date.now() - started > WRITE_LOCK_WAIT_MS) {
+            throw new StoreError(
+              'held',
+              `the write lock of run '${id}' (${lock}) has been held by pid ${owner.pid} on ${owner.host} for ${Math.round(age / 1000)} s`,
+              'a write takes milliseconds: that process is stopped or hung mid-write; resume or kill it (a dead holder\'s lock is broken at once)',
+            );
+          }
+          await sleep(wait);
+        }
+      } finally {
+        await unlink(temp).catch(() => {});
+      }
+      try {
+        return await fn();
+      } finally {
+        if ((await readFile(lock, 'utf8').catch(() => undefined)) === mine) await unlink(lock).catch(() => {});
+      }
+    });
+  }
+
+  private async readLeaseFile(id: string): Promise<LeaseFile> {
+    const path = join(this.dir(id), LEASE_FILE);
+    const file = (await readJson(path)) as LeaseFile | undefined;
+    if (file === undefined) return { epoch: 0 };
+    if (typeof file !== 'object' || file === null || !Number.isInteger(file.epoch)) {
+      throw new StoreError('corrupt', `${path} is not a lease file`, 'it was edited or damaged: delete it (the next writer takes the run at epoch 1)');
+    }
+    return file;
+  }
+
+  /** The status, epoch and lease a write is judged by (call under the write lock). */
+  private async writeState(id: string): Promise<RunWriteState> {
+    const file = await this.mustExist(id);
+    const run = await this.toStoredRun(file);
+    const lease = await this.readLeaseFile(id);
+    return { status: run.state.status, epoch: lease.epoch, lease: lease.lease };
+  }
+
+  /** Checks a write against the run's status and epoch under the write lock, then does it. */
+  private async fenced<T>(id: string, fence: Fence | undefined, fn: () => Promise<T>): Promise<T> {
+    checkFence(fence);
+    await this.mustExist(id);
+    return this.exclusive(id, async () => {
+      checkWrite(id, await this.writeState(id), fence);
+      return fn();
+    });
+  }
+
+  private async writeLeaseFile(id: string, file: LeaseFile): Promise<void> {
+    await replaceFile(join(this.dir(id), LEASE_FILE), JSON.stringify(file, null, 2) + '\n');
+  }
+
+  // ---- leases
+
+  async acquireRun(id: string, holder: string, options: AcquireOptions = {}): Promise<RunLease> {
+    const leaseMs = checkLeaseOptions(holder, options);
+    await this.mustExist(id);
+    return this.exclusive(id, async () => {
+      const state = await this.writeState(id);
+      checkAcquire(id, state, holder, options);
+      const lease = newLease(id, state.epoch + 1, holder, leaseMs);
+      await this.writeLeaseFile(id, { epoch: lease.epoch, lease });
+      if ((state.status === 'done' || state.status === 'diverged') && options.reopen !== undefined) {
+        const reopened: RunState = { status: 'pending', updatedAt: new Date().toISOString(), message: options.reopen };
+        await replaceFile(join(this.dir(id), STATUS_FILE), JSON.stringify(reopened, null, 2) + '\n');
+      }
+      return lease;
+    });
+  }
+
+  async renewRun(lease: RunLease): Promise<RunLease> {
+    await this.mustExist(lease.id);
+    return this.exclusive(lease.id, async () => {
+      const file = await this.readLeaseFile(lease.id);
+      if (file.epoch !== lease.epoch) throw fencedError(lease.id, lease.epoch, file.epoch);
+      const renewed = { ...lease, heartbeatAt: new Date().toISOString() };
+      await this.writeLeaseFile(lease.id, { epoch: file.epoch, lease: renewed });
+      return renewed;
+    });
+  }
+
+  async releaseRun(lease: RunLease): Promise<void> {
+    if ((await this.readSpecFile(lease.id)) === undefined) return;
+    await this.exclusive(lease.id, async () => {
+      const file = await this.readLeaseFile(lease.id);
+      if (file.epoch === lease.epoch && file.lease !== undefined) await this.writeLeaseFile(lease.id, { epoch: file.epoch });
+    });
+  }
+
+  async getLease(id: string): Promise<RunLease | undefined> {
+    this.checkOpen();
+    await this.mustExist(id);
+    return (await this.readLeaseFile(id)).lease;
+  }
+
   private async readSpecFile(id: string): Promise<SpecFile | undefined> {
     const path = join(this.dir(id), SPEC_FILE);
     const file = (await readJson(path)) as SpecFile | undefined;
@@ -308,10 +465,10 @@ export class FileStore implements Store {
     return runs.sort((a, b) => (a.createdAt === b.createdAt ? (a.id < b.id ? -1 : 1) : a.createdAt < b.createdAt ? -1 : 1));
   }
 
-  async setStatus(id: string, status: RunStatus, detail: StatusDetail = {}): Promise<void> {
+  async setStatus(id: string, status: RunStatus, detail: StatusDetail = {}, fence?: Fence): Promise<void> {
     checkStatus(status, detail);
-    await this.withLock(id, async () => {
-      await this.mustExist(id);
+    this.checkOpen();
+    await this.fenced(id, fence, async () => {
       const state: RunState = { status, updatedAt: new Date().toISOString(), ...pickDetail(detail) };
       await replaceFile(join(this.dir(id), STATUS_FILE), JSON.stringify(state, null, 2) + '\n');
     });
@@ -337,10 +494,10 @@ export class FileStore implements Store {
     return index;
   }
 
-  async appendMetrics(id: string, rows: readonly MetricRow[]): Promise<number> {
+  async appendMetrics(id: string, rows: readonly MetricRow[], fence?: Fence): Promise<number> {
     const checked = checkMetricRows(rows);
-    return this.withLock(id, async () => {
-      await this.mustExist(id);
+    this.checkOpen();
+    return this.fenced(id, fence, async () => {
       const index = await this.metricsIndex(id);
       const fresh = checked.filter((r) => !index.steps.has(r.step));
       if (fresh.length === 0) return 0;
@@ -363,10 +520,10 @@ export class FileStore implements Store {
     return dedupeSorted((await scanMetrics(join(this.dir(id), METRICS_FILE))).rows);
   }
 
-  async truncateMetricsAfter(id: string, step: number): Promise<number> {
+  async truncateMetricsAfter(id: string, step: number, fence?: Fence): Promise<number> {
     checkStep(step);
-    return this.withLock(id, async () => {
-      await this.mustExist(id);
+    this.checkOpen();
+    return this.fenced(id, fence, async () => {
       const path = join(this.dir(id), METRICS_FILE);
       const scan = await scanMetrics(path);
       const all = dedupeSorted(scan.rows);
@@ -380,11 +537,11 @@ export class FileStore implements Store {
 
   // ---- checkpoints
 
-  async saveCheckpoint(id: string, step: number, bytes: Uint8Array): Promise<void> {
+  async saveCheckpoint(id: string, step: number, bytes: Uint8Array, fence?: Fence): Promise<void> {
     checkStep(step);
     checkCheckpointBytes(bytes);
-    await this.withLock(id, async () => {
-      await this.mustExist(id);
+    this.checkOpen();
+    await this.fenced(id, fence, async () => {
       await replaceFile(join(this.dir(id), CHECKPOINT_FILE), encodeCheckpoint(step, bytes));
     });
   }

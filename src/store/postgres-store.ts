@@ -16,8 +16,12 @@ import {
   pickMeta,
   toRecord,
 } from './rows.ts';
+import { checkAcquire, checkFence, checkLeaseOptions, checkWrite, fencedError, newLease, type RunWriteState } from './lease.ts';
 import {
   StoreError,
+  type AcquireOptions,
+  type Fence,
+  type RunLease,
   type Checkpoint,
   type NewRun,
   type OpenOptions,
@@ -30,8 +34,20 @@ import {
 /**
  * Bump when the tables change, and migrate from the older versions in migrate().
  * 2: runs.schedule and runs.data (grouping fields), added to a version-1 store by ALTER TABLE ... ADD COLUMN.
+ * 3: runs.epoch and runs.lease_* (one writer per run: the fencing token and its holder), added the same way.
  */
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
+
+/** version 3's columns on runs, for CREATE TABLE and for the ALTER TABLE that upgrades an older store */
+const LEASE_COLUMNS = [
+  'epoch bigint NOT NULL DEFAULT 0',
+  'lease_holder text',
+  'lease_host text',
+  'lease_pid integer',
+  'lease_since timestamptz',
+  'lease_heartbeat timestamptz',
+  'lease_ms integer',
+];
 const DEFAULT_SCHEMA = 'scaling_lab';
 const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 /**
@@ -69,7 +85,8 @@ function createTables(s: string): string {
       status_message text,
       status_worker text,
       status_attempt integer,
-      updated_at timestamptz NOT NULL DEFAULT now()
+      updated_at timestamptz NOT NULL DEFAULT now(),
+      ${LEASE_COLUMNS.join(',\n      ')}
     );
     CREATE INDEX IF NOT EXISTS runs_sweep ON ${s}.runs (sweep);
     CREATE TABLE IF NOT EXISTS ${s}.metrics (
@@ -116,6 +133,30 @@ interface RunRow {
   status_worker: string | null;
   status_attempt: number | null;
   updated_at: Date;
+}
+
+/** The columns a write is judged by (lease.ts), read with the row locked. */
+interface LeaseRow {
+  status: RunStatus;
+  epoch: string;
+  lease_holder: string | null;
+  lease_host: string | null;
+  lease_pid: number | null;
+  lease_since: Date | null;
+  lease_heartbeat: Date | null;
+  lease_ms: number | null;
+  db_now: Date;
+}
+
+function fromLeaseRow(id: string, r: LeaseRow): RunWriteState {
+  const lease: RunLease | undefined =
+    r.lease_holder === null || r.lease_since === null || r.lease_heartbeat === null
+      ? undefined
+      : {
+          id, epoch: Number(r.epoch), holder: r.lease_holder, host: r.lease_host ?? '', pid: r.lease_pid ?? 0,
+          since: r.lease_since.toISOString(), heartbeatAt: r.lease_heartbeat.toISOString(), leaseMs: r.lease_ms ?? 0,
+        };
+  return { status: r.status, epoch: Number(r.epoch), lease, now: r.db_now.getTime() };
 }
 
 function fromRunRow(r: RunRow): StoredRun {
@@ -276,6 +317,10 @@ export class PostgresStore implements Store {
       if (found !== null && found < 2) {
         await client.query(`ALTER TABLE ${this.s}.runs ADD COLUMN IF NOT EXISTS schedule text, ADD COLUMN IF NOT EXISTS data text`);
       }
+      // version 2 -> 3: a run of an older store starts at epoch 0, unheld
+      if (found !== null && found < 3) {
+        await client.query(`ALTER TABLE ${this.s}.runs ${LEASE_COLUMNS.map((c) => `ADD COLUMN IF NOT EXISTS ${c}`).join(', ')}`);
+      }
       if (found === null || found < SCHEMA_VERSION) await client.query(`INSERT INTO ${this.s}.schema_version (version) VALUES ($1)`, [SCHEMA_VERSION]);
       await client.query('COMMIT');
     } catch (err) {
@@ -361,33 +406,101 @@ export class PostgresStore implements Store {
     return rows.map(fromRunRow);
   }
 
-  async setStatus(id: string, status: RunStatus, detail: StatusDetail = {}): Promise<void> {
+  async setStatus(id: string, status: RunStatus, detail: StatusDetail = {}, fence?: Fence): Promise<void> {
     checkStatus(status, detail);
-    const { rowCount } = await this.q(
-      `UPDATE ${this.s}.runs SET status = $2, status_step = $3, status_message = $4, status_worker = $5, status_attempt = $6, updated_at = now()
-       WHERE id = $1`,
-      [checkRunId(id), status, detail.step ?? null, detail.message ?? null, detail.worker ?? null, detail.attempt ?? null],
+    checkRunId(id);
+    await this.fenced(id, fence, (client) =>
+      client.query(
+        `UPDATE ${this.s}.runs SET status = $2, status_step = $3, status_message = $4, status_worker = $5, status_attempt = $6, updated_at = now()
+         WHERE id = $1`,
+        [id, status, detail.step ?? null, detail.message ?? null, detail.worker ?? null, detail.attempt ?? null],
+      ),
     );
-    if (rowCount === 0) throw this.notFound(id);
+  }
+
+  // ---- one writer per run (lease.ts has the rules; here the epoch is checked with the run's row locked)
+
+  private readonly leaseColumns = 'status, epoch, lease_holder, lease_host, lease_pid, lease_since, lease_heartbeat, lease_ms, now() AS db_now';
+
+  /** Locks the run's row (FOR UPDATE) and reads what a write is judged by; 'not-found' if there is no such run. */
+  private async lockRun(client: pg.PoolClient, id: string): Promise<RunWriteState> {
+    const { rows } = await client.query<LeaseRow>(`SELECT ${this.leaseColumns} FROM ${this.s}.runs WHERE id = $1 FOR UPDATE`, [id]);
+    if (rows[0] === undefined) throw this.notFound(id);
+    return fromLeaseRow(id, rows[0]);
+  }
+
+  /**
+   * Runs a write in a transaction that first locks the run's row and checks the fence (lease.ts checkWrite): an
+   * acquisition updates that row, so it waits for this write to commit, and every write after it sees the new epoch.
+   */
+  private fenced<T>(id: string, fence: Fence | undefined, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    checkFence(fence);
+    return this.transaction(async (client) => {
+      checkWrite(id, await this.lockRun(client, id), fence);
+      return fn(client);
+    });
+  }
+
+  async acquireRun(id: string, holder: string, options: AcquireOptions = {}): Promise<RunLease> {
+    const leaseMs = checkLeaseOptions(holder, options);
+    checkRunId(id);
+    return this.transaction(async (client) => {
+      const state = await this.lockRun(client, id);
+      checkAcquire(id, state, holder, options);
+      const lease = newLease(id, state.epoch + 1, holder, leaseMs, new Date(state.now!));
+      const reopen = (state.status === 'done' || state.status === 'diverged') && options.reopen !== undefined;
+      await client.query(
+        `UPDATE ${this.s}.runs SET epoch = $2, lease_holder = $3, lease_host = $4, lease_pid = $5, lease_since = now(), lease_heartbeat = now(), lease_ms = $6
+         ${reopen ? ", status = 'pending', status_step = NULL, status_message = $7, status_worker = NULL, status_attempt = NULL, updated_at = now()" : ''}
+         WHERE id = $1`,
+        [id, lease.epoch, holder, lease.host, lease.pid, leaseMs, ...(reopen ? [options.reopen] : [])],
+      );
+      return lease;
+    });
+  }
+
+  async renewRun(lease: RunLease): Promise<RunLease> {
+    checkRunId(lease.id);
+    return this.transaction(async (client) => {
+      const state = await this.lockRun(client, lease.id);
+      if (state.epoch !== lease.epoch) throw fencedError(lease.id, lease.epoch, state.epoch);
+      const { rows } = await client.query<{ at: Date }>(`UPDATE ${this.s}.runs SET lease_heartbeat = now() WHERE id = $1 RETURNING lease_heartbeat AS at`, [lease.id]);
+      return { ...lease, heartbeatAt: rows[0]!.at.toISOString() };
+    });
+  }
+
+  async releaseRun(lease: RunLease): Promise<void> {
+    await this.q(
+      `UPDATE ${this.s}.runs SET lease_holder = NULL, lease_host = NULL, lease_pid = NULL, lease_since = NULL, lease_heartbeat = NULL, lease_ms = NULL
+       WHERE id = $1 AND epoch = $2`,
+      [checkRunId(lease.id), lease.epoch],
+    );
+  }
+
+  async getLease(id: string): Promise<RunLease | undefined> {
+    const { rows } = await this.q<LeaseRow>(`SELECT ${this.leaseColumns} FROM ${this.s}.runs WHERE id = $1`, [checkRunId(id)]);
+    if (rows[0] === undefined) throw this.notFound(id);
+    return fromLeaseRow(id, rows[0]).lease;
   }
 
   // ---- metrics
 
-  async appendMetrics(id: string, rows: readonly MetricRow[]): Promise<number> {
+  async appendMetrics(id: string, rows: readonly MetricRow[], fence?: Fence): Promise<number> {
     const checked = checkMetricRows(rows);
     checkRunId(id);
     if (checked.length === 0) {
-      await this.mustExist(id);
+      await this.fenced(id, fence, async () => {});
       return 0;
     }
     // one statement: a column array per field, unnest()ed into rows; steps already stored are skipped
     const arrays = METRIC_FIELDS.map(({ key }) => checked.map((r) => r[key] ?? null));
     const casts = METRIC_FIELDS.map((f, i) => `$${i + 2}::${f.key === 'step' ? 'integer' : 'float8'}[]`);
-    const result = await this.withRun(
-      id,
-      `INSERT INTO ${this.s}.metrics (run_id, ${METRIC_COLUMNS}) SELECT $1::text, * FROM unnest(${casts.join(', ')})
-       ON CONFLICT (run_id, step) DO NOTHING`,
-      [id, ...arrays],
+    const result = await this.fenced(id, fence, (client) =>
+      client.query(
+        `INSERT INTO ${this.s}.metrics (run_id, ${METRIC_COLUMNS}) SELECT $1::text, * FROM unnest(${casts.join(', ')})
+         ON CONFLICT (run_id, step) DO NOTHING`,
+        [id, ...arrays],
+      ),
     );
     return result.rowCount ?? 0;
   }
@@ -401,10 +514,10 @@ export class PostgresStore implements Store {
     return rows.map(fromMetricRow);
   }
 
-  async truncateMetricsAfter(id: string, step: number): Promise<number> {
+  async truncateMetricsAfter(id: string, step: number, fence?: Fence): Promise<number> {
     checkStep(step);
-    const { rowCount } = await this.q(`DELETE FROM ${this.s}.metrics WHERE run_id = $1 AND step > $2`, [checkRunId(id), step]);
-    if (rowCount === 0) await this.mustExist(id);
+    checkRunId(id);
+    const { rowCount } = await this.fenced(id, fence, (client) => client.query(`DELETE FROM ${this.s}.metrics WHERE run_id = $1 AND step > $2`, [id, step]));
     return rowCount ?? 0;
   }
 
@@ -432,13 +545,13 @@ export class PostgresStore implements Store {
     }
   }
 
-  async saveCheckpoint(id: string, step: number, bytes: Uint8Array): Promise<void> {
+  async saveCheckpoint(id: string, step: number, bytes: Uint8Array, fence?: Fence): Promise<void> {
     checkStep(step);
     checkRunId(id);
     checkCheckpointBytes(bytes);
     const chunks = Math.ceil(bytes.byteLength / this.chunkBytes);
     try {
-      await this.transaction(async (client) => {
+      await this.fenced(id, fence, async (client) => {
         // the upsert locks the header row, so two savers of one run take turns; readers see the old one until COMMIT
         await client.query(
           `INSERT INTO ${this.s}.checkpoints (run_id, step, size, chunks) VALUES ($1, $2, $3, $4)

@@ -48,6 +48,53 @@ export interface RunFilter {
   sweep?: string;
 }
 
+// ---- one writer per run: a lease with an epoch (fencing token)
+
+/**
+ * Who may write a run. acquireRun increments the run's epoch and records the holder; every write that carries a
+ * Fence is checked against the current epoch in the same transaction (Postgres) or under the same lock (file store),
+ * so a holder whose run was taken over is refused ('fenced') instead of overwriting the newer holder's work.
+ */
+export interface RunLease {
+  id: string;
+  /** increments on every acquisition; writes carrying an older one are refused */
+  epoch: number;
+  /** for people: who holds the run (a worker label, `train host:pid`) */
+  holder: string;
+  /** the host and pid of the process that acquired it (a dead pid on the same host frees the lease) */
+  host: string;
+  pid: number;
+  /** ISO 8601: when it was acquired, and when it was last renewed */
+  since: string;
+  heartbeatAt: string;
+  /** the lease lapses this long after the last renewal; another process may then take the run over */
+  leaseMs: number;
+}
+
+/** What a write carries to prove it comes from the current holder. */
+export interface Fence {
+  epoch: number;
+}
+
+export interface AcquireOptions {
+  /** how long the lease lasts without renewal (default 60 s) */
+  leaseMs?: number;
+  /**
+   * Take the run even from a live holder (its later writes are then refused). For executors that have already made
+   * this process the run's owner (a queue job lock, a local slot); `train` leaves it unset and is refused ('held').
+   */
+  takeOver?: boolean;
+  /**
+   * Reopen a run whose stored status is done or diverged, setting it back to 'pending' with this message. Only for a
+   * caller that has proved the status wrong (train/: the checkpoint and rows show the run unfinished); without it a
+   * finished run is refused ('finished').
+   */
+  reopen?: string;
+}
+
+/** The default lease: a holder silent this long (no renewal) can be taken over. */
+export const DEFAULT_LEASE_MS = 60_000;
+
 // ---- the interface both stores implement (test/store/store-suite.ts holds them to it)
 
 export interface Store {
@@ -65,20 +112,38 @@ export interface Store {
   getRun(id: string): Promise<StoredRun | undefined>;
   /** ordered by creation time, then id */
   listRuns(filter?: RunFilter): Promise<StoredRun[]>;
-  setStatus(id: string, status: RunStatus, detail?: StatusDetail): Promise<void>;
+  /**
+   * Every write below takes an optional Fence. With one, the write is refused with 'fenced' unless the epoch is the
+   * run's current one. Without one (an operator or executor marking a run failed), it is refused with 'held' while
+   * another process holds a live lease. Either way a done or diverged run is never changed: 'finished'.
+   */
+  setStatus(id: string, status: RunStatus, detail?: StatusDetail, fence?: Fence): Promise<void>;
+
+  /**
+   * Takes the run for `holder`: increments its epoch and returns the lease. Refused with 'held' (naming the holder
+   * and since when) while another holder's lease is live: renewed within its leaseMs and, on this host, its process
+   * alive; with 'finished' for a done or diverged run (unless options.reopen).
+   */
+  acquireRun(id: string, holder: string, options?: AcquireOptions): Promise<RunLease>;
+  /** Extends the lease (heartbeat); 'fenced' if the run was taken over since. Returns the renewed lease. */
+  renewRun(lease: RunLease): Promise<RunLease>;
+  /** Gives the run up (a later acquire needs no takeover); a no-op when the run was taken over since. */
+  releaseRun(lease: RunLease): Promise<void>;
+  /** The current lease, if the run is held (live or lapsed); undefined when never held or released. */
+  getLease(id: string): Promise<RunLease | undefined>;
 
   /**
    * Appends rows; durable when the promise resolves. A row whose step is already stored (or repeated earlier in
    * the same call) is skipped, whatever its values. Returns how many rows were added.
    */
-  appendMetrics(id: string, rows: readonly MetricRow[]): Promise<number>;
+  appendMetrics(id: string, rows: readonly MetricRow[], fence?: Fence): Promise<number>;
   /** every stored row, in step order, one per step */
   readMetrics(id: string): Promise<MetricRow[]>;
   /** Removes rows with step > `step` (a resume from a checkpoint at `step`). Returns how many were removed. */
-  truncateMetricsAfter(id: string, step: number): Promise<number>;
+  truncateMetricsAfter(id: string, step: number, fence?: Fence): Promise<number>;
 
   /** Replaces the run's checkpoint atomically: a reader sees the old one or the new one, never a mix. */
-  saveCheckpoint(id: string, step: number, bytes: Uint8Array): Promise<void>;
+  saveCheckpoint(id: string, step: number, bytes: Uint8Array, fence?: Fence): Promise<void>;
   loadCheckpoint(id: string): Promise<Checkpoint | undefined>;
 
   /** the run as analysis consumes it; throws StoreError 'not-found' for an unknown id */
@@ -98,7 +163,10 @@ export type StoreErrorCode =
   | 'spec-mismatch' // the id is taken by a run with a different spec
   | 'unreachable' // the database cannot be reached
   | 'corrupt' // a stored file or row cannot be read back
-  | 'version'; // written by a newer or unknown format version
+  | 'version' // written by a newer or unknown format version
+  | 'held' // another live holder has the run (acquireRun, or an unfenced write)
+  | 'fenced' // the writer's epoch is stale: the run was taken over; stop, do not retry
+  | 'finished'; // the run is done or diverged and is never rewound
 
 /** Every error the store throws on purpose: what was expected, what came, and in `hint` what to do. */
 export class StoreError extends Error {

@@ -31,6 +31,7 @@ async function runJob(job: RunJob): Promise<void> {
       sweep: job.sweep,
       worker: job.worker,
       attempt: job.attempt,
+      takeOver: true, // the executor made this process the run's owner; the store fences out any earlier holder
       onNotice: (message) => send({ type: 'notice', message }),
       onStep: (s) => {
         // at most ~10 messages a second, and always eval steps and the last one

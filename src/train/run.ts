@@ -5,7 +5,8 @@ import { prepareDataset, type Dataset } from '../data/index.ts';
 import { BatchSampler, evalBatches, type Batch } from '../data/sampler.ts';
 import type { ProgressFn } from '../data/progress.ts';
 import type { MetricRow, RunStatus } from '../analysis/records.ts';
-import { StoreError, type NewRun, type Store, type StoredRun } from '../store/store.ts';
+import { hostname } from 'node:os';
+import { StoreError, type Fence, type NewRun, type RunLease, type Store, type StoredRun } from '../store/store.ts';
 import { evalSteps, modelShape, runId, runName, totalSteps, type ExecOptions, type RunConfig } from './config.ts';
 import { learningRate } from './schedule.ts';
 import { NoiseProbe, type NoiseProbeState } from './noise.ts';
@@ -36,6 +37,13 @@ export interface RunHooks {
   worker?: string;
   /** 1 for the first try; executors count retries after a crash */
   attempt?: number;
+  /**
+   * Take the run even from a live holder (whose later writes the store then refuses): for executors that already own
+   * the run (a queue job lock, a local slot). Without it a run held by a live process is refused (StoreError 'held').
+   */
+  takeOver?: boolean;
+  /** the run's lease lapses this long after the last renewal (default: the store's, 60 s) */
+  leaseMs?: number;
 }
 
 export interface RunOutcome {
@@ -113,14 +121,47 @@ export async function trainRun(config: RunConfig, exec: ExecOptions, store: Stor
     data: `${dataset.key.corpus}/${dataset.tokenizer.name}`,
   });
   const outcome = (status: RunOutcome['status'], step: number, extra: Partial<RunOutcome> = {}): RunOutcome => ({ id, name, status, step, totalSteps: steps, stepsTrained: 0, ...extra });
-  if (stored.state.status === 'done' || stored.state.status === 'diverged') {
+  const alreadyFinished = async (status: RunStatus) => {
     const rows = await store.readMetrics(id);
     const last = rows.at(-1);
     const lastTest = rows.findLast((r) => r.testLoss !== undefined)?.testLoss;
-    return outcome(stored.state.status, last?.step ?? 0, { finalTrainLoss: last?.trainLoss, finalTestLoss: lastTest, message: 'already finished; not re-trained' });
+    return outcome(status, last?.step ?? 0, { finalTrainLoss: last?.trainLoss, finalTestLoss: lastTest, message: 'already finished; not re-trained' });
+  };
+  const rowSteps = (upTo: number) => expectedRowSteps(config, upTo);
+  // a finished status is believed only if the checkpoint and the rows bear it out; otherwise it is corrected, saying so
+  let reopen: string | undefined;
+  if (stored.state.status === 'done' || stored.state.status === 'diverged') {
+    const problem = await finishedStatusProblem(store, id, stored, steps, divergeLoss, rowSteps);
+    if (problem === undefined) return alreadyFinished(stored.state.status);
+    reopen = `the status said ${stored.state.status}${stored.state.step !== undefined ? ` at step ${stored.state.step}` : ''} but ${problem}; corrected and resumed`;
+    hooks.onNotice?.(`warning: ${id}: ${reopen}`);
   }
 
-  // ---- resume from the checkpoint, dropping rows written after it (they are recomputed bit for bit)
+  // ---- one writer per run: take the run's lease; every write below carries its epoch, so once another process takes
+  // the run over, this one's writes are refused (StoreError 'fenced') and it stops
+  const me = `${hostname()}:${process.pid}`;
+  let lease: RunLease;
+  try {
+    lease = await store.acquireRun(id, hooks.worker !== undefined ? `worker ${hooks.worker} (trainer ${me})` : `train ${me}`, { takeOver: hooks.takeOver, leaseMs: hooks.leaseMs, reopen });
+  } catch (err) {
+    // finished by another process since we looked
+    if (err instanceof StoreError && err.code === 'finished') return alreadyFinished((await store.getRun(id))?.state.status ?? 'done');
+    throw err;
+  }
+  const fence: Fence = { epoch: lease.epoch };
+  try {
+    const result = await trainHeld();
+    await store.releaseRun(lease).catch(() => {});
+    return result;
+  } catch (err) {
+    // a fenced trainer leaves the lease to its new holder; any other failure frees the run for the next try at once
+    if (!(err instanceof StoreError && err.code === 'fenced')) await store.releaseRun(lease).catch(() => {});
+    throw err;
+  }
+
+  async function trainHeld(): Promise<RunOutcome> {
+  // ---- resume from the checkpoint, dropping rows written after it (they are recomputed bit for bit). The rows up to
+  // the checkpoint must be there, each once: a short or damaged log cannot be filled in, so the run restarts from 0.
   const probe = new NoiseProbe(config.noiseBeta);
   let step = 0;
   let wallMsBefore = 0;
@@ -131,18 +172,23 @@ export async function trainRun(config: RunConfig, exec: ExecOptions, store: Stor
     const c = decodeCheckpoint(ckpt.bytes, source);
     const n = gpt.params.length;
     verifyCheckpoint(c, { runId: id, step: ckpt.step, tensors: { params: n, m: n, v: n }, state: { t: 'number', wallMs: 'number', noise: 'object' } }, source);
-    const changed = kernelsChange(c.state.kernels, kernelsNow);
-    if (changed !== undefined) hooks.onNotice?.(`${id}: ${changed}`);
-    gpt.loadParams(c.tensors.params);
-    optimizer.setState({ m: c.tensors.m, v: c.tensors.v, t: c.state.t as number });
-    probe.setState(c.state.noise as NoiseProbeState);
-    wallMsBefore = c.state.wallMs as number;
-    step = c.step;
-    hooks.onNotice?.(`resuming ${id} from its checkpoint at step ${step} of ${steps}`);
+    const mismatch = rowsMismatch(await store.readMetrics(id), rowSteps(ckpt.step));
+    if (mismatch !== undefined) {
+      hooks.onNotice?.(`warning: ${id}: its metric rows do not match its checkpoint at step ${ckpt.step} (${mismatch}); restarting the run from step 0 (the rows are recomputed, bit for bit)`);
+    } else {
+      const changed = kernelsChange(c.state.kernels, kernelsNow);
+      if (changed !== undefined) hooks.onNotice?.(`${id}: ${changed}`);
+      gpt.loadParams(c.tensors.params);
+      optimizer.setState({ m: c.tensors.m, v: c.tensors.v, t: c.state.t as number });
+      probe.setState(c.state.noise as NoiseProbeState);
+      wallMsBefore = c.state.wallMs as number;
+      step = c.step;
+      hooks.onNotice?.(`resuming ${id} from its checkpoint at step ${step} of ${steps}`);
+    }
   }
-  await store.truncateMetricsAfter(id, step);
+  await store.truncateMetricsAfter(id, step, fence);
   const holder = { worker: hooks.worker, attempt: hooks.attempt };
-  await store.setStatus(id, 'running', { step, ...holder });
+  await store.setStatus(id, 'running', { step, ...holder }, fence);
 
   const saveCheckpoint = async () => {
     const bytes = encodeCheckpoint({
@@ -151,7 +197,7 @@ export async function trainRun(config: RunConfig, exec: ExecOptions, store: Stor
       state: { t: optimizer.t, noise: probe.getState(), wallMs: wallMsBefore + (performance.now() - started), kernels: kernelsNow },
       tensors: { params: gpt.params, m: optimizer.m, v: optimizer.v },
     });
-    await store.saveCheckpoint(id, step, bytes);
+    await store.saveCheckpoint(id, step, bytes, fence);
   };
 
   // ---- the loop
@@ -173,14 +219,21 @@ export async function trainRun(config: RunConfig, exec: ExecOptions, store: Stor
   let pending: MetricRow[] = [];
   let lastFlush = performance.now();
   let lastStatus = performance.now();
+  let lastRenew = performance.now();
   const flush = async () => {
-    if (pending.length) await store.appendMetrics(id, pending);
+    if (pending.length) await store.appendMetrics(id, pending, fence);
     pending = [];
     lastFlush = performance.now();
+    // the lease's heartbeat, a quarter of its length apart (between steps: a step longer than the lease lets another
+    // process take the run over, and this one is then fenced out at its next write)
+    if (lastFlush - lastRenew >= lease.leaseMs / 4) {
+      lastRenew = lastFlush;
+      lease = await store.renewRun(lease);
+    }
     // the 'running' status carries the step reached, refreshed at most every STATUS_MS (sweep watchers read it)
     if (lastFlush - lastStatus >= STATUS_MS && step < steps) {
       lastStatus = lastFlush;
-      await store.setStatus(id, 'running', { step, ...holder });
+      await store.setStatus(id, 'running', { step, ...holder }, fence);
     }
   };
   let trainLoss = NaN;
@@ -190,7 +243,7 @@ export async function trainRun(config: RunConfig, exec: ExecOptions, store: Stor
     if (hooks.signal?.aborted) {
       await flush();
       await saveCheckpoint();
-      await store.setStatus(id, 'pending', { step, message: 'interrupted; run the same command to resume' });
+      await store.setStatus(id, 'pending', { step, message: 'interrupted; run the same command to resume' }, fence);
       return outcome('interrupted', step, { stepsTrained: step - firstStep, finalTrainLoss: trainLoss });
     }
     step++;
@@ -213,7 +266,7 @@ export async function trainRun(config: RunConfig, exec: ExecOptions, store: Stor
       pending.push(row);
       await flush();
       const message = `train loss ${trainLoss} at step ${step} (threshold ${divergeLoss.toFixed(2)})`;
-      await store.setStatus(id, 'diverged', { step, message });
+      await store.setStatus(id, 'diverged', { step, message }, fence);
       return outcome('diverged', step, { stepsTrained: step - firstStep, finalTrainLoss: trainLoss, message });
     }
 
@@ -230,15 +283,61 @@ export async function trainRun(config: RunConfig, exec: ExecOptions, store: Stor
     if (step % exec.checkpointEvery === 0 || step === steps) {
       await flush();
       await saveCheckpoint();
-    } else if (performance.now() - lastFlush >= FLUSH_MS) {
+    } else if (performance.now() - lastFlush >= FLUSH_MS || performance.now() - lastRenew >= lease.leaseMs / 4) {
       await flush();
     }
   }
 
   await flush();
-  await store.setStatus(id, 'done', { step });
+  await store.setStatus(id, 'done', { step }, fence);
   const tokensPerSecond = ((step - firstStep) * config.batch * T) / ((performance.now() - started) / 1000);
   return outcome('done', step, { stepsTrained: step - firstStep, finalTrainLoss: trainLoss, finalTestLoss: testLoss, tokensPerSecond });
+  }
+}
+
+/** The steps at which a run logs a metric row, up to `upTo`: every logEvery-th step and every evaluation. */
+export function expectedRowSteps(config: RunConfig, upTo: number): number[] {
+  const evals = new Set(evalSteps(config));
+  const out: number[] = [];
+  for (let s = 1; s <= upTo; s++) if (s % config.logEvery === 0 || evals.has(s)) out.push(s);
+  return out;
+}
+
+/** How the stored rows up to a step differ from the expected ones (undefined: they match). */
+function rowsMismatch(rows: readonly MetricRow[], expected: readonly number[]): string | undefined {
+  const upTo = expected.at(-1) ?? 0;
+  const have = new Set(rows.filter((r) => r.step <= upTo).map((r) => r.step));
+  const want = new Set(expected);
+  const missing = expected.filter((s) => !have.has(s));
+  const extra = [...have].filter((s) => !want.has(s) && s <= upTo);
+  const list = (xs: number[]) => (xs.length <= 6 ? xs.join(', ') : `${xs.slice(0, 3).join(', ')}, ..., ${xs.slice(-2).join(', ')}`);
+  const parts = [
+    ...(missing.length ? [`${missing.length} of ${expected.length} rows missing: steps ${list(missing)}`] : []),
+    ...(extra.length ? [`${extra.length} unexpected rows at steps ${list(extra)}`] : []),
+  ];
+  return parts.length ? parts.join('; ') : undefined;
+}
+
+/**
+ * Why a run stored as done or diverged is not (undefined: it is). Done: the checkpoint is at the last step and every
+ * row is there. Diverged: the row of the step it diverged at shows the loss that ended it, and the rows before are there.
+ */
+async function finishedStatusProblem(
+  store: Store, id: string, run: StoredRun, steps: number, divergeLoss: number, rowSteps: (upTo: number) => number[],
+): Promise<string | undefined> {
+  const rows = await store.readMetrics(id);
+  if (run.state.status === 'done') {
+    const ckpt = await store.loadCheckpoint(id).catch(() => undefined);
+    if (ckpt === undefined) return `there is no readable checkpoint (a done run has one at step ${steps})`;
+    if (ckpt.step !== steps) return `its checkpoint is at step ${ckpt.step} of ${steps}`;
+    const mismatch = rowsMismatch(rows, rowSteps(steps));
+    return mismatch === undefined ? undefined : `its metric rows are incomplete (${mismatch})`;
+  }
+  const at = run.state.step ?? rows.at(-1)?.step ?? 0;
+  const last = rows.find((r) => r.step === at);
+  if (last === undefined || (Number.isFinite(last.trainLoss) && last.trainLoss <= divergeLoss)) return `no row at step ${at} shows a diverged loss`;
+  const mismatch = rowsMismatch(rows.filter((r) => r.step < at), rowSteps(at - 1));
+  return mismatch === undefined ? undefined : `its metric rows are incomplete (${mismatch})`;
 }
 
 /**

@@ -137,8 +137,8 @@ describe('FileStore on disk', () => {
     let reads = 0;
     spied.readSpecFile = async (id) => (reads++ === 0 ? undefined : readSpecFile(id));
     await winner.putRun(makeRun('r1'));
-    await winner.setStatus('r1', 'done', { step: 7 });
     await winner.appendMetrics('r1', rows(1, 3));
+    await winner.setStatus('r1', 'done', { step: 7 });
     const got = await loser.putRun(makeRun('r1'));
     assert.equal(reads, 2, 'the loser found spec.json taken and compared against it');
     assert.equal(got.state.status, 'done');

@@ -57,7 +57,7 @@ describe('PostgresStore on a server', () => {
       const count = await client.query('SELECT count(*)::int AS n FROM layout.metrics');
       assert.equal(count.rows[0].n, 3);
       const version = await client.query('SELECT version FROM layout.schema_version');
-      assert.deepEqual(version.rows, [{ version: 2 }]);
+      assert.deepEqual(version.rows, [{ version: 3 }]);
       // a newer scaling-lab's schema is refused, not half-used
       await client.query('INSERT INTO layout.schema_version (version) VALUES (99)');
       await rejectsWith(openStore(`${srv.url}?schema=layout`), 'version', /version 99/);
@@ -94,7 +94,7 @@ describe('PostgresStore on a server', () => {
         await store.close();
       }
       const versions = await client.query('SELECT version FROM v1.schema_version ORDER BY version');
-      assert.deepEqual(versions.rows, [{ version: 1 }, { version: 2 }]);
+      assert.deepEqual(versions.rows, [{ version: 1 }, { version: 3 }]);
       // opening again changes nothing
       await (await openStore(location)).close();
       assert.equal((await client.query('SELECT count(*)::int AS n FROM v1.schema_version')).rows[0].n, 2);

@@ -6,6 +6,7 @@ import type { MetricRow } from '../../src/analysis/records.ts';
 import { openStore, StoreError, type NewRun, type Store, type StoreErrorCode } from '../../src/store/store.ts';
 import { isSkip, type Skip } from '../helpers/services.ts';
 import { skipOrFail } from '../helpers/require.ts';
+import { defineFencingTests } from './fencing-suite.ts';
 
 /** Where a suite's stores live: fresh() returns a new empty location (a temp dir, a Postgres URL with a new schema). */
 export interface StoreTarget {
@@ -199,8 +200,8 @@ export function defineStoreSuite(name: string, setup: () => Promise<StoreTarget 
       const running = (await store.getRun('r1'))!.state;
       assert.deepEqual({ ...running, updatedAt: '' }, { status: 'running', step: 40, worker: 'host:123', attempt: 2, updatedAt: '' });
       assert.ok(running.updatedAt > created.state.updatedAt, `${running.updatedAt} after ${created.state.updatedAt}`);
-      await store.setStatus('r1', 'diverged', { step: 41, message: 'loss NaN at step 41' });
-      assert.deepEqual({ ...(await store.getRun('r1'))!.state, updatedAt: '' }, { status: 'diverged', step: 41, message: 'loss NaN at step 41', updatedAt: '' });
+      await store.setStatus('r1', 'failed', { step: 41, message: 'loss NaN at step 41' });
+      assert.deepEqual({ ...(await store.getRun('r1'))!.state, updatedAt: '' }, { status: 'failed', step: 41, message: 'loss NaN at step 41', updatedAt: '' });
       await store.setStatus('r1', 'done');
       assert.deepEqual(Object.keys((await store.getRun('r1'))!.state).sort(), ['status', 'updatedAt']);
       assert.equal((await store.loadRecord('r1')).status, 'done');
@@ -332,5 +333,7 @@ export function defineStoreSuite(name: string, setup: () => Promise<StoreTarget 
       await rejectsWith(store.getRun('r1'), 'bad-input', /closed/);
       await rejectsWith(store.appendMetrics('r1', [makeRow(0)]), 'bad-input', /closed/);
     });
+
+    defineFencingTests(open);
   });
 }
