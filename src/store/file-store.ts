@@ -25,6 +25,7 @@ import { THIS_HOST, checkAcquire, checkFence, checkLeaseOptions, checkWrite, fen
 import {
   StoreError,
   type AcquireOptions,
+  type DamagedRun,
   type Fence,
   type RunLease,
   type Checkpoint,
@@ -48,6 +49,9 @@ const WRITE_LOCK = '.write.lock';
 const WRITE_LOCK_WAIT_MS = 30_000;
 /** a lock file older than this is broken even if its pid looks alive (pid reuse); no write takes that long */
 const WRITE_LOCK_STALE_MS = 10 * 60_000;
+
+/** the files that mark a directory as a run's (with or without its spec.json) */
+const RUN_FILES = [SPEC_FILE, STATUS_FILE, METRICS_FILE, CHECKPOINT_FILE, LEASE_FILE];
 
 interface LeaseFile {
   epoch: number;
@@ -558,6 +562,31 @@ export class FileStore implements Store {
       throw err;
     }
     return decodeCheckpoint(buf, path);
+  }
+
+  async listDamaged(): Promise<DamagedRun[]> {
+    this.checkOpen();
+    const out: DamagedRun[] = [];
+    const entries = await readdir(this.location, { withFileTypes: true });
+    for (const e of entries.filter((x) => x.isDirectory() && !x.name.startsWith('.')).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const dir = join(this.location, e.name);
+      const files = await readdir(dir).catch(() => [] as string[]);
+      const runFiles = files.filter((f) => RUN_FILES.includes(f));
+      let problem: string | undefined;
+      try {
+        if ((await this.readSpecFile(e.name)) === undefined && runFiles.length > 0) problem = `has no ${SPEC_FILE} (it holds ${runFiles.join(', ')})`;
+      } catch (err) {
+        if (!(err instanceof StoreError) || runFiles.length === 0) continue; // not a run directory at all
+        problem = err.code === 'bad-input' ? `is not a valid run id (${err.message})` : err.message;
+      }
+      if (problem === undefined) continue;
+      out.push({
+        where: dir,
+        problem: `run directory ${dir} ${problem}, so it is left out of every listing, report and fit`,
+        hint: `restore its ${SPEC_FILE} from a backup, or delete ${dir} and re-run the sweep or train command that made it (the run is then trained again from scratch)`,
+      });
+    }
+    return out;
   }
 
   // ---- records for analysis

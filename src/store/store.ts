@@ -44,6 +44,14 @@ export interface Checkpoint {
   bytes: Uint8Array;
 }
 
+/** A run the store holds but cannot read (see Store.listDamaged). */
+export interface DamagedRun {
+  /** the directory (or row) in question */
+  where: string;
+  problem: string;
+  hint: string;
+}
+
 export interface RunFilter {
   sweep?: string;
 }
@@ -145,6 +153,12 @@ export interface Store {
   /** Replaces the run's checkpoint atomically: a reader sees the old one or the new one, never a mix. */
   saveCheckpoint(id: string, step: number, bytes: Uint8Array, fence?: Fence): Promise<void>;
   loadCheckpoint(id: string): Promise<Checkpoint | undefined>;
+
+  /**
+   * What listRuns leaves out because it cannot be read as a run (file store: a run directory without its spec.json,
+   * or with a damaged one), each with what to do; empty when all is well. Readers (report, bcrit, status) print them.
+   */
+  listDamaged(): Promise<DamagedRun[]>;
 
   /** the run as analysis consumes it; throws StoreError 'not-found' for an unknown id */
   loadRecord(id: string): Promise<RunRecord>;

@@ -9,6 +9,7 @@ import { analyzeBatchScan, curvesFromRuns, groupCurves, pooledLaw, type BcritAna
 import { params } from '../../report/common.ts';
 import type { LossCurve } from '../../analysis/records.ts';
 import { openStore } from '../../store/store.ts';
+import { warnDamagedSource } from '../damaged.ts';
 import { ciText, fmt, int, positive, readSource, renderTable } from './fit.ts';
 
 export interface BcritCliOptions {
@@ -77,6 +78,7 @@ export function registerBcrit(program: Command): void {
     .addOption(new Option('--loss-kind <kind>', 'for a store: test loss at eval steps, or train loss at every step').choices(['test', 'train']).default('test'))
     .option('--sweep <name>', 'for a store: only the runs of this sweep')
     .action(async (source: string, opts: BcritCliOptions) => {
+      await warnDamagedSource(source);
       const { text, ...result } = await runBcrit(source, opts);
       console.log(opts.json ? JSON.stringify(result, null, 2) : text);
     });

@@ -3,6 +3,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { buildReport, writeReport, type Format } from '../../report/build.ts';
 import { loadReportInput, importReference } from '../../report/source.ts';
+import { warnDamagedSource } from '../damaged.ts';
 import { ReportInputError, sci, ciText } from '../../report/common.ts';
 import { columnList, int, positive, renderTable } from './fit.ts';
 import { APPROACH_HEADER, approachNotes, approachRows } from '../../report/approaches.ts';
@@ -63,6 +64,7 @@ export function registerReport(program: Command): void {
     .option('--quiet', 'no progress lines on stderr', false)
     .action(async (source: string, o: ReportCliOptions) => {
       const progress = o.quiet ? undefined : (line: string) => process.stderr.write(`report: ${line}\n`);
+      await warnDamagedSource(source);
       const input = await loadReportInput(source, {
         sweep: o.sweep,
         context: o.context,

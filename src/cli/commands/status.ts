@@ -1,7 +1,9 @@
 // `scaling-lab status [SWEEP]`: each run's state, progress (step/total), last losses and worker, read from the store;
 // without a sweep name, a line per recorded sweep. Sweep records are sweep/manifest.ts's; runs the store's.
 import type { Command } from 'commander';
-import { openStore, type Store } from '../../store/store.ts';
+import { existsSync } from 'node:fs';
+import { StoreError, openStore, storeKindOf, type Store } from '../../store/store.ts';
+import { warnDamaged } from '../damaged.ts';
 import { listSweeps, readSweep, type SweepManifest } from '../../sweep/manifest.ts';
 import { SweepSpecError, expandSweep } from '../../sweep/spec.ts';
 import { runId, totalSteps } from '../../train/config.ts';
@@ -53,8 +55,13 @@ export function registerStatus(program: Command): void {
     .option('--store <dir|url>', 'a directory (file store) or a postgres:// URL', 'runs')
     .option('--json', 'print JSON instead of a table', false)
     .action(async (name: string | undefined, opts: { store: string; json: boolean }) => {
+      // reading must not create: a mistyped --store is an error, not a new empty store
+      if (storeKindOf(opts.store) === 'file' && !existsSync(opts.store.replace(/^file:\/\//, ''))) {
+        throw new StoreError('not-found', `no store at ${opts.store}: no such directory`, 'give the --store the runs were written to (default ./runs), or a postgres:// URL');
+      }
       const store = await openStore(opts.store);
       try {
+        await warnDamaged(store);
         if (name === undefined) {
           const sweeps = await listSweeps(opts.store);
           const summary = [];

