@@ -69,6 +69,14 @@ async function main(): Promise<void> {
   const variants: { key: string; trainer: 'ours' | 'torch'; seed: number; file: string; rows: Row[] }[] = [];
   for (const trainer of ['ours', 'torch'] as const) {
     for (const seed of seeds) {
+      // a trainer whose file lacks some of our seed-s runs (not trained yet) gets no s scan: '-' in the table
+      const want = new Set(scans.ours.rows.filter((r) => r.seed === seed).map((r) => r.run));
+      const have = new Set(scans[trainer].rows.filter((r) => r.seed === seed).map((r) => r.run));
+      const missing = [...want].filter((r) => !have.has(r));
+      if (missing.length) {
+        console.log(`${trainer}: no seed-${seed} scan (missing ${missing.join(', ')})`);
+        continue;
+      }
       const rows = oneSeed(scans[trainer].rows, seed);
       const file = join(values.out, `${trainer}-s${seed}.csv`);
       writeFileSync(file, [scans[trainer].header, ...rows.map((r) => r.line)].join('\n') + '\n');
@@ -86,7 +94,7 @@ async function main(): Promise<void> {
   const results = new Map<string, Bcrit>();
   for (const v of variants) results.set(v.key, bcrit(v.file, [...passthrough, '--levels', levels]));
   const levelLosses = results.get('ours-all')!.levels.map((l) => l.loss);
-  const find = (key: string, loss: number) => results.get(key)!.levels.find((l) => Math.abs(l.loss - loss) < 1e-6);
+  const find = (key: string, loss: number) => results.get(key)?.levels.find((l) => Math.abs(l.loss - loss) < 1e-6);
 
   console.log(`B_crit (tokens) per level, bcrit ${passthrough.join(' ') || '(defaults)'} --levels ${levels}`);
   console.log('ratio = PyTorch / ours (seed 0); seed spread = seed-1 scan / seed-0 scan of the same trainer (seed 1 at the batch sizes that have it)');
