@@ -31,6 +31,7 @@ import {
   type Store,
   type StoredRun,
 } from './store.ts';
+import { OutageTracker, isTransient, withRetry } from './errors.ts';
 
 /**
  * Bump when the tables change, and migrate from the older versions in migrate().
@@ -51,6 +52,9 @@ const LEASE_COLUMNS = [
 ];
 const DEFAULT_SCHEMA = 'scaling_lab';
 const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+/** server-side statement_timeout; the client gives up (query_timeout) up to QUERY_TIMEOUT_SLACK_MS later (a frozen server) */
+const DEFAULT_STATEMENT_TIMEOUT_MS = 60_000;
+const QUERY_TIMEOUT_SLACK_MS = 5000;
 /**
  * Checkpoints are stored in chunks: a bytea value is at most 1 GB, and pg reads bytea back as a hex string, which
  * V8 caps at ~512M characters; an 85M-parameter model with its AdamW moments is ~1 GB.
@@ -213,11 +217,9 @@ function redact(url: URL): string {
   return copy.href;
 }
 
-const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', '57P01', '57P03']);
-
+/** A lost or refused connection, a restart, a timeout (errors.ts decides, for every store and queue call alike). */
 function isConnectionError(err: unknown): boolean {
-  const e = err as { code?: string; message?: string };
-  return (e.code !== undefined && CONNECTION_ERRORS.has(e.code)) || /timeout expired|connection terminated|Connection terminated/i.test(e.message ?? '');
+  return isTransient(err) || (err as { code?: string }).code === 'ENOTFOUND';
 }
 
 function unreachable(err: unknown, where: string, timeoutMs: number): StoreError {
@@ -240,6 +242,8 @@ function unreachable(err: unknown, where: string, timeoutMs: number): StoreError
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
   private closed = false;
+  /** one outage line however many queries waited it out */
+  private readonly outage: OutageTracker;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -248,7 +252,12 @@ export class PostgresStore implements Store {
     private readonly s: string,
     private readonly timeoutMs: number,
     private readonly chunkBytes: number,
-  ) {}
+    /** how long a query waits out an outage (0: fail at once) */
+    private readonly outageWindowMs: number = 0,
+    onOutage?: OpenOptions['onOutage'],
+  ) {
+    this.outage = new OutageTracker(`store ${location}`, onOutage);
+  }
 
   /** Connects (failing within connectTimeoutMs, never hanging) and creates the tables if absent. */
   static async open(location: string, options: OpenOptions = {}): Promise<PostgresStore> {
@@ -277,12 +286,21 @@ export class PostgresStore implements Store {
       throw new StoreError('bad-input', `bad checkpointChunkBytes ${chunk}: expected a positive integer`, 'leave it out for the default (32 MiB)');
     }
     const timeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-    const pool = new pg.Pool({ connectionString: url.href, connectionTimeoutMillis: timeoutMs, max: 4, idleTimeoutMillis: 10_000, keepAlive: true });
+    const statementMs = options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
+    if (!(Number.isInteger(statementMs) && statementMs > 0)) {
+      throw new StoreError('bad-input', `bad statementTimeoutMs ${statementMs}: expected a positive integer`, 'leave it out for the default (60 s)');
+    }
+    // Nothing waits forever: a connection attempt fails after timeoutMs, a statement is cancelled by the server after
+    // statementMs, and a server that does not answer at all (frozen, cut off) fails the query client-side soon after.
+    const pool = new pg.Pool({
+      connectionString: url.href, connectionTimeoutMillis: timeoutMs, max: 4, idleTimeoutMillis: 10_000, keepAlive: true,
+      statement_timeout: statementMs, query_timeout: statementMs + Math.min(QUERY_TIMEOUT_SLACK_MS, statementMs), idle_in_transaction_session_timeout: statementMs + QUERY_TIMEOUT_SLACK_MS,
+    });
     // An idle connection that the server drops is removed from the pool; the next query opens a new one.
     pool.on('error', () => {});
     const shown = `${redact(url)}${schema === DEFAULT_SCHEMA ? '' : `?schema=${schema}`}`;
     const chunkBytes = options.checkpointChunkBytes ?? DEFAULT_CHECKPOINT_CHUNK_BYTES;
-    const store = new PostgresStore(pool, shown, `"${schema}"`, timeoutMs, chunkBytes);
+    const store = new PostgresStore(pool, shown, `"${schema}"`, timeoutMs, chunkBytes, options.outageWindowMs ?? 0, options.onOutage);
     try {
       await store.migrate(schema);
     } catch (err) {
@@ -298,6 +316,10 @@ export class PostgresStore implements Store {
 
   private async migrate(schema: string): Promise<void> {
     const client = await this.pool.connect();
+    // a server dying mid-migration emits 'error' on the checked-out client (a crash without a listener); the failed
+    // query says what happened, and pg-pool drops the broken connection on release
+    const ignore = () => {};
+    client.on('error', ignore);
     try {
       await client.query('BEGIN');
       await client.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK_KEY]);
@@ -328,19 +350,25 @@ export class PostgresStore implements Store {
       await client.query('ROLLBACK').catch(() => {});
       throw err;
     } finally {
+      client.off('error', ignore);
       client.release();
     }
   }
 
-  /** Every query goes through here: a lost connection becomes StoreError 'unreachable'. */
+  /** Waits out an outage for outageWindowMs (errors.ts), then gives up with StoreError 'unreachable'. */
+  private retrying<T>(fn: () => Promise<T>): Promise<T> {
+    return withRetry(fn, { windowMs: this.outageWindowMs, tracker: this.outage, transient: (err) => isConnectionError(err) && !this.closed }).catch((err: unknown) => {
+      if (err instanceof StoreError || !isConnectionError(err)) throw err;
+      const e = unreachable(err, this.location, this.timeoutMs);
+      if (this.outageWindowMs > 0) Object.defineProperty(e, 'final', { value: true }); // the window is spent: no outer loop waits again
+      throw e;
+    });
+  }
+
+  /** Every query goes through here: an outage is waited out (outageWindowMs), then becomes StoreError 'unreachable'. */
   private async q<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
     if (this.closed) throw new StoreError('bad-input', `the Postgres store ${this.location} is closed`, 'open a new store with openStore');
-    try {
-      return await this.pool.query<R>(sql, params);
-    } catch (err) {
-      if (isConnectionError(err)) throw unreachable(err, this.location, this.timeoutMs);
-      throw err;
-    }
+    return this.retrying(() => this.pool.query<R>(sql, params));
   }
 
   private notFound(id: string): StoreError {
@@ -524,26 +552,32 @@ export class PostgresStore implements Store {
 
   // ---- checkpoints (a header row and its chunks per run, replaced in one transaction)
 
-  /** Runs fn in a transaction on one connection; a lost connection becomes 'unreachable'. */
+  /**
+   * Runs fn in a transaction on one connection. An outage is waited out by running the whole transaction again
+   * (so fn must be re-runnable), then becomes 'unreachable'. A connection that failed is closed, not reused.
+   */
   private async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     if (this.closed) throw new StoreError('bad-input', `the Postgres store ${this.location} is closed`, 'open a new store with openStore');
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (err) {
-      throw isConnectionError(err) ? unreachable(err, this.location, this.timeoutMs) : err;
-    }
-    try {
-      await client.query('BEGIN');
-      const result = await fn(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw isConnectionError(err) ? unreachable(err, this.location, this.timeoutMs) : err;
-    } finally {
-      client.release();
-    }
+    return this.retrying(async () => {
+      const client = await this.pool.connect();
+      // the server dying mid-transaction emits 'error' on the checked-out client: without a listener, a crash
+      let broken: unknown;
+      const onError = (err: unknown) => (broken ??= err);
+      client.on('error', onError);
+      try {
+        await client.query('BEGIN');
+        const result = await fn(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        broken ??= isConnectionError(err) ? err : undefined;
+        if (broken === undefined) await client.query('ROLLBACK').catch((e: unknown) => (broken = e));
+        throw err;
+      } finally {
+        client.off('error', onError);
+        client.release(broken === undefined ? undefined : (broken as Error));
+      }
+    });
   }
 
   async saveCheckpoint(id: string, step: number, bytes: Uint8Array, fence?: Fence): Promise<void> {

@@ -205,6 +205,16 @@ export interface OpenOptions {
   connectTimeoutMs?: number;
   /** Postgres: checkpoints are stored in chunks of this many bytes (default 32 MiB; small values are for tests) */
   checkpointChunkBytes?: number;
+  /**
+   * Postgres: after a successful open, how long a query waits out an outage (connection refused or reset, a restart,
+   * too many connections, a timeout), retrying with backoff, before it fails (default 0: fail at once). Long-running
+   * callers (sweep, worker, their trainers) pass --outage-window. errors.ts says which errors are outages.
+   */
+  outageWindowMs?: number;
+  /** Postgres: server-side statement_timeout in ms (default 60000); the client gives up 5 s after it (query_timeout) */
+  statementTimeoutMs?: number;
+  /** Postgres: called once per outage that a query waited out (or gave up on): errors.ts formatOutage makes it a line */
+  onOutage?: (outage: import('./errors.ts').Outage) => void;
 }
 
 export function storeKindOf(location: string): StoreKind {

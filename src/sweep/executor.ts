@@ -5,6 +5,7 @@ import type { Store } from '../store/store.ts';
 import { runId, runName, totalSteps, type ExecOptions, type RunConfig } from '../train/config.ts';
 import type { RunOutcome } from '../train/run.ts';
 import { makeManifest, recordSweep, type SweepManifest } from './manifest.ts';
+import type { StoreTimeouts } from './trainer-process.ts';
 import { expandSweep, type SweepSpec } from './spec.ts';
 
 // ---- events: what an executor tells its caller while it works (the CLI draws them; the library never prints)
@@ -33,6 +34,8 @@ export interface SweepRequest {
   /** abort: local workers checkpoint and stop; the queue executor stops watching (jobs stay queued) */
   signal?: AbortSignal;
   onEvent?: (event: SweepEvent) => void;
+  /** how store (and queue) calls wait out outages, and the PostgreSQL statement timeout; defaults: 10 min, 60 s */
+  store?: StoreTimeouts;
 }
 
 export interface SweepRunResult {

@@ -1,7 +1,8 @@
 // The local executor: P trainer child processes on this machine, one run each at a time, crashed runs retried (they
 // resume from their checkpoints), abort = checkpoint and stop. The run itself is trainRun's; drawing progress the CLI's.
 import { availableParallelism, hostname } from 'node:os';
-import { openStore } from '../store/store.ts';
+import { openStore, StoreError } from '../store/store.ts';
+import { DEFAULT_OUTAGE_WINDOW_MS, withRetry } from '../store/errors.ts';
 import { runId, runName, totalSteps, type RunConfig } from '../train/config.ts';
 import { TrainerCrash, TrainerError, TrainerProcess } from './trainer-process.ts';
 import { fromOutcome, partitionFinished, sweepStatus, type Executor, type SweepRequest, type SweepResult, type SweepRunResult } from './executor.ts';
@@ -61,7 +62,7 @@ async function runLocal(request: SweepRequest, options: LocalExecutorOptions): P
         active.add(proc);
         try {
           const outcome = await proc.run(
-            { config, exec, sweep: request.sweep, worker, attempt },
+            { config, exec, sweep: request.sweep, worker, attempt, store: request.store },
             {
               onStep: (s) => onEvent?.({ kind: 'step', id, step: s.step, totalSteps: s.totalSteps, trainLoss: s.trainLoss, testLoss: s.testLoss, tokensPerSecond: s.tokensPerSecond }),
               onNotice: (message) => onEvent?.({ kind: 'notice', message, id }),
@@ -72,8 +73,9 @@ async function runLocal(request: SweepRequest, options: LocalExecutorOptions): P
           onEvent?.({ kind: 'end', id, name, status: r.status, step: r.step, totalSteps: r.totalSteps, finalTrainLoss: r.finalTrainLoss, finalTestLoss: r.finalTestLoss, message: r.message });
         } catch (err) {
           if (!(err instanceof TrainerCrash || err instanceof TrainerError)) throw err;
-          // a run that throws with a hint (bad corpus, spec clash) fails the same way every time: no retry
-          const retry = attempt <= retries && !(err instanceof TrainerError && err.hint) && !stopping();
+          // a run that throws with a hint (bad corpus, spec clash, fenced) fails the same way every time: no retry; a
+          // store outage longer than the window spends an attempt like a crash
+          const retry = attempt <= retries && !(err instanceof TrainerError && err.final) && !stopping();
           onEvent?.({ kind: 'crash', id, name, attempt, worker, message: err.message, retry });
           if (retry) queue.unshift(config);
           else await fail(config, attempt, err, worker);
@@ -89,9 +91,14 @@ async function runLocal(request: SweepRequest, options: LocalExecutorOptions): P
   const fail = async (config: RunConfig, attempt: number, err: Error, worker: string) => {
     const id = runId(config);
     const message = `${err.message}${err instanceof TrainerError && err.hint ? ` (${err.hint})` : ''} after ${attempt} attempt(s)`;
-    const s = await openStore(exec.store);
+    const s = await withRetry(() => openStore(exec.store, { outageWindowMs: request.store?.outageWindowMs ?? DEFAULT_OUTAGE_WINDOW_MS }), {
+      windowMs: request.store?.outageWindowMs ?? DEFAULT_OUTAGE_WINDOW_MS,
+    });
     try {
       if (await s.getRun(id)) await s.setStatus(id, 'failed', { message, worker, attempt });
+    } catch (e) {
+      // another holder has the run, or it is finished: nothing of ours to record
+      if (!(e instanceof StoreError && ['held', 'fenced', 'finished'].includes(e.code))) throw e;
     } finally {
       await s.close();
     }

@@ -14,6 +14,16 @@ export interface RunJob {
   /** recorded in the run's status: which worker holds it, and which try this is */
   worker: string;
   attempt: number;
+  /** how the trainer opens a postgres:// store: the outage window and statement timeout (errors.ts, postgres-store.ts) */
+  store?: StoreTimeouts;
+}
+
+/** What the CLI's --outage-window and --statement-timeout set for every store a sweep, worker or trainer opens. */
+export interface StoreTimeouts {
+  /** how long a store call waits out an outage before it fails (default errors.ts DEFAULT_OUTAGE_WINDOW_MS) */
+  outageWindowMs?: number;
+  /** PostgreSQL statement_timeout (default 60 s) */
+  statementTimeoutMs?: number;
 }
 
 export type ToChild = { type: 'run'; job: RunJob } | { type: 'stop' };
@@ -22,7 +32,10 @@ export type FromChild =
   | { type: 'step'; id: string; step: number; totalSteps: number; trainLoss: number; testLoss?: number; tokensPerSecond: number }
   | { type: 'notice'; message: string }
   | { type: 'outcome'; outcome: RunOutcome }
-  | { type: 'error'; message: string; hint?: string };
+  /** transient: an outage that outlasted the window (worth another attempt later); code: a StoreError's code */
+  | { type: 'error'; message: string; hint?: string; transient?: boolean; code?: string }
+  /** a store call has been outstanding since this Date.now() (null: none is, any more); sent on change, ~1 s grain */
+  | { type: 'store'; busySince: number | null };
 
 /** The child died (killed, out of memory, a native crash) while it held a run. */
 export class TrainerCrash extends Error {
@@ -35,8 +48,20 @@ export class TrainerCrash extends Error {
 /** The run threw inside the child (bad corpus, store error): not a crash, and retrying will not help if it has a hint. */
 export class TrainerError extends Error {
   override name = 'TrainerError';
-  constructor(message: string, readonly hint?: string) {
+  constructor(
+    message: string,
+    readonly hint?: string,
+    /** the store or queue stayed unreachable past the outage window: another attempt later may succeed */
+    readonly transient = false,
+    /** the StoreError code, when the run threw one ('fenced': this holder was replaced; stop, do not retry) */
+    readonly code?: string,
+  ) {
     super(message);
+  }
+
+  /** Retrying cannot help: a hint names something to fix (bad corpus, spec clash, fenced), unless it was an outage. */
+  get final(): boolean {
+    return this.hint !== undefined && !this.transient;
   }
 }
 
@@ -51,6 +76,8 @@ export class TrainerProcess {
   private current?: { resolve: (o: RunOutcome) => void; reject: (e: Error) => void; onStep?: (e: StepEvent) => void; onNotice?: (m: string) => void };
   private exited = false;
   private readonly exit: Promise<void>;
+  /** Date.now() since which one of the trainer's store calls has been outstanding (a stuck or unreachable store) */
+  storeBusySince?: number;
 
   private constructor() {
     this.child = fork(entry, [], { execArgv: ['--import', tsxLoader], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: process.env });
@@ -65,6 +92,10 @@ export class TrainerProcess {
     });
     this.child.on('error', () => {}); // exit follows; a send to a dead child must not throw out of here
     this.child.on('message', (m: FromChild) => {
+      if (m.type === 'store') {
+        this.storeBusySince = m.busySince ?? undefined;
+        return;
+      }
       const cur = this.current;
       if (!cur) return;
       switch (m.type) {
@@ -80,7 +111,7 @@ export class TrainerProcess {
           break;
         case 'error':
           this.current = undefined;
-          cur.reject(new TrainerError(m.message, m.hint));
+          cur.reject(new TrainerError(m.message, m.hint, m.transient, m.code));
           break;
         default:
           m satisfies never;

@@ -4,6 +4,7 @@ import { prepareDataset, type Dataset } from '../data/index.ts';
 import { openStore, type Store } from '../store/store.ts';
 import { trainRun } from '../train/run.ts';
 import { runId } from '../train/config.ts';
+import { DEFAULT_OUTAGE_WINDOW_MS, formatOutage, isFinalOutage, isTransient } from '../store/errors.ts';
 import type { FromChild, RunJob, ToChild } from './trainer-process.ts';
 
 const stores = new Map<string, Store>();
@@ -12,11 +13,46 @@ let controller: AbortController | undefined;
 
 const send = (m: FromChild) => process.send?.(m);
 
+// ---- how long store calls have been outstanding: the parent renews its job lock only while the store answers
+
+const inflight = new Map<number, number>();
+let nextCall = 0;
+let reportedBusy: number | null = null;
+setInterval(() => {
+  const oldest = inflight.size === 0 ? null : Math.min(...inflight.values());
+  const busy = oldest !== null && Date.now() - oldest >= 1000 ? oldest : null;
+  if (busy !== reportedBusy) send({ type: 'store', busySince: (reportedBusy = busy) });
+}, 500).unref();
+
+/** The store, with every call's start and end noted (what a stuck or unreachable store looks like from here). */
+function tracked(store: Store): Store {
+  return new Proxy(store, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver);
+      if (typeof value !== 'function' || key === 'close') return value;
+      return (...args: unknown[]) => {
+        const result = value.apply(target, args);
+        if (!(result instanceof Promise)) return result;
+        const call = nextCall++;
+        inflight.set(call, Date.now());
+        return result.finally(() => inflight.delete(call));
+      };
+    },
+  });
+}
+
 async function runJob(job: RunJob): Promise<void> {
   controller = new AbortController();
   try {
     let store = stores.get(job.exec.store);
-    if (!store) stores.set(job.exec.store, (store = await openStore(job.exec.store)));
+    if (!store) {
+      const opened = await openStore(job.exec.store, {
+        outageWindowMs: job.store?.outageWindowMs ?? DEFAULT_OUTAGE_WINDOW_MS,
+        statementTimeoutMs: job.store?.statementTimeoutMs,
+        onOutage: (o) => send({ type: 'notice', message: formatOutage(o) }),
+      });
+      stores.set(job.exec.store, (store = tracked(opened)));
+    }
     const c = job.config;
     const key = JSON.stringify([c.corpus, c.tokenizer, c.testFraction]);
     let dataset = datasets.get(key);
@@ -43,8 +79,14 @@ async function runJob(job: RunJob): Promise<void> {
     });
     send({ type: 'outcome', outcome });
   } catch (err) {
-    const e = err as Error & { hint?: unknown };
-    send({ type: 'error', message: e.message ?? String(err), hint: typeof e.hint === 'string' ? e.hint : undefined });
+    const e = err as Error & { hint?: unknown; code?: unknown };
+    send({
+      type: 'error',
+      message: e.message ?? String(err),
+      hint: typeof e.hint === 'string' ? e.hint : undefined,
+      transient: isTransient(err) || isFinalOutage(err),
+      code: e.name === 'StoreError' && typeof e.code === 'string' ? e.code : undefined,
+    });
   } finally {
     controller = undefined;
   }

@@ -60,6 +60,14 @@ export interface PostgresServer {
   port: number;
   /** Creates another empty database on this server and returns its URL. */
   createDatabase(name: string): Promise<string>;
+  /**
+   * Stops the server (mode 'fast': clients get 57P01 admin shutdown; 'immediate': a crash), waits downMs, starts it
+   * again on the same port and data. Resolves when it accepts connections again, with the measured down time.
+   */
+  restart(downMs: number, mode?: 'fast' | 'immediate'): Promise<{ downMs: number }>;
+  /** SIGSTOPs the postmaster and every backend: connections stay open, nothing answers (thaw() or stop() ends it) */
+  freeze(): Promise<void>;
+  thaw(): void;
   stop(): Promise<void>;
 }
 
@@ -108,9 +116,10 @@ export async function startPostgres(): Promise<PostgresServer | Skip> {
   const pgCtl = join(bin, 'pg_ctl');
   const stopNow = () => spawnSync(pgCtl, ['-D', data, '-m', 'immediate', '-w', 'stop'], { ...opts, stdio: 'ignore' });
   let port = 0;
+  let serverOptions = '';
   for (let attempt = 1; ; attempt++) {
     port = await freePort();
-    const serverOptions = [
+    serverOptions = [
       `-p ${port}`, '-c listen_addresses=127.0.0.1', `-k ${dir}`,
       '-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off', '-c max_connections=40',
     ].join(' ');
@@ -122,11 +131,36 @@ export async function startPostgres(): Promise<PostgresServer | Skip> {
       if (attempt >= 3) throw new Error(`PostgreSQL did not start (3 tries): ${(err as Error).message}\n${log}`);
     }
   }
+  // frozen processes (freeze()) are let go before anything else, or stopping them would wait for ever
+  let frozen: number[] = [];
+  const thaw = () => {
+    for (const pid of frozen) {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        // gone
+      }
+    }
+    frozen = [];
+  };
   const stopAtExit = () => {
+    thaw();
     stopNow();
     removeDir();
   };
   cleanups.add(stopAtExit);
+  const serverProcesses = async (): Promise<number[]> => {
+    const postmaster = Number((await readFile(join(data, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+    const children: number[] = [];
+    for (const entry of await readdir('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      const stat = await readFile(join('/proc', entry, 'stat'), 'utf8').catch(() => '');
+      // pid (comm) state ppid ...: comm may hold spaces, so split after the last ')'
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === postmaster) children.push(Number(entry));
+    }
+    return [postmaster, ...children];
+  };
 
   const base = `postgresql://postgres@127.0.0.1:${port}`;
   const createDatabase = async (name: string): Promise<string> => {
@@ -144,7 +178,22 @@ export async function startPostgres(): Promise<PostgresServer | Skip> {
     url,
     port,
     createDatabase,
+    restart: async (downMs, mode = 'fast') => {
+      thaw();
+      const t0 = Date.now();
+      await run(pgCtl, ['-D', data, '-m', mode, '-w', 'stop'], opts);
+      await new Promise((r) => setTimeout(r, Math.max(0, downMs - (Date.now() - t0))));
+      await run(pgCtl, ['-D', data, '-l', join(dir, 'server.log'), '-o', serverOptions, '-w', '-t', '60', 'start'], opts);
+      return { downMs: Date.now() - t0 };
+    },
+    freeze: async () => {
+      const pids = await serverProcesses();
+      for (const pid of pids) process.kill(pid, 'SIGSTOP');
+      frozen.push(...pids);
+    },
+    thaw,
     stop: async () => {
+      thaw();
       cleanups.delete(stopAtExit);
       await run(pgCtl, ['-D', data, '-m', 'fast', '-w', 'stop'], opts).catch(() => stopNow());
       cleanups.delete(removeDir);
@@ -159,48 +208,75 @@ export interface RedisServer {
   /** redis://127.0.0.1:PORT */
   url: string;
   port: number;
+  /**
+   * Stops the server (SIGTERM, or SIGKILL with kill), waits downMs, starts it again on the same port from its
+   * append-only file (every write fsynced, so jobs, locks and counters survive even a SIGKILL). Resolves when it
+   * accepts connections again, with the measured down time.
+   */
+  restart(downMs: number, options?: { kill?: boolean }): Promise<{ downMs: number }>;
   stop(): Promise<void>;
 }
 
-/** Starts redis-server on 127.0.0.1 on a free port, with no persistence, waiting until it accepts connections. */
+/**
+ * Starts redis-server on 127.0.0.1 on a free port, waiting until it accepts connections. It keeps an append-only file
+ * (fsync on every write) in its temp dir, so restart() loses nothing; no RDB snapshots.
+ */
 export async function startRedis(): Promise<RedisServer | Skip> {
   if (process.env.SCALING_LAB_NO_SERVICES) return { component: 'redis', skip: 'SCALING_LAB_NO_SERVICES is set: not starting Redis' };
   const binary = onPath('redis-server') ?? (existsSync('/usr/bin/redis-server') ? '/usr/bin/redis-server' : undefined);
   if (binary === undefined) return { component: 'redis', skip: 'redis-server not found (install the Debian package redis-server)' };
   const dir = await mkdtemp(join(tmpdir(), 'scaling-lab-redis-'));
   await mkdir(dir, { recursive: true });
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    const child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no'], {
+  const removeDir = () => rmSync(dir, { recursive: true, force: true });
+  cleanups.add(removeDir);
+  let child: ChildProcess | undefined;
+  const killAtExit = () => child?.kill('SIGKILL');
+  cleanups.add(killAtExit);
+  const launch = async (port: number): Promise<true | string> => {
+    child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir, '--daemonize', 'no'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const killAtExit = () => {
-      child.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    };
-    cleanups.add(killAtExit);
     const ready = await waitForLine(child, /Ready to accept connections/, 15_000);
     if (ready === true) {
       child.stdout?.resume();
       child.stderr?.resume();
+    } else child.kill('SIGKILL');
+    return ready;
+  };
+  const halt = async (signal: NodeJS.Signals) => {
+    const c = child;
+    if (c === undefined || c.exitCode !== null || c.signalCode !== null) return;
+    const exited = new Promise((resolve) => c.once('exit', resolve));
+    c.kill(signal);
+    await exited;
+  };
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const ready = await launch(port);
+    if (ready === true) {
       return {
         url: `redis://127.0.0.1:${port}`,
         port,
+        restart: async (downMs, options = {}) => {
+          const t0 = Date.now();
+          await halt(options.kill ? 'SIGKILL' : 'SIGTERM');
+          await new Promise((r) => setTimeout(r, Math.max(0, downMs - (Date.now() - t0))));
+          const again = await launch(port);
+          if (again !== true) throw new Error(`redis-server did not start again on port ${port}: ${again}`);
+          return { downMs: Date.now() - t0 };
+        },
         stop: async () => {
+          await halt('SIGTERM');
           cleanups.delete(killAtExit);
-          if (child.exitCode === null && child.signalCode === null) {
-            const exited = new Promise((resolve) => child.once('exit', resolve));
-            child.kill('SIGTERM');
-            await exited;
-          }
-          rmSync(dir, { recursive: true, force: true });
+          cleanups.delete(removeDir);
+          removeDir();
         },
       };
     }
-    killAtExit();
-    cleanups.delete(killAtExit);
-    if (attempt >= 3) throw new Error(`redis-server did not start (3 tries): ${ready}`);
-    await mkdir(dir, { recursive: true });
+    if (attempt >= 3) {
+      removeDir();
+      throw new Error(`redis-server did not start (3 tries): ${ready}`);
+    }
   }
 }
 

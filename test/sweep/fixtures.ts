@@ -10,7 +10,7 @@ import { openStore, type Store } from '../../src/store/store.ts';
 import { parseSweepSpec, type SweepSpec } from '../../src/sweep/spec.ts';
 import { runId, type ExecOptions, type RunConfig } from '../../src/train/config.ts';
 import { trainRun } from '../../src/train/run.ts';
-import { isSkip, startPostgres, startRedis, type Skip } from '../helpers/services.ts';
+import { isSkip, startPostgres, startRedis, type PostgresServer, type RedisServer, type Skip } from '../helpers/services.ts';
 
 export const bin = new URL('../../bin/scaling-lab.js', import.meta.url).pathname;
 
@@ -78,6 +78,9 @@ export interface WorkerProc {
 export interface Cluster {
   redisUrl: string;
   pgUrl: string;
+  /** the servers, for restarts and freezes */
+  redis: RedisServer;
+  pg: PostgresServer;
   store: Store;
   workers: WorkerProc[];
   startWorker(): WorkerProc;
@@ -93,7 +96,7 @@ const crashHook = new URL('./crash-hook.mjs', import.meta.url).pathname;
  * Redis, PostgreSQL and `workers` worker processes. With `crashes`, every trainer child of the workers runs
  * crash-hook.mjs: the counter file `crashes` (write a number into it) says how many more times a run crashes at step 3.
  */
-export async function startCluster(workers: number, options: { crashes?: string } = {}): Promise<Cluster | Skip> {
+export async function startCluster(workers: number, options: { crashes?: string; workerFlags?: string[] } = {}): Promise<Cluster | Skip> {
   const redis = await startRedis();
   if (isSkip(redis)) return redis;
   const pg = await startPostgres();
@@ -107,7 +110,7 @@ export async function startCluster(workers: number, options: { crashes?: string 
     const env = options.crashes
       ? { ...process.env, SCALING_LAB_TEST_CRASHES: options.crashes, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${crashHook}`.trim() }
       : process.env;
-    const child = spawn(process.execPath, [bin, 'worker', '--queue', redis.url, '--store', pg.url, ...WORKER_FLAGS], { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const child = spawn(process.execPath, [bin, 'worker', '--queue', redis.url, '--store', pg.url, ...WORKER_FLAGS, ...(options.workerFlags ?? [])], { stdio: ['ignore', 'pipe', 'pipe'], env });
     let out = '';
     child.stdout!.on('data', (d) => (out += d));
     child.stderr!.on('data', (d) => (out += d));
@@ -120,6 +123,8 @@ export async function startCluster(workers: number, options: { crashes?: string 
   return {
     redisUrl: redis.url,
     pgUrl: pg.url,
+    redis,
+    pg,
     store,
     workers: procs,
     startWorker,
@@ -127,6 +132,7 @@ export async function startCluster(workers: number, options: { crashes?: string 
       for (const w of procs) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGTERM');
       await Promise.race([Promise.all(procs.map((w) => w.exited)), sleep(15_000)]);
       for (const w of procs) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
+      pg.thaw();
       await store.close();
       await redis.stop();
       await pg.stop();

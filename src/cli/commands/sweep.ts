@@ -21,6 +21,28 @@ export const positiveInt = (flag: string) => (raw: string): number => {
   if (!Number.isInteger(v) || v < 1) throw new Error(`--${flag} takes a positive integer, got '${raw}'`);
   return v;
 };
+/** --outage-window in minutes (fractions allowed; 0: no waiting) -> ms */
+export const outageMinutes = (raw: string): number => {
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v < 0) throw new Error(`--outage-window takes minutes >= 0 (e.g. 10 or 0.5), got '${raw}'`);
+  return Math.round(v * 60_000);
+};
+/** --statement-timeout in seconds -> ms */
+export const timeoutSeconds = (flag: string) => (raw: string): number => {
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${flag} takes seconds > 0, got '${raw}'`);
+  return Math.round(v * 1000);
+};
+/** --outage-window and --statement-timeout, shared with `worker` (values in ms; the defaults shown in their units) */
+export const outageWindowOption = () =>
+  new Option('--outage-window <minutes>', 'minutes to wait out a PostgreSQL or Redis outage (refused, reset, restart, timeout), retrying with backoff, before failing')
+    .argParser(outageMinutes)
+    .default(10 * 60_000, '10');
+export const statementTimeoutOption = () =>
+  new Option('--statement-timeout <seconds>', 'seconds before PostgreSQL cancels a statement (a stuck query fails and is retried instead of hanging)')
+    .argParser(timeoutSeconds('statement-timeout'))
+    .default(60_000, '60');
+
 const nonNegativeInt = (flag: string) => (raw: string): number => {
   const v = Number(raw);
   if (!Number.isInteger(v) || v < 0) throw new Error(`--${flag} takes an integer >= 0, got '${raw}'`);
@@ -37,7 +59,9 @@ export function registerSweep(program: Command): void {
     .option('--store <dir|url>', 'where runs are kept: a directory (file store) or a postgres:// URL (required with --queue)', 'runs')
     .option('--queue <url>', 'redis:// URL: only enqueue a job per run and watch; `scaling-lab worker` processes run them')
     .option('--queue-name <name>', 'BullMQ queue name (workers must use the same)', DEFAULT_QUEUE_NAME)
-    .option('--retries <n>', 'extra tries for a run whose worker crashed (each resumes from its checkpoint)', nonNegativeInt('retries'), 2)
+    .option('--retries <n>', 'extra tries for a run whose worker crashed or died (each resumes from its checkpoint)', nonNegativeInt('retries'), 2)
+    .addOption(outageWindowOption())
+    .addOption(statementTimeoutOption())
     .option('--dry-run', 'print the plan and exit; nothing is trained', false)
     .option('--probe-steps <n>', 'timed steps per model size for the time estimate (0: no probe)', nonNegativeInt('probe-steps'), 2)
     .addOption(new Option('--backend <name>', 'kernels: native, ts, auto (native if built; not with --queue)').choices(['auto', 'native', 'ts']).default('auto'))
@@ -107,7 +131,8 @@ export function registerSweep(program: Command): void {
       };
       let result: Awaited<ReturnType<typeof runSweep>>;
       try {
-        result = await runSweep(spec, { executor, exec, retries: opts.retries as number, signal: controller.signal, onRecorded, onEvent: (e) => draw?.(e) });
+        const store = { outageWindowMs: opts.outageWindow as number, statementTimeoutMs: opts.statementTimeout as number };
+        result = await runSweep(spec, { executor, exec, retries: opts.retries as number, store, signal: controller.signal, onRecorded, onEvent: (e) => draw?.(e) });
       } finally {
         progress?.stop();
       }

@@ -5,7 +5,7 @@ import { storeKindOf } from '../../store/store.ts';
 import { runQueueWorker, DEFAULT_QUEUE_NAME } from '../../sweep/queue.ts';
 import type { SweepEvent } from '../../sweep/executor.ts';
 import type { ExecOptions } from '../../train/config.ts';
-import { positiveInt } from './sweep.ts';
+import { outageWindowOption, positiveInt, statementTimeoutOption } from './sweep.ts';
 
 export function registerWorker(program: Command): void {
   program
@@ -19,9 +19,11 @@ export function registerWorker(program: Command): void {
     .addOption(new Option('--backend <name>', 'kernels: native, ts, auto (native if built)').choices(['auto', 'native', 'ts']).default('auto'))
     .option('--lock-duration <ms>', 'a job whose worker stops renewing its lock this long is stalled (a dead worker)', positiveInt('lock-duration'), 30_000)
     .option('--stalled-interval <ms>', 'how often to look for stalled jobs and take them back', positiveInt('stalled-interval'), 30_000)
-    .option('--max-stalled <n>', 'times a job may stall before it fails', positiveInt('max-stalled'), 2)
+    .option('--max-stalled <n>', "a cap of this worker's own on how often a job's worker may die (default: none; deaths count against the sweep's --retries)", positiveInt('max-stalled'))
+    .addOption(outageWindowOption())
+    .addOption(statementTimeoutOption())
     .option('--quiet', 'log only runs starting, ending and crashing', false)
-    .addHelpText('after', '\nExample:\n  scaling-lab worker --queue redis://host:6379 --store postgres://user@host/db --concurrency 2 --threads 4\n\nA run another worker left (killed, crashed) is resumed here from its last checkpoint.')
+    .addHelpText('after', '\nExample:\n  scaling-lab worker --queue redis://host:6379 --store postgres://user@host/db --concurrency 2 --threads 4\n\nA run another worker left (killed, crashed) is resumed here from its last checkpoint. A PostgreSQL or Redis\noutage shorter than --outage-window is waited out (one line per outage); the job lock is not renewed while the\nstore does not answer, so another worker can take a stuck run over.')
     .action(async (opts: Record<string, unknown>) => {
       const store = opts.store as string;
       if (storeKindOf(store) !== 'postgres') {
@@ -70,7 +72,8 @@ export function registerWorker(program: Command): void {
         exec,
         lockDurationMs: opts.lockDuration as number,
         stalledIntervalMs: opts.stalledInterval as number,
-        maxStalled: opts.maxStalled as number,
+        maxStalled: opts.maxStalled as number | undefined,
+        store: { outageWindowMs: opts.outageWindow as number, statementTimeoutMs: opts.statementTimeout as number },
         signal: controller.signal,
         onEvent,
       });
