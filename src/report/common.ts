@@ -133,3 +133,26 @@ export function lossTicks(lo: number, hi: number): number[] {
 export function titleLines(title: string, subtitle?: string | string[]) {
   return subtitle === undefined ? { text: title } : { text: title, subtitle };
 }
+
+/**
+ * At most about `max` of a curve's points for drawing, evenly spaced in log x (first and last always kept): a chart
+ * of a store with millions of metric rows stays a few hundred KB, and a log-x curve keeps its shape.
+ */
+export function thinLog<T>(items: readonly T[], x: (item: T) => number, max = 200): T[] {
+  if (items.length <= max) return [...items];
+  const lo = Math.log(x(items[0]));
+  const hi = Math.log(x(items[items.length - 1]));
+  if (!(hi > lo)) return [items[0], items[items.length - 1]];
+  const gap = (hi - lo) / max;
+  const out: T[] = [items[0]];
+  let next = lo + gap;
+  for (let i = 1; i < items.length - 1; i++) {
+    const v = Math.log(x(items[i]));
+    if (v >= next) {
+      out.push(items[i]);
+      next = v + gap;
+    }
+  }
+  out.push(items[items.length - 1]);
+  return out;
+}

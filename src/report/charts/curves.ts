@@ -1,6 +1,6 @@
 // Learning curves: test loss vs tokens for every run, coloured by model size. The curves come from data.ts
 // (analysis/bcrit.ts curvesFromRuns for stored runs, analysis/importers.ts for imports); no fitting here.
-import { BASE_CONFIG, COUNT_LABELS, logTicks, lossTicks, params, skipped, type Chart } from '../common.ts';
+import { BASE_CONFIG, COUNT_LABELS, logTicks, lossTicks, params, skipped, thinLog, type Chart } from '../common.ts';
 import type { ReportData } from '../data.ts';
 import { maxOf, minOf } from '../../analysis/extent.ts';
 
@@ -13,7 +13,7 @@ export function learningCurvesChart(data: ReportData): Chart {
     const r = byId.get(c.id);
     const size = r ? params(r.paramsKaplan) : c.n ? params(c.n) : 'unknown';
     const run = r?.name || c.id;
-    return c.points.filter((p) => p.tokens > 0).map((p) => ({ run, size, sizeN: r?.paramsKaplan ?? c.n ?? 0, batch: c.batchTokens, tokens: p.tokens, loss: p.loss }));
+    return thinLog(c.points.filter((p) => p.tokens > 0), (p) => p.tokens).map((p) => ({ run, size, sizeN: r?.paramsKaplan ?? c.n ?? 0, batch: c.batchTokens, tokens: p.tokens, loss: p.loss }));
   });
   if (rows.length === 0) return skipped('learning-curves', CURVES_TITLE, 'no test-loss row has a positive token count');
   const sizes = [...new Map(rows.map((r) => [r.size, r.sizeN])).entries()].sort((a, b) => a[1] - b[1]).map(([s]) => s);

@@ -1,7 +1,7 @@
 // Seed chart 1 (SCIENCE.md section 4, Kaplan et al. 2020 Figure 18): batch-size scans, Step vs Tokens Processed,
 // one panel per model size, with the fitted eq. 5.1 contours. The scan analysis itself is analysis/bcrit.ts.
 import type { BcritAnalysis, BcritLevel } from '../../analysis/bcrit.ts';
-import { BASE_CONFIG, COUNT_LABELS, logTicks, params, sci, skipped, type Chart } from '../common.ts';
+import { BASE_CONFIG, COUNT_LABELS, logTicks, params, sci, skipped, thinLog, type Chart } from '../common.ts';
 import type { ReportData, SizeGroup } from '../data.ts';
 import { maxOf, minOf } from '../../analysis/extent.ts';
 
@@ -51,7 +51,7 @@ export function scanChart(data: ReportData, scans: readonly ScanFit[]): Chart {
 
 function panel(s: ScanFit, i: number, colorDomain: number[]) {
   const a = s.analysis!;
-  const curveRows = a.curves.flatMap((c) => c.steps.map((step, k) => ({ batch: c.batchTokens, step, tokens: c.tokens[k], loss: c.loss[k] })));
+  const curveRows = a.curves.flatMap((c) => thinLog(c.steps.map((step, k) => ({ batch: c.batchTokens, step, tokens: c.tokens[k], loss: c.loss[k] })), (r) => r.step));
   const steps = curveRows.map((r) => r.step);
   const tokens = curveRows.map((r) => r.tokens);
   const sLo = minOf(steps);
