@@ -11,8 +11,10 @@ import {
   gridStarts,
   logData,
   predictChinchilla,
+  APPROACH3_LBFGS,
   CHINCHILLA_KEYS,
 } from '../../src/analysis/chinchilla.ts';
+import { lbfgs } from '../../src/analysis/optimize.ts';
 import { syntheticChinchilla } from '../../src/analysis/synthetic.ts';
 import { assertClose } from '../helpers/assert-close.ts';
 
@@ -128,4 +130,19 @@ test('bootstrap: seeded, reproducible, intervals around the estimate, prediction
   const pr = predictChinchilla(fit, a, 7e10, 1.4e12);
   assert.ok(pr.ci[0] < pr.estimate && pr.estimate < pr.ci[1], JSON.stringify(pr));
   // (warm starts vs full-grid refits: bench/analysis.bench.ts --compare-grid K, ~13 s per resample)
+});
+
+test('on more than 4096 runs, the subsample search refined on every run reaches the optimum found from the truth', () => {
+  const P = { E: 1.8, A: 400, B: 2000, alpha: 0.34, beta: 0.37 };
+  const ns = Array.from({ length: 100 }, (_, i) => 1e7 * 1.06 ** i);
+  const ds = Array.from({ length: 60 }, (_, i) => 1e9 * 1.08 ** i);
+  const pts = syntheticChinchilla(P, ns, ds, 0.01, 7); // 6000 runs
+  const fit = fitChinchilla(pts);
+  // L-BFGS on all runs from the true parameters: the fit must be at least as good (a local optimum near the truth)
+  const fg = chinchillaObjective(logData(pts));
+  const fromTruth = lbfgs(fg, [Math.log(P.A), Math.log(P.B), Math.log(P.E), P.alpha, P.beta], APPROACH3_LBFGS);
+  assert.ok(fit.objective <= fromTruth.fun * (1 + 1e-9), `objective ${fit.objective} vs ${fromTruth.fun} from the truth`);
+  assertClose('alpha', fit.params.alpha, fromTruth.x[3], { rtol: 1e-3, atol: 0 });
+  assertClose('beta', fit.params.beta, fromTruth.x[4], { rtol: 1e-3, atol: 0 });
+  assert.equal(fit.diagnostics.optimized, 200);
 });
