@@ -429,6 +429,7 @@ export class FileStore implements Store {
             );
           }
           await removeStaleTemps(this.dir(run.id)); // a resume: clear what a killed writer left half-written
+          await removeDeadLock(join(this.dir(run.id), WRITE_LOCK)); // and the write lock it held when killed
           return this.toStoredRun(existing);
         }
         const dir = this.dir(run.id);
@@ -606,6 +607,19 @@ export class FileStore implements Store {
     this.closed = true;
     await Promise.all(this.locks.values());
   }
+}
+
+/** Removes a write lock whose process is gone from this host (a writer killed mid-write); keeps any other. */
+async function removeDeadLock(lock: string): Promise<void> {
+  const text = await readFile(lock, 'utf8').catch(() => undefined);
+  if (text === undefined) return;
+  let owner: { pid?: number; host?: string } = {};
+  try {
+    owner = JSON.parse(text) as typeof owner;
+  } catch {
+    return;
+  }
+  if (owner.host === THIS_HOST && !pidAlive(owner.pid ?? -1) && (await readFile(lock, 'utf8').catch(() => undefined)) === text) await unlink(lock).catch(() => {});
 }
 
 /** A directory in the store that is not a run (no spec.json, a bad name, a foreign file) is left alone by listRuns. */

@@ -384,15 +384,6 @@ export class PostgresStore implements Store {
     if (rowCount === 0) throw this.notFound(id);
   }
 
-  /** Runs an insert that references runs(id), turning a foreign-key violation into 'not-found'. */
-  private async withRun<R extends pg.QueryResultRow>(id: string, sql: string, params: unknown[]): Promise<pg.QueryResult<R>> {
-    try {
-      return await this.q<R>(sql, params);
-    } catch (err) {
-      if ((err as { code?: string }).code === '23503') throw this.notFound(id);
-      throw err;
-    }
-  }
 
   // ---- runs
 

@@ -160,138 +160,138 @@ export async function trainRun(config: RunConfig, exec: ExecOptions, store: Stor
   }
 
   async function trainHeld(): Promise<RunOutcome> {
-  // ---- resume from the checkpoint, dropping rows written after it (they are recomputed bit for bit). The rows up to
-  // the checkpoint must be there, each once: a short or damaged log cannot be filled in, so the run restarts from 0.
-  const probe = new NoiseProbe(config.noiseBeta);
-  let step = 0;
-  let wallMsBefore = 0;
-  const ckpt = await store.loadCheckpoint(id);
-  const kernelsNow = kernelsInfo(kernels);
-  if (ckpt) {
-    const source = `the checkpoint of run ${id} in the ${store.kind} store ${store.location}`;
-    const c = decodeCheckpoint(ckpt.bytes, source);
-    const n = gpt.params.length;
-    verifyCheckpoint(c, { runId: id, step: ckpt.step, tensors: { params: n, m: n, v: n }, state: { t: 'number', wallMs: 'number', noise: 'object' } }, source);
-    const mismatch = rowsMismatch(await store.readMetrics(id), rowSteps(ckpt.step));
-    if (mismatch !== undefined) {
-      hooks.onNotice?.(`warning: ${id}: its metric rows do not match its checkpoint at step ${ckpt.step} (${mismatch}); restarting the run from step 0 (the rows are recomputed, bit for bit)`);
-    } else {
-      const changed = kernelsChange(c.state.kernels, kernelsNow);
-      if (changed !== undefined) hooks.onNotice?.(`${id}: ${changed}`);
-      gpt.loadParams(c.tensors.params);
-      optimizer.setState({ m: c.tensors.m, v: c.tensors.v, t: c.state.t as number });
-      probe.setState(c.state.noise as NoiseProbeState);
-      wallMsBefore = c.state.wallMs as number;
-      step = c.step;
-      hooks.onNotice?.(`resuming ${id} from its checkpoint at step ${step} of ${steps}`);
+    // ---- resume from the checkpoint, dropping rows written after it (they are recomputed bit for bit). The rows up to
+    // the checkpoint must be there, each once: a short or damaged log cannot be filled in, so the run restarts from 0.
+    const probe = new NoiseProbe(config.noiseBeta);
+    let step = 0;
+    let wallMsBefore = 0;
+    const ckpt = await store.loadCheckpoint(id);
+    const kernelsNow = kernelsInfo(kernels);
+    if (ckpt) {
+      const source = `the checkpoint of run ${id} in the ${store.kind} store ${store.location}`;
+      const c = decodeCheckpoint(ckpt.bytes, source);
+      const n = gpt.params.length;
+      verifyCheckpoint(c, { runId: id, step: ckpt.step, tensors: { params: n, m: n, v: n }, state: { t: 'number', wallMs: 'number', noise: 'object' } }, source);
+      const mismatch = rowsMismatch(await store.readMetrics(id), rowSteps(ckpt.step));
+      if (mismatch !== undefined) {
+        hooks.onNotice?.(`warning: ${id}: its metric rows do not match its checkpoint at step ${ckpt.step} (${mismatch}); restarting the run from step 0 (the rows are recomputed, bit for bit)`);
+      } else {
+        const changed = kernelsChange(c.state.kernels, kernelsNow);
+        if (changed !== undefined) hooks.onNotice?.(`${id}: ${changed}`);
+        gpt.loadParams(c.tensors.params);
+        optimizer.setState({ m: c.tensors.m, v: c.tensors.v, t: c.state.t as number });
+        probe.setState(c.state.noise as NoiseProbeState);
+        wallMsBefore = c.state.wallMs as number;
+        step = c.step;
+        hooks.onNotice?.(`resuming ${id} from its checkpoint at step ${step} of ${steps}`);
+      }
     }
-  }
-  await store.truncateMetricsAfter(id, step, fence);
-  const holder = { worker: hooks.worker, attempt: hooks.attempt };
-  await store.setStatus(id, 'running', { step, ...holder }, fence);
+    await store.truncateMetricsAfter(id, step, fence);
+    const holder = { worker: hooks.worker, attempt: hooks.attempt };
+    await store.setStatus(id, 'running', { step, ...holder }, fence);
 
-  const saveCheckpoint = async () => {
-    const bytes = encodeCheckpoint({
-      runId: id,
-      step,
-      state: { t: optimizer.t, noise: probe.getState(), wallMs: wallMsBefore + (performance.now() - started), kernels: kernelsNow },
-      tensors: { params: gpt.params, m: optimizer.m, v: optimizer.v },
-    });
-    await store.saveCheckpoint(id, step, bytes, fence);
-  };
+    const saveCheckpoint = async () => {
+      const bytes = encodeCheckpoint({
+        runId: id,
+        step,
+        state: { t: optimizer.t, noise: probe.getState(), wallMs: wallMsBefore + (performance.now() - started), kernels: kernelsNow },
+        tensors: { params: gpt.params, m: optimizer.m, v: optimizer.v },
+      });
+      await store.saveCheckpoint(id, step, bytes, fence);
+    };
 
-  // ---- the loop
-  const schedule = { kind: config.schedule, lr: config.lr, warmupSteps: config.warmupSteps, minLrRatio: config.minLrRatio, decayFraction: config.decayFraction };
-  const sampler = new BatchSampler(dataset.train, micro, T, config.seed);
-  const microBatches: Batch[] = Array.from({ length: nMicro }, () => ({ B: micro, T, inputs: new Int32Array(micro * T), targets: new Int32Array(micro * T) }));
-  const evalSet = evalBatches(dataset.test, micro, T, config.evalWindows);
-  const evalAt = new Set(evalSteps(config));
-  const evaluate = () => {
-    let sum = 0, n = 0;
-    for (const b of evalSet) {
-      sum += gpt.evaluate(b.inputs, b.targets, b.B, b.T) * b.B;
-      n += b.B;
-    }
-    return sum / n;
-  };
-  const started = performance.now();
-  const firstStep = step;
-  let pending: MetricRow[] = [];
-  let lastFlush = performance.now();
-  let lastStatus = performance.now();
-  let lastRenew = performance.now();
-  const flush = async () => {
-    if (pending.length) await store.appendMetrics(id, pending, fence);
-    pending = [];
-    lastFlush = performance.now();
-    // the lease's heartbeat, a quarter of its length apart (between steps: a step longer than the lease lets another
-    // process take the run over, and this one is then fenced out at its next write)
-    if (lastFlush - lastRenew >= lease.leaseMs / 4) {
-      lastRenew = lastFlush;
-      lease = await store.renewRun(lease);
-    }
-    // the 'running' status carries the step reached, refreshed at most every STATUS_MS (sweep watchers read it)
-    if (lastFlush - lastStatus >= STATUS_MS && step < steps) {
-      lastStatus = lastFlush;
-      await store.setStatus(id, 'running', { step, ...holder }, fence);
-    }
-  };
-  let trainLoss = NaN;
-  let testLoss: number | undefined;
+    // ---- the loop
+    const schedule = { kind: config.schedule, lr: config.lr, warmupSteps: config.warmupSteps, minLrRatio: config.minLrRatio, decayFraction: config.decayFraction };
+    const sampler = new BatchSampler(dataset.train, micro, T, config.seed);
+    const microBatches: Batch[] = Array.from({ length: nMicro }, () => ({ B: micro, T, inputs: new Int32Array(micro * T), targets: new Int32Array(micro * T) }));
+    const evalSet = evalBatches(dataset.test, micro, T, config.evalWindows);
+    const evalAt = new Set(evalSteps(config));
+    const evaluate = () => {
+      let sum = 0, n = 0;
+      for (const b of evalSet) {
+        sum += gpt.evaluate(b.inputs, b.targets, b.B, b.T) * b.B;
+        n += b.B;
+      }
+      return sum / n;
+    };
+    const started = performance.now();
+    const firstStep = step;
+    let pending: MetricRow[] = [];
+    let lastFlush = performance.now();
+    let lastStatus = performance.now();
+    let lastRenew = performance.now();
+    const flush = async () => {
+      if (pending.length) await store.appendMetrics(id, pending, fence);
+      pending = [];
+      lastFlush = performance.now();
+      // the lease's heartbeat, a quarter of its length apart (between steps: a step longer than the lease lets another
+      // process take the run over, and this one is then fenced out at its next write)
+      if (lastFlush - lastRenew >= lease.leaseMs / 4) {
+        lastRenew = lastFlush;
+        lease = await store.renewRun(lease);
+      }
+      // the 'running' status carries the step reached, refreshed at most every STATUS_MS (sweep watchers read it)
+      if (lastFlush - lastStatus >= STATUS_MS && step < steps) {
+        lastStatus = lastFlush;
+        await store.setStatus(id, 'running', { step, ...holder }, fence);
+      }
+    };
+    let trainLoss = NaN;
+    let testLoss: number | undefined;
 
-  while (step < steps) {
-    if (hooks.signal?.aborted) {
-      await flush();
-      await saveCheckpoint();
-      await store.setStatus(id, 'pending', { step, message: 'interrupted; run the same command to resume' }, fence);
-      return outcome('interrupted', step, { stepsTrained: step - firstStep, finalTrainLoss: trainLoss });
-    }
-    step++;
-    for (let k = 0; k < nMicro; k++) sampler.batch(step, k, microBatches[k]);
-    const lr = learningRate(schedule, step, steps);
-    const r = trainStep(gpt, optimizer, microBatches, micro, T, { lr, clip: config.gradClip });
-    trainLoss = r.loss;
-    const wallMs = wallMsBefore + (performance.now() - started);
-    const row: MetricRow = { step, tokens: step * config.batch * T, flops: step * config.batch * T * flopsPerToken, trainLoss, lr, gradNorm: r.gradNorm, wallMs };
+    while (step < steps) {
+      if (hooks.signal?.aborted) {
+        await flush();
+        await saveCheckpoint();
+        await store.setStatus(id, 'pending', { step, message: 'interrupted; run the same command to resume' }, fence);
+        return outcome('interrupted', step, { stepsTrained: step - firstStep, finalTrainLoss: trainLoss });
+      }
+      step++;
+      for (let k = 0; k < nMicro; k++) sampler.batch(step, k, microBatches[k]);
+      const lr = learningRate(schedule, step, steps);
+      const r = trainStep(gpt, optimizer, microBatches, micro, T, { lr, clip: config.gradClip });
+      trainLoss = r.loss;
+      const wallMs = wallMsBefore + (performance.now() - started);
+      const row: MetricRow = { step, tokens: step * config.batch * T, flops: step * config.batch * T * flopsPerToken, trainLoss, lr, gradNorm: r.gradNorm, wallMs };
 
-    // McCandlish et al. 2018 App. A.1: B_small = one micro-batch, B_big = the accumulated batch. The row keeps
-    // this step's raw unbiased |G|^2 and tr(Sigma) (analysis averages them over a loss bin: a ratio of means, with
-    // no EMA lag that depends on the run's length); bSimple is the EMA ratio, for live progress.
-    if (nMicro >= 2 && config.noiseInterval > 0 && step % config.noiseInterval === 0 && Number.isFinite(r.gradSq)) {
-      const e = probe.update({ bSmall: micro, bBig: config.batch, microGradSq: r.microGradSq, gradSq: r.gradSq });
-      Object.assign(row, { bSimple: e.bSimple, bSimpleTokens: e.bSimple * T, gradSq: e.raw.gradSq, traceSigma: e.raw.traceSigma });
+      // McCandlish et al. 2018 App. A.1: B_small = one micro-batch, B_big = the accumulated batch. The row keeps
+      // this step's raw unbiased |G|^2 and tr(Sigma) (analysis averages them over a loss bin: a ratio of means, with
+      // no EMA lag that depends on the run's length); bSimple is the EMA ratio, for live progress.
+      if (nMicro >= 2 && config.noiseInterval > 0 && step % config.noiseInterval === 0 && Number.isFinite(r.gradSq)) {
+        const e = probe.update({ bSmall: micro, bBig: config.batch, microGradSq: r.microGradSq, gradSq: r.gradSq });
+        Object.assign(row, { bSimple: e.bSimple, bSimpleTokens: e.bSimple * T, gradSq: e.raw.gradSq, traceSigma: e.raw.traceSigma });
+      }
+
+      if (!Number.isFinite(trainLoss) || trainLoss > divergeLoss) {
+        pending.push(row);
+        await flush();
+        const message = `train loss ${trainLoss} at step ${step} (threshold ${divergeLoss.toFixed(2)})`;
+        await store.setStatus(id, 'diverged', { step, message }, fence);
+        return outcome('diverged', step, { stepsTrained: step - firstStep, finalTrainLoss: trainLoss, message });
+      }
+
+      const isEval = evalAt.has(step);
+      if (isEval) {
+        testLoss = evaluate();
+        row.testLoss = testLoss;
+      }
+      const logged = isEval || step % config.logEvery === 0;
+      if (logged) pending.push(row);
+      const tokensPerSecond = ((step - firstStep) * config.batch * T) / ((performance.now() - started) / 1000);
+      hooks.onStep?.({ step, totalSteps: steps, trainLoss, testLoss, tokensPerSecond, row: logged ? row : undefined });
+
+      if (step % exec.checkpointEvery === 0 || step === steps) {
+        await flush();
+        await saveCheckpoint();
+      } else if (performance.now() - lastFlush >= FLUSH_MS || performance.now() - lastRenew >= lease.leaseMs / 4) {
+        await flush();
+      }
     }
 
-    if (!Number.isFinite(trainLoss) || trainLoss > divergeLoss) {
-      pending.push(row);
-      await flush();
-      const message = `train loss ${trainLoss} at step ${step} (threshold ${divergeLoss.toFixed(2)})`;
-      await store.setStatus(id, 'diverged', { step, message }, fence);
-      return outcome('diverged', step, { stepsTrained: step - firstStep, finalTrainLoss: trainLoss, message });
-    }
-
-    const isEval = evalAt.has(step);
-    if (isEval) {
-      testLoss = evaluate();
-      row.testLoss = testLoss;
-    }
-    const logged = isEval || step % config.logEvery === 0;
-    if (logged) pending.push(row);
+    await flush();
+    await store.setStatus(id, 'done', { step }, fence);
     const tokensPerSecond = ((step - firstStep) * config.batch * T) / ((performance.now() - started) / 1000);
-    hooks.onStep?.({ step, totalSteps: steps, trainLoss, testLoss, tokensPerSecond, row: logged ? row : undefined });
-
-    if (step % exec.checkpointEvery === 0 || step === steps) {
-      await flush();
-      await saveCheckpoint();
-    } else if (performance.now() - lastFlush >= FLUSH_MS || performance.now() - lastRenew >= lease.leaseMs / 4) {
-      await flush();
-    }
-  }
-
-  await flush();
-  await store.setStatus(id, 'done', { step }, fence);
-  const tokensPerSecond = ((step - firstStep) * config.batch * T) / ((performance.now() - started) / 1000);
-  return outcome('done', step, { stepsTrained: step - firstStep, finalTrainLoss: trainLoss, finalTestLoss: testLoss, tokensPerSecond });
+    return outcome('done', step, { stepsTrained: step - firstStep, finalTrainLoss: trainLoss, finalTestLoss: testLoss, tokensPerSecond });
   }
 }
 

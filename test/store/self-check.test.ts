@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { appendFile, mkdir, readFile, truncate, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { MetricRow } from '../../src/analysis/records.ts';
@@ -158,4 +158,19 @@ test('status on a store that does not exist fails and creates nothing', () => {
   assert.equal(r.status, 2, r.stderr);
   assert.match(r.stderr, /no store at .*typo-runs: no such directory/);
   assert.equal(existsSync(missing), false);
+});
+
+test('a write lock left by a killed process is broken at the next write; a lease file of a dead pid frees the run', async () => {
+  const store = await freshStore('dead-lock');
+  assert.equal((await train(store, 2)).outcome.status, 'interrupted');
+  // what a writer SIGKILLed inside a write leaves: its lock, naming a pid that no longer runs on this host
+  const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+  const pid = Number(dead.stdout);
+  await writeFile(join(store.location, id, '.write.lock'), JSON.stringify({ pid, host: hostname(), at: new Date().toISOString() }));
+  const lease = JSON.parse(await readFile(join(store.location, id, 'lease.json'), 'utf8')) as { epoch: number };
+  await writeFile(join(store.location, id, 'lease.json'), JSON.stringify({ epoch: lease.epoch, lease: { id, epoch: lease.epoch, holder: 'train dead', host: hostname(), pid, since: new Date().toISOString(), heartbeatAt: new Date().toISOString(), leaseMs: 60_000 } }));
+  const { outcome } = await train(store);
+  assert.equal(outcome.status, 'done');
+  assert.deepEqual(values(await store.readMetrics(id)), values(reference));
+  assert.equal(existsSync(join(store.location, id, '.write.lock')), false, 'no lock left behind');
 });
