@@ -92,7 +92,8 @@ test('IsoFLOP profiles and frontier: one parabola per budget, minima inside, log
   assert.match(iso.caption, /Approach 2/);
   const f = drawn(r.charts, 'frontier');
   assert.ok(encodings(f.spec).every((e) => e.x.scale?.type === 'log' && e.y.scale?.type === 'log'));
-  assert.match(f.svg!, /N_opt ~ C\^0\.\d+/);
+  // the legend names each line (as text, not only in the marks' aria labels: a legend: null on the bands once hid it)
+  assert.match(f.svg!, />[^<"]*N_opt ~ C\^0\.\d+[^<"]*</);
   assert.match(f.caption, /6ND/);
   const lc = drawn(r.charts, 'learning-curves');
   assert.equal(countPaths(lc.svg!, 'curves'), 18, 'one learning curve per run');

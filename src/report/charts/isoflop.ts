@@ -168,7 +168,7 @@ export function frontierChart(data: ReportData, iso: IsoFlopFit | null, lnd: rea
       width: 300,
       height: 250,
       layer: [
-        { name: `frontier${i}_bands`, data: { values: bands.filter((b) => b.panel === name) }, mark: { type: 'area', opacity: 0.15, clip: true }, encoding: { x, y: { ...y, field: 'lo' }, y2: { field: 'hi' }, color: { ...color, legend: null }, detail: { field: 'series' } } },
+        { name: `frontier${i}_bands`, data: { values: bands.filter((b) => b.panel === name) }, mark: { type: 'area', opacity: 0.15, clip: true }, encoding: { x, y: { ...y, field: 'lo' }, y2: { field: 'hi' }, color, detail: { field: 'series' } } },
         { name: `frontier${i}_lines`, data: { values: rows.filter((r) => r.panel === name && r.kind === 'line') }, mark: { type: 'line', strokeWidth: 2, clip: true }, encoding: { x, y, color, detail: { field: 'series' } } },
         { name: `frontier${i}_points`, data: { values: rows.filter((r) => r.panel === name && r.kind === 'point') }, mark: { type: 'point', shape: 'cross', filled: true, size: 110, clip: true }, encoding: { x, y, color } },
       ],
