@@ -14,7 +14,10 @@ import { prepareDataset, type Dataset } from '../../src/data/index.ts';
 import { openStore, StoreError, type Store } from '../../src/store/store.ts';
 import { parseRunConfig, runId, type ExecOptions, type RunConfig } from '../../src/train/config.ts';
 import { trainRun } from '../../src/train/run.ts';
+import { makeManifest, recordSweep } from '../../src/sweep/manifest.ts';
+import { expandSweep, parseSweepSpec } from '../../src/sweep/spec.ts';
 import { skipOrFail } from '../helpers/require.ts';
+import { makeRun } from './store-suite.ts';
 import { isSkip, startPostgres } from '../helpers/services.ts';
 
 const bin = new URL('../../bin/scaling-lab.js', import.meta.url).pathname;
@@ -148,4 +151,28 @@ test('two train commands on one run: the second names the holder and exits non-z
   } finally {
     if (first.exitCode === null) first.kill('SIGKILL');
   }
+});
+
+test('status names who holds a run, and says when the holder\'s lease has lapsed', async () => {
+  const location = join(dir, 'status-holder');
+  const spec = parseSweepSpec({ name: 'held', base: { depth: 1, context: 16, batch: 8, steps: 20, tokenizer: 'byte', corpus }, axes: { seed: [0, 1] } });
+  const configs = expandSweep(spec);
+  await recordSweep(location, makeManifest(spec, configs));
+  const store = await open('status-holder');
+  const held = runId(configs[0]!);
+  await store.putRun(makeRun(held, { sweep: 'held' }));
+  const holder = spawn(process.execPath, ['--import', 'tsx', new URL('./lease-holder.ts', import.meta.url).pathname, location, held, 'worker far:1'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  try {
+    await once(holder.stdout, 'data');
+    const live = spawnSync(process.execPath, [bin, 'status', 'held', '--store', location], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(live.status, 0, live.stderr);
+    assert.match(live.stdout, new RegExp(`${held} +pending .*held by worker far:1 since \\d{4}-`));
+    const json = JSON.parse(spawnSync(process.execPath, [bin, 'status', 'held', '--store', location, '--json'], { encoding: 'utf8', timeout: 60_000 }).stdout) as { runs: Array<{ id: string; holder?: string; holderLive?: boolean }> };
+    assert.deepEqual(json.runs.map((r) => [r.id === held, r.holder, r.holderLive]), [[true, 'worker far:1', true], [false, undefined, undefined]]);
+  } finally {
+    holder.kill('SIGKILL');
+    await once(holder, 'exit');
+  }
+  const dead = spawnSync(process.execPath, [bin, 'status', 'held', '--store', location], { encoding: 'utf8', timeout: 60_000 });
+  assert.match(dead.stdout, /lease of worker far:1 lapsed \(its process is gone or silent\): the next worker or train takes the run over/);
 });

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { StoreError, openStore, storeKindOf, type Store } from '../../store/store.ts';
 import { warnDamaged } from '../damaged.ts';
+import { leaseIsLive } from '../../store/lease.ts';
 import { listSweeps, readSweep, type SweepManifest } from '../../sweep/manifest.ts';
 import { SweepSpecError, expandSweep } from '../../sweep/spec.ts';
 import { runId, totalSteps } from '../../train/config.ts';
@@ -20,6 +21,10 @@ export interface RunStatusRow {
   attempt?: number;
   updatedAt?: string;
   message?: string;
+  /** who holds the run's lease (one writer per run), since when, and whether it is live (renewed, its process alive) */
+  holder?: string;
+  heldSince?: string;
+  holderLive?: boolean;
 }
 
 async function sweepRows(store: Store, m: SweepManifest): Promise<RunStatusRow[]> {
@@ -33,13 +38,21 @@ async function sweepRows(store: Store, m: SweepManifest): Promise<RunStatusRow[]
     }
     const metrics = await store.readMetrics(id);
     const last = metrics.at(-1);
+    const lease = await store.getLease(id);
     rows.push({
+      ...(lease !== undefined && { holder: lease.holder, heldSince: lease.since, holderLive: leaseIsLive(lease) }),
       id, state: run.state.status, step: last?.step ?? run.state.step ?? 0, totalSteps: steps.get(id) ?? 0,
       trainLoss: last?.trainLoss, testLoss: metrics.findLast((r) => r.testLoss !== undefined)?.testLoss,
       worker: run.state.worker, attempt: run.state.attempt, updatedAt: run.state.updatedAt, message: run.state.message,
     });
   }
   return rows;
+}
+
+/** The note column: the status message, and for a held run who holds it (a lapsed lease: its holder went silent or died). */
+function note(r: RunStatusRow): string {
+  const held = r.holder === undefined ? '' : r.holderLive ? `held by ${r.holder} since ${r.heldSince}` : `lease of ${r.holder} lapsed (its process is gone or silent): the next worker or train takes the run over`;
+  return [r.message ?? '', held].filter(Boolean).join('; ');
 }
 
 function table(head: string[], rows: string[][]): string {
@@ -87,7 +100,7 @@ export function registerStatus(program: Command): void {
         console.log(`sweep ${m.name} (${m.purpose}) in ${store.location}: ${rows.filter((r) => r.state === 'done' || r.state === 'diverged').length}/${rows.length} finished`);
         console.log(table(
           ['run', 'state', 'step', 'train', 'test', 'worker', 'note'],
-          rows.map((r) => [r.id, r.state + (r.attempt && r.attempt > 1 ? ` (try ${r.attempt})` : ''), `${r.step}/${r.totalSteps}`, fmt(r.trainLoss), fmt(r.testLoss), r.state === 'running' ? (r.worker ?? '') : '', r.message ?? '']),
+          rows.map((r) => [r.id, r.state + (r.attempt && r.attempt > 1 ? ` (try ${r.attempt})` : ''), `${r.step}/${r.totalSteps}`, fmt(r.trainLoss), fmt(r.testLoss), r.state === 'running' ? (r.worker ?? '') : '', note(r)]),
         ));
       } finally {
         await store.close();
