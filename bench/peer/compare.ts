@@ -201,7 +201,7 @@ async function main(): Promise<void> {
       mark: { type: 'line', strokeWidth: 1.2, clip: true },
       encoding: {
         x: { field: 'tokens', type: 'quantitative', scale: { type: 'log', domain: [5000, 1600000] }, title: 'tokens' },
-        y: { field: 'loss', type: 'quantitative', scale: { domain: [1.9, 3.5], zero: false }, title: 'test loss' },
+        y: { field: 'loss', type: 'quantitative', scale: { domain: [Math.floor(Math.min(...data.map((d) => d.loss)) * 10) / 10, 3.5], zero: false }, title: 'test loss' },
         color: { field: 'trainer', type: 'nominal', scale: { range: ['#1f77b4', '#d62728'] } },
         strokeDash: { field: 'seed', type: 'nominal' },
         detail: { field: 'series' },
