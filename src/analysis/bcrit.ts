@@ -395,6 +395,8 @@ export interface BcritAnalysis {
   regimeBreak?: RegimeBreak;
   /** batch sizes whose best LR is at the edge of the LRs tried */
   lrWarnings: string[];
+  /** why the B_crit(L) law should be read with care: failed resamples, a poor line, a narrow loss range */
+  fitWarnings: string[];
   /** replicas (seeds) per batch size, where some batch size has more than one */
   seeds: number;
   units: 'tokens';
@@ -537,7 +539,7 @@ export function analyzeBatchScan(runs: readonly LossCurve[], options: BcritOptio
     .filter((c) => c.lr?.edge)
     .map((c) => `batch ${c.batchTokens} tokens: the best LR ${c.lr!.best.toPrecision(3)} is at the ${c.lr!.best === c.lr!.tried[0] ? 'low' : 'high'} edge of the LRs tried (${c.lr!.tried.map((v) => v.toPrecision(3)).join(', ')}); a better LR may lie beyond it`);
   const seeds = curves.reduce((m, c) => Math.max(m, c.replicas.length), 0);
-  const base = { curves, levels, lrWarnings, seeds, units: 'tokens' as const };
+  const base = { curves, levels, lrWarnings, fitWarnings: [] as string[], seeds, units: 'tokens' as const };
 
   // the power-law regime: cut the pre-regime levels above a break
   const ok = levels.filter((l) => l.status === 'ok');
@@ -577,6 +579,13 @@ export function analyzeBatchScan(runs: readonly LossCurve[], options: BcritOptio
     const fl = lnLine(got);
     return { bStar: Math.exp(fl.intercept), alphaB: -1 / fl.slope };
   }, estimate, { samples: bs.samples ?? 1000, seed: bootSeed, level: bs.level ?? 0.95 });
+  const tried = boot.failures + boot.samples.bStar.length;
+  if (boot.failures > 0.2 * tried) {
+    base.fitWarnings.push(`${boot.failures} of ${tried} bootstrap resamples could not fit 3 levels (too few batch sizes reach the deep levels); the intervals come from the rest and understate the uncertainty: scan more batch sizes, or give the large batches more tokens`);
+  }
+  if (full.r2 < 0.8) base.fitWarnings.push(`the levels scatter about the line (R^2 ${full.r2.toFixed(2)}): the exponent is weakly determined; read the per-level B_crit and their intervals rather than alpha_B`);
+  const span = Math.log(used[0].loss / used[used.length - 1].loss);
+  if (span < 0.1) base.fitWarnings.push(`the law spans only L ${used[used.length - 1].loss.toPrecision(3)}-${used[0].loss.toPrecision(3)} (${(100 * span).toFixed(0)}% in loss): an exponent over so short a range is fragile; train the runs longer so more levels are usable`);
   const a = (1 - boot.level) / 2;
   levels.forEach((l, j) => {
     const s = perLevel[j].sort((p, q) => p - q);

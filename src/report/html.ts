@@ -66,7 +66,7 @@ function fitSection(r: Omit<Report, 'html'>): string {
     if (pl) {
       parts.push(`<p>Pooled across the ${pl.groups} scans (Kaplan et al. 2020 Figure 10, one line): B* = ${esc(sci(pl.bStar, 3))} ${esc(ciText(pl.ci.bStar))} tokens, alpha_B = ${esc(sci(pl.alphaB, 3))} ${esc(ciText(pl.ci.alphaB))} over ${pl.n} levels; ${pl.agree ? `every scan agrees with it within its own intervals (alpha_B, and B_crit at L ${esc(sci(pl.lossMid, 3))}): B_crit depends on the loss, not the model size` : 'the scans do <b>not</b> agree with one law within their intervals'} (F-test of one line vs one per scan, indicative only as levels are correlated: F = ${esc(sci(pl.f, 3))}, p = ${esc(sci(pl.p, 2))}).</p>`);
     }
-    const warn = scans.flatMap((s) => s.analysis!.lrWarnings.map((w) => `${s.group.label}: ${w}`));
+    const warn = scans.flatMap((s) => [...s.analysis!.fitWarnings, ...s.analysis!.lrWarnings].map((w) => `${s.group.label}: ${w}`));
     if (warn.length) parts.push(`<ul class="warnings">${warn.map((w) => `<li>${esc(w)}</li>`).join('')}</ul>`);
     for (const s of scans) {
       parts.push(`<details><summary>${esc(s.group.label)}: per-level eq. 5.1 fits</summary>${table(['loss', 'batch sizes', 'S_min', 'E_min', 'B_crit (tokens)', pct, 'R^2', 'status'], s.analysis!.levels.map((l) => [sci(l.loss, 4), l.batchSizes, sci(l.sMin, 3), sci(l.eMin, 3), sci(l.bCrit, 3), l.ci ? ciText(l.ci) : '', sci(l.r2, 3), l.status + (l.reason ? `: ${l.reason}` : '')]))}${lrTable(s.analysis!)}</details>`);

@@ -478,3 +478,12 @@ test('the default grid: 16 levels strictly inside the usable range (after every 
     assert.equal(ten.levels.length, 10);
   }
 });
+
+test('a law read with care says why: a narrow loss range is warned about, a clean scan has no warning', () => {
+  const clean = analyzeBatchScan(syntheticBatchScan({ ...SCAN, seed: 1 }), { bootstrap: { samples: 50, seed: 1 } });
+  assert.ok(clean.fit, clean.fitReason);
+  assert.deepEqual(clean.fitWarnings, []);
+  const narrow = analyzeBatchScan(syntheticBatchScan({ ...SCAN, seed: 1 }), { levels: [2.5, 2.48, 2.46, 2.44], bootstrap: { samples: 50, seed: 1 } });
+  assert.ok(narrow.fit, narrow.fitReason);
+  assert.ok(narrow.fitWarnings.some((w) => /spans only L/.test(w)), narrow.fitWarnings.join('; '));
+});

@@ -132,9 +132,7 @@ function groupText(label: string, a: BcritAnalysis): string {
     `== ${label}: ${a.curves.length} batch sizes (${a.curves.map((c) => c.batchTokens).join(', ')} tokens)${seeds}`,
     renderTable(['loss', 'sizes', 'S_min', 'E_min', 'B_crit', 'B_crit 95% CI', 'R^2', 'status'], rows),
     ...a.lrWarnings.map((w) => `warning: ${w}`),
-    ...(f && f.bootstrap.failures > 0.2 * (f.bootstrap.failures + f.bootstrap.samples.bStar.length)
-      ? [`warning: ${f.bootstrap.failures} of ${f.bootstrap.failures + f.bootstrap.samples.bStar.length} bootstrap resamples could not fit 3 levels (too few batch sizes reach the deep levels); the intervals come from the rest and understate the uncertainty: scan more batch sizes, or give the large batches more tokens`]
-      : []),
+    ...a.fitWarnings.map((w) => `warning: ${w}`),
     f
       ? `B_crit(L) = B* / L^(1/alpha_B): B* = ${fmt(f.bStar)} tokens ${ciText(f.ci.bStar)}, alpha_B = ${fmt(f.alphaB)} ${ciText(f.ci.alphaB)} (1/alpha_B = ${fmt(1 / f.alphaB)}); ${f.n} levels, R^2 ${fmt(f.r2)}; ${Math.round(f.bootstrap.level * 100)}% bootstrap over batch sizes${a.seeds > 1 ? ' and seeds' : ''}, ${f.bootstrap.samples.bStar.length} resamples (${f.bootstrap.failures} failed)`
       : `no B_crit(L) fit: ${a.fitReason}`,
@@ -185,6 +183,7 @@ export async function runBcrit(source: string, o: BcritCliOptions): Promise<Reco
     fitReason: r.analysis?.fitReason,
     regimeBreak: r.analysis?.regimeBreak,
     lrWarnings: r.analysis?.lrWarnings ?? [],
+    fitWarnings: r.analysis?.fitWarnings ?? [],
   }));
   // one group: its fields at the top level too, so scripts need not index groups[0]
   return { units: 'tokens', source: from, groups: groupsJson, pooled, ...(groupsJson.length === 1 && { ...groupsJson[0] }), text };
