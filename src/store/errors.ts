@@ -147,7 +147,7 @@ export const DEFAULT_OUTAGE_WINDOW_MS = 10 * 60_000;
 export interface RetryOptions {
   /** give up once the outage has lasted this long (0: no retry) */
   windowMs: number;
-  /** first delay; doubled after each failure up to maxDelayMs (defaults 100 ms and 5 s) */
+  /** first delay; doubled after each failure up to maxDelayMs (defaults 100 ms and 2 s: back within ~2 s of the service) */
   baseDelayMs?: number;
   maxDelayMs?: number;
   /** shared by every call on one resource, so an outage is one line however many calls waited it out */
@@ -166,7 +166,7 @@ export interface RetryOptions {
 export async function withRetry<T>(fn: () => Promise<T>, options: RetryOptions): Promise<T> {
   const transient = options.transient ?? isTransient;
   const base = options.baseDelayMs ?? 100;
-  const max = options.maxDelayMs ?? 5000;
+  const max = options.maxDelayMs ?? 2000;
   let delay = base;
   let mySince: number | undefined;
   for (;;) {

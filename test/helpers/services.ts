@@ -64,7 +64,7 @@ export interface PostgresServer {
    * Stops the server (mode 'fast': clients get 57P01 admin shutdown; 'immediate': a crash), waits downMs, starts it
    * again on the same port and data. Resolves when it accepts connections again, with the measured down time.
    */
-  restart(downMs: number, mode?: 'fast' | 'immediate'): Promise<{ downMs: number }>;
+  restart(downMs?: number, mode?: 'fast' | 'immediate'): Promise<{ downMs: number }>;
   /** SIGSTOPs the postmaster and every backend: connections stay open, nothing answers (thaw() or stop() ends it) */
   freeze(): Promise<void>;
   thaw(): void;
@@ -178,7 +178,7 @@ export async function startPostgres(): Promise<PostgresServer | Skip> {
     url,
     port,
     createDatabase,
-    restart: async (downMs, mode = 'fast') => {
+    restart: async (downMs = 0, mode = 'fast') => {
       thaw();
       const t0 = Date.now();
       await run(pgCtl, ['-D', data, '-m', mode, '-w', 'stop'], opts);
@@ -213,7 +213,7 @@ export interface RedisServer {
    * append-only file (every write fsynced, so jobs, locks and counters survive even a SIGKILL). Resolves when it
    * accepts connections again, with the measured down time.
    */
-  restart(downMs: number, options?: { kill?: boolean }): Promise<{ downMs: number }>;
+  restart(downMs?: number, options?: { kill?: boolean }): Promise<{ downMs: number }>;
   stop(): Promise<void>;
 }
 
@@ -257,7 +257,7 @@ export async function startRedis(): Promise<RedisServer | Skip> {
       return {
         url: `redis://127.0.0.1:${port}`,
         port,
-        restart: async (downMs, options = {}) => {
+        restart: async (downMs = 0, options = {}) => {
           const t0 = Date.now();
           await halt(options.kill ? 'SIGKILL' : 'SIGTERM');
           await new Promise((r) => setTimeout(r, Math.max(0, downMs - (Date.now() - t0))));
