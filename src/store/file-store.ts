@@ -3,7 +3,7 @@
 // and checks the epoch in lease.json under it (see lease.ts); many readers are fine.
 import { randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import { link, mkdir, readdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { MetricRow, RunRecord, RunStatus } from '../analysis/records.ts';
@@ -549,6 +549,29 @@ export class FileStore implements Store {
     await this.fenced(id, fence, async () => {
       await replaceFile(join(this.dir(id), CHECKPOINT_FILE), encodeCheckpoint(step, bytes));
     });
+  }
+
+  async checkpointStep(id: string): Promise<number | undefined> {
+    this.checkOpen();
+    await this.mustExist(id);
+    const path = join(this.dir(id), CHECKPOINT_FILE);
+    let handle;
+    try {
+      handle = await open(path, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    try {
+      const header = Buffer.alloc(CHECKPOINT_HEADER);
+      const { bytesRead } = await handle.read(header, 0, CHECKPOINT_HEADER, 0);
+      if (bytesRead < CHECKPOINT_HEADER || !header.subarray(0, 8).equals(CHECKPOINT_MAGIC) || header.readUInt32LE(8) !== CHECKPOINT_VERSION) {
+        throw new StoreError('corrupt', `${path} is not a readable checkpoint: bad header`, 'delete it to restart the run from step 0 (its metric rows will be recomputed)');
+      }
+      return Number(header.readBigUInt64LE(16));
+    } finally {
+      await handle.close();
+    }
   }
 
   async loadCheckpoint(id: string): Promise<Checkpoint | undefined> {

@@ -598,6 +598,15 @@ export class PostgresStore implements Store {
     }
   }
 
+  async checkpointStep(id: string): Promise<number | undefined> {
+    const { rows } = await this.q<{ step: number }>(`SELECT step FROM ${this.s}.checkpoints WHERE run_id = $1`, [checkRunId(id)]);
+    if (rows[0] === undefined) {
+      await this.mustExist(id);
+      return undefined;
+    }
+    return rows[0].step;
+  }
+
   async loadCheckpoint(id: string): Promise<Checkpoint | undefined> {
     // one statement, so one snapshot: the header and the chunks of the same save
     const { rows } = await this.q<{ step: number; size: string; chunks: number; idx: number | null; bytes: Buffer | null }>(

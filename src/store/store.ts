@@ -153,6 +153,8 @@ export interface Store {
   /** Replaces the run's checkpoint atomically: a reader sees the old one or the new one, never a mix. */
   saveCheckpoint(id: string, step: number, bytes: Uint8Array, fence?: Fence): Promise<void>;
   loadCheckpoint(id: string): Promise<Checkpoint | undefined>;
+  /** The step of the run's checkpoint without reading its bytes (undefined: none), e.g. to check a finished run. */
+  checkpointStep(id: string): Promise<number | undefined>;
 
   /**
    * What listRuns leaves out because it cannot be read as a run (file store: a run directory without its spec.json,

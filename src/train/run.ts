@@ -295,6 +295,20 @@ export async function trainRun(config: RunConfig, exec: ExecOptions, store: Stor
   }
 }
 
+/**
+ * Why a run the store calls done or diverged is not (undefined: it is, or it is not finished). For executors deciding
+ * which runs to skip: a run with a problem should go to trainRun, which corrects its status (saying so) and resumes.
+ * Reads the rows and the checkpoint's step, not the checkpoint.
+ */
+export async function finishedRunProblem(store: Store, config: RunConfig): Promise<string | undefined> {
+  const id = runId(config);
+  const run = await store.getRun(id);
+  if (run === undefined || (run.state.status !== 'done' && run.state.status !== 'diverged')) return undefined;
+  const vocab = (run.spec as Partial<StoredSpec>).vocab ?? run.model?.vocab;
+  const divergeLoss = config.divergeLoss ?? (vocab === undefined ? Infinity : 1.5 * Math.log(vocab) + 1);
+  return finishedStatusProblem(store, id, run, totalSteps(config), divergeLoss, (upTo) => expectedRowSteps(config, upTo));
+}
+
 /** The steps at which a run logs a metric row, up to `upTo`: every logEvery-th step and every evaluation. */
 export function expectedRowSteps(config: RunConfig, upTo: number): number[] {
   const evals = new Set(evalSteps(config));
@@ -327,9 +341,9 @@ async function finishedStatusProblem(
 ): Promise<string | undefined> {
   const rows = await store.readMetrics(id);
   if (run.state.status === 'done') {
-    const ckpt = await store.loadCheckpoint(id).catch(() => undefined);
-    if (ckpt === undefined) return `there is no readable checkpoint (a done run has one at step ${steps})`;
-    if (ckpt.step !== steps) return `its checkpoint is at step ${ckpt.step} of ${steps}`;
+    const at = await store.checkpointStep(id).catch(() => undefined);
+    if (at === undefined) return `there is no readable checkpoint (a done run has one at step ${steps})`;
+    if (at !== steps) return `its checkpoint is at step ${at} of ${steps}`;
     const mismatch = rowsMismatch(rows, rowSteps(steps));
     return mismatch === undefined ? undefined : `its metric rows are incomplete (${mismatch})`;
   }

