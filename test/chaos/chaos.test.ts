@@ -22,7 +22,7 @@ const SEED = Number(process.env.CHAOS_SEED ?? Date.now() % 100_000);
 const RUNS = 8;
 const STEPS = 300;
 const LOCK_MS = 3000;
-const WORKER_FLAGS = ['--threads', '1', '--lock-duration', String(LOCK_MS), '--stalled-interval', '1000', '--quiet'];
+const WORKER_FLAGS = ['--threads', '1', '--lock-duration', String(LOCK_MS), '--stalled-interval', '1000'];
 
 interface Proc {
   child: ChildProcess;
@@ -95,6 +95,24 @@ test('chaos: SIGKILLed workers, a SIGSTOPped stale worker, Redis and PostgreSQL 
     await redis.stop();
     return skipOrFail(t, pg);
   }
+  const pgUrl = pg.url;
+  const procs: Proc[] = [];
+  // pass or fail: stop the servers, and nothing of ours may outlive the test (a leftover child holds its output pipe,
+  // and with it this process, open)
+  t.after(async () => {
+    await redis.stop().catch(() => {});
+    await pg.stop().catch(() => {});
+    const left = descendants(process.pid).filter((p) => !/esbuild/.test(cmdline(p))); // tsx's own esbuild service stays
+    if (left.length > 0) {
+      console.log(`# chaos: processes left at the end, killed:\n# ${left.map((p) => `${p}: ${cmdline(p).slice(0, 120)}`).join('\n# ')}`);
+      signal(left, 'SIGCONT');
+      signal(left, 'SIGKILL');
+    }
+    for (const p of procs) {
+      p.child.stdout?.destroy();
+      p.child.stderr?.destroy();
+    }
+  });
   const rng = new SeededRandom(SEED);
   const between = (lo: number, hi: number) => lo + rng.float() * (hi - lo);
   console.log(`# chaos seed ${SEED} (CHAOS_SEED=${SEED} replays the schedule)`);
@@ -117,11 +135,13 @@ test('chaos: SIGKILLed workers, a SIGSTOPped stale worker, Redis and PostgreSQL 
   const startWorker = () => {
     const w = launch(['worker', '--queue', redis.url, '--store', pg.url, ...WORKER_FLAGS]);
     workers.push(w);
+    procs.push(w);
     return w;
   };
   startWorker();
   startWorker();
   const sweep = launch(['sweep', specFile, '--queue', redis.url, '--store', pg.url, '--retries', '12', '--checkpoint-every', '10', '--quiet']);
+  procs.push(sweep);
   let sweepDone = false;
   void sweep.exited.then(() => (sweepDone = true));
 
@@ -157,6 +177,8 @@ test('chaos: SIGKILLed workers, a SIGSTOPped stale worker, Redis and PostgreSQL 
     await store?.close().catch(() => {});
   })();
 
+  let stopped: Proc | undefined;
+  let takenOver: string | undefined;
   const counts = { workerKills: 0, trainerKills: 0, stops: 0, redisRestarts: 0, pgRestarts: 0, workersStarted: 0 };
   const busyWorkers = () => workers.filter((w) => w.alive() && descendants(w.child.pid!).length > 0);
   const pick = <T>(xs: T[]): T => xs[Math.floor(rng.float() * xs.length)];
@@ -206,20 +228,48 @@ test('chaos: SIGKILLed workers, a SIGSTOPped stale worker, Redis and PostgreSQL 
 
   async function stopPastLock(): Promise<void> {
     await sleep(between(500, 2000));
-    const busy = await waitBusy();
-    if (sweepDone || busy.length === 0) return say('stop: no busy worker');
-    const w = pick(busy);
-    const tree = [w.child.pid!, ...descendants(w.child.pid!)];
-    const pausedMs = LOCK_MS * 2 + 2000;
-    signal(tree, 'SIGSTOP');
-    counts.stops++;
-    say(`SIGSTOP worker tree ${tree.join(',')} for ${pausedMs} ms (lock ${LOCK_MS} ms)`);
-    // a worker must be free to take the stalled job over meanwhile
-    startWorker();
-    counts.workersStarted++;
-    await sleep(pausedMs);
-    signal(tree, 'SIGCONT');
-    say(`SIGCONT worker tree ${tree.join(',')}: its lock is gone; it must not write to the run any more`);
+    const store = await openStore(pgUrl);
+    try {
+      // a worker whose trainer holds a running run's lease (the lease names the trainer's pid), within 20 s
+      let target: { w: Proc; tree: number[]; id: string; epoch: number } | undefined;
+      for (let i = 0; i < 40 && !sweepDone && target === undefined; i++) {
+        const candidates: { w: Proc; tree: number[]; id: string; epoch: number }[] = [];
+        for (const w of busyWorkers()) {
+          const tree = [w.child.pid!, ...descendants(w.child.pid!)];
+          for (const id of ids) {
+            const lease = await store.getLease(id).catch(() => undefined); // not-found: the run has not started
+            if (lease && tree.includes(lease.pid) && (await store.getRun(id))?.state.status === 'running') candidates.push({ w, tree, id, epoch: lease.epoch });
+          }
+        }
+        if (candidates.length > 0) target = pick(candidates);
+        else await sleep(500);
+      }
+      if (target === undefined) return say('stop: no worker holding a run');
+      const { w, tree, id, epoch } = target;
+      signal(tree, 'SIGSTOP');
+      const stoppedAt = Date.now();
+      counts.stops++;
+      stopped = w;
+      say(`SIGSTOP worker tree ${tree.join(',')} (lock ${LOCK_MS} ms), holding ${id} at epoch ${epoch}`);
+      // a worker must be free to take the stalled job over meanwhile
+      startWorker();
+      counts.workersStarted++;
+      // stopped past its lock until another worker has taken the run over (a new epoch) or finished it, 60 s at most
+      while (Date.now() - stoppedAt < 60_000) {
+        await sleep(500);
+        const lease = await store.getLease(id).catch(() => undefined);
+        const status = (await store.getRun(id).catch(() => undefined))?.state.status;
+        if ((lease && lease.epoch > epoch && !tree.includes(lease.pid)) || status === 'done') {
+          takenOver = id;
+          break;
+        }
+      }
+      await sleep(LOCK_MS); // and let the new holder write a while
+      signal(tree, 'SIGCONT');
+      say(`SIGCONT worker tree ${tree.join(',')} after ${Date.now() - stoppedAt} ms${takenOver ? `: ${takenOver} was taken over meanwhile; the stale trainer must not write to it` : ''}`);
+    } finally {
+      await store.close();
+    }
   }
 
   let sweepOut = '';
@@ -276,21 +326,13 @@ test('chaos: SIGKILLed workers, a SIGSTOPped stale worker, Redis and PostgreSQL 
     }
   } finally {
     await store.close();
-    await redis.stop();
-    await pg.stop();
-    // nothing of ours may outlive the test (an orphaned trainer would hold the output pipes and the process open)
-    const left = descendants(process.pid).filter((p) => !/esbuild/.test(cmdline(p))); // tsx's own esbuild service stays
-    if (left.length > 0) {
-      const what = left.map((p) => `${p}: ${cmdline(p).slice(0, 120)}`);
-      console.log(`# chaos: processes left at the end, killed:\n# ${what.join('\n# ')}`);
-      signal(left, 'SIGKILL');
-    }
-    for (const p of [sweep, ...workers]) {
-      p.child.stdout?.destroy();
-      p.child.stderr?.destroy();
-    }
   }
   assert.deepEqual(rewinds, [], 'a finished run went back');
+  // the paused worker really was a stale writer: its run was taken over while it slept, and on waking it let go
+  assert.ok(takenOver, `the SIGSTOPped worker's run was not taken over within 60 s:\n${log.join('\n')}`);
+  const staleLines = stopped!.out().split('\n').filter((l) => l.includes(takenOver!) && /took it over|fenced|taken over/.test(l));
+  assert.ok(staleLines.length > 0, `the stale worker never said it was fenced out of ${takenOver}:\n${stopped!.out().slice(-3000)}`);
+  console.log(`# chaos: the stale worker on waking: ${staleLines[0].trim().slice(0, 300)}`);
   assert.ok(counts.workerKills + counts.trainerKills >= 5 && counts.stops === 1 && counts.redisRestarts === 1 && counts.pgRestarts === 1, JSON.stringify(counts));
   const secs = ((Date.now() - t0) / 1000).toFixed(0);
   console.log(
