@@ -102,8 +102,9 @@ test('queue worker: jobs handed over while it shuts down go back to waiting untr
 });
 
 test('local executor: an unexpected error in one slot stops the runs in the others before it is rethrown', async () => {
-  // a long run and a short one side by side; the caller's onEvent throws when the short one ends
-  const spec = tinySpec('local-broken', { axes: { steps: [300, 20] } });
+  // a long run and a short one side by side; the caller's onEvent throws when the short one ends (the long one is long
+  // enough that it cannot finish first however slow the machine: it is stopped long before its end)
+  const spec = tinySpec('local-broken', { axes: { steps: [3000, 20] } });
   const [long, short] = expandSweep(spec).map(runId);
   const store = mkdtempSync(join(tmp, 'local-broken-'));
   await assert.rejects(
