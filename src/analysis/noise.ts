@@ -3,7 +3,7 @@
 // smoothed test loss as B_crit, probes with B_big < 2 B_simple left out; and B_simple / B_crit at the B_crit levels.
 // Estimating |G|^2 and tr(Sigma) per step is train/'s job.
 import type { RunRecord } from './records.ts';
-import { curvesFromRuns, lossAtStep, type BcritLevel } from './bcrit.ts';
+import { curvesFromRuns, lossAtStep, type BcritAnalysis, type BcritLevel } from './bcrit.ts';
 
 /** One run's share of a bin. */
 export interface NoiseRunBin {
@@ -160,4 +160,38 @@ export function noiseToBcrit(bins: readonly NoiseBin[], levels: readonly BcritLe
     if (b) out.push({ loss: l.loss, bSimpleTokens: b.bSimpleTokens, bCrit: l.bCrit, ratio: b.bSimpleTokens / l.bCrit, spread: b.spread });
   }
   return out;
+}
+
+export interface NoiseAgreement {
+  /** wide bins over the law's levels, from each batch size's best-LR runs */
+  bins: NoiseBin[];
+  /** median and largest over the bins of (largest / smallest run B_simple) */
+  spreadMedian: number;
+  spreadMax: number;
+  runs: number;
+}
+
+/**
+ * Do runs of different batch sizes measure the same B_simple at the same loss (docs/METHODS.md section 2)? Compared
+ * on each batch size's best-LR runs (runs at a worse LR reach that loss elsewhere in parameter space) in `bins` wide
+ * bins over the `ok` levels' range, each run needing `minRows` rows in a bin: one step's estimate is so noisy that a
+ * run's ratio over a handful of rows measures the estimator's noise, not the noise scale. Null without 2 ok levels.
+ */
+export function noiseAgreement(records: readonly RunRecord[], analysis: BcritAnalysis, bins = 4, minRows = 10): NoiseAgreement | null {
+  const ok = analysis.levels.filter((l) => l.status === 'ok').map((l) => l.loss);
+  if (ok.length < 2) return null;
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const l of ok) {
+    if (l < lo) lo = l;
+    if (l > hi) hi = l;
+  }
+  const best = new Set<string>();
+  for (const c of analysis.curves) for (const r of records) if (r.batchTokens === c.batchTokens && (c.lr === undefined || r.lr === c.lr.best)) best.add(r.id);
+  const runs = records.filter((r) => best.has(r.id));
+  const levels = Array.from({ length: bins }, (_, i) => Math.exp(Math.log(lo) + ((i + 0.5) * (Math.log(hi) - Math.log(lo))) / bins));
+  const out = noiseScaleBins(runs, { levels, minRows });
+  const spreads = out.filter((b) => b.runs.filter((r) => !r.excluded).length >= 2 && Number.isFinite(b.spread)).map((b) => b.spread).sort((a, b) => a - b);
+  if (spreads.length === 0) return { bins: out, spreadMedian: NaN, spreadMax: NaN, runs: runs.length };
+  return { bins: out, spreadMedian: spreads[Math.floor(spreads.length / 2)], spreadMax: spreads[spreads.length - 1], runs: runs.length };
 }

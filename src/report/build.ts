@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { analyzeBatchScan, pooledLaw, type PooledLaw } from '../analysis/bcrit.ts';
-import { noiseScaleBins } from '../analysis/noise.ts';
+import { noiseAgreement, noiseScaleBins } from '../analysis/noise.ts';
 import { bootstrapChinchilla, fitChinchilla, type ChinchillaBootstrap, type ChinchillaFit, type ChinchillaParams } from '../analysis/chinchilla.ts';
 import { bootstrapKaplanND, fitKaplanND, type KaplanFit, type KaplanNDParams } from '../analysis/kaplan.ts';
 import { fitIsoFlop, type IsoFlopFit } from '../analysis/isoflop.ts';
@@ -108,9 +108,10 @@ function noiseFits(data: ReportData, scans: readonly ScanFit[]): NoiseSeries[] {
   const out: NoiseSeries[] = [];
   for (const g of data.groups) {
     if (g.runs.length === 0) continue;
-    const levels = scans.find((s) => s.group === g)?.analysis?.levels.map((l) => l.loss);
+    const analysis = scans.find((s) => s.group === g)?.analysis;
+    const levels = analysis?.levels.map((l) => l.loss);
     const bins = noiseScaleBins(g.runs, levels && levels.length >= 2 ? { levels } : {});
-    if (bins.some((b) => Number.isFinite(b.bSimpleTokens))) out.push({ label: g.label, bins, loss: 'test' });
+    if (bins.some((b) => Number.isFinite(b.bSimpleTokens))) out.push({ label: g.label, bins, loss: 'test', agreement: analysis ? noiseAgreement(g.runs, analysis) : null });
   }
   return out;
 }

@@ -61,7 +61,7 @@ test('a noise scale 100x off B_crit fails the order-of-magnitude check', () => {
 test('noise-scale probes that disagree across batch sizes fail the 2x agreement check', () => {
   const ok = sanityChecks(good).filter((c) => c.name.startsWith('noise scale agrees'));
   assert.ok(ok.length > 0 && ok.every((c) => c.passed), JSON.stringify(ok));
-  const series = good.fits.noise.map((s) => ({ ...s, bins: s.bins.map((b) => ({ ...b, spread: 5 })) }));
+  const series = good.fits.noise.map((s) => ({ ...s, agreement: s.agreement && { ...s.agreement, spreadMedian: 5, spreadMax: 9 } }));
   const bad = sanityChecks({ ...good, fits: { ...good.fits, noise: series } }).filter((c) => c.name.startsWith('noise scale agrees'));
   assert.ok(bad.length > 0);
   for (const c of bad) {

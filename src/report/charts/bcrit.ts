@@ -1,6 +1,6 @@
 // Seed chart 2 (SCIENCE.md section 4, Kaplan et al. 2020 Figure 10): critical batch size vs loss, empirical B_crit
 // per model size, the fitted eq. 5.3 line and noise-scale points. The numbers come from analysis/bcrit.ts, noise.ts.
-import type { NoiseBin } from '../../analysis/noise.ts';
+import type { NoiseAgreement, NoiseBin } from '../../analysis/noise.ts';
 import { BASE_CONFIG, COUNT_LABELS, ciText, logTicks, lossTicks, sci, skipped, type Chart } from '../common.ts';
 import type { ReportData } from '../data.ts';
 import type { ScanFit } from './scan.ts';
@@ -13,6 +13,8 @@ export interface NoiseSeries {
   label: string;
   bins: NoiseBin[];
   loss: 'train' | 'test';
+  /** agreement across batch sizes on their best-LR runs (analysis/noise.ts noiseAgreement), when the scan has a law */
+  agreement?: NoiseAgreement | null;
 }
 
 const HUES = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf'];
