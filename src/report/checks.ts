@@ -116,6 +116,12 @@ function lndCheck(report: Report): Check {
  */
 export function fitCaveats(report: Report): string[] {
   const out: string[] = [];
+  for (const { group, analysis } of scans(report)) {
+    if (!analysis) continue;
+    for (const w of analysis.fitWarnings) out.push(`B_crit(L) of ${group.label}: ${w}`);
+    const edge = analysis.lrWarnings.length;
+    if (edge > 0) out.push(`B_crit of ${group.label}: at ${edge} of ${analysis.curves.length} batch sizes the best LR is at the edge of the LRs tried, so the envelope may miss a better LR there (bcrit prints which)`);
+  }
   const c = report.headline.chinchilla;
   if (c && c.params.E < 0.05) {
     out.push(`E (the irreducible loss) is ${fmt(c.params.E)}, at its lower bound: the runs are still far from convergence, so this grid cannot tell E apart from the power-law terms; read alpha and beta as local slopes, and train longer for a real E`);
