@@ -19,7 +19,8 @@ const inflight = new Map<number, number>();
 let nextCall = 0;
 let reportedBusy: number | null = null;
 setInterval(() => {
-  const oldest = inflight.size === 0 ? null : Math.min(...inflight.values());
+  let oldest: number | null = null;
+  for (const t of inflight.values()) if (oldest === null || t < oldest) oldest = t;
   const busy = oldest !== null && Date.now() - oldest >= 1000 ? oldest : null;
   if (busy !== reportedBusy) send({ type: 'store', busySince: (reportedBusy = busy) });
 }, 500).unref();

@@ -13,6 +13,9 @@ import type { ExecOptions } from '../../train/config.ts';
 import { createMultiProgress, type MultiProgressView } from '../progress.ts';
 import { EXIT_INTERRUPTED } from './train.ts';
 
+/** A finite number: losses cross the worker's IPC as JSON, where NaN (a run interrupted before its first step) becomes null. */
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
 /** Exit code when the sweep ended with runs that failed after their retries (diverged runs are results, exit 0). */
 export const EXIT_RUNS_FAILED = 4;
 
@@ -156,13 +159,13 @@ export function renderSweepEvents(progress: MultiProgressView): (e: SweepEvent) 
         break;
       case 'step':
         progress.update(e.id, e.step, {
-          ...(e.trainLoss !== undefined ? { train: e.trainLoss.toFixed(3) } : {}),
-          ...(e.testLoss !== undefined ? { test: e.testLoss.toFixed(3) } : {}),
-          ...(e.tokensPerSecond !== undefined ? { 'tok/s': Math.round(e.tokensPerSecond).toLocaleString('en-US') } : {}),
+          ...(isNum(e.trainLoss) ? { train: e.trainLoss.toFixed(3) } : {}),
+          ...(isNum(e.testLoss) ? { test: e.testLoss.toFixed(3) } : {}),
+          ...(isNum(e.tokensPerSecond) ? { 'tok/s': Math.round(e.tokensPerSecond).toLocaleString('en-US') } : {}),
         });
         break;
       case 'end': {
-        const losses = [e.finalTrainLoss !== undefined ? `train ${e.finalTrainLoss.toFixed(4)}` : '', e.finalTestLoss !== undefined ? `test ${e.finalTestLoss.toFixed(4)}` : ''].filter(Boolean).join(', ');
+        const losses = [isNum(e.finalTrainLoss) ? `train ${e.finalTrainLoss.toFixed(4)}` : '', isNum(e.finalTestLoss) ? `test ${e.finalTestLoss.toFixed(4)}` : ''].filter(Boolean).join(', ');
         const line = `${e.id}: ${e.status} at step ${e.step}/${e.totalSteps}${losses ? `, ${losses}` : ''}${e.message && e.status !== 'done' ? ` (${e.message})` : ''}`;
         if (e.status === 'interrupted') progress.log(line);
         else progress.finish(e.id, line);
