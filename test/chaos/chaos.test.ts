@@ -20,7 +20,8 @@ import { assertComplete, bin, measured, referenceRows, sleep, TINY_BASE, tmp } f
 
 const SEED = Number(process.env.CHAOS_SEED ?? Date.now() % 100_000);
 const RUNS = 8;
-const STEPS = 300;
+// long enough that the sweep outlasts every chaos phase on an idle machine (300 steps ended in ~40 s, before the last phases)
+const STEPS = 900;
 const LOCK_MS = 3000;
 const WORKER_FLAGS = ['--threads', '1', '--lock-duration', String(LOCK_MS), '--stalled-interval', '1000'];
 

@@ -18,9 +18,8 @@ test('a good scan and grid pass every check, and only scans get scan checks', as
   good = await buildReport({ source: 'fixture', records: [...scanRecords(), ...gridRecords()] }, { bootstrap: 20, render: false });
   const checks = sanityChecks(good);
   for (const c of checks) assert.ok(c.passed, `${c.name}: ${c.detail}`);
-  // two scanned sizes x (B_crit trend + noise vs B_crit + noise agreement across batch sizes) + L(N, D); the grid's
-  // six sizes have one batch size each
-  assert.equal(checks.length, 7, checks.map((c) => c.name).join('\n'));
+  // two scanned sizes x (B_crit trend + noise vs B_crit) + L(N, D); the grid's six sizes have one batch size each
+  assert.equal(checks.length, 5, checks.map((c) => c.name).join('\n'));
   assert.match(checks[0].detail, /Spearman rho\(L, B_crit\) -(0\.\d+|1\.00) over \d+ levels/);
 });
 
@@ -58,16 +57,13 @@ test('a noise scale 100x off B_crit fails the order-of-magnitude check', () => {
   }
 });
 
-test('noise-scale probes that disagree across batch sizes fail the 2x agreement check', () => {
-  const ok = sanityChecks(good).filter((c) => c.name.startsWith('noise scale agrees'));
-  assert.ok(ok.length > 0 && ok.every((c) => c.passed), JSON.stringify(ok));
+test("the noise scale's agreement across batch sizes is a caveat with its spread, saying when it is beyond 2x", () => {
+  const within = fitCaveats(good).filter((c) => /across batch sizes/.test(c));
+  assert.ok(within.length > 0 && within.every((c) => /within the 2x/.test(c)), within.join('\n'));
   const series = good.fits.noise.map((s) => ({ ...s, agreement: s.agreement && { ...s.agreement, spreadMedian: 5, spreadMax: 9 } }));
-  const bad = sanityChecks({ ...good, fits: { ...good.fits, noise: series } }).filter((c) => c.name.startsWith('noise scale agrees'));
-  assert.ok(bad.length > 0);
-  for (const c of bad) {
-    assert.equal(c.passed, false);
-    assert.match(c.detail, /median 5.*expected <= 2/);
-  }
+  const beyond = fitCaveats({ ...good, fits: { ...good.fits, noise: series } }).filter((c) => /across batch sizes/.test(c));
+  assert.ok(beyond.length > 0);
+  for (const c of beyond) assert.match(c, /median 5(\.0+)?x.*beyond 2x/);
 });
 
 test('a negative exponent fails the L(N, D) check; no fit says why; E at its bound is a caveat', () => {
@@ -76,8 +72,8 @@ test('a negative exponent fails the L(N, D) check; no fit says why; E at its bou
   const lnd = sanityChecks(bad).at(-1)!;
   assert.equal(lnd.passed, false);
   assert.match(lnd.detail, /beta -0\.1.*cannot separate/);
-  assert.match(fitCaveats(bad)[0], /E \(the irreducible loss\) is 0\.00e\+0, at its lower bound/);
-  assert.deepEqual(fitCaveats(good), []);
+  assert.ok(fitCaveats(bad).some((c) => /E \(the irreducible loss\) is 0\.00e\+0, at its lower bound/.test(c)), fitCaveats(bad).join('\n'));
+  assert.deepEqual(fitCaveats(good).filter((c) => !/across batch sizes/.test(c)), []);
   const none = sanityChecks({ ...good, headline: { ...good.headline, chinchilla: null }, fits: { ...good.fits, lndReason: 'needs 3 sizes' } }).at(-1)!;
   assert.equal(none.passed, false);
   assert.match(none.detail, /no L\(N, D\) fit: needs 3 sizes/);
