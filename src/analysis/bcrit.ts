@@ -3,7 +3,7 @@
 // per (batch size, seed) -> S(B), E(B) per target loss -> eq. 5.1 per level -> level selection -> B_crit(L) law
 // with a hierarchical bootstrap over batch sizes and seeds; a pooled law across groups with an F-test.
 import type { LossCurve, RunRecord } from './records.ts';
-import { bootstrap, fitLine, fitParabola, nestedFTest, type BootstrapResult } from './stats.ts';
+import { bootstrap, fitLine, fitParabola, nestedFTest, quantile, type BootstrapResult } from './stats.ts';
 import { SeededRandom } from './random.ts';
 import { AnalysisInputError } from './errors.ts';
 
@@ -588,8 +588,8 @@ export function analyzeBatchScan(runs: readonly LossCurve[], options: BcritOptio
   if (span < 0.1) base.fitWarnings.push(`the law spans only L ${used[used.length - 1].loss.toPrecision(3)}-${used[0].loss.toPrecision(3)} (${(100 * span).toFixed(0)}% in loss): an exponent over so short a range is fragile; train the runs longer so more levels are usable`);
   const a = (1 - boot.level) / 2;
   levels.forEach((l, j) => {
-    const s = perLevel[j].sort((p, q) => p - q);
-    if (s.length >= 10) l.ci = [s[Math.floor(a * (s.length - 1))], s[Math.ceil((1 - a) * (s.length - 1))]];
+    const s = perLevel[j];
+    if (s.length >= 10) l.ci = [quantile(s, a), quantile(s, 1 - a)];
   });
   return {
     ...base,
@@ -683,10 +683,6 @@ export function pooledLaw(analyses: readonly BcritAnalysis[], level = 0.95): Poo
     bStars.push(Math.exp(fl.intercept));
     alphas.push(-1 / fl.slope);
   }
-  const q = (v: number[], t: number) => {
-    const s = [...v].sort((x, y) => x - y);
-    return s[Math.min(s.length - 1, Math.max(0, Math.round(t * (s.length - 1))))];
-  };
   const a = (1 - level) / 2;
   // Kaplan's claim is that the groups' laws agree "within their intervals": compare each group's own bootstrap
   // intervals with the pooled law, on the exponent and on B_crit at a loss inside every law's range
@@ -696,13 +692,13 @@ export function pooledLaw(analyses: readonly BcritAnalysis[], level = 0.95): Poo
   const groupsAgree = withFit.map((g) => {
     const f = g.fit!;
     const mids = Array.from(f.bootstrap.samples.bStar, (b, r) => b * lossMid ** (-1 / f.bootstrap.samples.alphaB[r]));
-    const ci: [number, number] = mids.length ? [q(mids, a), q(mids, 1 - a)] : [NaN, NaN];
+    const ci: [number, number] = mids.length ? [quantile(mids, a), quantile(mids, 1 - a)] : [NaN, NaN];
     return { alphaB: f.ci.alphaB[0] <= -1 / pooled.slope && -1 / pooled.slope <= f.ci.alphaB[1], bCritMid: ci[0] <= pooledMid && pooledMid <= ci[1] };
   });
   return {
     bStar: Math.exp(pooled.intercept),
     alphaB: -1 / pooled.slope,
-    ci: { bStar: R ? [q(bStars, a), q(bStars, 1 - a)] : [NaN, NaN], alphaB: R ? [q(alphas, a), q(alphas, 1 - a)] : [NaN, NaN] },
+    ci: { bStar: R ? [quantile(bStars, a), quantile(bStars, 1 - a)] : [NaN, NaN], alphaB: R ? [quantile(alphas, a), quantile(alphas, 1 - a)] : [NaN, NaN] },
     groups: g,
     n: pts.length,
     r2: pooled.r2,
