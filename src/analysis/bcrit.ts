@@ -113,6 +113,7 @@ interface RunCurve {
   loss: number[];
   transientU: number;
   transientEnd: number;
+  progress: Progress;
 }
 
 function runCurve(c: LossCurve, window: number, declared: number | undefined): RunCurve | null {
@@ -122,7 +123,7 @@ function runCurve(c: LossCurve, window: number, declared: number | undefined): R
   const x = pts.map((p) => Math.log(prog.u(p.step)));
   const loss = smooth(x, pts.map((p) => p.loss), window);
   for (let i = 1; i < loss.length; i++) loss[i] = Math.min(loss[i], loss[i - 1]);
-  return { id: c.id, lr: c.lr, x, loss, transientU: prog.u(prog.transientEnd), transientEnd: prog.transientEnd };
+  return { id: c.id, lr: c.lr, x, loss, transientU: prog.u(prog.transientEnd), transientEnd: prog.transientEnd, progress: prog };
 }
 
 /**
@@ -131,8 +132,8 @@ function runCurve(c: LossCurve, window: number, declared: number | undefined): R
  */
 export function lossAtStep(c: LossCurve, window = 5, warmupSteps?: number): (step: number) => number | undefined {
   const rc = runCurve(c, window, warmupSteps);
-  const prog = progressOf(c, warmupSteps);
   if (!rc) return () => undefined;
+  const prog = rc.progress;
   return (step) => {
     if (!(step >= 1)) return undefined;
     const x = Math.log(prog.u(step));
