@@ -35,9 +35,11 @@ const MicroBatchRule = z
   .strict();
 
 /**
- * LR per batch size (SCIENCE.md section 1: a fixed LR starves large batches and biases B_crit):
+ * LR per batch size (docs/METHODS.md section 1: a fixed LR starves large batches and biases B_crit):
  * lr = base * (batch / refBatch)^power, clamped to [min, max]; power 0.5 is the square-root rule, 1 the linear one.
  * `scan` multiplies the rule's LR by each factor, crossing a small LR axis with every batch size (take the envelope).
+ * `where` limits a rule to the runs whose config has those values (e.g. { depth: 2 }): couple.lr may be a list of
+ * rules, and each run takes the first rule that matches it (a rule without `where` matches every run).
  */
 const LrRule = z
   .object({
@@ -47,8 +49,10 @@ const LrRule = z
     max: z.number().positive().optional().describe('cap'),
     min: z.number().positive().optional().describe('floor'),
     scan: z.array(z.number().positive()).min(1).optional().describe('multipliers of the rule LR, crossed with every run'),
+    where: z.record(z.string(), z.unknown()).optional().describe('only runs whose config has these values (e.g. { depth: 2 })'),
   })
   .strict();
+type LrRule = z.output<typeof LrRule>;
 
 export const SweepSpecSchema = z
   .object({
@@ -58,7 +62,7 @@ export const SweepSpecSchema = z
     base: z.record(z.string(), z.unknown()).default({}),
     axes: z.record(z.string(), z.array(z.unknown())).default({}),
     runs: z.array(z.record(z.string(), z.unknown())).default([]),
-    couple: z.object({ microBatch: MicroBatchRule.optional(), lr: LrRule.optional() }).strict().default({}),
+    couple: z.object({ microBatch: MicroBatchRule.optional(), lr: z.union([LrRule, z.array(LrRule).min(1)]).optional() }).strict().default({}),
   })
   .strict();
 
@@ -100,6 +104,10 @@ export function parseSweepSpec(input: unknown, source = 'sweep spec'): SweepSpec
     if (values.length === 0) problems.push(`axes.${key}: no values, so the grid is empty; give at least one value or remove the axis`);
   }
   if (spec.couple.lr && 'lr' in spec.axes) problems.push("couple.lr: both an lr axis and an lr rule; use one (couple.lr.scan crosses LR multipliers with the rule)");
+  lrRules(spec).forEach((rule, i) => {
+    const at = Array.isArray(spec.couple.lr) ? `couple.lr[${i}].where` : 'couple.lr.where';
+    if (rule.where) checkFields(at, rule.where, 'key');
+  });
   if (problems.length) throw new SweepSpecError(`invalid ${source}:\n  ${problems.join('\n  ')}`, 'axes and base keys are run config keys (see `scaling-lab train --help`, camelCase)');
   return spec;
 }
@@ -135,14 +143,31 @@ function largestDivisor(n: number, atMost: number): number {
   return 1;
 }
 
+function lrRules(spec: SweepSpec): LrRule[] {
+  const lr = spec.couple.lr;
+  return lr === undefined ? [] : Array.isArray(lr) ? lr : [lr];
+}
+
+/** Does a run's config have every value of `where`? (the run's values after base and defaults: depth 1 = depth 1) */
+function matches(where: Record<string, unknown> | undefined, point: Record<string, unknown>): boolean {
+  if (!where) return true;
+  for (const [key, want] of Object.entries(where)) {
+    const field = (RunConfigSchema.shape as Record<string, z.ZodType>)[key];
+    const have = point[key] ?? field?.safeParse(undefined).data;
+    if (JSON.stringify(have) !== JSON.stringify(want)) return false;
+  }
+  return true;
+}
+
 /** Apply the couplings to one point (keys the point sets itself are left alone). Returns one or more points (LR scan). */
 function couple(spec: SweepSpec, point: Record<string, unknown>, own: Set<string>): Record<string, unknown>[] {
   const out = { ...point };
   const batch = Number(out.batch ?? RunConfigSchema.shape.batch.parse(undefined));
   const mb = spec.couple.microBatch;
   if (mb && !own.has('microBatch')) out.microBatch = largestDivisor(batch, Math.min(mb.max, Math.floor(batch / mb.minSplits) || 1));
-  const lr = spec.couple.lr;
-  if (!lr || own.has('lr')) return [out];
+  if (own.has('lr')) return [out];
+  const lr = lrRules(spec).find((rule) => matches(rule.where, out));
+  if (!lr) return [out];
   let rate = lr.base * Math.pow(batch / lr.refBatch, lr.power);
   if (lr.max !== undefined) rate = Math.min(rate, lr.max);
   if (lr.min !== undefined) rate = Math.max(rate, lr.min);

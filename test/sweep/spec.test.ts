@@ -52,6 +52,16 @@ test('LR rule: base * (batch / ref)^power, clamped; scan crosses multipliers wit
   // an explicit lr on an extra run wins over the rule
   const own = expandSweep(parseSweepSpec({ name: 'l', base, runs: [{ batch: 8, lr: 0.01 }], couple: { lr: { base: 1e-3, refBatch: 8 } } }));
   assert.deepEqual(own.map((c) => c.lr), [0.01]);
+  // a list of rules: each run takes the first rule whose `where` matches its config (defaults included)
+  const rules = [
+    { base: 4e-3, refBatch: 8, power: 0, scan: [1, 2], where: { depth: 2 } },
+    { base: 1e-3, refBatch: 8, power: 0 },
+  ];
+  const byDepth = expandSweep(parseSweepSpec({ name: 'l', base: { ...base, depth: undefined }, axes: { depth: [1, 2] }, runs: [{ nLayer: 2, dModel: 64, nHead: 1 }], couple: { lr: rules } }));
+  assert.deepEqual(byDepth.map((c) => [c.depth ?? null, c.nLayer ?? null, c.lr]).slice(0, 3), [[1, null, 1e-3], [2, null, 4e-3], [2, null, 8e-3]]);
+  assert.equal(byDepth.length, 4, 'a run that sets nLayer but not depth matches no depth rule: the catch-all');
+  specError(() => parseSweepSpec({ name: 'l', base, couple: { lr: [{ base: 1e-3, refBatch: 8, where: { dept: 2 } }] } }), /couple\.lr\[0\]\.where\.dept: unknown key/);
+  specError(() => parseSweepSpec({ name: 'l', base, couple: { lr: { base: 1e-3, refBatch: 8, where: { depth: 'two' } } } }), /couple\.lr\.where\.depth/);
 });
 
 test('an unknown axis is an error that names it and lists the valid keys', () => {
