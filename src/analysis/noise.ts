@@ -4,6 +4,7 @@
 // Estimating |G|^2 and tr(Sigma) per step is train/'s job.
 import type { RunRecord } from './records.ts';
 import { curvesFromRuns, lossAtStep, type BcritAnalysis, type BcritLevel } from './bcrit.ts';
+import { maxOf, minOf } from './extent.ts';
 
 /** One run's share of a bin. */
 export interface NoiseRunBin {
@@ -15,6 +16,9 @@ export interface NoiseRunBin {
   bSimpleTokens: number;
   /** left out: B_big < 2 B_simple, where the estimator is biased */
   excluded: boolean;
+  /** the sums behind the ratio (per sequence), so runs can be pooled again (e.g. the seeds of a batch size) */
+  sumGradSq: number;
+  sumTraceSigma: number;
 }
 
 export interface NoiseBin {
@@ -116,7 +120,7 @@ export function noiseScaleBins(records: readonly RunRecord[], o: NoiseOptions = 
       const rec = probed[i];
       const bSeq = acc.g > 0 ? acc.t / acc.g : Infinity;
       const excluded = !(rec.batchSize >= 2 * bSeq);
-      runs.push({ run: rec.id, batchSize: rec.batchSize, rows: acc.n, bSimpleTokens: bSeq * rec.context, excluded });
+      runs.push({ run: rec.id, batchSize: rec.batchSize, rows: acc.n, bSimpleTokens: bSeq * rec.context, excluded, sumGradSq: acc.g, sumTraceSigma: acc.t });
       if (!excluded) {
         g += acc.g;
         t += acc.t;
@@ -162,10 +166,20 @@ export function noiseToBcrit(bins: readonly NoiseBin[], levels: readonly BcritLe
   return out;
 }
 
+/** One batch size in one bin of the agreement check: its kept runs (seeds) pooled by ratio of means. */
+export interface NoiseBatchBin {
+  batchSize: number;
+  runs: number;
+  rows: number;
+  bSimpleTokens: number;
+}
+
 export interface NoiseAgreement {
   /** wide bins over the law's levels, from each batch size's best-LR runs */
   bins: NoiseBin[];
-  /** median and largest over the bins of (largest / smallest run B_simple) */
+  /** per bin (same order): each batch size's B_simple, its seeds pooled */
+  batchSizes: NoiseBatchBin[][];
+  /** median and largest over the bins (those with >= 2 batch sizes) of (largest / smallest batch size's B_simple) */
   spreadMedian: number;
   spreadMax: number;
   runs: number;
@@ -175,7 +189,9 @@ export interface NoiseAgreement {
  * Do runs of different batch sizes measure the same B_simple at the same loss (docs/METHODS.md section 2)? Compared
  * on each batch size's best-LR runs (runs at a worse LR reach that loss elsewhere in parameter space) in `bins` wide
  * bins over the `ok` levels' range, each run needing `minRows` rows in a bin: one step's estimate is so noisy that a
- * run's ratio over a handful of rows measures the estimator's noise, not the noise scale. Null without 2 ok levels.
+ * run's ratio over a handful of rows measures the estimator's noise, not the noise scale. The question is about batch
+ * sizes, so the seeds of a batch size are pooled (ratio of means over their rows) before the spread is taken.
+ * Null without 2 ok levels.
  */
 export function noiseAgreement(records: readonly RunRecord[], analysis: BcritAnalysis, bins = 4, minRows = 10): NoiseAgreement | null {
   const ok = analysis.levels.filter((l) => l.status === 'ok').map((l) => l.loss);
@@ -189,9 +205,29 @@ export function noiseAgreement(records: readonly RunRecord[], analysis: BcritAna
   const best = new Set<string>();
   for (const c of analysis.curves) for (const r of records) if (r.batchTokens === c.batchTokens && (c.lr === undefined || r.lr === c.lr.best)) best.add(r.id);
   const runs = records.filter((r) => best.has(r.id));
+  const context = new Map(runs.map((r) => [r.id, r.context]));
   const levels = Array.from({ length: bins }, (_, i) => Math.exp(Math.log(lo) + ((i + 0.5) * (Math.log(hi) - Math.log(lo))) / bins));
   const out = noiseScaleBins(runs, { levels, minRows });
-  const spreads = out.filter((b) => b.runs.filter((r) => !r.excluded).length >= 2 && Number.isFinite(b.spread)).map((b) => b.spread).sort((a, b) => a - b);
-  if (spreads.length === 0) return { bins: out, spreadMedian: NaN, spreadMax: NaN, runs: runs.length };
-  return { bins: out, spreadMedian: spreads[Math.floor(spreads.length / 2)], spreadMax: spreads[spreads.length - 1], runs: runs.length };
+  const batchSizes = out.map((bin) => {
+    const per = new Map<number, { g: number; t: number; runs: number; rows: number; context: number }>();
+    for (const r of bin.runs) {
+      if (r.excluded) continue;
+      const acc = per.get(r.batchSize) ?? { g: 0, t: 0, runs: 0, rows: 0, context: context.get(r.run) ?? NaN };
+      acc.g += r.sumGradSq;
+      acc.t += r.sumTraceSigma;
+      acc.runs++;
+      acc.rows += r.rows;
+      per.set(r.batchSize, acc);
+    }
+    return [...per]
+      .sort((a, b) => a[0] - b[0])
+      .filter(([, a]) => a.g > 0)
+      .map(([batchSize, a]) => ({ batchSize, runs: a.runs, rows: a.rows, bSimpleTokens: (a.t / a.g) * a.context }));
+  });
+  const spreads = batchSizes
+    .filter((bs) => bs.length >= 2)
+    .map((bs) => maxOf(bs.map((b) => b.bSimpleTokens)) / minOf(bs.map((b) => b.bSimpleTokens)))
+    .sort((a, b) => a - b);
+  if (spreads.length === 0) return { bins: out, batchSizes, spreadMedian: NaN, spreadMax: NaN, runs: runs.length };
+  return { bins: out, batchSizes, spreadMedian: spreads[Math.floor(spreads.length / 2)], spreadMax: spreads[spreads.length - 1], runs: runs.length };
 }

@@ -114,7 +114,7 @@ export function fitCaveats(report: Report): string[] {
     const ag = report.fits.noise.find((n) => n.label === group.label)?.agreement;
     if (ag && Number.isFinite(ag.spreadMedian)) {
       const excluded = ag.bins.reduce((n, b) => n + b.excluded, 0);
-      out.push(`noise scale of ${group.label} across batch sizes (best-LR runs, ${ag.bins.length} bins over the law's levels): largest / smallest B_simple median ${fmt(ag.spreadMedian)}x, worst ${fmt(ag.spreadMax)}x${ag.spreadMedian <= 2 ? ', within the 2x McCandlish et al.\'s model predicts' : ', beyond 2x: the probes disagree more than the model predicts (few rows per run and bin, or LR effects)'}; ${excluded} run-bins left out for B_big < 2 B_simple`);
+      out.push(`noise scale of ${group.label} across batch sizes (best-LR runs, ${ag.bins.length} bins over the law's levels): largest / smallest batch size's B_simple (seeds pooled) median ${fmt(ag.spreadMedian)}x, worst ${fmt(ag.spreadMax)}x${ag.spreadMedian <= 2 ? ', within the 2x McCandlish et al.\'s model predicts' : ', beyond 2x: the probes disagree more than the model predicts (few rows per run and bin, or LR effects)'}; ${excluded} run-bins left out for B_big < 2 B_simple`);
     }
     const edge = analysis.lrWarnings.length;
     if (edge > 0) out.push(`B_crit of ${group.label}: at ${edge} of ${analysis.curves.length} batch sizes the best LR is at the edge of the LRs tried, so the envelope may miss a better LR there (bcrit prints which)`);

@@ -7,8 +7,8 @@
 // checked": the per-bin ratio of means within 5% of truth at every run length).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { noiseScaleBins, noiseToBcrit, type NoiseBin } from '../../src/analysis/noise.ts';
-import type { BcritLevel } from '../../src/analysis/bcrit.ts';
+import { noiseAgreement, noiseScaleBins, noiseToBcrit, type NoiseBin } from '../../src/analysis/noise.ts';
+import type { BcritAnalysis, BcritLevel } from '../../src/analysis/bcrit.ts';
 import type { MetricRow, RunRecord } from '../../src/analysis/records.ts';
 import { SeededRandom } from '../../src/analysis/random.ts';
 
@@ -284,4 +284,35 @@ test('noiseToBcrit pairs each ok B_crit level with the bin centred on it, and sk
     assert.equal(r.ratio, r.bSimpleTokens / r.bCrit);
     assert.equal(r.spread, bin.spread);
   }
+});
+
+test('agreement across batch sizes: seeds of a batch size are pooled; equal noise scales agree within 1.3x, a batch size measuring 3x more is seen', () => {
+  // a second seed at two batch sizes (independent noise), as the demo's scan has
+  const seeded = (seed: number, scale = (_b: number) => 1) =>
+    records({ g: 0.4, t: 0.1 }, seed).map((r) => ({ ...r, metrics: r.metrics.map((m) => ({ ...m, traceSigma: m.traceSigma! * scale(r.batchSize) })) }));
+  const levels = Array.from({ length: 8 }, (_, k) => ({ loss: 2.6 * 0.96 ** k, status: 'ok' })) as unknown as BcritLevel[];
+  const analysisOf = (recs: RunRecord[]) => ({ levels, curves: RUNS.map(([b]) => ({ batchTokens: b * CONTEXT })) }) as unknown as BcritAnalysis;
+  for (const seed of [1, 2, 3]) {
+    const second = seeded(seed + 10)
+      .filter((r) => r.batchSize === 32 || r.batchSize === 128)
+      .map((r) => ({ ...r, id: `${r.id}-seed1` }));
+    const recs = [...seeded(seed), ...second];
+    const ag = noiseAgreement(recs, analysisOf(recs))!;
+    assert.equal(ag.runs, recs.length);
+    assert.equal(ag.batchSizes.length, ag.bins.length);
+    const withTwo = ag.batchSizes.filter((bs) => bs.length >= 2);
+    assert.ok(withTwo.length >= 3, `seed ${seed}: ${withTwo.length} bins with >= 2 batch sizes`);
+    for (const bs of ag.batchSizes) {
+      // one entry per batch size, the seeds pooled into it
+      assert.equal(new Set(bs.map((b) => b.batchSize)).size, bs.length);
+      for (const b of bs) if (b.batchSize === 32 || b.batchSize === 128) assert.ok(b.runs <= 2);
+    }
+    assert.ok(ag.batchSizes.some((bs) => bs.some((b) => b.runs === 2)), `seed ${seed}: seeds pooled somewhere`);
+    assert.ok(ag.spreadMedian >= 1 && ag.spreadMax <= 1.3, `seed ${seed}: equal noise scales: spread median ${ag.spreadMedian.toFixed(3)}, worst ${ag.spreadMax.toFixed(3)}`);
+    // batch 512 measures 3x the noise scale: the spread shows it wherever 512 is kept beside another batch size
+    const off = seeded(seed, (b) => (b === 512 ? 3 : 1));
+    const bad = noiseAgreement(off, analysisOf(off))!;
+    assert.ok(bad.spreadMax >= 2.4, `seed ${seed}: 3x at batch 512: worst spread ${bad.spreadMax.toFixed(2)}`);
+  }
+  assert.equal(noiseAgreement(records({ g: 0, t: 0 }), { levels: levels.slice(0, 1), curves: [] } as unknown as BcritAnalysis), null, 'one ok level: no check');
 });
