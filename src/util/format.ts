@@ -40,20 +40,27 @@ export interface CountOptions {
   trim?: boolean;
   /** the largest suffix used (default 'E'); run names stop at 'G' so their ids never change */
   largest?: 'k' | 'M' | 'G' | 'T' | 'P' | 'E';
+  /**
+   * choose the suffix from the value before rounding, as run names always have (999999 -> '1000k' rather than
+   * '1M'), so their ids never change; default false
+   */
+  unitBeforeRounding?: boolean;
 }
 
 const COUNT_UNITS: readonly [number, 'k' | 'M' | 'G' | 'T' | 'P' | 'E'][] = [[1e18, 'E'], [1e15, 'P'], [1e12, 'T'], [1e9, 'G'], [1e6, 'M'], [1e3, 'k']];
 
 /**
- * A count with an SI suffix: 250000 -> '250k', 1500000 -> '1.5M', 3.2e18 -> '3.2E' (FLOPs), 999 -> '999'.
- * Below 1000 an integer is written in full and a fraction to `digits` significant figures.
+ * A count with an SI suffix: 250000 -> '250k', 1500000 -> '1.5M', 3.2e18 -> '3.2E' (FLOPs), 999 -> '999',
+ * 999999 -> '1M' (the suffix is chosen after rounding). Below 1000 an integer is written in full and a fraction to
+ * `digits` significant figures.
  */
 export function formatCount(n: number, o: CountOptions = {}): string {
-  const { digits = 3, trim = true, largest = 'E' } = o;
+  const { digits = 3, trim = true, largest = 'E', unitBeforeRounding = false } = o;
   if (!Number.isFinite(n)) return String(n);
   const units = COUNT_UNITS.slice(COUNT_UNITS.findIndex(([, u]) => u === largest));
+  const size = unitBeforeRounding ? Math.abs(n) : Number(Math.abs(n).toPrecision(digits));
   for (const [v, u] of units) {
-    if (Math.abs(n) >= v) {
+    if (size >= v) {
       const m = (n / v).toPrecision(digits);
       return `${trim ? String(Number(m)) : m}${u}`;
     }

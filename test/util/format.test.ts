@@ -36,6 +36,12 @@ test('formatCount: SI suffixes, trimmed or not, capped', () => {
   assert.equal(formatCount(12.345), '12.3');
   assert.equal(formatCount(-4500), '-4.5k');
   assert.equal(formatCount(1234567, { digits: 2 }), '1.2M');
+  // the suffix is chosen after rounding, unless asked (run names: their ids must not change)
+  assert.equal(formatCount(999_999), '1M');
+  assert.equal(formatCount(999_999, { trim: false }), '1.00M');
+  assert.equal(formatCount(999.7), '1k');
+  assert.equal(formatCount(999_999, { unitBeforeRounding: true }), '1000k');
+  assert.equal(formatCount(999_400), '999k');
 });
 
 test('formatParams: K, M, B with two significant figures', () => {
