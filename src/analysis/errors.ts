@@ -1,5 +1,5 @@
 // The one error type analysis/ throws for bad input: a message saying what was expected and what came,
-// and a hint saying what to do (STYLE.md 13). The CLI prints both and exits with code 2.
+// and a hint saying what to do (docs/ARCHITECTURE.md 5.1). The CLI prints both and exits with code 2.
 
 export class AnalysisInputError extends Error {
   readonly hint: string;

@@ -68,7 +68,7 @@ export interface RunRecord {
   batchTokens: number;
   /** peak learning rate */
   lr?: number;
-  /** steps of learning-rate warm-up: B_crit levels reached inside it are distorted (SCIENCE.md section 1) */
+  /** steps of learning-rate warm-up: B_crit levels reached inside it are distorted (docs/METHODS.md 1.1, 1.6) */
   warmupSteps?: number;
   seed?: number;
   /** LR schedule after warm-up ('constant', 'cosine', 'wsd', or an importer's name): runs are grouped by it */

@@ -1,5 +1,5 @@
 // Typed errors for bad data input: every one says what was expected, what came, and (in `hint`) what to
-// do about it (STYLE.md 13). The CLI prints message + hint; the library never prints.
+// do about it (docs/ARCHITECTURE.md 5.1). The CLI prints message + hint; the library never prints.
 
 /** Base class for every data-layer error caused by the user's input (not by a bug). */
 export class DataError extends Error {

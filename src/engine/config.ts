@@ -18,7 +18,7 @@ export interface GPTConfig {
 }
 
 /**
- * The one size dial (nanochat --depth; ARCHITECTURE.md): d_model = 64 * depth, heads = depth (head size 64).
+ * The one size dial (nanochat --depth; docs/ARCHITECTURE.md 3.1): d_model = 64 * depth, heads = depth (head size 64).
  * Depth 4 is Kaplan's 3M model, depth 12 GPT-2 small.
  */
 export function fromDepth(depth: number, dims: { vocab: number; context: number }): GPTConfig {
@@ -124,7 +124,7 @@ export function paramTable(config: GPTConfig): ParamTensor[] {
   });
 }
 
-// ---- parameter counts (nanochat's num_scaling_params; SCIENCE.md section 4)
+// ---- parameter counts (nanochat's num_scaling_params; docs/METHODS.md 3.1)
 
 export interface ParamCounts {
   /** disjoint groups that sum to `total` */

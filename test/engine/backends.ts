@@ -1,4 +1,4 @@
-// The kernel backends an engine suite runs over (STYLE.md 7: one suite, every implementation): the
+// The kernel backends an engine suite runs over (docs/ARCHITECTURE.md 5.2: one suite, every implementation): the
 // TypeScript reference always, the native addon when it loads; when it does not, the reason to skip with.
 import type { Kernels } from '../../src/engine/index.ts';
 import { kernelsRef } from '../../src/engine/index.ts';
