@@ -33,7 +33,7 @@ export function buildProgram(): Command {
 }
 
 /**
- * Errors for bad input carry a `hint` saying what to do (STYLE.md 13). Anything else is a bug and is
+ * Errors for bad input carry a `hint` saying what to do (docs/ARCHITECTURE.md 5.1). Anything else is a bug and is
  * printed with its stack.
  */
 export function reportError(err: unknown): number {

@@ -51,7 +51,7 @@ export function schemaValues(opts: Record<string, unknown>, shape: Record<string
   return out;
 }
 
-/** A two-column table of a resolved config, printed at the start of a run (STYLE.md 8). */
+/** A two-column table of a resolved config, printed at the start of a run (docs/ARCHITECTURE.md 5.3). */
 export function configTable(title: string, values: Record<string, unknown>): string {
   const rows = Object.entries(values).filter(([, v]) => v !== undefined).map(([k, v]) => [kebab(k), typeof v === 'number' ? formatNumber(v) : String(v)]);
   const width = maxOf(rows.map(([k]) => k.length));

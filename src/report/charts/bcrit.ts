@@ -1,4 +1,4 @@
-// Seed chart 2 (SCIENCE.md section 4, Kaplan et al. 2020 Figure 10): critical batch size vs loss, empirical B_crit
+// Seed chart 2 (docs/METHODS.md 12.2, Kaplan et al. 2020 Figure 10): critical batch size vs loss, empirical B_crit
 // per model size, the fitted eq. 5.3 line and noise-scale points. The numbers come from analysis/bcrit.ts, noise.ts.
 import type { NoiseAgreement, NoiseBin } from '../../analysis/noise.ts';
 import { BASE_CONFIG, COUNT_LABELS, ciText, logTicks, lossTicks, sci, skipped, type Chart } from '../common.ts';

@@ -1,4 +1,4 @@
-// Seed chart 3 (SCIENCE.md section 4): L(N, D) as a 3D scatter coloured by FLOPs with the fitted law, two fits side by
+// Seed chart 3 (docs/METHODS.md 12.3): L(N, D) as a 3D scatter coloured by FLOPs with the fitted law, two fits side by
 // side: a Plotly 3D figure for the HTML page, and for SVG/PNG a fixed oblique projection plus 2D projections.
 import type { ChinchillaBootstrap, ChinchillaFit } from '../../analysis/chinchilla.ts';
 import { chinchillaLoss } from '../../analysis/chinchilla.ts';

@@ -1,4 +1,4 @@
-// Seed chart 1 (SCIENCE.md section 4, Kaplan et al. 2020 Figure 18): batch-size scans, Step vs Tokens Processed,
+// Seed chart 1 (docs/METHODS.md 12.1, Kaplan et al. 2020 Figure 18): batch-size scans, Step vs Tokens Processed,
 // one panel per model size, with the fitted eq. 5.1 contours. The scan analysis itself is analysis/bcrit.ts.
 import type { BcritAnalysis, BcritLevel } from '../../analysis/bcrit.ts';
 import { BASE_CONFIG, COUNT_LABELS, logTicks, params, sci, skipped, thinLog, type Chart } from '../common.ts';
