@@ -1,7 +1,7 @@
 // `bench gemm`: GFLOP/s of the native GEMM on the matmul shapes of a GPT config, for each of the three
 // products a linear layer needs (forward out = inp @ W^T; backward dinp += dout @ W; dW += dout^T @ inp).
 import { createNativeKernels } from '../src/engine/native.ts';
-import { Rng } from '../src/engine/rng.ts';
+import { Rng } from '../src/util/random.ts';
 import { machineNote, median, timeRuns, type MachineNote } from './timing.ts';
 
 export type GemmVariant = 'forward' | 'dinp' | 'dweight';

@@ -4,7 +4,7 @@
 // Usage: npx tsx bench/noise-overhead.bench.ts [--json] [--threads N]
 import { GPT, AdamW, trainStep, fromDepth, loadKernels } from '../src/engine/index.ts';
 import { NoiseProbe } from '../src/train/noise.ts';
-import { Rng } from '../src/engine/rng.ts';
+import { Rng } from '../src/util/random.ts';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');

@@ -7,7 +7,7 @@ import { bootstrapChinchilla, chinchillaLoss, fitChinchilla, paramsFromX, type C
 import { bootstrapIsoFlop, fitIsoFlop, isoFlopBudgets, type BudgetOptions, type Est, type IsoFlopFit } from './isoflop.ts';
 import { bootstrapVpnls, fitVpnls, type VpnlsFit } from './vpnls.ts';
 import { quantile, std } from './stats.ts';
-import { SeededRandom } from './random.ts';
+import { SeededRandom } from '../util/random.ts';
 import { AnalysisInputError } from './errors.ts';
 
 export type { Est } from './isoflop.ts';

@@ -4,7 +4,7 @@
 // with a hierarchical bootstrap over batch sizes and seeds; a pooled law across groups with an F-test.
 import type { LossCurve, RunRecord } from './records.ts';
 import { bootstrap, fitLine, fitParabola, nestedFTest, quantile, type BootstrapResult } from './stats.ts';
-import { SeededRandom } from './random.ts';
+import { SeededRandom } from '../util/random.ts';
 import { AnalysisInputError } from './errors.ts';
 
 // ---- 1.1 progress: LR-weighted steps

@@ -3,7 +3,7 @@
 import type { Accounting, ScalingPoint } from './records.ts';
 import { lbfgs, type LbfgsOptions, type OptimizeResult } from './optimize.ts';
 import { huber, huberDerivative, summarize, quantile, type BootstrapResult } from './stats.ts';
-import { SeededRandom } from './random.ts';
+import { SeededRandom } from '../util/random.ts';
 import { AnalysisInputError } from './errors.ts';
 
 export interface ChinchillaParams {

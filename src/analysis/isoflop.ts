@@ -2,7 +2,7 @@
 // giving N_opt(C) and D_opt(C) power laws. Approach 3 (the parametric fit) lives in chinchilla.ts.
 import type { Accounting, LossCurve, ScalingPoint } from './records.ts';
 import { fitLine, fitParabola, fitPowerLaw, quantile, std, type LineFit } from './stats.ts';
-import { SeededRandom } from './random.ts';
+import { SeededRandom } from '../util/random.ts';
 import { AnalysisInputError } from './errors.ts';
 import { maxOf, minOf } from './extent.ts';
 

@@ -1,6 +1,6 @@
 // Statistics the fits share: Huber loss, least squares (straight lines and parabolas, power laws in log
 // space), percentiles, and the seeded bootstrap over runs. Model-specific fits live in their own files.
-import { SeededRandom } from './random.ts';
+import { SeededRandom } from '../util/random.ts';
 
 // ---- Huber loss
 

@@ -2,7 +2,7 @@
 // al.'s model with a known B_crit(L), and L(N, D) grids from a known Chinchilla law. No fitting here.
 import type { LossCurve, ScalingPoint } from './records.ts';
 import { chinchillaLoss, type ChinchillaParams } from './chinchilla.ts';
-import { SeededRandom } from './random.ts';
+import { SeededRandom } from '../util/random.ts';
 
 export interface SyntheticScanOptions {
   /** B_crit(L) = bStar / L^(1/alphaB), tokens */

@@ -5,7 +5,7 @@ import type { Accounting, ScalingPoint } from './records.ts';
 import { CHINCHILLA_KEYS, chinchillaLoss, chinchillaObjective, checkScalingPoints, logData, HUBER_DELTA, type ChinchillaBootstrap, type ChinchillaKey, type ChinchillaParams } from './chinchilla.ts';
 import { lbfgs } from './optimize.ts';
 import { summarize } from './stats.ts';
-import { SeededRandom } from './random.ts';
+import { SeededRandom } from '../util/random.ts';
 
 export interface VpnlsOptions {
   /** search box of the exponents (default [0.02, 2.5] each) */

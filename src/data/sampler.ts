@@ -1,7 +1,7 @@
 // Batches from a token array: training windows at offsets drawn from the stream Rng.keyed(seed, step, micro),
 // so the batch of any (seed, step, micro-batch) is a pure function (resume needs no sampler state), and a
 // fixed, evenly spread set of evaluation windows over the test split. What a window feeds is the trainer's.
-import { Rng } from '../engine/rng.ts';
+import { Rng } from '../util/random.ts';
 import { SamplerError } from './errors.ts';
 import type { TokenArray } from './tokenizer.ts';
 

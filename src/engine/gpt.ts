@@ -7,7 +7,7 @@
 // output projection with biases) and a 4x GELU(tanh) MLP (with biases); final LayerNorm; output head tied
 // to wte (no bias); softmax cross-entropy. Memory layout and the forward/backward walk follow llm.c.
 import type { F32, Kernels } from './kernels.ts';
-import { Rng } from './rng.ts';
+import { Rng } from '../util/random.ts';
 import { InputError, StateError } from './errors.ts';
 import { type GPTConfig, type ParamName, type ParamTensor, type ParamCounts, type FlopsPerToken, paramTable, paramCounts, flopsPerToken, validateConfig } from './config.ts';
 import type { AdamW } from './adamw.ts';

@@ -3,7 +3,7 @@
 export type { F32, Kernels } from './kernels.ts';
 export { kernelsRef } from './kernels-ref.ts';
 export { loadKernels, type BackendName, type BackendOptions } from './backend.ts';
-export { Rng, hashInts } from './rng.ts';
+export { Rng, hashInts } from '../util/random.ts';
 export { EngineError, ConfigError, InputError, StateError } from './errors.ts';
 export {
   type GPTConfig,

@@ -18,7 +18,7 @@ import {
 } from '../../src/analysis/bcrit.ts';
 import { AnalysisInputError } from '../../src/analysis/errors.ts';
 import { syntheticBatchScan, type SyntheticScanOptions } from '../../src/analysis/synthetic.ts';
-import { SeededRandom } from '../../src/analysis/random.ts';
+import { SeededRandom } from '../../src/util/random.ts';
 import { assertClose } from '../helpers/assert-close.ts';
 
 const B_STAR = 5.12e5;

@@ -7,7 +7,7 @@ import { chinchillaLoss } from '../../src/analysis/chinchilla.ts';
 import { fitEnvelope, fitIsoFlop } from '../../src/analysis/isoflop.ts';
 import { bootstrapKaplanND, fitKaplanND, fitKaplanNS, kaplanNDLoss, kaplanNSLoss, KAPLAN_ND_PUBLISHED, KAPLAN_NS_PUBLISHED } from '../../src/analysis/kaplan.ts';
 import { syntheticIsoFlop } from '../../src/analysis/synthetic.ts';
-import { SeededRandom } from '../../src/analysis/random.ts';
+import { SeededRandom } from '../../src/util/random.ts';
 import { quantile } from '../../src/analysis/stats.ts';
 import { assertClose } from '../helpers/assert-close.ts';
 

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { noiseAgreement, noiseScaleBins, noiseToBcrit, type NoiseBin } from '../../src/analysis/noise.ts';
 import type { BcritAnalysis, BcritLevel } from '../../src/analysis/bcrit.ts';
 import type { MetricRow, RunRecord } from '../../src/analysis/records.ts';
-import { SeededRandom } from '../../src/analysis/random.ts';
+import { SeededRandom } from '../../src/util/random.ts';
 
 const CONTEXT = 64;
 const G0 = 1;

@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { SeededRandom } from '../../src/analysis/random.ts';
+import { SeededRandom } from '../../src/util/random.ts';
 import { openStore, type Store } from '../../src/store/store.ts';
 import { expandSweep, parseSweepSpec } from '../../src/sweep/spec.ts';
 import { runId } from '../../src/train/config.ts';

@@ -6,7 +6,7 @@ import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { trainBpe, BpeTokenizer, preTokenize, MAX_VOCAB, checkVocabSize } from '../../src/data/bpe.ts';
 import { TokenizerError } from '../../src/data/errors.ts';
-import { Rng } from '../../src/engine/rng.ts';
+import { Rng } from '../../src/util/random.ts';
 import { aliceParagraphs, randomText, tempDir } from './helpers.ts';
 
 /** The textbook algorithm (Sennrich et al. 2016, Alg. 1): recount every pair before every merge. */

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
-import { Rng } from '../../src/engine/rng.ts';
+import { Rng } from '../../src/util/random.ts';
 import { loadCorpus } from '../../src/data/corpora.ts';
 
 export const fixtures = new URL('../fixtures/data/', import.meta.url).pathname;

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ByteTokenizer, parseTokenizerSpec, loadTokenizer, encodeDocuments, documentWithSeparator } from '../../src/data/tokenizer.ts';
 import { TokenizerError } from '../../src/data/errors.ts';
-import { Rng } from '../../src/engine/rng.ts';
+import { Rng } from '../../src/util/random.ts';
 import { randomText } from './helpers.ts';
 
 test('byte and gpt2 tokenizers round-trip random Unicode', async () => {

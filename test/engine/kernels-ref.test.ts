@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { kernelsRef as K } from '../../src/engine/kernels-ref.ts';
-import { Rng } from '../../src/engine/rng.ts';
+import { Rng } from '../../src/util/random.ts';
 import { assertClose } from '../helpers/assert-close.ts';
 
 // ---- tolerances

@@ -7,7 +7,7 @@ import { kernelsRef } from '../../src/engine/kernels-ref.ts';
 import type { Kernels } from '../../src/engine/kernels.ts';
 import { createNativeKernels, nativeStatus, type NativeKernels } from '../../src/engine/native.ts';
 import { loadKernels } from '../../src/engine/backend.ts';
-import { Rng } from '../../src/engine/rng.ts';
+import { Rng } from '../../src/util/random.ts';
 import { assertClose, type Tolerance } from '../helpers/assert-close.ts';
 import { missing } from '../helpers/require.ts';
 

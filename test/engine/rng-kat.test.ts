@@ -1,4 +1,4 @@
-// Known-answer vectors for the two PRNGs (src/engine/rng.ts Rng, src/analysis/random.ts SeededRandom): the first
+// Known-answer vectors for the PRNG's two faces (src/util/random.ts Rng and SeededRandom): the first
 // outputs for a few seeds, hard-coded from test/engine/rng_ref.py, an independent Python implementation of
 // splitmix32-seeded xoshiro128** written from the published algorithm (Blackman & Vigna 2018) that first checks its
 // xoshiro128** step against the reference C implementation's published outputs. The same published vector is checked
@@ -6,8 +6,7 @@
 // meant to change: every seeded run, checkpoint and bootstrap interval changes with it).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { SeededRandom } from '../../src/analysis/random.ts';
-import { hashInts, Rng } from '../../src/engine/rng.ts';
+import { hashInts, Rng, SeededRandom } from '../../src/util/random.ts';
 import { assertClose } from '../helpers/assert-close.ts';
 
 // the reference C implementation's xoshiro128** outputs from this state (github.com/edorfaus/xoshiro-6502, test-rom/testdata.asm)

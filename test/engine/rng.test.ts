@@ -1,7 +1,7 @@
 // The seeded generator: reproducible, keyed streams independent, state round-trips, sane moments.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Rng, hashInts } from '../../src/engine/rng.ts';
+import { Rng, hashInts } from '../../src/util/random.ts';
 
 test('same seed, same sequence; different seeds differ', () => {
   const a = new Rng(42), b = new Rng(42), c = new Rng(43);

@@ -4,7 +4,7 @@
 Written from the published algorithms, not from our TypeScript: xoshiro128** 1.1 (Blackman & Vigna 2018,
 https://prng.di.unimi.it/xoshiro128starstar.c) seeded by splitmix32 (x += 0x9e3779b9; z = x; z = (z ^ z>>16) *
 0x85ebca6b; z = (z ^ z>>13) * 0xc2b2ae35; z ^ z>>16, each word the next output from the previous word, as
-src/engine/rng.ts and src/analysis/random.ts document), with Python integers masked to 32 bits.
+src/util/random.ts documents), with Python integers masked to 32 bits.
 
 The xoshiro128** step itself is first checked against the reference C implementation's outputs published as test
 data with a 6502 port (github.com/edorfaus/xoshiro-6502, test-rom/testdata.asm: state 964D4A0C D40AB895 AD7FDECB
@@ -57,12 +57,12 @@ def seeded_state(x):
 
 
 def engine_rng(seed):
-    """src/engine/rng.ts Rng(seed): the low 32 bits of the seed."""
+    """src/util/random.ts Rng(seed): the low 32 bits of the seed."""
     return Xoshiro128ss(seeded_state(seed & M))
 
 
 def analysis_rng(seed):
-    """src/analysis/random.ts SeededRandom(seed): low 32 bits xor the high bits."""
+    """src/util/random.ts SeededRandom(seed): low 32 bits xor the high bits."""
     return Xoshiro128ss(seeded_state((seed & M) ^ ((seed >> 32) & M)))
 
 

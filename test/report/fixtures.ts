@@ -3,7 +3,7 @@
 import type { MetricRow, RunRecord } from '../../src/analysis/records.ts';
 import { syntheticBatchScan } from '../../src/analysis/synthetic.ts';
 import { chinchillaLoss, type ChinchillaParams } from '../../src/analysis/chinchilla.ts';
-import { SeededRandom } from '../../src/analysis/random.ts';
+import { SeededRandom } from '../../src/util/random.ts';
 
 const T = 64;
 const VOCAB = 256;

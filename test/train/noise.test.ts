@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NoiseProbe, unbiasedEstimates } from '../../src/train/noise.ts';
-import { Rng } from '../../src/engine/rng.ts';
+import { Rng } from '../../src/util/random.ts';
 
 // Per-example loss l = 0.5 (x.w - y)^2 with x ~ N(0, I_d), y = x.w* + eps, eps ~ N(0, s^2).
 // With delta = w - w*: the per-example gradient is g = x (x.delta - eps), so
