@@ -8,10 +8,11 @@
 // with GPT-2's regex so merges never cross word / punctuation / whitespace boundaries. Token ids: 0..255 are
 // the bytes, merge i makes token 256 + i. (GPT-2's byte-to-unicode table only matters for a text vocab file;
 // we store merges as id pairs.)
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { TokenizerError } from './errors.ts';
 import { keyHash } from './text.ts';
-import { writeFileAtomic } from './atomic.ts';
+import { replaceFileSync } from '../util/atomic.ts';
 import type { ProgressFn } from './progress.ts';
 import type { Tokenizer } from './tokenizer.ts';
 
@@ -340,9 +341,10 @@ export class BpeTokenizer implements Tokenizer {
     return { format: BPE_FORMAT, version: BPE_VERSION, pattern: 'gpt2', vocabSize: this.vocabSize, merges: [...this.merges], trainedOn: this.trainedOn };
   }
 
-  /** Write the tokenizer as JSON, crash-safe (temp file + fsync + rename). */
+  /** Write the tokenizer as JSON, crash-safe (temp file + fsync + rename), making its directory if needed. */
   save(file: string): void {
-    writeFileAtomic(file, JSON.stringify(this.toJSON()));
+    mkdirSync(dirname(file), { recursive: true });
+    replaceFileSync(file, JSON.stringify(this.toJSON()));
   }
 
   /** Parse and validate a saved tokenizer; `file` names the source in errors. */

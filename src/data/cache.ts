@@ -12,12 +12,12 @@
 //  16  4  bytes per token (2 | 4)    128 ..  tokens: uint16 when vocab <= 65536, else uint32
 //  20  4  vocabulary size
 //  24  8  token count (uint64)
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, mkdirSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { endianness } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { CacheError } from './errors.ts';
-import { writeFileAtomic } from './atomic.ts';
+import { replaceFileSync } from '../util/atomic.ts';
 import type { TokenArray } from './tokenizer.ts';
 
 export const CACHE_MAGIC = 'SLTOKENS';
@@ -61,7 +61,8 @@ export function writeTokenCache(file: string, key: CacheKey, tokens: TokenArray)
   Buffer.from(key.tokenizerHash, 'hex').copy(header, 32);
   Buffer.from(key.corpusHash, 'hex').copy(header, 64);
   createHash('sha256').update(payload).digest().copy(header, 96);
-  writeFileAtomic(file, header, payload);
+  mkdirSync(dirname(file), { recursive: true });
+  replaceFileSync(file, [header, payload]);
 }
 
 /**

@@ -7,7 +7,7 @@ import { link, mkdir, open, readdir, readFile, stat, unlink, writeFile } from 'n
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { MetricRow, RunRecord, RunStatus } from '../analysis/records.ts';
-import { appendDurable, createFileExclusive, fsyncDir, removeStaleTemps, replaceFile, truncateDurable } from './atomic.ts';
+import { appendDurable, createFileExclusive, fsyncDir, removeStaleTemps, replaceFile, truncateDurable } from '../util/atomic.ts';
 import {
   checkMetricRows,
   checkNewRun,

@@ -4,7 +4,7 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import { StoreError, storeKindOf } from '../store/store.ts';
-import { createFileExclusive } from '../store/atomic.ts';
+import { createFileExclusive } from '../util/atomic.ts';
 import { runId, type RunConfig } from '../train/config.ts';
 import { SweepSpecError, sweepHash, type SweepSpec } from './spec.ts';
 
