@@ -24,7 +24,7 @@ after(() => {
 });
 
 test('fit --json on the Epoch data: params, ci, n, exponents', () => {
-  const r = cli('fit', fixture, '--law', 'chinchilla', '--drop-highest', '5', '--bootstrap', '40', '--seed', '1', '--json');
+  const r = cli('fit', fixture, '--law', 'chinchilla', '--drop-highest', '5', '--bootstrap', '40', '--bootstrap-seed', '1', '--json');
   assert.equal(r.status, 0, r.stderr);
   const j = JSON.parse(r.stdout);
   assert.equal(j.law, 'chinchilla');
@@ -168,4 +168,22 @@ test('fit --approaches: Approach 2, Approach 3 and VPNLS side by side with inter
   assert.match(t.stdout, /every approach side by side \(79 runs, no bootstrap: no intervals\):\napproach +alpha +beta +a \(N_opt ~ C\^a\)/);
   assert.match(t.stdout, /Approach 2 \(IsoFLOP parabolas\) +- +- +0\.4\d/);
   assert.match(t.stdout, /held-out check \(VPNLS\): fitted on 64 runs of 5 budgets/);
+});
+
+test('bcrit --group: two groups with 4x different B_crit are pooled, and the text names the group and what lies outside its interval', () => {
+  const dir = tempDir('bcrit-pool');
+  const lines = ['run,grp,batch_size,step,tokens,loss'];
+  for (const [grp, bStar] of [['a', 2e5], ['b', 8e5]] as const) {
+    const runs = syntheticBatchScan({ bStar, alphaB: 1 / 6, batchTokens: [4, 8, 16, 32, 64, 128, 256, 512].map((b) => b * 64), finalLoss: 2, noise: 0.001, seed: 3, evals: 60 });
+    for (const r of runs) for (const p of r.points) lines.push(`${grp}-${r.id},${grp},${r.batchTokens / 64},${p.step},${p.tokens},${p.loss}`);
+  }
+  writeFileSync(join(dir, 'scan.csv'), lines.join('\n'));
+  const r = cli('bcrit', join(dir, 'scan.csv'), '--context', '64', '--warmup-steps', '0', '--bootstrap', '60', '--group', 'grp');
+  assert.equal(r.status, 0, r.stderr);
+  const pooled = r.stdout.split('\n').find((l) => l.startsWith('pooled over 2 groups'));
+  assert.ok(pooled, r.stdout);
+  assert.match(pooled, /the groups do NOT agree with it: /);
+  // each disagreeing group is named with what lies outside its interval; no empty slots or doubled spaces
+  assert.match(pooled, /(^|; |: )[ab]\b[^;]*: pooled (alpha_B|B_crit at L \d\.\d+)( and B_crit at L \d\.\d+)? outside its interval/);
+  assert.doesNotMatch(pooled, / {2}|, ,|: ;/);
 });

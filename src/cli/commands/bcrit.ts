@@ -10,19 +10,20 @@ import { params } from '../../report/common.ts';
 import type { LossCurve } from '../../analysis/records.ts';
 import { openStore } from '../../store/store.ts';
 import { warnDamagedSource } from '../damaged.ts';
-import { ciText, fmt, int, positive, readSource, renderTable } from './fit.ts';
+import { ciText, fmt, int, positive, readSource, renderTable } from '../helpers.ts';
+import { addDeprecatedAlias, addShared } from '../options.ts';
 
 export interface BcritCliOptions {
   json: boolean;
   context?: number;
-  run?: string;
-  batchTokens?: string;
-  batchSize?: string;
-  step?: string;
-  tokens?: string;
-  loss?: string;
-  warmup?: string;
-  lr?: string;
+  runColumn?: string;
+  batchTokensColumn?: string;
+  batchSizeColumn?: string;
+  stepColumn?: string;
+  tokensColumn?: string;
+  lossColumn?: string;
+  warmupColumn?: string;
+  lrColumn?: string;
   seedColumn?: string;
   group?: string;
   levels?: number[];
@@ -33,7 +34,7 @@ export interface BcritCliOptions {
   scanMargin: number;
   breakP: number;
   bootstrap: number;
-  seed: number;
+  bootstrapSeed: number;
   lossKind: 'test' | 'train';
   sweep?: string;
 }
@@ -46,20 +47,20 @@ const lossList = (v: string): number[] =>
   });
 
 export function registerBcrit(program: Command): void {
-  program
+  const cmd = program
     .command('bcrit')
     .description('Critical batch size from a batch-size scan (Kaplan et al. 2020 section 5.1): S_min, E_min, B_crit per target loss and the fit B_crit(L) = B* / L^(1/alpha_B).')
     .argument('<source>', 'CSV/JSONL of loss curves (one row per run and step: run, batch_tokens or batch_size, step, tokens, loss), or a store: runs directory or postgres:// URL')
     .option('--json', 'print one JSON object instead of tables', false)
     .option('--context <T>', 'tokens per sequence: batch tokens = batch_size x T when the file has batch_size', positive('--context'))
-    .option('--run <column>', 'column naming the run (default: detect run, run_id, id, name)')
-    .option('--batch-tokens <column>', 'column of tokens per step (default: detect batch_tokens)')
-    .option('--batch-size <column>', 'column of sequences per step, with --context (default: detect batch_size when there is no batch_tokens)')
-    .option('--step <column>', 'column of the optimiser step (default: detect step, iter)')
-    .option('--tokens <column>', 'column of tokens processed (default: detect tokens; else step x batch tokens)')
-    .option('--loss <column>', 'column of the test loss (default: detect loss, test_loss, val_loss)')
-    .option('--warmup <column>', "column of each run's warm-up steps (default: detect warmup, warmup_steps)")
-    .option('--lr <column>', 'column of the learning rate at each row (default: detect lr, learning_rate); progress is LR-weighted from it, and runs sharing a batch size form an LR envelope')
+    .option('--run-column <column>', 'column naming the run (default: detect run, run_id, id, name)')
+    .option('--batch-tokens-column <column>', 'column of tokens per step (default: detect batch_tokens)')
+    .option('--batch-size-column <column>', 'column of sequences per step, with --context (default: detect batch_size when there is no batch_tokens)')
+    .option('--step-column <column>', 'column of the optimiser step (default: detect step, iter)')
+    .option('--tokens-column <column>', 'column of tokens processed (default: detect tokens; else step x batch tokens)')
+    .option('--loss-column <column>', 'column of the test loss (default: detect loss, test_loss, val_loss)')
+    .option('--warmup-column <column>', "column of each run's warm-up steps (default: detect warmup, warmup_steps)")
+    .option('--lr-column <column>', 'column of the learning rate at each row (default: detect lr, learning_rate); progress is LR-weighted from it, and runs sharing a batch size form an LR envelope')
     .option('--seed-column <column>', 'column of the training seed (default: detect seed): runs of one batch size and seed are one replica; seeds enter the bootstrap')
     .option('--group <column>', 'column naming the scan each run belongs to (e.g. model size or experiment): each group is analysed alone, and a pooled law tests whether they agree')
     .option('--levels <losses>', 'target losses, comma separated (default: --n-levels log-spaced between the highest first loss and the lowest final loss)', lossList)
@@ -73,11 +74,13 @@ export function registerBcrit(program: Command): void {
       if (!(x >= 0 && x < 1)) throw new InvalidArgumentError(`--break-p takes a p-value in [0, 1), got "${v}"`);
       return x;
     }, 0.01)
-    .option('--bootstrap <k>', 'bootstrap resamples (batch sizes, and seeds within each) for the B*, alpha_B and per-level intervals', int('--bootstrap', 1), 1000)
-    .option('--seed <s>', 'seed of the bootstrap', int('--seed', 0), 0)
     .addOption(new Option('--loss-kind <kind>', 'for a store: test loss at eval steps, or train loss at every step').choices(['test', 'train']).default('test'))
-    .option('--sweep <name>', 'for a store: only the runs of this sweep')
-    .action(async (source: string, opts: BcritCliOptions) => {
+    .option('--sweep <name>', 'for a store: only the runs of this sweep');
+  // the bootstrap resamples batch sizes, and seeds within each, for the B*, alpha_B and per-level intervals
+  addShared(cmd, 'bootstrap', 'bootstrapSeed');
+  addDeprecatedAlias(cmd, '--seed <s>', '--bootstrap-seed');
+  for (const c of ['run', 'batch-tokens', 'batch-size', 'step', 'tokens', 'loss', 'warmup', 'lr']) addDeprecatedAlias(cmd, `--${c} <column>`, `--${c}-column`);
+  cmd.action(async (source: string, opts: BcritCliOptions) => {
       await warnDamagedSource(source);
       const { text, ...result } = await runBcrit(source, opts);
       console.log(opts.json ? JSON.stringify(result, null, 2) : text);
@@ -106,7 +109,7 @@ async function loadCurves(source: string, o: BcritCliOptions): Promise<{ curves:
   }
   const table = parseTable(readSource(source), source);
   const curves = importLossCurves(table, {
-    columns: { run: o.run, batchTokens: o.batchTokens, batchSize: o.batchSize, step: o.step, tokens: o.tokens, loss: o.loss, warmup: o.warmup, lr: o.lr, seed: o.seedColumn },
+    columns: { run: o.runColumn, batchTokens: o.batchTokensColumn, batchSize: o.batchSizeColumn, step: o.stepColumn, tokens: o.tokensColumn, loss: o.lossColumn, warmup: o.warmupColumn, lr: o.lrColumn, seed: o.seedColumn },
     context: o.context,
     group: o.group,
   });
@@ -140,6 +143,7 @@ function groupText(label: string, a: BcritAnalysis): string {
 }
 
 export async function runBcrit(source: string, o: BcritCliOptions): Promise<Record<string, unknown> & { text: string }> {
+  if (o.bootstrap < 1) throw new AnalysisInputError('bcrit needs bootstrap resamples: its intervals and the pooled-law test are read from them', 'give --bootstrap 1 or more');
   const { curves, from } = await loadCurves(source, o);
   const groups = groupCurves(curves);
   const options = {
@@ -150,7 +154,7 @@ export async function runBcrit(source: string, o: BcritCliOptions): Promise<Reco
     minBatchSizes: o.minBatchSizes,
     scanMargin: o.scanMargin,
     breakP: o.breakP,
-    bootstrap: { samples: o.bootstrap, seed: o.seed },
+    bootstrap: { samples: o.bootstrap, seed: o.bootstrapSeed },
   };
   const results: { label: string; runs: number; analysis: BcritAnalysis | null; reason?: string }[] = [];
   for (const g of groups) {
@@ -169,7 +173,7 @@ export async function runBcrit(source: string, o: BcritCliOptions): Promise<Reco
     ...results.map((r) => (r.analysis ? groupText(r.label, r.analysis) : `== ${r.label}: not analysed: ${r.reason}`)),
     ...(pooled
       ? [
-          `pooled over ${pooled.groups} groups (Kaplan's single line): B* = ${fmt(pooled.bStar)} tokens ${ciText(pooled.ci.bStar)}, alpha_B = ${fmt(pooled.alphaB)} ${ciText(pooled.ci.alphaB)}; ${pooled.agree ? 'every group agrees with it within its own intervals (alpha_B, and B_crit at L ' + fmt(pooled.lossMid) + ')' : 'the groups do NOT agree with it: ' + results.filter((r) => r.analysis?.fit).map((r, i) => `${r.label} ${pooled.groupsAgree[i].alphaB ? '' : 'alpha_B '}${pooled.groupsAgree[i].bCritMid ? '' : 'B_crit '}`).filter((t) => /alpha_B |B_crit $/.test(t)).join(', ') + ' outside their intervals'}; F-test one line vs one per group (not decisive: levels are correlated) F ${fmt(pooled.f)}, p ${fmt(pooled.p)}`,
+          `pooled over ${pooled.groups} groups (Kaplan's single line): B* = ${fmt(pooled.bStar)} tokens ${ciText(pooled.ci.bStar)}, alpha_B = ${fmt(pooled.alphaB)} ${ciText(pooled.ci.alphaB)}; ${pooled.agree ? 'every group agrees with it within its own intervals (alpha_B, and B_crit at L ' + fmt(pooled.lossMid) + ')' : 'the groups do NOT agree with it: ' + results.filter((r) => r.analysis?.fit).flatMap((r, i) => { const off = [pooled.groupsAgree[i].alphaB ? '' : 'alpha_B', pooled.groupsAgree[i].bCritMid ? '' : `B_crit at L ${fmt(pooled.lossMid)}`].filter(Boolean); return off.length ? [`${r.label}: pooled ${off.join(' and ')} outside its interval`] : []; }).join('; ')}; F-test one line vs one per group (not decisive: levels are correlated) F ${fmt(pooled.f)}, p ${fmt(pooled.p)}`,
         ]
       : []),
   ].join('\n\n');
