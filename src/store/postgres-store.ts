@@ -32,6 +32,7 @@ import {
   type StoredRun,
 } from './store.ts';
 import { OutageTracker, isTransient, withRetry } from './errors.ts';
+import { redactUrl } from '../util/redact.ts';
 
 /**
  * Bump when the tables change, and migrate from the older versions in migrate().
@@ -210,13 +211,6 @@ function fromMetricRow(r: Record<string, number | null>): MetricRow {
 
 // ---- connecting
 
-/** The URL with the password hidden, for messages and `location`. */
-function redact(url: URL): string {
-  const copy = new URL(url.href);
-  if (copy.password !== '') copy.password = '***';
-  return copy.href;
-}
-
 /** A lost or refused connection, a restart, a timeout (errors.ts decides, for every store and queue call alike). */
 function isConnectionError(err: unknown): boolean {
   return isTransient(err) || (err as { code?: string }).code === 'ENOTFOUND';
@@ -276,7 +270,7 @@ export class PostgresStore implements Store {
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
       throw new StoreError(
         'bad-input',
-        `bad Postgres schema name '${schema}' in ${redact(url)}`,
+        `bad Postgres schema name '${schema}' in ${redactUrl(url)}`,
         'use lower-case letters, digits and _ (for example ?schema=scaling_lab)',
       );
     }
@@ -298,7 +292,7 @@ export class PostgresStore implements Store {
     });
     // An idle connection that the server drops is removed from the pool; the next query opens a new one.
     pool.on('error', () => {});
-    const shown = `${redact(url)}${schema === DEFAULT_SCHEMA ? '' : `?schema=${schema}`}`;
+    const shown = `${redactUrl(url)}${schema === DEFAULT_SCHEMA ? '' : `?schema=${schema}`}`;
     const chunkBytes = options.checkpointChunkBytes ?? DEFAULT_CHECKPOINT_CHUNK_BYTES;
     const store = new PostgresStore(pool, shown, `"${schema}"`, timeoutMs, chunkBytes, options.outageWindowMs ?? 0, options.onOutage);
     try {
@@ -307,7 +301,7 @@ export class PostgresStore implements Store {
       await pool.end().catch(() => {});
       if (err instanceof StoreError) throw err;
       if (isConnectionError(err) || ['3D000', '28P01', '28000'].includes((err as { code?: string }).code ?? '')) {
-        throw unreachable(err, redact(url), timeoutMs);
+        throw unreachable(err, redactUrl(url), timeoutMs);
       }
       throw err;
     }

@@ -1,6 +1,7 @@
 // Checks and encodings both stores share: run ids, runs, status details, metric rows (their fields, and the JSON
-// line a row becomes, which keeps NaN and Infinity), and canonical JSON for comparing specs. No I/O here.
+// line a row becomes, which keeps NaN and Infinity), and comparing specs (by canonical JSON). No I/O here.
 import type { MetricRow, ModelShape, RunRecord, RunStatus } from '../analysis/records.ts';
+import { canonicalJson } from '../util/json.ts';
 import { StoreError, type NewRun, type RunMeta, type StatusDetail, type StoredRun } from './store.ts';
 
 // ---- metric row fields: one table that the JSON codec, the validation and the Postgres columns all follow
@@ -199,15 +200,6 @@ function checkJsonValue(value: unknown, path: string): void {
 }
 
 // ---- encodings
-
-/** JSON with object keys sorted at every level: equal for specs that differ only in key order. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) return v;
-    const obj = v as Record<string, unknown>;
-    return Object.fromEntries(Object.keys(obj).sort().map((k) => [k, obj[k]]));
-  });
-}
 
 /** One metrics.jsonl line (with its '\n'). Non-finite numbers become the strings "NaN", "Infinity", "-Infinity". */
 export function encodeMetricLine(row: MetricRow): string {

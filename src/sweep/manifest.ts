@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { StoreError, storeKindOf } from '../store/store.ts';
 import { createFileExclusive } from '../util/atomic.ts';
+import { redactUrl } from '../util/redact.ts';
 import { runId, type RunConfig } from '../train/config.ts';
 import { SweepSpecError, sweepHash, type SweepSpec } from './spec.ts';
 
@@ -114,7 +115,7 @@ async function withPg<T>(location: string, fn: (client: pg.Client, schema: strin
     await client.connect();
   } catch (err) {
     // runSweep's first contact with the store: fail within seconds, with what to do (as openStore does)
-    const where = location.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+    const where = redactUrl(location);
     throw new StoreError('unreachable', `cannot reach the Postgres store ${where}: ${(err as Error).message}`, 'check that PostgreSQL is running and the URL is right (postgres://user@host:port/database)', { cause: err });
   }
   try {

@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import { openStore, StoreError, type Store } from '../store/store.ts';
 import { DEFAULT_OUTAGE_WINDOW_MS, OutageTracker, formatOutage, isTransient, withRetry } from '../store/errors.ts';
 import { runId, runName, totalSteps, type ExecOptions, type RunConfig } from '../train/config.ts';
+import { redactUrl } from '../util/redact.ts';
 import { TrainerCrash, TrainerError, TrainerProcess, type StoreTimeouts } from './trainer-process.ts';
 import { isFinished, partitionFinished, sweepStatus, type Executor, type SweepEvent, type SweepRequest, type SweepResult, type SweepRunResult } from './executor.ts';
 
@@ -40,8 +41,6 @@ interface JobResult {
  */
 const COMMAND_TIMEOUT_MS = { producer: 10_000, worker: 30_000 } as const;
 
-const redact = (url: string) => url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
-
 /**
  * Checks that Redis answers at `url` within `timeoutMs` (one try, no reconnects), then returns a connection for
  * BullMQ. A worker's needs maxRetriesPerRequest null (BullMQ's blocking commands); the enqueuing side's gives up after
@@ -49,7 +48,7 @@ const redact = (url: string) => url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@'
  */
 export async function connectQueue(url: string, timeoutMs = 3000, role: 'worker' | 'producer' = 'producer'): Promise<Redis> {
   if (!/^rediss?:\/\//i.test(url)) {
-    throw new QueueError(`bad queue URL ${redact(url)}`, 'give a Redis URL: redis://[user:password@]host:port[/db]');
+    throw new QueueError(`bad queue URL ${redactUrl(url)}`, 'give a Redis URL: redis://[user:password@]host:port[/db]');
   }
   const probe = new Redis(url, { lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
   probe.on('error', () => {});
@@ -59,7 +58,7 @@ export async function connectQueue(url: string, timeoutMs = 3000, role: 'worker'
       new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs + 500).unref()),
     ]);
   } catch (err) {
-    throw new QueueError(`cannot reach the queue ${redact(url)}: ${(err as Error).message}`, 'start Redis there, or fix the host and port in --queue redis://host:port', { cause: err });
+    throw new QueueError(`cannot reach the queue ${redactUrl(url)}: ${(err as Error).message}`, 'start Redis there, or fix the host and port in --queue redis://host:port', { cause: err });
   } finally {
     probe.disconnect();
   }
@@ -105,7 +104,7 @@ async function runQueued(request: SweepRequest, options: QueueExecutorOptions): 
     connection.disconnect();
     throw err;
   });
-  const queueOutage = new OutageTracker(`queue ${redact(options.url)}`, report);
+  const queueOutage = new OutageTracker(`queue ${redactUrl(options.url)}`, report);
   const q = <T>(fn: () => Promise<T>) => withRetry(fn, { windowMs, tracker: queueOutage, signal });
   const queue = new Queue<JobData, JobResult>(options.queueName ?? DEFAULT_QUEUE_NAME, { connection });
   // connection errors while Redis is away are the outage (one line when it ends), not a line each
@@ -254,7 +253,7 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<void>
   const idle: TrainerProcess[] = [];
   const active = new Set<TrainerProcess>();
   const lockDuration = options.lockDurationMs ?? 30_000;
-  const queueOutage = new OutageTracker(`queue ${redact(options.url)}`, report);
+  const queueOutage = new OutageTracker(`queue ${redactUrl(options.url)}`, report);
   /** the jobs this worker holds, for lock renewal: only while the trainer's store answers (see renewLocks) */
   const held = new Map<string, { job: Job<JobData, JobResult>; token: string; proc: TrainerProcess; skipping: boolean; lost: boolean }>();
 
@@ -393,7 +392,7 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<void>
     void renewLocks().finally(() => (renewing = false));
   }, lockDuration / 2);
 
-  onEvent?.({ kind: 'notice', message: `worker ${me} taking jobs from ${redact(options.url)} (queue ${options.queueName ?? DEFAULT_QUEUE_NAME}), store ${store.location}` });
+  onEvent?.({ kind: 'notice', message: `worker ${me} taking jobs from ${redactUrl(options.url)} (queue ${options.queueName ?? DEFAULT_QUEUE_NAME}), store ${store.location}` });
 
   await new Promise<void>((resolve) => {
     if (options.signal?.aborted) resolve();

@@ -2,6 +2,7 @@
 // The CLI maps kebab-case flags one to one onto these keys; the trainer (run.ts) only reads them.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { canonicalJson } from '../util/json.ts';
 
 const int = (min: number) => z.number().int().min(min);
 const DEFAULT_LR = 1e-3;
@@ -163,18 +164,8 @@ export function runName(c: RunConfig): string {
   return `${modelName(c)}-b${c.batch}-s${c.seed}${budget}${lr}`;
 }
 
-/** Canonical JSON: sorted keys, so the id does not depend on key order. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
 /** The run id: readable name plus 8 hex digits of the config's hash. Same config, same id. */
 export function runId(c: RunConfig): string {
-  const hash = createHash('sha256').update(canonical(c)).digest('hex').slice(0, 8);
+  const hash = createHash('sha256').update(canonicalJson(c)).digest('hex').slice(0, 8);
   return `${runName(c)}-${hash}`;
 }

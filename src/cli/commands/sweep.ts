@@ -10,6 +10,7 @@ import { runSweep, type Executor, type SweepEvent } from '../../sweep/executor.t
 import { createLocalExecutor, defaultWorkers } from '../../sweep/local.ts';
 import { createQueueExecutor, DEFAULT_QUEUE_NAME, QueueError } from '../../sweep/queue.ts';
 import type { ExecOptions } from '../../train/config.ts';
+import { redactUrl } from '../../util/redact.ts';
 import { createMultiProgress, type MultiProgressView } from '../progress.ts';
 import { EXIT_INTERRUPTED } from './train.ts';
 
@@ -128,7 +129,7 @@ export function registerSweep(program: Command): void {
       let progress: MultiProgressView | undefined;
       let draw: ((e: SweepEvent) => void) | undefined;
       const onRecorded = () => {
-        console.log(queueUrl ? `enqueueing on ${queueUrl.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@')} and watching ${storeLocation}` : `running on ${workers} local worker(s), ${threads} thread(s) each, store ${storeLocation}`);
+        console.log(queueUrl ? `enqueueing on ${redactUrl(queueUrl)} and watching ${storeLocation}` : `running on ${workers} local worker(s), ${threads} thread(s) each, store ${storeLocation}`);
         progress = createMultiProgress(`sweep ${spec.name}`, { total: configs.length, done: finishedBefore, quiet });
         draw = renderSweepEvents(progress);
       };
