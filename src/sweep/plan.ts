@@ -1,8 +1,10 @@
 // A sweep's plan before it runs: per run its model size, steps, tokens and FLOPs (the engine's accounting), the totals,
-// and an estimated time from a short measured probe of each model size. Running the plan is the executors'.
-import { GPT, AdamW, trainStep, loadKernels, validateConfig, paramCounts, flopsPerToken, type GPTConfig } from '../engine/index.ts';
+// and an estimated time from a short measured probe of each model size (train/probe.ts). Running the plan is the
+// executors'.
+import { loadKernels, validateConfig, paramCounts, flopsPerToken } from '../engine/index.ts';
 import { parseTokenizerSpec, loadTokenizer } from '../data/index.ts';
 import { evalSteps, modelName, modelShape, runId, runName, totalSteps, type ExecOptions, type RunConfig } from '../train/config.ts';
+import { timeTrainingSteps } from '../train/probe.ts';
 import type { SweepSpec } from './spec.ts';
 import { maxOf } from '../analysis/extent.ts';
 
@@ -44,9 +46,18 @@ export interface SweepPlan {
   /** the probe timed CPU time (one thread per run): the estimate is for cores not shared with other jobs */
   cpuTimed?: boolean;
 }
+  /** why there is no estimate, when there is none (formatPlan shows it): 'no probe', '--probe-steps 0', ... */
+  notProbed?: string;
 
 export interface PlanOptions {
   /** timed steps per (model size, micro-batch) after one warm-up step; 0 skips the probe and the estimate */
+  /**
+   * false: time no steps (no model is built, nothing is trained), so the plan has no time estimate: each run's and
+   * the total's est. show as unknown. For a dry run, which must not train. Default true.
+   */
+  probe?: boolean;
+  /** why the probe is off, shown in place of the estimate (default 'no probe'; e.g. '--dry-run') */
+  noProbeReason?: string;
   probeSteps?: number;
   /** each probe stops early after this many seconds of timed steps */
   probeSeconds?: number;
@@ -104,56 +115,33 @@ export async function planSweep(spec: SweepSpec, configs: RunConfig[], options: 
     probes: [],
     workers,
   };
-  if ((options.probeSteps ?? 2) <= 0) return plan;
+  if (options.probe === false) {
+    plan.notProbed = options.noProbeReason ?? 'no probe';
+    return plan;
+  }
+  if ((options.probeSteps ?? 2) <= 0) {
+    plan.notProbed = '--probe-steps 0';
+    return plan;
+  }
 
-  // ---- the probe: time a few real training steps of each (model size, micro-batch) on random tokens
+  // ---- the probe: time a few real training steps of each (model size, micro-batch) on synthetic tokens
   const kernels = loadKernels({ backend: options.backend ?? 'auto', threads: options.threads });
   const timed = new Map<string, number>();
   for (const r of runs) {
     const micro = r.config.microBatch ?? r.config.batch;
-    const g: GPTConfig = validateConfig({ ...modelShape(r.config), vocab: r.vocab, context: r.config.context });
-    const key = `${g.nLayer}/${g.dModel}/${g.nHead}/${g.vocab}/${g.context}/${micro}`;
+    const shape = modelShape(r.config);
+    const key = `${shape.nLayer}/${shape.dModel}/${shape.nHead}/${r.vocab}/${r.config.context}/${micro}`;
     let s = timed.get(key);
     if (s === undefined) {
-      s = probe(g, micro, kernels, options.probeSteps ?? 2, options.probeSeconds ?? 3, options.threads === 1);
+      s = timeTrainingSteps(r.config, r.vocab, kernels, { steps: options.probeSteps ?? 2, maxSeconds: options.probeSeconds ?? 3, cpuTime: options.threads === 1 }).secondsPerMicroStep;
       timed.set(key, s);
-      plan.probes.push({ label: `${modelName(r.config)} (V ${g.vocab}, T ${g.context}) micro ${micro}`, secondsPerMicroStep: s });
+      plan.probes.push({ label: `${modelName(r.config)} (V ${r.vocab}, T ${r.config.context}) micro ${micro}`, secondsPerMicroStep: s });
     }
     r.estimatedSeconds = s * r.steps * (r.config.batch / micro);
   }
   plan.estimatedSeconds = runs.reduce((a, r) => a + (r.estimatedSeconds ?? 0), 0) / workers;
   plan.cpuTimed = options.threads === 1;
   return plan;
-}
-
-/**
- * Seconds per training step of this shape. With one thread it is the process's CPU time, not the wall time: on a
- * machine shared with other jobs the wall time of a few steps varies several-fold (measured: 1.2-13 ms for the same
- * step at load 12 on 2 cores), while the CPU time is what the step costs on an otherwise idle core.
- */
-function probe(g: GPTConfig, micro: number, kernels: ReturnType<typeof loadKernels>, steps: number, maxSeconds: number, cpuTime: boolean): number {
-  const gpt = new GPT(g, kernels, { seed: 0, maxMicroBatch: micro });
-  const opt = new AdamW(gpt, {});
-  const n = micro * g.context;
-  const batch = { inputs: new Int32Array(n), targets: new Int32Array(n) };
-  for (let i = 0; i < n; i++) {
-    batch.inputs[i] = (i * 7919) % g.vocab;
-    batch.targets[i] = (i * 104729 + 1) % g.vocab;
-  }
-  trainStep(gpt, opt, [batch], micro, g.context, { lr: 1e-4, clip: 1 }); // warm-up: first-touch allocations
-  const t0 = performance.now();
-  const cpu0 = process.cpuUsage();
-  let done = 0;
-  while (done < steps) {
-    trainStep(gpt, opt, [batch], micro, g.context, { lr: 1e-4, clip: 1 });
-    done++;
-    if ((performance.now() - t0) / 1000 > maxSeconds) break;
-  }
-  if (cpuTime) {
-    const cpu = process.cpuUsage(cpu0);
-    return (cpu.user + cpu.system) / 1e6 / done;
-  }
-  return (performance.now() - t0) / 1000 / done;
 }
 
 // ---- text
@@ -229,6 +217,6 @@ export function formatPlan(plan: SweepPlan, state: Map<string, string> = new Map
     const todo = plan.runs.filter((r) => !['done', 'diverged'].includes(state.get(r.id) ?? ''));
     const left = todo.reduce((a, r) => a + (r.estimatedSeconds ?? 0), 0) / plan.workers;
     out.push(`estimated time: ${formatDuration(plan.estimatedSeconds)} on ${plan.workers} worker(s)${todo.length < plan.runs.length ? `, ${formatDuration(left)} for the ${todo.length} runs not finished` : ''} (from the probe${plan.cpuTimed ? "'s CPU time, so for cores no other job uses" : ''}; evaluation and data preparation not counted)`);
-  } else out.push('estimated time: not probed (--probe-steps 0)');
+  } else out.push(`estimated time: not probed (${plan.notProbed ?? 'no probe'}), so unknown`);
   return out.join('\n');
 }

@@ -1,6 +1,6 @@
 // One training run: data -> model -> steps with gradient accumulation, evaluation, the noise-scale
 // probe, metric rows and checkpoints in the store; resumes bit for bit. Drawing progress is the CLI's.
-import { GPT, AdamW, trainStep, loadKernels, validateConfig, type GPTConfig, type Kernels } from '../engine/index.ts';
+import { trainStep, loadKernels, type Kernels } from '../engine/index.ts';
 import { prepareDataset, type Dataset } from '../data/index.ts';
 import { BatchSampler, evalBatches, type Batch } from '../data/sampler.ts';
 import type { ProgressFn } from '../data/progress.ts';
@@ -11,6 +11,7 @@ import { evalSteps, modelShape, runId, runName, totalSteps, type ExecOptions, ty
 import { learningRate } from './schedule.ts';
 import { NoiseProbe, type NoiseProbeState } from './noise.ts';
 import { decodeCheckpoint, encodeCheckpoint, kernelsChange, kernelsInfo, verifyCheckpoint } from './checkpoint.ts';
+import { buildRunModel } from './probe.ts';
 
 /**
  * Bumped when a change to the trainer changes what a run computes, so old runs are not mistaken for new.
@@ -92,10 +93,8 @@ export async function trainRun(config: RunConfig, exec: ExecOptions, store: Stor
       onNotice: hooks.onNotice,
       onProgress: hooks.onDataProgress,
     }));
-  const gptConfig: GPTConfig = validateConfig({ ...modelShape(config), vocab: dataset.vocabSize, context: T });
   const kernels: Kernels = loadKernels({ backend: exec.backend, threads: exec.threads });
-  const gpt = new GPT(gptConfig, kernels, { seed: config.seed, maxMicroBatch: micro });
-  const optimizer = new AdamW(gpt, { beta1: config.beta1, beta2: config.beta2, eps: config.eps, weightDecay: config.weightDecay });
+  const { gpt, optimizer } = buildRunModel(config, dataset.vocabSize, kernels);
   const counts = gpt.paramCounts();
   const flopsPerToken = gpt.flopsPerToken(T).kaplan;
   const divergeLoss = config.divergeLoss ?? 1.5 * Math.log(dataset.vocabSize) + 1;
