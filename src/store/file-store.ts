@@ -1,6 +1,7 @@
-// The embedded store: one directory per run (runs/<id>/spec.json, status.json, metrics.jsonl, checkpoint.bin),
-// every write crash-safe. One writer per run: every write takes the run's write lock (.write.lock, across processes)
-// and checks the epoch in lease.json under it (see lease.ts); many readers are fine.
+// The embedded store: one directory per run (runs/<id>/spec.json, status.json, metrics.jsonl, checkpoint.bin) and
+// one file per sweep manifest (runs/.sweeps/<name>.json), every write crash-safe. One writer per run: every write
+// takes the run's write lock (.write.lock, across processes) and checks the epoch in lease.json under it (see
+// lease.ts); many readers are fine.
 import { randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { link, mkdir, open, readdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
@@ -21,6 +22,7 @@ import {
   pickDetail,
   toRecord,
 } from './rows.ts';
+import { checkManifest, checkSweepName, isSweepName, readManifest, type RecordedSweep, type SweepManifest } from './manifest.ts';
 import { THIS_HOST, checkAcquire, checkFence, checkLeaseOptions, checkWrite, fencedError, newLease, pidAlive, type RunWriteState } from './lease.ts';
 import {
   StoreError,
@@ -41,6 +43,8 @@ const SPEC_FILE = 'spec.json';
 const STATUS_FILE = 'status.json';
 const METRICS_FILE = 'metrics.jsonl';
 const CHECKPOINT_FILE = 'checkpoint.bin';
+/** the sweep manifests' directory, <root>/.sweeps/<name>.json (a dot name: never taken for a run) */
+const SWEEPS_DIR = '.sweeps';
 /** { epoch, lease? }: the run's fencing token and its current holder, replaced atomically under the write lock */
 const LEASE_FILE = 'lease.json';
 /** held (created with link(2), removed after) for the few milliseconds of one write; names its pid and host */
@@ -627,6 +631,43 @@ export class FileStore implements Store {
   }
 
   async close(): Promise<void> {
+  // ---- sweep manifests: <root>/.sweeps/<name>.json, created with link(2) so it appears complete and only once
+
+  private sweepPath(name: string): string {
+    return join(this.location, SWEEPS_DIR, `${checkSweepName(name)}.json`);
+  }
+
+  async putSweep<Spec>(manifest: SweepManifest<Spec>): Promise<RecordedSweep<Spec>> {
+    this.checkOpen();
+    checkManifest(manifest);
+    const path = this.sweepPath(manifest.name);
+    await mkdir(join(this.location, SWEEPS_DIR), { recursive: true });
+    const created = await createFileExclusive(path, JSON.stringify(manifest, null, 2) + '\n');
+    const stored = await this.getSweep<Spec>(manifest.name);
+    if (stored === undefined) throw new StoreError('corrupt', `${path} was recorded but cannot be read back`, 'check the store directory is writable and not being cleaned up');
+    return { created, stored };
+  }
+
+  async getSweep<Spec = unknown>(name: string): Promise<SweepManifest<Spec> | undefined> {
+    this.checkOpen();
+    const path = this.sweepPath(name);
+    const value = await readJson(path);
+    return value === undefined ? undefined : (readManifest(value, path) as SweepManifest<Spec>);
+  }
+
+  async listSweeps<Spec = unknown>(): Promise<SweepManifest<Spec>[]> {
+    this.checkOpen();
+    const names = await readdir(join(this.location, SWEEPS_DIR)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return [] as string[];
+      throw err;
+    });
+    // temp files (.<name>.json.<pid>...tmp) start with a dot: only <name>.json with a sweep's name is a manifest
+    const all = await Promise.all(names.filter((n) => n.endsWith('.json') && isSweepName(n.slice(0, -5))).map((n) => this.getSweep<Spec>(n.slice(0, -5))));
+    return all
+      .filter((m): m is SweepManifest<Spec> => m !== undefined)
+      .sort((a, b) => (a.createdAt === b.createdAt ? (a.name < b.name ? -1 : 1) : a.createdAt < b.createdAt ? -1 : 1));
+  }
+
     this.closed = true;
     await Promise.all(this.locks.values());
   }

@@ -1,5 +1,5 @@
-// The shared store on PostgreSQL: tables runs, metrics (PRIMARY KEY (run_id, step)) and checkpoints in one Postgres
-// schema, created on open, with a schema_version table. Any machine can resume a run another one started.
+// The shared store on PostgreSQL: tables runs, metrics (PRIMARY KEY (run_id, step)), checkpoints and sweeps (the sweep
+// manifests) in one Postgres schema, created on open, with a schema_version table. Any machine can resume a run another one started.
 import pg from 'pg';
 import type { MetricRow, RunRecord, RunStatus } from '../analysis/records.ts';
 import {
@@ -34,6 +34,7 @@ import {
 import { OutageTracker, isTransient, withRetry } from './errors.ts';
 import { redactUrl } from '../util/redact.ts';
 
+import { checkManifest, checkSweepName, readManifest, type RecordedSweep, type SweepManifest } from './manifest.ts';
 /**
  * Bump when the tables change, and migrate from the older versions in migrate().
  * 2: runs.schedule and runs.data (grouping fields), added to a version-1 store by ALTER TABLE ... ADD COLUMN.
@@ -113,7 +114,8 @@ function createTables(s: string): string {
       idx integer NOT NULL,
       bytes bytea NOT NULL,
       PRIMARY KEY (run_id, idx)
-    );`;
+    );
+    CREATE TABLE IF NOT EXISTS ${s}.sweeps (name text PRIMARY KEY, hash text NOT NULL, manifest jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now());`;
 }
 
 interface RunRow {
@@ -657,3 +659,26 @@ export class PostgresStore implements Store {
     await this.pool.end();
   }
 }
+  // ---- sweep manifests: a row per sweep, created if absent (the table sweep/manifest.ts created before, unchanged)
+
+  async putSweep<Spec>(manifest: SweepManifest<Spec>): Promise<RecordedSweep<Spec>> {
+    checkManifest(manifest);
+    const { rowCount } = await this.q(
+      `INSERT INTO ${this.s}.sweeps (name, hash, manifest) VALUES ($1, $2, $3::jsonb) ON CONFLICT (name) DO NOTHING`,
+      [manifest.name, manifest.hash, JSON.stringify(manifest)],
+    );
+    const stored = await this.getSweep<Spec>(manifest.name);
+    if (stored === undefined) throw new Error(`sweep ${manifest.name} was recorded but cannot be read back from ${this.location}`);
+    return { created: rowCount === 1, stored };
+  }
+
+  async getSweep<Spec = unknown>(name: string): Promise<SweepManifest<Spec> | undefined> {
+    const { rows } = await this.q<{ manifest: unknown }>(`SELECT manifest FROM ${this.s}.sweeps WHERE name = $1`, [checkSweepName(name)]);
+    return rows[0] === undefined ? undefined : (readManifest(rows[0].manifest, `sweep '${name}' in ${this.location}`) as SweepManifest<Spec>);
+  }
+
+  async listSweeps<Spec = unknown>(): Promise<SweepManifest<Spec>[]> {
+    const { rows } = await this.q<{ name: string; manifest: unknown }>(`SELECT name, manifest FROM ${this.s}.sweeps ORDER BY created_at, name`);
+    return rows.map((r) => readManifest(r.manifest, `sweep '${r.name}' in ${this.location}`) as SweepManifest<Spec>);
+  }
+

@@ -1,6 +1,10 @@
-// The store's one interface (runs, status, metric rows, checkpoints), its error type, and openStore, which picks
-// the file store or the Postgres store from a location. The implementations live in file-store.ts and postgres-store.ts.
+// The store's one interface (runs, status, metric rows, checkpoints, sweep manifests), its error type, and openStore,
+// which picks the file store or the Postgres store from a location. The implementations live in file-store.ts and
+// postgres-store.ts; manifest.ts has the sweep manifest's shape and checks.
 import type { MetricRow, RunRecord, RunStatus } from '../analysis/records.ts';
+import type { RecordedSweep, SweepManifest } from './manifest.ts';
+
+export type { RecordedSweep, SweepManifest } from './manifest.ts';
 
 // ---- what the store keeps about a run
 
@@ -170,6 +174,18 @@ export interface Store {
 }
 
 export type StoreKind = 'file' | 'postgres';
+
+  /**
+   * Records a sweep's manifest unless one is recorded under its name (create-if-absent, atomic across processes:
+   * of two racing callers one creates and both get its manifest back). Returns the manifest stored under the name,
+   * which is another one when `created` is false: comparing them (a changed spec) is the caller's (sweep/).
+   * `Spec` is the caller's spec type; the store keeps it as JSON and does not check it.
+   */
+  putSweep<Spec>(manifest: SweepManifest<Spec>): Promise<RecordedSweep<Spec>>;
+  /** the manifest recorded under `name`, or undefined */
+  getSweep<Spec = unknown>(name: string): Promise<SweepManifest<Spec> | undefined>;
+  /** every recorded sweep, oldest first */
+  listSweeps<Spec = unknown>(): Promise<SweepManifest<Spec>[]>;
 
 // ---- errors
 

@@ -1,12 +1,12 @@
 // The one executor interface (local process pool, distributed queue), its events and result, and runSweep:
 // spec -> runs -> sweep record in the store -> executor. Process and queue mechanics live in local.ts and queue.ts.
 import type { RunStatus } from '../analysis/records.ts';
-import type { Store } from '../store/store.ts';
+import { openStore, type RecordedSweep, type Store } from '../store/store.ts';
+import { DEFAULT_OUTAGE_WINDOW_MS } from '../store/errors.ts';
 import { runId, runName, totalSteps, type ExecOptions, type RunConfig } from '../train/config.ts';
 import type { RunOutcome } from '../train/run.ts';
-import { makeManifest, recordSweep, type SweepManifest } from './manifest.ts';
 import type { StoreTimeouts } from './trainer-process.ts';
-import { expandSweep, type SweepSpec } from './spec.ts';
+import { SweepSpecError, expandSweep, makeManifest, type SweepManifest, type SweepSpec } from './spec.ts';
 
 // ---- events: what an executor tells its caller while it works (the CLI draws them; the library never prints)
 
@@ -108,9 +108,33 @@ export interface RunSweepOptions extends Omit<SweepRequest, 'sweep' | 'configs'>
  */
 export async function runSweep(spec: SweepSpec, options: RunSweepOptions): Promise<SweepResult & { manifest: SweepManifest }> {
   const configs = expandSweep(spec);
-  const { stored } = await recordSweep(options.exec.store, makeManifest(spec, configs));
+  const store = await openStore(options.exec.store, { outageWindowMs: options.store?.outageWindowMs ?? DEFAULT_OUTAGE_WINDOW_MS, statementTimeoutMs: options.store?.statementTimeoutMs });
+  let stored: SweepManifest;
+  try {
+    ({ stored } = await recordSweep(store, makeManifest(spec, configs)));
+  } finally {
+    await store.close();
+  }
   const { onRecorded, executor, ...request } = options;
   onRecorded?.(stored);
   const result = await executor.run({ ...request, sweep: spec.name, configs });
   return { ...result, manifest: stored };
+}
+
+/**
+ * Records the sweep in `store`, or checks it against the one recorded there. A sweep name is bound to one hash: a
+ * spec that would train other runs under an existing name is REFUSED (not treated as a new sweep), since its runs,
+ * reports and status would mix two experiments. Returns whether it was newly recorded, and the stored manifest.
+ */
+export async function recordSweep(store: Store, manifest: SweepManifest): Promise<RecordedSweep<SweepSpec>> {
+  const { created, stored } = await store.putSweep(manifest);
+  if (stored.hash !== manifest.hash) {
+    const added = manifest.runIds.filter((id) => !stored.runIds.includes(id)).length;
+    const removed = stored.runIds.filter((id) => !manifest.runIds.includes(id)).length;
+    throw new SweepSpecError(
+      `sweep '${manifest.name}' in this store was recorded with a different spec (hash ${stored.hash}, ${stored.runIds.length} runs; this spec: hash ${manifest.hash}, ${added} runs added, ${removed} removed): refused`,
+      `a changed spec is a new sweep: give it a new name (runs with identical configs are shared, not re-trained), or use another --store`,
+    );
+  }
+  return { created, stored };
 }

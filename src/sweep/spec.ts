@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { RunConfigSchema, parseRunConfig, runId, type RunConfig } from '../train/config.ts';
+import type { SweepManifest as StoredManifest } from '../store/store.ts';
 
 // ---- errors
 
@@ -216,4 +217,13 @@ export function expandSweep(spec: SweepSpec): RunConfig[] {
 export function sweepHash(spec: SweepSpec, configs: RunConfig[] = expandSweep(spec)): string {
   const ids = configs.map(runId).sort();
   return createHash('sha256').update(JSON.stringify({ name: spec.name, purpose: spec.purpose, ids })).digest('hex').slice(0, 16);
+}
+
+// ---- the sweep's record in the store (store/manifest.ts keeps it; executor.ts recordSweep checks it)
+
+/** A sweep as recorded in the store: name, purpose, spec, run ids in expansion order and sweepHash. */
+export type SweepManifest = StoredManifest<SweepSpec>;
+
+export function makeManifest(spec: SweepSpec, configs: RunConfig[]): SweepManifest {
+  return { name: spec.name, purpose: spec.purpose, hash: sweepHash(spec, configs), spec, runIds: configs.map(runId), createdAt: new Date().toISOString() };
 }

@@ -2,7 +2,7 @@
 // torn-line repair, damaged files, and openStore's choice of store by location. The SIGKILL test is in crash.test.ts.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { appendFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -125,6 +125,39 @@ describe('FileStore on disk', () => {
     await rejectsWith(store.getRun('r1'), 'corrupt', /not a scaling-lab run/);
     await writeFile(specPath, '{"trunc');
     await rejectsWith(store.getRun('r1'), 'corrupt', /not valid JSON/);
+  });
+
+  it('reads the sweep manifests the previous version wrote (fixtures/previous-version: its sweep/manifest.ts made them)', async () => {
+    const dir = await tempDir();
+    await cp(new URL('./fixtures/previous-version', import.meta.url).pathname, dir, { recursive: true });
+    const store = await openStore(dir);
+    const sweeps = await store.listSweeps();
+    assert.deepEqual(sweeps.map((m) => m.name), ['scan', 'seeds-2'], 'oldest first');
+    const scan = await store.getSweep<{ name: string; axes: { batch: number[] } }>('scan');
+    assert.equal(scan?.purpose, 'batch-scan');
+    assert.match(scan?.hash ?? '', /^[0-9a-f]{16}$/);
+    assert.equal(scan?.runIds.length, 2);
+    assert.deepEqual(scan?.spec.axes.batch, [4, 8]);
+    // recording it again finds it (not created, the file untouched); a new manifest is laid out as before
+    const path = join(dir, '.sweeps/scan.json');
+    const before = await readFile(path, 'utf8');
+    assert.deepEqual(await store.putSweep({ ...scan!, createdAt: new Date().toISOString() }), { created: false, stored: scan });
+    assert.equal(await readFile(path, 'utf8'), before);
+    const fresh = { ...scan!, name: 'fresh', createdAt: new Date().toISOString() };
+    assert.equal((await store.putSweep(fresh)).created, true);
+    assert.equal(await readFile(join(dir, '.sweeps/fresh.json'), 'utf8'), JSON.stringify(fresh, null, 2) + '\n', 'the same layout: a reader of either version reads both');
+    // a temp file a killed writer left, and files that are not manifests, are not listed; a damaged manifest is 'corrupt'
+    await writeFile(join(dir, '.sweeps/.x.json.123.0123abcd.tmp'), '{');
+    await writeFile(join(dir, '.sweeps/notes.txt'), 'hello');
+    assert.deepEqual((await store.listSweeps()).map((m) => m.name), ['scan', 'seeds-2', 'fresh']);
+    await writeFile(join(dir, '.sweeps/broken.json'), '{"name": "broken"}');
+    await rejectsWith(store.getSweep('broken'), 'corrupt', /is not a sweep manifest/);
+    await writeFile(join(dir, '.sweeps/broken.json'), '{"name": ');
+    await rejectsWith(store.listSweeps(), 'corrupt', /not valid JSON/);
+    // and the runs are not mistaken for sweeps nor the manifests' directory for a run
+    assert.deepEqual(await store.listRuns(), []);
+    assert.deepEqual(await store.listDamaged(), []);
+    await store.close();
   });
 
   it('a putRun that loses the create race keeps the live run\'s status (it used to reset it to pending)', async () => {

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import type { MetricRow } from '../../src/analysis/records.ts';
-import { openStore, StoreError, type NewRun, type Store, type StoreErrorCode } from '../../src/store/store.ts';
+import { openStore, StoreError, type NewRun, type Store, type StoreErrorCode, type SweepManifest } from '../../src/store/store.ts';
 import { isSkip, type Skip } from '../helpers/services.ts';
 import { skipOrFail } from '../helpers/require.ts';
 import { defineFencingTests } from './fencing-suite.ts';
@@ -53,6 +53,11 @@ export function makeRow(step: number, extra: Partial<MetricRow> = {}): MetricRow
 
 export function rows(from: number, to: number): MetricRow[] {
   return Array.from({ length: to - from + 1 }, (_, i) => makeRow(from + i));
+}
+
+/** A sweep manifest as sweep/spec.ts makeManifest makes them (the store keeps the spec as JSON). */
+export function makeManifest(name: string, hash: string, createdAt: string): SweepManifest {
+  return { name, purpose: 'batch-scan', hash, spec: { name, base: { depth: 1 }, axes: { batch: [8, 16] } }, runIds: [`${name}-r1`, `${name}-r2`], createdAt };
 }
 
 /** A checkpoint payload that depends on its step, so a test can tell a whole one from a mix of two. */
@@ -323,6 +328,34 @@ export function defineStoreSuite(name: string, setup: () => Promise<StoreTarget 
       assert.deepEqual(await reader.readMetrics('a'), rows(0, N - 1));
       assert.deepEqual(await reader.readMetrics('b'), rows(0, N - 1));
       assert.deepEqual(await reader.readMetrics('c'), rows(0, 32));
+    });
+
+    it('records sweep manifests once per name, gives them back, and lists them oldest first', async (t) => {
+      const { store, location } = (await open(t)) ?? {};
+      if (!store) return;
+      const a = makeManifest('scan-a', 'aaaa', '2026-11-01T10:00:00.000Z');
+      assert.equal(await store.getSweep('scan-a'), undefined);
+      assert.deepEqual(await store.listSweeps(), []);
+      assert.deepEqual(await store.putSweep(a), { created: true, stored: a });
+      // another manifest under the same name is not stored: the first one is returned, comparing is the caller's
+      assert.deepEqual(await store.putSweep({ ...a, hash: 'bbbb', runIds: ['r9'] }), { created: false, stored: a });
+      const b = makeManifest('scan-b', 'cccc', '2026-11-02T10:00:00.000Z');
+      const second = (await open(t, location))!.store; // another store instance on the same location
+      assert.equal((await second.putSweep(b)).created, true);
+      assert.deepEqual(await store.getSweep('scan-b'), b);
+      assert.deepEqual((await store.listSweeps()).map((m) => m.name), ['scan-a', 'scan-b']);
+      // two stores racing to record one name: one creates, both get the same manifest back
+      const c1 = makeManifest('scan-c', 'c1', '2026-11-03T10:00:00.000Z');
+      const c2 = makeManifest('scan-c', 'c2', '2026-11-03T10:00:00.000Z');
+      const raced = await Promise.all([store.putSweep(c1), second.putSweep(c2)]);
+      assert.equal(raced.filter((r) => r.created).length, 1);
+      assert.deepEqual(raced[0].stored, raced[1].stored);
+      // a name that is not a safe file name, and a manifest without what readers rely on, are refused
+      await rejectsWith(store.putSweep({ ...a, name: '../escape' }), 'bad-input', /bad sweep name/);
+      await rejectsWith(store.getSweep('a/b'), 'bad-input', /bad sweep name/);
+      await rejectsWith(store.putSweep({ ...a, name: 'scan-d', hash: '' }), 'bad-input', /no hash/);
+      await rejectsWith(store.putSweep({ ...a, name: 'scan-d', createdAt: 'yesterday' }), 'bad-input', /createdAt/);
+      assert.equal(await store.getSweep('scan-d'), undefined);
     });
 
     it('refuses work after close', async (t) => {

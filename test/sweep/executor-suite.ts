@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { openStore } from '../../src/store/store.ts';
 import { runSweep, type Executor, type SweepEvent } from '../../src/sweep/executor.ts';
-import { readSweep } from '../../src/sweep/manifest.ts';
 import { expandSweep } from '../../src/sweep/spec.ts';
 import { runId } from '../../src/train/config.ts';
 import { isSkip, type Skip } from '../helpers/services.ts';
@@ -64,7 +63,8 @@ export function defineExecutorSuite(name: string, setup: () => Promise<ExecutorT
       } finally {
         await store.close();
       }
-      const recorded = await readSweep(tg.store, spec.name);
+      const reader = await openStore(tg.store);
+      const recorded = await reader.getSweep(spec.name).finally(() => reader.close());
       assert.deepEqual(recorded?.runIds, configs.map(runId));
     });
 

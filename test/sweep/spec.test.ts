@@ -4,9 +4,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { makeManifest, recordSweep, listSweeps } from '../../src/sweep/manifest.ts';
+import { openStore } from '../../src/store/store.ts';
+import { recordSweep } from '../../src/sweep/executor.ts';
 import { planSweep, formatPlan } from '../../src/sweep/plan.ts';
-import { SweepSpecError, expandSweep, loadSweepSpec, parseSweepSpec, sweepHash } from '../../src/sweep/spec.ts';
+import { SweepSpecError, expandSweep, loadSweepSpec, makeManifest, parseSweepSpec, sweepHash } from '../../src/sweep/spec.ts';
 import { evalSteps, runId, totalSteps, type RunConfig } from '../../src/train/config.ts';
 import { flopsPerToken, fromDepth } from '../../src/engine/index.ts';
 import { TINY_BASE, tmp } from './fixtures.ts';
@@ -98,7 +99,7 @@ test('the sweep hash ignores order and formatting, and changes with what is trai
 });
 
 test('the sweep record refuses a changed spec under the same name (a new name is a new sweep)', async () => {
-  const store = mkdtempSync(join(tmp, 'manifest-'));
+  const store = await openStore(mkdtempSync(join(tmp, 'manifest-')));
   const a = parseSweepSpec({ name: 'rec', base: TINY_BASE, axes: { seed: [0, 1] } });
   const first = await recordSweep(store, makeManifest(a, expandSweep(a)));
   assert.equal(first.created, true);
@@ -112,7 +113,8 @@ test('the sweep record refuses a changed spec under the same name (a new name is
   });
   const renamed = parseSweepSpec({ name: 'rec-2', base: TINY_BASE, axes: { seed: [0, 1, 2] } });
   assert.equal((await recordSweep(store, makeManifest(renamed, expandSweep(renamed)))).created, true);
-  assert.deepEqual((await listSweeps(store)).map((m) => m.name).sort(), ['rec', 'rec-2']);
+  assert.deepEqual((await store.listSweeps()).map((m) => m.name).sort(), ['rec', 'rec-2']);
+  await store.close();
 });
 
 test('the plan counts tokens and FLOPs with the engine accounting, and a probe gives an estimate', async () => {
@@ -131,6 +133,24 @@ test('the plan counts tokens and FLOPs with the engine accounting, and a probe g
   const text = formatPlan(plan, new Map([[plan.runs[0].id, 'done']]));
   assert.match(text, /sweep p \(free\): 2 runs/);
   assert.match(text, /estimated time: .* on 2 worker\(s\), .* for the 1 runs not finished/);
+});
+
+test('a plan without the probe (probe: false, for a dry run) loads no kernels, trains nothing and has no estimate', async () => {
+  const spec = parseSweepSpec({ name: 'np', base: TINY_BASE, axes: { depth: [1, 2] } });
+  const configs = expandSweep(spec);
+  // threads 0 is refused by loadKernels: the probe's first act, so a plan that gets past it built no model
+  await assert.rejects(planSweep(spec, configs, { probeSteps: 1, threads: 0 }), /threads must be an integer/);
+  const plan = await planSweep(spec, configs, { probe: false, noProbeReason: '--dry-run', probeSteps: 1, threads: 0, workers: 2 });
+  assert.deepEqual(plan.probes, []);
+  assert.equal(plan.estimatedSeconds, undefined);
+  assert.ok(plan.runs.every((r) => r.estimatedSeconds === undefined));
+  assert.equal(plan.totalTokens, 2 * 20 * 8 * 16, 'the accounting is the same without the probe');
+  assert.equal(plan.notProbed, '--dry-run');
+  const text = formatPlan(plan);
+  assert.match(text, /estimated time: not probed \(--dry-run\), so unknown/);
+  assert.doesNotMatch(text, /^probe: /m);
+  assert.match(formatPlan(await planSweep(spec, configs, { probe: false })), /not probed \(no probe\)/);
+  assert.match(formatPlan(await planSweep(spec, configs, { probeSteps: 0 })), /not probed \(--probe-steps 0\)/);
 });
 
 test('the plan shows each batch size\'s LR envelope and seeds, and each run\'s eval count', async () => {

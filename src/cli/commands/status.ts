@@ -1,12 +1,11 @@
 // `scaling-lab status [SWEEP]`: each run's state, progress (step/total), last losses and worker, read from the store;
-// without a sweep name, a line per recorded sweep. Sweep records are sweep/manifest.ts's; runs the store's.
+// without a sweep name, a line per recorded sweep. Sweep records (manifests) and runs are the store's.
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { StoreError, openStore, storeKindOf, type Store } from '../../store/store.ts';
 import { warnDamaged } from '../damaged.ts';
 import { leaseIsLive } from '../../store/lease.ts';
-import { listSweeps, readSweep, type SweepManifest } from '../../sweep/manifest.ts';
-import { SweepSpecError, expandSweep } from '../../sweep/spec.ts';
+import { SweepSpecError, expandSweep, type SweepManifest, type SweepSpec } from '../../sweep/spec.ts';
 import { runId, totalSteps } from '../../train/config.ts';
 import { maxOf } from '../../analysis/extent.ts';
 
@@ -76,7 +75,7 @@ export function registerStatus(program: Command): void {
       try {
         await warnDamaged(store);
         if (name === undefined) {
-          const sweeps = await listSweeps(opts.store);
+          const sweeps = await store.listSweeps<SweepSpec>();
           const summary = [];
           for (const m of sweeps) {
             const rows = await sweepRows(store, m);
@@ -89,9 +88,9 @@ export function registerStatus(program: Command): void {
           console.log(table(['sweep', 'purpose', 'runs', 'done', 'diverged', 'running', 'failed', 'pending'], summary.map((s) => [s.name, s.purpose, ...[s.runs, s.done, s.diverged, s.running, s.failed, s.pending].map(String)])));
           return;
         }
-        const m = await readSweep(opts.store, name);
+        const m = await store.getSweep<SweepSpec>(name);
         if (!m) {
-          const known = (await listSweeps(opts.store)).map((s) => s.name);
+          const known = (await store.listSweeps()).map((s) => s.name);
           throw new SweepSpecError(`no sweep '${name}' in ${store.location}`, known.length ? `sweeps there: ${known.join(', ')}` : 'run `scaling-lab sweep SPEC` first, or pass the --store it used');
         }
         const rows = await sweepRows(store, m);

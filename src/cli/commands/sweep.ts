@@ -3,9 +3,8 @@
 import { existsSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { openStore, storeKindOf } from '../../store/store.ts';
-import { loadSweepSpec, expandSweep } from '../../sweep/spec.ts';
+import { loadSweepSpec, expandSweep, makeManifest, type SweepManifest } from '../../sweep/spec.ts';
 import { planSweep, formatPlan } from '../../sweep/plan.ts';
-import { makeManifest, readSweep } from '../../sweep/manifest.ts';
 import { runSweep, type Executor, type SweepEvent } from '../../sweep/executor.ts';
 import { createLocalExecutor, defaultWorkers } from '../../sweep/local.ts';
 import { createQueueExecutor, DEFAULT_QUEUE_NAME, QueueError } from '../../sweep/queue.ts';
@@ -61,6 +60,7 @@ export function registerSweep(program: Command): void {
     .option('--workers <n>', 'local worker processes (default: cores / threads per worker; not with --queue)', positiveInt('workers'))
     .option('--threads-per-worker <n>', 'threads each run uses (native kernels; not with --queue)', positiveInt('threads-per-worker'), 1)
     .option('--store <dir|url>', 'where runs are kept: a directory (file store) or a postgres:// URL (required with --queue)', 'runs')
+      let recorded: SweepManifest | undefined;
     .option('--queue <url>', 'redis:// URL: only enqueue a job per run and watch; `scaling-lab worker` processes run them')
     .option('--queue-name <name>', 'BullMQ queue name (workers must use the same)', DEFAULT_QUEUE_NAME)
     .option('--retries <n>', 'extra tries for a run whose worker crashed or died (each resumes from its checkpoint)', nonNegativeInt('retries'), 2)
@@ -69,6 +69,7 @@ export function registerSweep(program: Command): void {
     .option('--dry-run', 'print the plan and exit; nothing is trained', false)
     .option('--probe-steps <n>', 'timed steps per model size for the time estimate (0: no probe)', nonNegativeInt('probe-steps'), 2)
     .addOption(new Option('--backend <name>', 'kernels: native, ts, auto (native if built; not with --queue)').choices(['auto', 'native', 'ts']).default('auto'))
+          recorded = await store.getSweep(spec.name);
     .option('--checkpoint-every <steps>', 'steps between checkpoints (and always at the end)', positiveInt('checkpoint-every'), 50)
     .option('--quiet', 'no progress lines, only the plan and the summary', false)
     .addHelpText('after', '\nExamples:\n  scaling-lab sweep examples/batch-scan-small.yaml --dry-run\n  scaling-lab sweep examples/batch-scan-small.yaml --workers 2\n  scaling-lab sweep examples/size-data-small.yaml --queue redis://host:6379 --store postgres://user@host/db\n\nRe-running a sweep skips finished runs and resumes unfinished ones from their checkpoints.\nWith --queue, each worker decides how it runs: scaling-lab worker --concurrency N --threads T --backend B.')
@@ -108,7 +109,6 @@ export function registerSweep(program: Command): void {
       const plan = await planSweep(spec, configs, { probeSteps: opts.probeSteps as number, backend: exec.backend, threads, workers });
       console.log(formatPlan(plan, state));
       if (opts.dryRun) {
-        const recorded = storeExists ? await readSweep(storeLocation, spec.name) : undefined;
         if (recorded && recorded.hash !== makeManifest(spec, configs).hash) console.log(`warning: sweep '${spec.name}' is recorded in ${storeLocation} with a different spec; running this one would be refused (rename it)`);
         console.log('dry run: nothing trained');
         return;
