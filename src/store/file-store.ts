@@ -630,7 +630,6 @@ export class FileStore implements Store {
     return Promise.all(runs.map(async (run) => toRecord(run, await this.readMetrics(run.id))));
   }
 
-  async close(): Promise<void> {
   // ---- sweep manifests: <root>/.sweeps/<name>.json, created with link(2) so it appears complete and only once
 
   private sweepPath(name: string): string {
@@ -668,6 +667,7 @@ export class FileStore implements Store {
       .sort((a, b) => (a.createdAt === b.createdAt ? (a.name < b.name ? -1 : 1) : a.createdAt < b.createdAt ? -1 : 1));
   }
 
+  async close(): Promise<void> {
     this.closed = true;
     await Promise.all(this.locks.values());
   }

@@ -33,8 +33,8 @@ import {
 } from './store.ts';
 import { OutageTracker, isTransient, withRetry } from './errors.ts';
 import { redactUrl } from '../util/redact.ts';
-
 import { checkManifest, checkSweepName, readManifest, type RecordedSweep, type SweepManifest } from './manifest.ts';
+
 /**
  * Bump when the tables change, and migrate from the older versions in migrate().
  * 2: runs.schedule and runs.data (grouping fields), added to a version-1 store by ALTER TABLE ... ADD COLUMN.
@@ -653,12 +653,6 @@ export class PostgresStore implements Store {
     return runs.map((run) => toRecord(run, byRun.get(run.id) ?? []));
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.pool.end();
-  }
-}
   // ---- sweep manifests: a row per sweep, created if absent (the table sweep/manifest.ts created before, unchanged)
 
   async putSweep<Spec>(manifest: SweepManifest<Spec>): Promise<RecordedSweep<Spec>> {
@@ -682,3 +676,9 @@ export class PostgresStore implements Store {
     return rows.map((r) => readManifest(r.manifest, `sweep '${r.name}' in ${this.location}`) as SweepManifest<Spec>);
   }
 
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+}

@@ -170,11 +170,6 @@ export interface Store {
   loadRecord(id: string): Promise<RunRecord>;
   loadRecords(filter?: RunFilter): Promise<RunRecord[]>;
 
-  close(): Promise<void>;
-}
-
-export type StoreKind = 'file' | 'postgres';
-
   /**
    * Records a sweep's manifest unless one is recorded under its name (create-if-absent, atomic across processes:
    * of two racing callers one creates and both get its manifest back). Returns the manifest stored under the name,
@@ -186,6 +181,11 @@ export type StoreKind = 'file' | 'postgres';
   getSweep<Spec = unknown>(name: string): Promise<SweepManifest<Spec> | undefined>;
   /** every recorded sweep, oldest first */
   listSweeps<Spec = unknown>(): Promise<SweepManifest<Spec>[]>;
+
+  close(): Promise<void>;
+}
+
+export type StoreKind = 'file' | 'postgres';
 
 // ---- errors
 

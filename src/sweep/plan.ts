@@ -45,12 +45,11 @@ export interface SweepPlan {
   estimatedSeconds?: number;
   /** the probe timed CPU time (one thread per run): the estimate is for cores not shared with other jobs */
   cpuTimed?: boolean;
-}
   /** why there is no estimate, when there is none (formatPlan shows it): 'no probe', '--probe-steps 0', ... */
   notProbed?: string;
+}
 
 export interface PlanOptions {
-  /** timed steps per (model size, micro-batch) after one warm-up step; 0 skips the probe and the estimate */
   /**
    * false: time no steps (no model is built, nothing is trained), so the plan has no time estimate: each run's and
    * the total's est. show as unknown. For a dry run, which must not train. Default true.
@@ -58,6 +57,7 @@ export interface PlanOptions {
   probe?: boolean;
   /** why the probe is off, shown in place of the estimate (default 'no probe'; e.g. '--dry-run') */
   noProbeReason?: string;
+  /** timed steps per (model size, micro-batch) after one warm-up step; 0 skips the probe and the estimate */
   probeSteps?: number;
   /** each probe stops early after this many seconds of timed steps */
   probeSeconds?: number;

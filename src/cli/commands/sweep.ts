@@ -60,7 +60,6 @@ export function registerSweep(program: Command): void {
     .option('--workers <n>', 'local worker processes (default: cores / threads per worker; not with --queue)', positiveInt('workers'))
     .option('--threads-per-worker <n>', 'threads each run uses (native kernels; not with --queue)', positiveInt('threads-per-worker'), 1)
     .option('--store <dir|url>', 'where runs are kept: a directory (file store) or a postgres:// URL (required with --queue)', 'runs')
-      let recorded: SweepManifest | undefined;
     .option('--queue <url>', 'redis:// URL: only enqueue a job per run and watch; `scaling-lab worker` processes run them')
     .option('--queue-name <name>', 'BullMQ queue name (workers must use the same)', DEFAULT_QUEUE_NAME)
     .option('--retries <n>', 'extra tries for a run whose worker crashed or died (each resumes from its checkpoint)', nonNegativeInt('retries'), 2)
@@ -69,7 +68,6 @@ export function registerSweep(program: Command): void {
     .option('--dry-run', 'print the plan and exit; nothing is trained', false)
     .option('--probe-steps <n>', 'timed steps per model size for the time estimate (0: no probe)', nonNegativeInt('probe-steps'), 2)
     .addOption(new Option('--backend <name>', 'kernels: native, ts, auto (native if built; not with --queue)').choices(['auto', 'native', 'ts']).default('auto'))
-          recorded = await store.getSweep(spec.name);
     .option('--checkpoint-every <steps>', 'steps between checkpoints (and always at the end)', positiveInt('checkpoint-every'), 50)
     .option('--quiet', 'no progress lines, only the plan and the summary', false)
     .addHelpText('after', '\nExamples:\n  scaling-lab sweep examples/batch-scan-small.yaml --dry-run\n  scaling-lab sweep examples/batch-scan-small.yaml --workers 2\n  scaling-lab sweep examples/size-data-small.yaml --queue redis://host:6379 --store postgres://user@host/db\n\nRe-running a sweep skips finished runs and resumes unfinished ones from their checkpoints.\nWith --queue, each worker decides how it runs: scaling-lab worker --concurrency N --threads T --backend B.')
@@ -94,6 +92,7 @@ export function registerSweep(program: Command): void {
 
       // ---- the plan, with each run's state where the store already exists
       const state = new Map<string, string>();
+      let recorded: SweepManifest | undefined;
       const storeExists = storeKindOf(storeLocation) === 'postgres' || existsSync(storeLocation.replace(/^file:\/\//, ''));
       if (storeExists) {
         const store = await openStore(storeLocation);
@@ -102,6 +101,7 @@ export function registerSweep(program: Command): void {
             const run = await store.getRun(c);
             if (run) state.set(c, run.state.status + (run.state.status === 'running' || run.state.status === 'pending' ? ` @${run.state.step ?? 0}` : ''));
           }
+          recorded = await store.getSweep(spec.name);
         } finally {
           await store.close();
         }
