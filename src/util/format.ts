@@ -9,26 +9,31 @@ export interface SigOptions {
   small?: number;
   /** a |v| at or above this is written with an exponent (default 1e5) */
   large?: number;
-  /** drop trailing zeros (1.50 -> 1.5, 1.50e+4 -> 1.5e+4); default true */
-  trim?: boolean;
+  /**
+   * drop trailing zeros (1.50 -> 1.5, 1.50e+4 -> 1.5e+4); default true. 'plain': only where there is no exponent
+   * (1.50 -> 1.5, but 1.500e+5 stays, so a column of exponents lines up)
+   */
+  trim?: boolean | 'plain';
   /** write the exponent without '+' (1.5e4 rather than 1.5e+4); default false */
   shortExponent?: boolean;
   /** the text for NaN and the infinities (default '-') */
   nonFinite?: string;
+  /** write zero with an exponent too (0.00e+0, as the report's checks quote a parameter at its bound); default false */
+  zeroExponent?: boolean;
 }
 
 /**
  * `v` to `digits` significant figures, with an exponent when |v| is outside [small, large):
  * formatSig(0.012345) = '0.0123', formatSig(123456) = '1.23e+5', formatSig(1.5e-4, { shortExponent: true }) = '1.5e-4'.
- * Zero is '0' (or '0.00' untrimmed), never an exponent.
+ * Zero is '0' (or '0.00' untrimmed) unless zeroExponent.
  */
 export function formatSig(v: number, o: SigOptions = {}): string {
-  const { digits = 3, small = 1e-3, large = 1e5, trim = true, shortExponent = false, nonFinite = '-' } = o;
+  const { digits = 3, small = 1e-3, large = 1e5, trim = true, shortExponent = false, nonFinite = '-', zeroExponent = false } = o;
   if (!Number.isFinite(v)) return nonFinite;
   const a = Math.abs(v);
-  if (a !== 0 && (a < small || a >= large)) {
+  if ((a !== 0 || zeroExponent) && (a < small || a >= large)) {
     const [m, e] = v.toExponential(digits - 1).split('e');
-    return `${trim ? String(Number(m)) : m}e${shortExponent ? String(Number(e)) : e}`;
+    return `${trim === true ? String(Number(m)) : m}e${shortExponent ? String(Number(e)) : e}`;
   }
   return trim ? String(Number(v.toPrecision(digits))) : v.toPrecision(digits);
 }
@@ -100,6 +105,11 @@ export function formatInterval(ci: readonly [number, number] | undefined, f: (v:
 /** An estimate with its interval, 'estimate [lo, hi]': formatEstimate(0.34, [0.31, 0.37]) = '0.340 [0.310, 0.370]'. */
 export function formatEstimate(estimate: number, ci: readonly [number, number] | undefined, f: (v: number) => string = fixed(3)): string {
   return `${f(estimate)} ${formatInterval(ci, f)}`;
+}
+
+/** Thousands separators and fixed decimals: formatGrouped(1234567) = '1,234,567', formatGrouped(4701.25, 1) = '4,701.3'. */
+export function formatGrouped(v: number, decimals = 0): string {
+  return v.toLocaleString('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals });
 }
 
 /** A fraction as a percentage: formatPercent(0.1234) = '12%', formatPercent(0.1234, 1) = '12.3%'. */

@@ -20,6 +20,8 @@ test('formatSig: significant figures, exponent outside [small, large)', () => {
   assert.equal(formatSig(15000, { trim: false, small: 1e-2, large: 1e4 }), '1.50e+4');
   assert.equal(formatSig(0.005, { trim: false, small: 1e-2, large: 1e4 }), '5.00e-3');
   assert.equal(formatSig(1234, { trim: false, small: 1e-2, large: 1e4 }), '1.23e+3'); // toPrecision's own exponent
+  assert.equal(formatSig(0, { trim: false, small: 1e-2, large: 1e4 }), '0.00');
+  assert.equal(formatSig(0, { trim: false, small: 1e-2, large: 1e4, zeroExponent: true }), '0.00e+0');
   // cli fit.ts's: 4 digits, exponent outside [1e-3, 1e5)
   assert.equal(formatSig(0.34567, { digits: 4 }), '0.3457');
 });
