@@ -68,7 +68,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const SPEC_FORMAT = 'scaling-lab run';
 const SPEC_VERSION = 1;
 
-// ---- checkpoint.bin: a 32-byte header (after llm.c: magic and version first) and the caller's bytes
+// ---- checkpoint.bin: a 32-byte header (after llm.c: magic and version first) and the caller's bytes. The header's
+// CRC-32 is the checkpoint's one integrity check (train/checkpoint.ts's format has none since its version 2).
 // offset 0: magic "SLCHKPT\0" | 8: u32 version | 12: u32 CRC-32 of the payload | 16: u64 step | 24: u64 payload length
 
 const CHECKPOINT_MAGIC = Buffer.from('SLCHKPT\0', 'latin1');

@@ -1,6 +1,7 @@
 // The shared store on PostgreSQL: tables runs, metrics (PRIMARY KEY (run_id, step)), checkpoints and sweeps (the sweep
 // manifests) in one Postgres schema, created on open, with a schema_version table. Any machine can resume a run another one started.
 import pg from 'pg';
+import { crc32 } from 'node:zlib';
 import type { MetricRow, RunRecord, RunStatus } from '../analysis/records.ts';
 import {
   METRIC_FIELDS,
@@ -39,8 +40,11 @@ import { checkManifest, checkSweepName, readManifest, type RecordedSweep, type S
  * Bump when the tables change, and migrate from the older versions in migrate().
  * 2: runs.schedule and runs.data (grouping fields), added to a version-1 store by ALTER TABLE ... ADD COLUMN.
  * 3: runs.epoch and runs.lease_* (one writer per run: the fencing token and its holder), added the same way.
+ * 4: checkpoints.crc, the CRC-32 of the checkpoint's bytes (the store checks what it wrote, as the file store does),
+ *    added the same way; NULL for a checkpoint saved before (its bytes carry the trainer's version-1 CRC-32). The
+ *    sweeps table (sweep manifests) is created with the others; sweep/manifest.ts created it alike before.
  */
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 
 /** version 3's columns on runs, for CREATE TABLE and for the ALTER TABLE that upgrades an older store */
 const LEASE_COLUMNS = [
@@ -107,7 +111,8 @@ function createTables(s: string): string {
       step integer NOT NULL,
       size bigint NOT NULL,
       chunks integer NOT NULL,
-      saved_at timestamptz NOT NULL DEFAULT now()
+      saved_at timestamptz NOT NULL DEFAULT now(),
+      crc bigint
     );
     CREATE TABLE IF NOT EXISTS ${s}.checkpoint_chunks (
       run_id text NOT NULL REFERENCES ${s}.checkpoints (run_id) ON DELETE CASCADE,
@@ -340,6 +345,10 @@ export class PostgresStore implements Store {
       if (found !== null && found < 3) {
         await client.query(`ALTER TABLE ${this.s}.runs ${LEASE_COLUMNS.map((c) => `ADD COLUMN IF NOT EXISTS ${c}`).join(', ')}`);
       }
+      // version 3 -> 4: checkpoints saved before have no crc (NULL)
+      if (found !== null && found < 4) {
+        await client.query(`ALTER TABLE ${this.s}.checkpoints ADD COLUMN IF NOT EXISTS crc bigint`);
+      }
       if (found === null || found < SCHEMA_VERSION) await client.query(`INSERT INTO ${this.s}.schema_version (version) VALUES ($1)`, [SCHEMA_VERSION]);
       await client.query('COMMIT');
     } catch (err) {
@@ -537,7 +546,8 @@ export class PostgresStore implements Store {
     return rowCount ?? 0;
   }
 
-  // ---- checkpoints (a header row and its chunks per run, replaced in one transaction)
+  // ---- checkpoints (a header row with the step, size, chunk count and CRC-32, and its chunks; replaced in one
+  // transaction, checked on load)
 
   /**
    * Runs fn in a transaction on one connection. An outage is waited out by running the whole transaction again
@@ -572,13 +582,14 @@ export class PostgresStore implements Store {
     checkRunId(id);
     checkCheckpointBytes(bytes);
     const chunks = Math.ceil(bytes.byteLength / this.chunkBytes);
+    const crc = crc32(bytes);
     try {
       await this.fenced(id, fence, async (client) => {
         // the upsert locks the header row, so two savers of one run take turns; readers see the old one until COMMIT
         await client.query(
-          `INSERT INTO ${this.s}.checkpoints (run_id, step, size, chunks) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (run_id) DO UPDATE SET step = EXCLUDED.step, size = EXCLUDED.size, chunks = EXCLUDED.chunks, saved_at = now()`,
-          [id, step, bytes.byteLength, chunks],
+          `INSERT INTO ${this.s}.checkpoints (run_id, step, size, chunks, crc) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (run_id) DO UPDATE SET step = EXCLUDED.step, size = EXCLUDED.size, chunks = EXCLUDED.chunks, crc = EXCLUDED.crc, saved_at = now()`,
+          [id, step, bytes.byteLength, chunks, crc],
         );
         await client.query(`DELETE FROM ${this.s}.checkpoint_chunks WHERE run_id = $1`, [id]);
         for (let i = 0; i < chunks; i++) {
@@ -605,8 +616,8 @@ export class PostgresStore implements Store {
 
   async loadCheckpoint(id: string): Promise<Checkpoint | undefined> {
     // one statement, so one snapshot: the header and the chunks of the same save
-    const { rows } = await this.q<{ step: number; size: string; chunks: number; idx: number | null; bytes: Buffer | null }>(
-      `SELECT c.step, c.size, c.chunks, k.idx, k.bytes FROM ${this.s}.checkpoints c
+    const { rows } = await this.q<{ step: number; size: string; chunks: number; crc: string | null; idx: number | null; bytes: Buffer | null }>(
+      `SELECT c.step, c.size, c.chunks, c.crc, k.idx, k.bytes FROM ${this.s}.checkpoints c
        LEFT JOIN ${this.s}.checkpoint_chunks k ON k.run_id = c.run_id WHERE c.run_id = $1 ORDER BY k.idx`,
       [checkRunId(id)],
     );
@@ -626,6 +637,14 @@ export class PostgresStore implements Store {
       );
     }
     const whole = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, size);
+    // a checkpoint saved before schema version 4 has no crc: its bytes carry the trainer's own (format version 1)
+    if (head.crc !== null && crc32(whole) !== Number(head.crc)) {
+      throw new StoreError(
+        'corrupt',
+        `the checkpoint of run '${id}' in ${this.location} is damaged: CRC-32 mismatch over its ${size} bytes`,
+        'its chunks were edited or damaged; delete the checkpoint row to restart the run from step 0 (its metric rows will be recomputed)',
+      );
+    }
     return { step: head.step, bytes: new Uint8Array(whole.buffer, whole.byteOffset, whole.byteLength) };
   }
 

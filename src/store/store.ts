@@ -154,8 +154,13 @@ export interface Store {
   /** Removes rows with step > `step` (a resume from a checkpoint at `step`). Returns how many were removed. */
   truncateMetricsAfter(id: string, step: number, fence?: Fence): Promise<number>;
 
-  /** Replaces the run's checkpoint atomically: a reader sees the old one or the new one, never a mix. */
+  /**
+   * Replaces the run's checkpoint atomically: a reader sees the old one or the new one, never a mix. The bytes are
+   * opaque here (train/checkpoint.ts's format); the store frames them with their step, length and CRC-32, the one
+   * integrity check a checkpoint has.
+   */
   saveCheckpoint(id: string, step: number, bytes: Uint8Array, fence?: Fence): Promise<void>;
+  /** The bytes as saved, checked against their length and CRC-32: StoreError 'corrupt' when they do not match. */
   loadCheckpoint(id: string): Promise<Checkpoint | undefined>;
   /** The step of the run's checkpoint without reading its bytes (undefined: none), e.g. to check a finished run. */
   checkpointStep(id: string): Promise<number | undefined>;

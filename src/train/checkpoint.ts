@@ -1,18 +1,23 @@
-// The checkpoint file format: everything a run needs to continue bit for bit (parameters, AdamW
-// moments and step, noise-probe EMAs, counters), as versioned binary with a checksum. Storage is store/'s.
+// The checkpoint format: everything a run needs to continue bit for bit (parameters, AdamW moments and step,
+// noise-probe EMAs, counters), as versioned binary. Storing it is store/'s, and so is its integrity: the store frames
+// the bytes it writes (file store: checkpoint.bin's header with the step, length and CRC-32; Postgres: the
+// checkpoints row's size, chunk count and crc) and refuses bytes that do not match ('corrupt').
 import { crc32 } from 'node:zlib';
 import type { Kernels } from '../engine/index.ts';
 
 // Layout (little-endian), after llm.c's model files: magic and version first, then a JSON header that
-// names and sizes the tensors, then the float32 data, then a CRC-32 of everything before it.
+// names and sizes the tensors, then the float32 data.
 //   0   8 bytes  magic "SLCKPT\0\0"
 //   8   u32      format version
 //   12  u32      header length H (bytes of UTF-8 JSON)
 //   16  H bytes  header JSON, zero-padded to a multiple of 4
 //   ..  f32[]    tensors in header order
-//   end u32      CRC-32 of all preceding bytes
+// Version 1 (written before 2026-11-29) ended in a u32 CRC-32 of all preceding bytes, a second checksum over what the
+// store already checks: version 2 drops it. Version 1 is still read (its CRC still verified), so old runs resume.
 const MAGIC = 'SLCKPT\0\0';
-export const CHECKPOINT_VERSION = 1;
+export const CHECKPOINT_VERSION = 2;
+/** the version with a trailing CRC-32, still read */
+const CHECKPOINT_VERSION_CRC = 1;
 
 export interface CheckpointHeader {
   /** the run this belongs to: a checkpoint never resumes another config */
@@ -45,38 +50,49 @@ export function encodeCheckpoint(ckpt: Checkpoint): Uint8Array {
   const headerBytes = Buffer.from(header, 'utf8');
   const headerPadded = Math.ceil(headerBytes.length / 4) * 4;
   const dataBytes = names.reduce((n, name) => n + 4 * ckpt.tensors[name].length, 0);
-  const out = Buffer.alloc(16 + headerPadded + dataBytes + 4);
+  // every byte is written below (the header's padding with zeros), so no zero-filling pass over the tensors' space
+  const out = Buffer.allocUnsafe(16 + headerPadded + dataBytes);
   out.write(MAGIC, 0, 'latin1');
   out.writeUInt32LE(CHECKPOINT_VERSION, 8);
   out.writeUInt32LE(headerBytes.length, 12);
   headerBytes.copy(out, 16);
+  out.fill(0, 16 + headerBytes.length, 16 + headerPadded);
   let offset = 16 + headerPadded;
   for (const name of names) {
     const t = ckpt.tensors[name];
     out.set(new Uint8Array(t.buffer, t.byteOffset, t.byteLength), offset);
     offset += t.byteLength;
   }
-  out.writeUInt32LE(crc32(out.subarray(0, offset)), offset);
   return out;
 }
 
-/** Parse and verify a checkpoint; `source` names it in errors. Tensors are fresh, aligned copies. */
+/**
+ * Parse a checkpoint whose bytes the store has verified (a version-1 checkpoint's own CRC-32 is checked as well);
+ * `source` names it in errors. Tensors are fresh, aligned copies.
+ */
 export function decodeCheckpoint(bytes: Uint8Array, source: string): Checkpoint {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const hint = 'the checkpoint is unreadable; delete it to restart the run from step 0';
-  if (buf.length < 20 || buf.toString('latin1', 0, 8) !== MAGIC) {
+  if (buf.length < 16 || buf.toString('latin1', 0, 8) !== MAGIC) {
     throw new CheckpointError(`${source}: not a scaling-lab checkpoint (bad magic)`, hint);
   }
   const version = buf.readUInt32LE(8);
-  if (version !== CHECKPOINT_VERSION) {
-    throw new CheckpointError(`${source}: checkpoint format version ${version}, expected ${CHECKPOINT_VERSION}`, 'it was written by another scaling-lab version; delete it to restart the run');
+  if (version !== CHECKPOINT_VERSION && version !== CHECKPOINT_VERSION_CRC) {
+    throw new CheckpointError(
+      `${source}: checkpoint format version ${version}, expected ${CHECKPOINT_VERSION} (or ${CHECKPOINT_VERSION_CRC})`,
+      'it was written by another scaling-lab version; delete it to restart the run',
+    );
   }
-  const stored = buf.readUInt32LE(buf.length - 4);
-  if (crc32(buf.subarray(0, buf.length - 4)) !== stored) {
-    throw new CheckpointError(`${source}: checksum mismatch (truncated or corrupted)`, hint);
+  // where the tensors end: version 1 has its CRC-32 after them
+  let end = buf.length;
+  if (version === CHECKPOINT_VERSION_CRC) {
+    end = buf.length - 4;
+    if (end < 16 || crc32(buf.subarray(0, end)) !== buf.readUInt32LE(end)) {
+      throw new CheckpointError(`${source}: checksum mismatch (truncated or corrupted)`, hint);
+    }
   }
   const headerLength = buf.readUInt32LE(12);
-  if (16 + headerLength > buf.length - 4) throw new CheckpointError(`${source}: header length ${headerLength} runs past the end of the file`, hint);
+  if (16 + headerLength > end) throw new CheckpointError(`${source}: header length ${headerLength} runs past the end of the file`, hint);
   let header: CheckpointHeader & { tensors: { name: string; length: number }[] };
   try {
     header = JSON.parse(buf.toString('utf8', 16, 16 + headerLength)) as typeof header;
@@ -94,13 +110,13 @@ export function decodeCheckpoint(bytes: Uint8Array, source: string): Checkpoint 
   let offset = 16 + Math.ceil(headerLength / 4) * 4;
   const tensors: Record<string, Float32Array> = {};
   for (const { name, length } of header.tensors) {
-    if (offset + 4 * length > buf.length - 4) throw new CheckpointError(`${source}: tensor '${name}' runs past the end of the file`, hint);
+    if (offset + 4 * length > end) throw new CheckpointError(`${source}: tensor '${name}' runs past the end of the file`, hint);
     const t = new Float32Array(length);
     new Uint8Array(t.buffer).set(buf.subarray(offset, offset + 4 * length));
     tensors[name] = t;
     offset += 4 * length;
   }
-  if (offset !== buf.length - 4) throw new CheckpointError(`${source}: tensor sizes do not add up to the file size`, hint);
+  if (offset !== end) throw new CheckpointError(`${source}: tensor sizes do not add up to the file size`, hint);
   return { runId: header.runId, step: header.step, state: header.state, tensors };
 }
 

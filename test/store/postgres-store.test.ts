@@ -57,7 +57,7 @@ describe('PostgresStore on a server', () => {
       const count = await client.query('SELECT count(*)::int AS n FROM layout.metrics');
       assert.equal(count.rows[0].n, 3);
       const version = await client.query('SELECT version FROM layout.schema_version');
-      assert.deepEqual(version.rows, [{ version: 3 }]);
+      assert.deepEqual(version.rows, [{ version: 4 }]);
       // a newer scaling-lab's schema is refused, not half-used
       await client.query('INSERT INTO layout.schema_version (version) VALUES (99)');
       await rejectsWith(openStore(`${srv.url}?schema=layout`), 'version', /version 99/);
@@ -94,10 +94,52 @@ describe('PostgresStore on a server', () => {
         await store.close();
       }
       const versions = await client.query('SELECT version FROM v1.schema_version ORDER BY version');
-      assert.deepEqual(versions.rows, [{ version: 1 }, { version: 3 }]);
+      assert.deepEqual(versions.rows, [{ version: 1 }, { version: 4 }]);
       // opening again changes nothing
       await (await openStore(location)).close();
       assert.equal((await client.query('SELECT count(*)::int AS n FROM v1.schema_version')).rows[0].n, 2);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('upgrades a version-3 store: its checkpoints (no crc) still load, its sweeps table is read as it was', async (t) => {
+    const srv = need(t);
+    if (!srv) return;
+    const location = `${srv.url}?schema=v3`;
+    const first = await openStore(location);
+    await first.putRun(makeRun('old'));
+    await first.saveCheckpoint('old', 4, checkpointBytes(4, 1000));
+    await first.close();
+    const old = { name: 'scan', purpose: 'batch-scan', hash: '0123456789abcdef', spec: { name: 'scan', axes: { batch: [8, 16] } }, runIds: ['old'], createdAt: '2026-11-01T10:00:00.000Z' };
+    const client = new pg.Client(srv.url);
+    await client.connect();
+    try {
+      // what the previous version left: no crc column, and the sweeps table and row as sweep/manifest.ts made them
+      await client.query('ALTER TABLE v3.checkpoints DROP COLUMN crc');
+      await client.query('DROP TABLE v3.sweeps');
+      await client.query('CREATE TABLE IF NOT EXISTS "v3".sweeps (name text PRIMARY KEY, hash text NOT NULL, manifest jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now())');
+      await client.query('INSERT INTO "v3".sweeps (name, hash, manifest) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING', [old.name, old.hash, JSON.stringify(old)]);
+      await client.query('DELETE FROM v3.schema_version');
+      await client.query('INSERT INTO v3.schema_version (version) VALUES (3)');
+      const store = await openStore(location);
+      try {
+        const ckpt = await store.loadCheckpoint('old');
+        assert.equal(ckpt?.step, 4);
+        assert.ok(Buffer.from(ckpt!.bytes).equals(Buffer.from(checkpointBytes(4, 1000))), 'a checkpoint without a crc loads as it was');
+        assert.deepEqual(await store.getSweep('scan'), old);
+        assert.deepEqual(await store.listSweeps(), [old]);
+        const again = await store.putSweep({ ...old, hash: 'fedcba9876543210', createdAt: new Date().toISOString() });
+        assert.deepEqual(again, { created: false, stored: old }, 'the recorded manifest wins');
+        // a new save has a crc
+        await store.saveCheckpoint('old', 6, checkpointBytes(6, 1000));
+        const { rows: head } = await client.query("SELECT crc IS NOT NULL AS has FROM v3.checkpoints WHERE run_id = 'old'");
+        assert.deepEqual(head, [{ has: true }]);
+      } finally {
+        await store.close();
+      }
+      const versions = await client.query('SELECT version FROM v3.schema_version ORDER BY version');
+      assert.deepEqual(versions.rows, [{ version: 3 }, { version: 4 }]);
     } finally {
       await client.end();
     }
@@ -124,6 +166,9 @@ describe('PostgresStore on a server', () => {
       const other = await openStore(location);
       assert.ok(Buffer.from((await other.loadCheckpoint('r1'))!.bytes).equals(Buffer.from(checkpointBytes(9, 100_000))));
       await other.close();
+      // a damaged byte is caught by the header row's CRC-32 (the store's one integrity check of a checkpoint)
+      await client.query("UPDATE chunks.checkpoint_chunks SET bytes = set_byte(bytes, 500, get_byte(bytes, 500) # 1) WHERE run_id = 'r1' AND idx = 1");
+      await rejectsWith(store.loadCheckpoint('r1'), 'corrupt', /CRC-32 mismatch over its 100000 bytes/);
       // a lost chunk is reported, not returned as a short checkpoint
       await client.query("DELETE FROM chunks.checkpoint_chunks WHERE run_id = 'r1' AND idx = 1");
       await rejectsWith(store.loadCheckpoint('r1'), 'corrupt', /1 of 2 chunks/);

@@ -1,4 +1,6 @@
-// The checkpoint format: exact round trip, and every kind of damage detected with a clear error.
+// The checkpoint format: exact round trip, damage to its structure detected with a clear error, and the previous
+// format (version 1, with its own CRC-32) still read. A flipped bit in the tensors is the store's to catch (its CRC-32:
+// test/store/file-store.test.ts, postgres-store.test.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { crc32 } from 'node:zlib';
@@ -40,28 +42,54 @@ test('subarray views are written from their own offset', () => {
   assert.deepEqual(Array.from(back.tensors.x), [3, 4, 5]);
 });
 
-test('bad magic, wrong version, truncation and a flipped bit are all refused', () => {
-  const good = encodeCheckpoint(ckpt);
+/** The checkpoint as scaling-lab wrote it before 2026-11-29: format version 1, ending in a CRC-32 of all before it. */
+function encodeVersion1(c: typeof ckpt): Buffer {
+  const body = Buffer.from(encodeCheckpoint(c));
+  const out = Buffer.alloc(body.length + 4);
+  body.copy(out);
+  out.writeUInt32LE(1, 8);
+  out.writeUInt32LE(crc32(out.subarray(0, body.length)), body.length);
+  return out;
+}
+
+test('bad magic, an unknown version and truncation are refused; no second checksum is written', () => {
+  const good = Buffer.from(encodeCheckpoint(ckpt));
+  assert.equal(CHECKPOINT_VERSION, 2);
+  assert.equal(good.readUInt32LE(8), 2);
+  const tensorBytes = 3 * 1001 * 4;
+  const headerLength = good.readUInt32LE(12);
+  assert.equal(good.length, 16 + Math.ceil(headerLength / 4) * 4 + tensorBytes, 'magic, version, header, tensors: nothing after them');
   assert.throws(() => decodeCheckpoint(Buffer.from('hello world, not a checkpoint'), 'a.bin'), /a\.bin: not a scaling-lab checkpoint/);
-  const v2 = Buffer.from(good);
-  v2.writeUInt32LE(CHECKPOINT_VERSION + 1, 8);
-  assert.throws(() => decodeCheckpoint(v2, 'b.bin'), /version 2, expected 1/);
-  assert.throws(() => decodeCheckpoint(good.subarray(0, good.length - 100), 'c.bin'), /checksum mismatch/);
-  const flipped = Buffer.from(good);
-  flipped[flipped.length - 50] ^= 1;
-  assert.throws(() => decodeCheckpoint(flipped, 'd.bin'), /checksum mismatch/);
+  const v3 = Buffer.from(good);
+  v3.writeUInt32LE(CHECKPOINT_VERSION + 1, 8);
+  assert.throws(() => decodeCheckpoint(v3, 'b.bin'), /version 3, expected 2 \(or 1\)/);
+  assert.throws(() => decodeCheckpoint(good.subarray(0, good.length - 100), 'c.bin'), /tensor 'v' runs past the end/);
+  assert.throws(() => decodeCheckpoint(Buffer.concat([good, Buffer.alloc(4)]), 'd.bin'), /tensor sizes do not add up/);
 });
 
-/** A checkpoint with `header` as its JSON header and no tensor data, with a valid checksum. */
+test('a version-1 checkpoint (the previous format) still reads, and its own CRC-32 is still checked', () => {
+  const old = encodeVersion1(ckpt);
+  const back = decodeCheckpoint(old, 'old.bin');
+  assert.equal(back.step, 17);
+  assert.deepEqual(back.state, ckpt.state);
+  for (const name of Object.keys(ckpt.tensors) as (keyof typeof ckpt.tensors)[]) {
+    assert.deepEqual(new Uint8Array(back.tensors[name].buffer), new Uint8Array(ckpt.tensors[name].buffer), name);
+  }
+  assert.throws(() => decodeCheckpoint(old.subarray(0, old.length - 100), 'c.bin'), /c\.bin: checksum mismatch/);
+  const flipped = Buffer.from(old);
+  flipped[flipped.length - 50] ^= 1;
+  assert.throws(() => decodeCheckpoint(flipped, 'd.bin'), /d\.bin: checksum mismatch/);
+});
+
+/** A checkpoint with `header` as its JSON header and no tensor data. */
 function withHeader(header: string): Buffer {
   const json = Buffer.from(header, 'utf8');
   const padded = Math.ceil(json.length / 4) * 4;
-  const out = Buffer.alloc(16 + padded + 4);
+  const out = Buffer.alloc(16 + padded);
   out.write('SLCKPT\0\0', 0, 'latin1');
   out.writeUInt32LE(CHECKPOINT_VERSION, 8);
   out.writeUInt32LE(json.length, 12);
   json.copy(out, 16);
-  out.writeUInt32LE(crc32(out.subarray(0, 16 + padded)), 16 + padded);
   return out;
 }
 

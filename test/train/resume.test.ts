@@ -2,15 +2,16 @@
 // (not bit-identical), and a checkpoint that is not this run's, or is incomplete, is refused with a CheckpointError.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { prepareDataset, type Dataset } from '../../src/data/index.ts';
 import { nativeStatus } from '../../src/engine/native.ts';
 import { missing } from '../helpers/require.ts';
 import { openStore, StoreError, type Store } from '../../src/store/store.ts';
 import { evalSteps, parseRunConfig, runId, type ExecOptions, type RunConfig } from '../../src/train/config.ts';
-import { CheckpointError, decodeCheckpoint, encodeCheckpoint } from '../../src/train/checkpoint.ts';
+import { CheckpointError, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../../src/train/checkpoint.ts';
 import { TRAINER_VERSION, trainRun, type RunOutcome } from '../../src/train/run.ts';
 
 let dir: string;
@@ -106,6 +107,41 @@ test('a checkpoint of another run, at another step, or missing a tensor is refus
   // the good one still resumes
   await store.saveCheckpoint(id, good.step, saved!.bytes);
   assert.equal((await train(store, 'ts')).outcome.status, 'done');
+});
+
+/** The checkpoint as scaling-lab wrote it before 2026-11-29: format version 1, ending in a CRC-32 of all before it. */
+function encodeVersion1(c: Checkpoint): Buffer {
+  const body = Buffer.from(encodeCheckpoint(c));
+  const out = Buffer.alloc(body.length + 4);
+  body.copy(out);
+  out.writeUInt32LE(1, 8);
+  out.writeUInt32LE(crc32(out.subarray(0, body.length)), body.length);
+  return out;
+}
+
+test('a checkpoint the previous version wrote (format 1 with its own CRC-32, in the store container) resumes bit for bit', async () => {
+  const whole = await freshStore('v1-whole');
+  assert.equal((await train(whole, 'ts')).outcome.status, 'done');
+  const reference = await whole.readMetrics(id);
+  const store = await freshStore('v1-resumed');
+  assert.equal((await train(store, 'ts', 4)).outcome.status, 'interrupted');
+  const saved = (await store.loadCheckpoint(id))!;
+  assert.equal(saved.step, 4);
+  await store.saveCheckpoint(id, saved.step, encodeVersion1(decodeCheckpoint(saved.bytes, 'mem')));
+  // on disk as the previous version left it: the store's 32-byte header (its CRC-32 over the rest), format-1 bytes
+  const file = readFileSync(join(store.location, id, 'checkpoint.bin'));
+  assert.equal(file.toString('latin1', 0, 8), 'SLCHKPT\0');
+  assert.equal(file.toString('latin1', 32, 40), 'SLCKPT\0\0');
+  assert.equal(file.readUInt32LE(40), 1, 'format version 1');
+  assert.equal(file.readUInt32LE(file.length - 4), crc32(file.subarray(32, file.length - 4)), 'ending in its own CRC-32');
+  const resumed = await train(store, 'ts');
+  assert.equal(resumed.outcome.status, 'done');
+  assert.equal(resumed.outcome.stepsTrained, 4);
+  assert.ok(resumed.notices.some((m) => /resuming .* from its checkpoint at step 4 of 8/.test(m)), resumed.notices.join('\n'));
+  const measured = (rows: Awaited<ReturnType<Store['readMetrics']>>) => rows.map(({ wallMs: _w, ...r }) => r);
+  assert.deepEqual(measured(await store.readMetrics(id)), measured(reference), 'the resumed run matches one trained without a stop');
+  // the new checkpoint is format 2 (no CRC of its own: the store's is the one)
+  assert.equal(Buffer.from((await store.loadCheckpoint(id))!.bytes).readUInt32LE(8), 2);
 });
 
 test('a run an older trainer made under the same id is refused, naming both versions and what to do', async () => {
