@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { parseCsv, importScalingPoints } from '../src/analysis/importers.ts';
 import { compareApproaches, type Est } from '../src/analysis/approaches.ts';
 import { openAthenaExperiments } from '../test/analysis/open-athena-data.ts';
+import { formatEstimate } from '../src/util/format.ts';
 
 const f = new URL('../test/fixtures/analysis/chinchilla_epoch_svg_extracted.csv', import.meta.url).pathname;
 const sets = [
@@ -13,7 +14,7 @@ const sets = [
   ...openAthenaExperiments(),
 ];
 const R = Number(process.argv[2] ?? 200);
-const fmt = (e: Est | undefined): string => (e ? `${e.estimate.toFixed(3)} [${e.ci[0].toFixed(3)}, ${e.ci[1].toFixed(3)}]` : '-');
+const fmt = (e: Est | undefined): string => (e ? formatEstimate(e.estimate, e.ci) : '-');
 for (const s of sets) {
   const t = performance.now();
   const c = compareApproaches(s.points, { budget: s.budget, bootstrap: R, label: s.name });

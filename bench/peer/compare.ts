@@ -14,6 +14,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { renderSvg, svgToPng } from '../../src/report/render.ts';
+import { formatPercent, formatSig } from '../../src/util/format.ts';
 
 interface Row { run: string; trainer: string; seed: number; batch: number; batchTokens: number; step: number; tokens: number; loss: number; lr: number; line: string }
 interface Level { loss: number; bCrit?: number; status?: string; reason?: string; sMin?: number; eMin?: number; [k: string]: unknown }
@@ -48,7 +49,7 @@ function bcrit(file: string, flags: string[]): Bcrit {
   return JSON.parse(out) as Bcrit;
 }
 
-const fmt = (x: number | undefined, d = 3) => (x === undefined || !Number.isFinite(x) ? '-' : Math.abs(x) >= 1e4 ? x.toExponential(2) : x.toPrecision(d));
+const fmt = (x: number | undefined, d = 3) => (x === undefined ? '-' : formatSig(x, { digits: d, small: 0, large: 1e4, trim: false }));
 const pad = (s: string, n: number) => s.padStart(n);
 const usable = (l: Level | undefined) => l !== undefined && (l.status === 'ok' || l.status === undefined) && l.bCrit !== undefined && Number.isFinite(l.bCrit);
 
@@ -169,7 +170,7 @@ async function main(): Promise<void> {
   };
   const runOf = (rows: Row[], batch: number, seed: number) => rows.find((r) => r.batch === batch && r.seed === seed)?.run;
   const batches = [...new Set(scans.ours.rows.map((r) => r.batch))].sort((a, b) => a - b);
-  const pct = (x?: { median: number; max: number }) => (x ? `${(x.median * 100).toFixed(2)}% / ${(x.max * 100).toFixed(2)}%` : '-');
+  const pct = (x?: { median: number; max: number }) => (x ? `${formatPercent(x.median, 2)} / ${formatPercent(x.max, 2)}` : '-');
   const curveSummary: Record<string, unknown>[] = [];
   for (const b of batches) {
     for (const s of seeds) {

@@ -8,6 +8,7 @@ import { bootstrapIsoFlop, fitIsoFlop, isoFlopBudgets, type BudgetOptions, type 
 import { bootstrapVpnls, fitVpnls, type VpnlsFit } from './vpnls.ts';
 import { quantile, std } from './stats.ts';
 import { SeededRandom } from '../util/random.ts';
+import { formatEstimate } from '../util/format.ts';
 import { AnalysisInputError } from './errors.ts';
 
 export type { Est } from './isoflop.ts';
@@ -217,7 +218,7 @@ export function compareApproaches(points: readonly ScalingPoint[], options: Comp
 /** Pairs of fitted approaches whose intervals on a quantity do not overlap (the estimates then disagree beyond their noise). */
 export function disagreements(approaches: readonly ApproachSummary[], level = 0.95): Disagreement[] {
   const out: Disagreement[] = [];
-  const fmt = (e: Est): string => `${e.estimate.toFixed(3)} [${e.ci[0].toFixed(3)}, ${e.ci[1].toFixed(3)}]`;
+  const fmt = (e: Est): string => formatEstimate(e.estimate, e.ci);
   for (let i = 0; i < approaches.length; i++) {
     for (let j = i + 1; j < approaches.length; j++) {
       const x = approaches[i];

@@ -5,6 +5,7 @@
 import type { LossCurve, RunRecord } from './records.ts';
 import { bootstrap, fitLine, fitParabola, nestedFTest, quantile, type BootstrapResult } from './stats.ts';
 import { SeededRandom } from '../util/random.ts';
+import { formatPercent } from '../util/format.ts';
 import { AnalysisInputError } from './errors.ts';
 
 // ---- 1.1 progress: LR-weighted steps
@@ -586,7 +587,7 @@ export function analyzeBatchScan(runs: readonly LossCurve[], options: BcritOptio
   }
   if (full.r2 < 0.8) base.fitWarnings.push(`the levels scatter about the line (R^2 ${full.r2.toFixed(2)}): the exponent is weakly determined; read the per-level B_crit and their intervals rather than alpha_B`);
   const span = Math.log(used[0].loss / used[used.length - 1].loss);
-  if (span < 0.1) base.fitWarnings.push(`the law spans only L ${used[used.length - 1].loss.toPrecision(3)}-${used[0].loss.toPrecision(3)} (${(100 * span).toFixed(0)}% in loss): an exponent over so short a range is fragile; train the runs longer so more levels are usable`);
+  if (span < 0.1) base.fitWarnings.push(`the law spans only L ${used[used.length - 1].loss.toPrecision(3)}-${used[0].loss.toPrecision(3)} (${formatPercent(span)} in loss): an exponent over so short a range is fragile; train the runs longer so more levels are usable`);
   const a = (1 - boot.level) / 2;
   levels.forEach((l, j) => {
     const s = perLevel[j];

@@ -4,6 +4,7 @@
 import { noiseToBcrit } from '../analysis/noise.ts';
 import type { BcritLevel } from '../analysis/bcrit.ts';
 import type { Report } from './build.ts';
+import { formatSig } from '../util/format.ts';
 
 export interface Check {
   name: string;
@@ -12,7 +13,8 @@ export interface Check {
   detail: string;
 }
 
-const fmt = (x: number) => (Math.abs(x) >= 1e4 || Math.abs(x) < 1e-2 ? x.toExponential(2) : x.toPrecision(3));
+/** three significant digits, kept (1.50e+4, 0.250, 0.00e+0), with an exponent outside [1e-2, 1e4) and for zero */
+const fmt = (x: number) => formatSig(x, { small: 1e-2, large: 1e4, trim: false, zeroExponent: true });
 
 /** Spearman rank correlation (no ties expected in continuous data; ties get the mean rank). */
 export function spearman(x: readonly number[], y: readonly number[]): number {

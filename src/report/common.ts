@@ -1,6 +1,7 @@
 // What every chart module shares: the chart result types, the report's error type, number formatting for
 // labels and the Vega-Lite base config (fonts, sizes). Fits live in analysis/; rendering lives in render.ts.
 import type { TopLevelSpec } from 'vega-lite';
+import { formatInterval, formatParams, formatSig } from '../util/format.ts';
 
 // ---- errors
 
@@ -56,28 +57,20 @@ export const skipped = (id: ChartId, title: string, reason: string): SkippedChar
 
 // ---- formatting
 
-/** Short scientific notation for labels: 2.1e8, 0.34, 1.8e-3. */
+/**
+ * The report's label style of util/format.ts's formatSig: short exponent outside [1e-2, 1e4) (2.1e8, 1.8e-3), one
+ * more digit from 1 to 1e4 (0.34, 12.3, 1230).
+ */
 export function sci(v: number, digits = 2): string {
-  if (!Number.isFinite(v)) return '-';
   const a = Math.abs(v);
-  if (a !== 0 && (a >= 1e4 || a < 1e-2)) {
-    const [m, e] = v.toExponential(digits - 1).split('e');
-    return `${Number(m)}e${Number(e)}`;
-  }
-  return String(Number(v.toPrecision(digits + (a >= 1 && a < 1e4 ? 1 : 0))));
+  return formatSig(v, { digits: a >= 1 && a < 1e4 ? digits + 1 : digits, small: 1e-2, large: 1e4, shortExponent: true });
 }
 
-/** Parameter counts as people say them: 3.1M, 85M, 1.2B. */
-export function params(n: number): string {
-  if (!Number.isFinite(n)) return '?';
-  if (n >= 1e9) return `${Number((n / 1e9).toPrecision(2))}B`;
-  if (n >= 1e6) return `${Number((n / 1e6).toPrecision(2))}M`;
-  if (n >= 1e3) return `${Number((n / 1e3).toPrecision(2))}K`;
-  return String(Math.round(n));
-}
+/** Parameter counts as people say them: 3.1M, 85M, 1.2B (util/format.ts formatParams). */
+export const params = formatParams;
 
 export function ciText(ci: readonly [number, number] | undefined, digits = 2): string {
-  return ci && Number.isFinite(ci[0]) && Number.isFinite(ci[1]) ? `[${sci(ci[0], digits)}, ${sci(ci[1], digits)}]` : '-';
+  return formatInterval(ci, (v) => sci(v, digits));
 }
 
 /** n log-spaced values from lo to hi inclusive. */

@@ -7,6 +7,7 @@ import { evalSteps, modelName, modelShape, runId, runName, totalSteps, type Exec
 import { timeTrainingSteps } from '../train/probe.ts';
 import type { SweepSpec } from './spec.ts';
 import { maxOf } from '../analysis/extent.ts';
+import { formatCount, formatDuration, formatSig } from '../util/format.ts';
 
 export interface PlannedRun {
   id: string;
@@ -146,19 +147,6 @@ export async function planSweep(spec: SweepSpec, configs: RunConfig[], options: 
 
 // ---- text
 
-export function formatCount(x: number): string {
-  const units: [number, string][] = [[1e18, 'E'], [1e15, 'P'], [1e12, 'T'], [1e9, 'G'], [1e6, 'M'], [1e3, 'k']];
-  for (const [v, u] of units) if (Math.abs(x) >= v) return `${(x / v).toPrecision(3)}${u}`;
-  return String(Math.round(x));
-}
-
-export function formatDuration(seconds: number): string {
-  if (seconds < 90) return `${seconds.toFixed(0)}s`;
-  if (seconds < 5400) return `${(seconds / 60).toFixed(1)} min`;
-  if (seconds < 172800) return `${(seconds / 3600).toFixed(1)} h`;
-  return `${(seconds / 86400).toFixed(1)} days`;
-}
-
 /**
  * Per model size and batch size, the LRs and seeds the sweep trains, when any batch size has more than one of
  * either: a batch-size scan takes the best LR per batch size (its envelope), and seeds measure the spread.
@@ -180,7 +168,7 @@ export function envelopeLines(runs: readonly PlannedRun[]): string[] {
   const sorted = (xs: Set<number>) => [...xs].sort((a, b) => a - b);
   const modelWidth = maxOf(all.map((g) => g.model.length));
   const batchWidth = maxOf(all.map((g) => String(g.batch).length));
-  const lrText = (g: (typeof all)[number]) => sorted(g.lrs).map((x) => Number(x.toPrecision(3)).toExponential().replace('e+', 'e')).join(' ');
+  const lrText = (g: (typeof all)[number]) => sorted(g.lrs).map((x) => formatSig(x, { small: Infinity, shortExponent: true })).join(' ');
   const lrWidth = maxOf(all.map((g) => lrText(g).length));
   return [
     `LRs and seeds per model and batch size (a scan takes the best LR per batch size and seed; seeds are replicas):`,

@@ -2,6 +2,7 @@
 // The CLI maps kebab-case flags one to one onto these keys; the trainer (run.ts) only reads them.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { formatCount, formatSig } from '../util/format.ts';
 import { canonicalJson } from '../util/json.ts';
 
 const int = (min: number) => z.number().int().min(min);
@@ -148,19 +149,15 @@ export function modelName(c: RunConfig): string {
   return c.depth !== undefined ? `d${c.depth}` : `L${m.nLayer}-d${m.dModel}-h${m.nHead}`;
 }
 
-/** 250000 -> 250k, 1500000 -> 1.5M: three significant digits, for names. */
-function compact(n: number): string {
-  const [div, unit] = n >= 1e9 ? [1e9, 'G'] : n >= 1e6 ? [1e6, 'M'] : n >= 1e3 ? [1e3, 'k'] : [1, ''];
-  return `${Number((n / div).toPrecision(3))}${unit}`;
-}
-
 /**
  * Readable name: model, batch, seed, budget, and the LR when it is not the default, e.g. d2-b32-s0-t1M,
  * L1-d32-h1-b32-s0-t250k-lr3e-3, d1-b8-s0-n500 (a step budget). Names can repeat; ids (runId) cannot.
  */
 export function runName(c: RunConfig): string {
-  const budget = c.tokens !== undefined ? `-t${compact(c.tokens)}` : `-n${c.steps}`;
-  const lr = c.lr === DEFAULT_LR ? '' : `-lr${Number(c.lr.toPrecision(3)).toExponential().replace('e+', 'e')}`;
+  // names (and so ids) keep their old count style (suffix up to G, chosen before rounding: 250k, 1.5M, 2000G, 1000k
+  // for 999999) and write the LR always with an exponent (3e-3)
+  const budget = c.tokens !== undefined ? `-t${formatCount(c.tokens, { largest: 'G', unitBeforeRounding: true })}` : `-n${c.steps}`;
+  const lr = c.lr === DEFAULT_LR ? '' : `-lr${formatSig(c.lr, { small: Infinity, shortExponent: true })}`;
   return `${modelName(c)}-b${c.batch}-s${c.seed}${budget}${lr}`;
 }
 
