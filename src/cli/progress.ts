@@ -1,6 +1,9 @@
-// Progress for long work: a cli-progress bar (or, for sweeps, a line per active run and a total) on a terminal,
-// a plain line every few seconds otherwise (logs, CI), nothing when quiet. Library layers report through callbacks; only the CLI draws.
+// The one progress renderer: a cli-progress bar (or, for sweeps, a line per active run and a total) on a terminal,
+// a plain line every few seconds otherwise (logs, CI), nothing when quiet. Library layers report through callbacks
+// (training steps, sweep events, and the Progress events of src/util/progress.ts for data work); only the CLI draws.
 import cliProgress from 'cli-progress';
+import { formatCount, formatDuration } from '../util/format.ts';
+import type { ProgressFn } from '../util/progress.ts';
 
 export interface ProgressView {
   /** current position out of `total`, with named values shown after the bar */
@@ -18,14 +21,18 @@ export interface ProgressOptions {
   /** seconds between plain lines when not a TTY */
   plainEverySeconds?: number;
   stream?: NodeJS.WriteStream;
+  /** show the position and total as 1.23M rather than 1234567 (for characters, tokens) */
+  compactCounts?: boolean;
 }
 
 export function createProgress(label: string, o: ProgressOptions): ProgressView {
   const stream = o.stream ?? process.stderr;
   if (o.quiet) return { update() {}, log() {}, stop() {} };
+  const count = o.compactCounts ? (v: number) => formatCount(v) : (v: number) => String(v);
   if (stream.isTTY) {
+    const formatValue = (v: number, _options: unknown, type: string): string => (type === 'value' || type === 'total' ? count(v) : String(v));
     const bar = new cliProgress.SingleBar(
-      { format: `${label} [{bar}] {value}/{total} ${o.unit} | {fields} | eta {eta_formatted}`, stream, hideCursor: true, etaBuffer: 50 },
+      { format: `${label} [{bar}] {value}/{total} ${o.unit} | {fields} | eta {eta_formatted}`, stream, hideCursor: true, etaBuffer: 50, ...(o.compactCounts ? { formatValue } : {}) },
       cliProgress.Presets.shades_classic,
     );
     bar.start(o.total, 0, { fields: '' });
@@ -47,7 +54,8 @@ export function createProgress(label: string, o: ProgressOptions): ProgressView 
   const line = (value: number, fields?: Record<string, string>) => {
     const elapsed = (Date.now() - start) / 1000;
     const eta = value > 0 ? ((o.total - value) * elapsed) / value : NaN;
-    stream.write(`${label} ${value}/${o.total} ${o.unit} | ${formatFields(fields)} | ${elapsed.toFixed(0)}s elapsed, eta ${Number.isFinite(eta) ? eta.toFixed(0) + 's' : '?'}\n`);
+    const shown = fields && Object.keys(fields).length ? ` | ${formatFields(fields)}` : '';
+    stream.write(`${label} ${count(value)}/${count(o.total)} ${o.unit}${shown} | ${formatDuration(elapsed)} elapsed, eta ${formatDuration(eta)}\n`);
   };
   let lastFields: Record<string, string> | undefined;
   return {
@@ -69,6 +77,28 @@ export function createProgress(label: string, o: ProgressOptions): ProgressView 
 
 function formatFields(fields?: Record<string, string>): string {
   return fields ? Object.entries(fields).map(([k, v]) => `${k} ${v}`).join(' | ') : '';
+}
+
+/**
+ * A renderer for the library's Progress events (tokenizer training, corpus encoding): a bar (or plain lines) per
+ * phase, drawn by createProgress with the counts shown as '1.23M/4.5M chars'; the view of a phase stops
+ * when it reports done >= total or another phase starts.
+ */
+export function phaseProgress(o: Omit<ProgressOptions, 'total' | 'unit'> = {}): ProgressFn {
+  let current: { phase: string; total: number; view: ProgressView } | undefined;
+  return (p) => {
+    if (o.quiet) return;
+    if (current && (current.phase !== p.phase || current.total !== p.total)) {
+      current.view.stop();
+      current = undefined;
+    }
+    if (!current) current = { phase: p.phase, total: p.total, view: createProgress(p.phase, { ...o, total: p.total, unit: p.unit, compactCounts: true }) };
+    current.view.update(p.done);
+    if (p.done >= p.total) {
+      current.view.stop();
+      current = undefined;
+    }
+  };
 }
 
 // ---- many runs at once (sweeps): a line per active run and a total

@@ -13,7 +13,7 @@ import { dirname } from 'node:path';
 import { TokenizerError } from './errors.ts';
 import { keyHash } from './text.ts';
 import { replaceFileSync } from '../util/atomic.ts';
-import type { ProgressFn } from './progress.ts';
+import type { ProgressFn } from '../util/progress.ts';
 import type { Tokenizer } from './tokenizer.ts';
 
 /** GPT-2's pre-tokenisation pattern (openai/gpt-2 src/encoder.py), with \p{L}/\p{N} in JS unicode mode. */

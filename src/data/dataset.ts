@@ -9,7 +9,7 @@ import { TokenizerError } from './errors.ts';
 import { parseTokenizerSpec, loadTokenizer, encodeDocuments, type Tokenizer, type TokenArray } from './tokenizer.ts';
 import { cachedTokens, defaultCacheDir, tokenCachePath } from './cache.ts';
 import { keyHash } from './text.ts';
-import type { ProgressFn } from './progress.ts';
+import type { ProgressFn } from '../util/progress.ts';
 
 export const DEFAULT_TOKENIZER = 'bpe-4096';
 

@@ -8,4 +8,4 @@ export { BpeTokenizer, trainBpe, preTokenize, type BpeFile } from './bpe.ts';
 export { defaultCacheDir, readTokenCache, writeTokenCache, tokenCachePath, cachedTokens } from './cache.ts';
 export { BatchSampler, sampleBatch, evalBatches, evalOffsets, DEFAULT_EVAL_WINDOWS, type Batch } from './sampler.ts';
 export { DataError, CorpusError, TokenizerError, CacheError, SamplerError } from './errors.ts';
-export { stderrProgress, type Progress, type ProgressFn } from './progress.ts';
+export type { Progress, ProgressFn } from '../util/progress.ts';

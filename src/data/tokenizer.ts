@@ -6,7 +6,7 @@ import { TokenizerError } from './errors.ts';
 import { keyHash } from './text.ts';
 import { BpeTokenizer, checkVocabSize } from './bpe.ts';
 import type { Document } from './corpora.ts';
-import type { ProgressFn } from './progress.ts';
+import type { ProgressFn } from '../util/progress.ts';
 
 export interface Tokenizer {
   readonly kind: 'byte' | 'bpe' | 'gpt2';

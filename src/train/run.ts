@@ -3,7 +3,7 @@
 import { trainStep, loadKernels, type Kernels } from '../engine/index.ts';
 import { prepareDataset, type Dataset } from '../data/index.ts';
 import { BatchSampler, evalBatches, type Batch } from '../data/sampler.ts';
-import type { ProgressFn } from '../data/progress.ts';
+import type { ProgressFn } from '../util/progress.ts';
 import type { MetricRow, RunStatus } from '../analysis/records.ts';
 import { hostname } from 'node:os';
 import { StoreError, type Fence, type NewRun, type RunLease, type Store, type StoredRun } from '../store/store.ts';

@@ -5,7 +5,6 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import {
   prepareDataset,
-  stderrProgress,
   defaultCacheDir,
   BpeTokenizer,
   DEFAULT_CORPUS,
@@ -15,6 +14,7 @@ import {
   TokenizerError,
 } from '../../data/index.ts';
 import { printTable } from './corpora.ts';
+import { phaseProgress } from '../progress.ts';
 
 function fraction(v: string): number {
   const x = Number(v);
@@ -66,7 +66,7 @@ export function registerTokenize(program: Command): void {
         testFraction: opts.testFraction,
         chunkChars: opts.chunkChars,
         cacheDir: opts.cache ? (opts.cacheDir ?? defaultCacheDir()) : null,
-        onProgress: opts.quiet ? undefined : stderrProgress(),
+        onProgress: opts.quiet ? undefined : phaseProgress(),
         onNotice: (m) => console.error(`notice: ${m}`),
       });
       if (opts.save) {

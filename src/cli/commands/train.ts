@@ -4,9 +4,8 @@ import { Option, type Command } from 'commander';
 import { RunConfigSchema, parseRunConfig, runId, totalSteps, type ExecOptions } from '../../train/config.ts';
 import { trainRun } from '../../train/run.ts';
 import { openStore } from '../../store/store.ts';
-import { stderrProgress } from '../../data/progress.ts';
 import { addSchemaOptions, configTable, schemaValues } from '../schema-flags.ts';
-import { createProgress } from '../progress.ts';
+import { createProgress, phaseProgress } from '../progress.ts';
 
 /** Exit codes: 0 done, 3 diverged (a result, but not a success for a single run), 130 interrupted. */
 export const EXIT_DIVERGED = 3;
@@ -64,7 +63,7 @@ export function registerTrain(program: Command): void {
       const result = await trainRun(config, exec, store, {
         signal: controller.signal,
         onNotice: (m) => progress.log(m),
-        onDataProgress: quiet ? undefined : stderrProgress(),
+        onDataProgress: quiet ? undefined : phaseProgress(),
         onStep: (s) =>
           progress.update(s.step, {
             'tok/s': Math.round(s.tokensPerSecond).toLocaleString('en-US'),
