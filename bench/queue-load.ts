@@ -47,7 +47,7 @@ for (const n of WORKERS) {
     console.error(`queue-load: ${isSkip(redis) ? redis.skip : ''} ${isSkip(pg) ? pg.skip : ''}`);
     process.exit(2);
   }
-  const workers = Array.from({ length: n }, () => launch(['worker', '--queue', redis.url, '--store', pg.url, '--threads', '1', '--quiet']));
+  const workers = Array.from({ length: n }, () => launch(['worker', '--queue', redis.url, '--store', pg.url, '--workers', '1', '--threads', '1', '--quiet']));
   await sleep(4000); // let them load (tsx, the corpus cache) and block on the queue
   const t0 = Date.now();
   const sweep = launch(['sweep', specFile, '--queue', redis.url, '--store', pg.url, '--quiet']);

@@ -13,7 +13,7 @@ mkdir -p /tmp/peer
 for D in ${1:-1 2}; do
   S=bench/peer/scan-d$D.yaml
   echo "== $(date -u +%H:%M:%S) depth $D: ours (code: $CODE)"
-  (cd "$CODE" && /usr/bin/time -f "ours d$D wall %e s" nice -n 10 node bin/scaling-lab.js sweep "$REPO/$S" --store /tmp/peer-runs-ours --workers 1 --threads-per-worker 1 --probe-steps 0 --quiet)
+  (cd "$CODE" && /usr/bin/time -f "ours d$D wall %e s" nice -n 10 node bin/scaling-lab.js sweep "$REPO/$S" --store /tmp/peer-runs-ours --workers 1 --threads 1 --probe-steps 0 --quiet)
   /usr/bin/python3 bench/peer/ours_to_csv.py /tmp/peer-runs-ours --sweep peer-scan-d$D --out /tmp/peer/ours-d$D.csv
   echo "== $(date -u +%H:%M:%S) depth $D: export + PyTorch"
   (cd "$CODE" && nice -n 10 node_modules/.bin/tsx bench/peer/export.ts "$REPO/$S" --out /tmp/peer/export-d$D)

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 W=${1:-/tmp/peer/validate}
 rm -rf "$W" && mkdir -p "$W"
-npx scaling-lab sweep bench/peer/validate.yaml --store "$W/ours" --workers 1 --threads-per-worker 1 --probe-steps 0 --quiet
+npx scaling-lab sweep bench/peer/validate.yaml --store "$W/ours" --workers 1 --threads 1 --probe-steps 0 --quiet
 npx tsx bench/peer/export.ts bench/peer/validate.yaml --out "$W/export"
 OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/peer/torch_run.py "$W/export" --out "$W/torch" --threads 1
 /usr/bin/python3 bench/peer/compare_steps.py --ours "$W/ours" --torch "$W/torch"

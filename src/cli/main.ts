@@ -1,51 +1,6 @@
-// The scaling-lab command line: builds the commander program from one module per command and turns
-// thrown errors into a message, a hint and an exit code. The only layer that reads argv or exits.
-import { Command, CommanderError } from 'commander';
-import { registerBench } from './commands/bench.ts';
-import { registerCorpora } from './commands/corpora.ts';
-import { registerFit } from './commands/fit.ts';
-import { registerBcrit } from './commands/bcrit.ts';
-import { registerTrain } from './commands/train.ts';
-import { registerTokenize } from './commands/tokenize.ts';
-import { registerSweep } from './commands/sweep.ts';
-import { registerWorker } from './commands/worker.ts';
-import { registerStatus } from './commands/status.ts';
-import { registerReport } from './commands/report.ts';
-import { registerDemo } from './commands/demo.ts';
-
-export function buildProgram(): Command {
-  const program = new Command('scaling-lab')
-    .description('Empirical scaling laws for language models: train, sweep, measure the noise scale, fit, chart.')
-    .showHelpAfterError('(run with --help for every flag)')
-    .allowExcessArguments(false);
-  registerTrain(program);
-  registerSweep(program);
-  registerWorker(program);
-  registerStatus(program);
-  registerReport(program);
-  registerDemo(program);
-  registerBench(program);
-  registerCorpora(program);
-  registerTokenize(program);
-  registerFit(program);
-  registerBcrit(program);
-  return program;
-}
-
-/**
- * Errors for bad input carry a `hint` saying what to do (docs/ARCHITECTURE.md 5.1). Anything else is a bug and is
- * printed with its stack.
- */
-export function reportError(err: unknown): number {
-  if (err instanceof CommanderError) return err.exitCode;
-  if (err instanceof Error && 'hint' in err) {
-    console.error(`error: ${err.message}`);
-    if (err.hint) console.error(`hint: ${String(err.hint)}`);
-    return 2;
-  }
-  console.error(err);
-  return 1;
-}
+// The scaling-lab command line: parses argv with the program (program.ts) and turns thrown errors into a message,
+// a hint and an exit code. The only layer that reads argv or exits.
+import { buildProgram, reportError } from './program.ts';
 
 try {
   await buildProgram().exitOverride().parseAsync(process.argv);

@@ -3,6 +3,8 @@
 import { Option, type Command } from 'commander';
 import type { z } from 'zod';
 import { maxOf } from '../analysis/extent.ts';
+import { formatGrouped, formatSig } from '../util/format.ts';
+import { number } from './helpers.ts';
 
 type AnySchema = z.ZodType & { def: { type: string; innerType?: AnySchema; defaultValue?: unknown } };
 
@@ -21,23 +23,18 @@ function describeField(schema: AnySchema): { type: string; defaultValue?: unknow
   return { type: t.def.type, defaultValue, choices };
 }
 
-/** Parse a number flag strictly: "3e-4" and "1000000" are fine, "12abc" is an error. */
-function parseNumber(flag: string) {
-  return (raw: string): number => {
-    const v = Number(raw);
-    if (raw.trim() === '' || !Number.isFinite(v)) throw new Error(`--${flag} takes a number, got '${raw}'`);
-    return v;
-  };
-}
-
-/** Add one option per schema key. Defaults are shown in help but applied by the schema, not commander. */
-export function addSchemaOptions(cmd: Command, shape: Record<string, z.ZodType>): Command {
+/**
+ * Add one option per schema key, except the keys in `skip` (flags the command takes from options.ts's shared ones).
+ * Defaults are shown in help but applied by the schema, not commander.
+ */
+export function addSchemaOptions(cmd: Command, shape: Record<string, z.ZodType>, skip: readonly string[] = []): Command {
   for (const [key, field] of Object.entries(shape)) {
+    if (skip.includes(key)) continue;
     const flag = kebab(key);
     const info = describeField(field as AnySchema);
     const help = (field.description ?? key) + (info.defaultValue !== undefined ? ` (default: ${String(info.defaultValue)})` : '');
     const opt = new Option(info.type === 'boolean' ? `--${flag}` : `--${flag} <value>`, help);
-    if (info.type === 'number') opt.argParser(parseNumber(flag));
+    if (info.type === 'number') opt.argParser(number(`--${flag}`));
     if (info.choices) opt.choices(info.choices);
     cmd.addOption(opt);
   }
@@ -58,7 +55,8 @@ export function configTable(title: string, values: Record<string, unknown>): str
   return [title, ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`)].join('\n');
 }
 
+/** A config value: integers grouped (1,000,000), others as given, or to 3 figures with an exponent outside [1e-3, 1e6). */
 function formatNumber(v: number): string {
-  if (Number.isInteger(v)) return v.toLocaleString('en-US');
-  return Math.abs(v) < 1e-3 || Math.abs(v) >= 1e6 ? v.toExponential(2) : String(v);
+  if (Number.isInteger(v)) return formatGrouped(v);
+  return Math.abs(v) < 1e-3 || Math.abs(v) >= 1e6 ? formatSig(v, { digits: 3, small: 1e-3, large: 1e6, trim: false }) : String(v);
 }

@@ -55,10 +55,18 @@ async function runJob(job: RunJob): Promise<void> {
       stores.set(job.exec.store, (store = tracked(opened)));
     }
     const c = job.config;
-    const key = JSON.stringify([c.corpus, c.tokenizer, c.testFraction]);
+    const key = JSON.stringify([c.corpus, c.tokenizer, c.testFraction, c.textField, c.chunkChars, job.exec.cacheDir]);
     let dataset = datasets.get(key);
     if (!dataset) {
-      dataset = await prepareDataset({ corpus: c.corpus, tokenizer: c.tokenizer, testFraction: c.testFraction, onNotice: (message) => send({ type: 'notice', message }) });
+      dataset = await prepareDataset({
+        corpus: c.corpus,
+        tokenizer: c.tokenizer,
+        testFraction: c.testFraction,
+        textField: c.textField,
+        chunkChars: c.chunkChars,
+        cacheDir: job.exec.cacheDir,
+        onNotice: (message) => send({ type: 'notice', message }),
+      });
       datasets.set(key, dataset);
     }
     let lastSent = 0;

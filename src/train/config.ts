@@ -2,6 +2,7 @@
 // The CLI maps kebab-case flags one to one onto these keys; the trainer (run.ts) only reads them.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { DEFAULT_CHUNK_CHARS } from '../data/split.ts';
 import { formatCount, formatSig } from '../util/format.ts';
 import { canonicalJson } from '../util/json.ts';
 
@@ -27,6 +28,9 @@ export const RunConfigSchema = z
     corpus: z.string().min(1).default('gutenberg').describe('corpus name (see `scaling-lab corpora`) or a path to text'),
     tokenizer: z.string().min(1).default('byte').describe("tokenizer: 'byte', 'bpe-<vocab>' (e.g. bpe-4096), 'gpt2', or a saved tokenizer file"),
     testFraction: z.number().gt(0).lt(1).default(0.1).describe('fraction of documents held out for test loss'),
+    // optional, and left out at their defaults (parseRunConfig): a config without them hashes (and so ids) as before
+    textField: z.string().min(1).optional().describe("for .jsonl corpora: the field that holds each document's text (default text)"),
+    chunkChars: int(0).optional().describe(`cut documents longer than this into sections before the split (default ${DEFAULT_CHUNK_CHARS}; 0 = whole documents)`),
     // ---- batch and budget
     batch: int(1).default(32).describe('sequences per optimiser step'),
     microBatch: int(1).optional().describe('sequences per forward/backward (default: the batch size); must divide it'),
@@ -70,6 +74,8 @@ export interface ExecOptions {
   /** a directory (file store) or a postgres:// URL */
   store: string;
   checkpointEvery: number;
+  /** token and tokenizer cache directory (default: $SCALING_LAB_CACHE or ./.cache/scaling-lab); null: no disk cache */
+  cacheDir?: string | null;
 }
 
 /** Error for a config that cannot run, with what to do about it. */
@@ -99,7 +105,9 @@ export function parseRunConfig(input: unknown): RunConfig {
   if (c.tokens !== undefined && c.tokens < c.batch * c.context) {
     throw new ConfigError(`token budget ${c.tokens} is smaller than one step (${c.batch} x ${c.context} = ${c.batch * c.context} tokens)`, 'raise --tokens or lower --batch/--context');
   }
-  return { ...c, microBatch: micro };
+  // the data defaults are left out rather than written in, so giving them explicitly is the same run as not
+  const { textField, chunkChars, ...rest } = c;
+  return { ...rest, ...(textField !== undefined && textField !== 'text' && { textField }), ...(chunkChars !== undefined && chunkChars !== DEFAULT_CHUNK_CHARS && { chunkChars }), microBatch: micro };
 }
 
 /** Model shape the config asks for (vocab comes from the tokenizer). */

@@ -90,6 +90,9 @@ export async function trainRun(config: RunConfig, exec: ExecOptions, store: Stor
       corpus: config.corpus,
       tokenizer: config.tokenizer,
       testFraction: config.testFraction,
+      textField: config.textField,
+      chunkChars: config.chunkChars,
+      cacheDir: exec.cacheDir,
       onNotice: hooks.onNotice,
       onProgress: hooks.onDataProgress,
     }));

@@ -23,7 +23,7 @@ const RUNS = 8;
 // long enough that the sweep outlasts every chaos phase on an idle machine (300 steps ended in ~40 s, before the last phases)
 const STEPS = 900;
 const LOCK_MS = 3000;
-const WORKER_FLAGS = ['--threads', '1', '--lock-duration', String(LOCK_MS), '--stalled-interval', '1000'];
+const WORKER_FLAGS = ['--workers', '1', '--threads', '1', '--lock-duration', String(LOCK_MS), '--stalled-interval', '1000'];
 
 interface Proc {
   child: ChildProcess;

@@ -42,6 +42,6 @@ test('bench rejects unknown flags and bad values', () => {
   assert.notEqual(run(['train', '--no-such-flag']).status, 0);
   const bad = run(['train', '--depth', '0']);
   assert.notEqual(bad.status, 0);
-  assert.match(bad.stderr, /expected a positive integer/);
+  assert.match(bad.stderr, /--depth must be an integer >= 1, got "0"/);
   assert.notEqual(run(['train', '--backend', 'gpu']).status, 0);
 });

@@ -1,14 +1,16 @@
 // The data commands: `scaling-lab corpora` lists the registry (table and --json), and the tokenize command
-// prepares a dataset, saves a tokenizer and turns bad flags into errors with hints.
+// prepares a dataset, saves a tokenizer and turns bad flags into errors with hints; `train` reads a corpus with the
+// same flags and defaults (--text-field, --chunk-chars, --cache-dir).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync, existsSync } from 'node:fs';
+import { writeFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { registerTokenize } from '../../src/cli/commands/tokenize.ts';
 import { BpeTokenizer } from '../../src/data/bpe.ts';
 import { DataError } from '../../src/data/errors.ts';
+import { parseRunConfig, runId } from '../../src/train/config.ts';
 import { aliceParagraphs, tempDir } from './helpers.ts';
 
 const bin = new URL('../../bin/scaling-lab.js', import.meta.url).pathname;
@@ -63,4 +65,46 @@ test('tokenize prepares a dataset, prints sizes as JSON and saves the tokenizer'
 test('tokenize: bad input is a DataError with a hint (vocab < 256, missing corpus)', async () => {
   await assert.rejects(runTokenize(['--tokenizer', 'bpe-100', '--no-cache', '--quiet']), (e: unknown) => e instanceof DataError && /256/.test(e.message) && e.hint.length > 0);
   await assert.rejects(runTokenize(['--corpus', '/no/such/dir', '--no-cache', '--quiet']), (e: unknown) => e instanceof DataError && /no\/such\/dir/.test(e.message));
+});
+
+test('tokenize prepares what train reads by default: the same tokenizer (byte), corpus and split', async () => {
+  const dir = tempDir();
+  const corpus = join(dir, 'alice.jsonl');
+  writeFileSync(corpus, aliceParagraphs().slice(0, 60).map((text) => JSON.stringify({ text })).join('\n'));
+  const report = JSON.parse(await runTokenize(['--corpus', corpus, '--no-cache', '--json', '--quiet'])) as { id: string; stats: { tokenizer: string; testFraction: number } };
+  const config = parseRunConfig({ depth: 1, steps: 1 });
+  assert.equal(report.stats.tokenizer, config.tokenizer);
+  assert.equal(report.stats.testFraction, config.testFraction);
+  assert.match(report.id, /^alice\.byte\./);
+});
+
+test('a run config leaves the corpus defaults out, so giving them is the same run; other values are a new run', () => {
+  const base = runId(parseRunConfig({ depth: 1, steps: 10 }));
+  assert.equal(runId(parseRunConfig({ depth: 1, steps: 10, textField: 'text', chunkChars: 16384 })), base);
+  assert.notEqual(runId(parseRunConfig({ depth: 1, steps: 10, textField: 'body' })), base);
+  assert.notEqual(runId(parseRunConfig({ depth: 1, steps: 10, chunkChars: 0 })), base);
+});
+
+test('train reads a corpus with the corpus flags: --text-field, --chunk-chars, --cache-dir', () => {
+  const dir = tempDir();
+  const corpus = join(dir, 'alice.jsonl');
+  writeFileSync(corpus, aliceParagraphs().slice(0, 60).map((body) => JSON.stringify({ body })).join('\n'));
+  const cache = join(dir, 'cache');
+  const store = join(dir, 'runs');
+  const r = spawnSync(process.execPath, [bin, 'train', '--corpus', corpus, '--text-field', 'body', '--chunk-chars', '0', '--cache-dir', cache,
+    '--depth', '1', '--context', '8', '--batch', '2', '--steps', '2', '--eval-windows', '2', '--threads', '1', '--store', store, '--quiet'], { encoding: 'utf8', env: { ...process.env, SCALING_LAB_CACHE: join(dir, 'elsewhere') } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /done at step 2\/2/);
+  // the tokens were cached where --cache-dir says, not in $SCALING_LAB_CACHE
+  assert.ok(existsSync(cache) && readdirSync(cache).length > 0, 'nothing in --cache-dir');
+  assert.equal(existsSync(join(dir, 'elsewhere')), false);
+  // the run's config records how its corpus was read
+  const [id] = readdirSync(store).filter((f) => existsSync(join(store, f, 'spec.json')));
+  const spec = readFileSync(join(store, id, 'spec.json'), 'utf8');
+  assert.match(spec, /"textField": ?"body"/);
+  assert.match(spec, /"chunkChars": ?0/);
+  // without --text-field the documents have no text field: an error, not an empty corpus
+  const bad = spawnSync(process.execPath, [bin, 'train', '--corpus', corpus, '--no-cache', '--depth', '1', '--context', '8', '--batch', '2', '--steps', '2', '--threads', '1', '--store', store, '--quiet'], { encoding: 'utf8' });
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /text/);
 });

@@ -30,7 +30,7 @@ test('report on a runs directory writes SVG, PNG and a self-contained report.htm
   try {
     await fileStore(join(tmp, 'runs'), scanRecords({ depths: [2] }));
     const out = join(tmp, 'out');
-    const r = cli([join(tmp, 'runs'), '--out', out, '--format', 'svg,png,html', '--bootstrap', '20', '--seed', '3']);
+    const r = cli([join(tmp, 'runs'), '--out', out, '--format', 'svg,png,html', '--bootstrap', '20', '--bootstrap-seed', '3']);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /report: rendering batch-scan/);
     assert.match(r.stdout, /B_crit\(L\) 390K: B\* = [\d.e]+ tokens/);

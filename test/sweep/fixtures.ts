@@ -88,7 +88,7 @@ export interface Cluster {
 }
 
 /** Stalled jobs are noticed within ~lockDuration + stalledInterval (3 s + 1 s) so the fault test is quick. */
-export const WORKER_FLAGS = ['--threads', '1', '--lock-duration', '3000', '--stalled-interval', '1000'];
+export const WORKER_FLAGS = ['--workers', '1', '--threads', '1', '--lock-duration', '3000', '--stalled-interval', '1000'];
 
 const crashHook = new URL('./crash-hook.mjs', import.meta.url).pathname;
 

@@ -1,42 +1,28 @@
-// `scaling-lab bench train|gemm|kernels`: the speed benchmarks of the engine (the timing code is in bench/).
+// `scaling-lab bench train|gemm|kernels`: the speed benchmarks of the engine (the timing code is src/engine/bench.ts).
 // Parses and checks flags, runs one benchmark, prints a table for people or one JSON object with --json.
-import { Command, InvalidArgumentError, Option } from 'commander';
-import { benchTrain, type TrainBenchResult } from '../../../bench/train.ts';
-import { benchGemm, type GemmBenchResult } from '../../../bench/gemm.ts';
-import { benchKernels, type KernelsBenchResult } from '../../../bench/kernels.ts';
+import { Command, Option } from 'commander';
+import { benchGemm, benchKernels, benchTrain, type GemmBenchResult, type KernelsBenchResult, type TrainBenchResult } from '../../engine/bench.ts';
+import { formatGrouped } from '../../util/format.ts';
+import { int } from '../helpers.ts';
+import { addDeprecatedAlias, sharedOption } from '../options.ts';
 
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) {
-    throw new InvalidArgumentError(`expected a positive integer, got '${value}'.`);
-  }
-  return n;
-}
-
-function nonNegativeInt(value: string): number {
-  return value.trim() === '0' ? 0 : positiveInt(value);
-}
-
-const THREADS_HELP = 'threads for the native kernels (default: all cores)';
+/** Milliseconds, rates and counts: thousands separators, one decimal unless said. */
+const fmt = (x: number, decimals = 1): string => formatGrouped(x, decimals);
 
 /** The model-shape flags every benchmark shares; defaults are the issue's depth-4 target. */
 function modelFlags(cmd: Command): Command {
   return cmd
-    .option('--depth <n>', 'model depth: n_layer = depth, d_model = 64 * depth, heads = depth', positiveInt, 4)
-    .option('--context <n>', 'sequence length T (also the model context)', positiveInt, 128)
-    .option('--vocab <n>', 'vocabulary size V (random tokens below it)', positiveInt, 4096)
-    .option('--batch <n>', 'sequences per step B', positiveInt, 32)
-    .option('--threads <n>', THREADS_HELP, positiveInt)
+    .option('--depth <n>', 'model depth: n_layer = depth, d_model = 64 * depth, heads = depth', int('--depth', 1), 4)
+    .option('--context <n>', 'sequence length T (also the model context)', int('--context', 1), 128)
+    .option('--vocab <n>', 'vocabulary size V (random tokens below it)', int('--vocab', 1), 4096)
+    .option('--batch <n>', 'sequences per step B', int('--batch', 1), 32)
+    .addOption(sharedOption('threads'))
     .option('--json', 'print one JSON object instead of a table', false);
-}
-
-function fmt(x: number, digits = 1): string {
-  return x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 }
 
 function printTrain(r: TrainBenchResult): void {
   console.log(`bench train: depth ${r.depth} (L ${r.nLayer}, d_model ${r.dModel}, heads ${r.nHead}), T ${r.context}, V ${r.vocab}, B ${r.batch}; ` +
-    `${r.params.toLocaleString('en-US')} params (Kaplan N ${r.paramsKaplan.toLocaleString('en-US')})`);
+    `${formatGrouped(r.params)} params (Kaplan N ${formatGrouped(r.paramsKaplan)})`);
   console.log(`backend ${r.backend}${r.isa ? ` (${r.isa})` : ''}, ${r.threads} thread${r.threads === 1 ? '' : 's'}; load ${r.machine.load1} on ${r.machine.cores} cores`);
   console.log(`step (median of ${r.stepMsAll.length}): ${fmt(r.stepMs)} ms   [${r.stepMsAll.map((x) => fmt(x, 0)).join(', ')}]`);
   console.log(`tokens/s: ${fmt(r.tokensPerSecond, 0)}   achieved: ${fmt(r.gflops)} GFLOP/s (${fmt(r.flopsPerToken / 1e6, 2)} MFLOP per token)`);
@@ -68,9 +54,9 @@ export function registerBench(program: Command): void {
     .description('time the engine: full training steps, the GEMM on model shapes, or each kernel (native vs TypeScript)');
 
   modelFlags(bench.command('train').description('median time of full training steps (forward, backward, AdamW) on random tokens, after warm-up'))
-    .option('--steps <n>', 'timed steps (the median is reported)', positiveInt, 5)
-    .option('--warmup <n>', 'untimed steps first', nonNegativeInt, 1)
-    .addOption(new Option('--backend <name>', 'kernels: native (C addon), ts (TypeScript reference) or auto').choices(['native', 'ts', 'auto']).default('native'))
+    .option('--steps <n>', 'timed steps (the median is reported)', int('--steps', 1), 5)
+    .option('--warmup <n>', 'untimed steps first', int('--warmup', 0), 1)
+    .addOption(sharedOption('backend'))
     .allowExcessArguments(false)
     .action((o) => {
       const r = benchTrain({ depth: o.depth, context: o.context, vocab: o.vocab, batch: o.batch, steps: o.steps, warmup: o.warmup,
@@ -80,7 +66,7 @@ export function registerBench(program: Command): void {
     });
 
   modelFlags(bench.command('gemm').description('GFLOP/s of the native GEMM on a model\'s linear-layer shapes: forward, dinp and dweight products'))
-    .option('--reps <n>', 'timed repetitions per shape (the median is reported)', positiveInt, 5)
+    .option('--reps <n>', 'timed repetitions per shape (the median is reported)', int('--reps', 1), 5)
     .allowExcessArguments(false)
     .action((o) => {
       const r = benchGemm({ depth: o.depth, context: o.context, vocab: o.vocab, batch: o.batch, threads: o.threads, reps: o.reps });
@@ -88,12 +74,14 @@ export function registerBench(program: Command): void {
       else printGemm(r);
     });
 
-  modelFlags(bench.command('kernels').description('milliseconds per kernel call on a model\'s shapes, native and TypeScript side by side'))
-    .option('--reps <n>', 'timed repetitions per kernel (the median is reported; at most 2 for ts)', positiveInt, 5)
-    .addOption(new Option('--backend <name>', 'which kernels to time').choices(['native', 'ts', 'both']).default('both'))
-    .allowExcessArguments(false)
-    .action((o) => {
-      const backends: ('native' | 'ts')[] = o.backend === 'both' ? ['native', 'ts'] : [o.backend];
+  const kernels = modelFlags(bench.command('kernels').description('milliseconds per kernel call on a model\'s shapes, native and TypeScript side by side'))
+    .option('--reps <n>', 'timed repetitions per kernel (the median is reported; at most 2 for ts)', int('--reps', 1), 5)
+    // not --backend: that flag picks the kernels a run uses; this one which implementations to time
+    .addOption(new Option('--compare <which>', 'which kernel implementations to time: native, ts or both').choices(['native', 'ts', 'both']).default('both'))
+    .allowExcessArguments(false);
+  addDeprecatedAlias(kernels, '--backend <which>', '--compare');
+  kernels.action((o) => {
+      const backends: ('native' | 'ts')[] = o.compare === 'both' ? ['native', 'ts'] : [o.compare];
       const r = benchKernels({ depth: o.depth, context: o.context, vocab: o.vocab, batch: o.batch, threads: o.threads, reps: o.reps, backends });
       if (o.json) console.log(JSON.stringify(r));
       else printKernels(r);

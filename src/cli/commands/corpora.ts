@@ -2,7 +2,8 @@
 // optionally measured (--stats). Loading and the registry live in src/data/corpora.ts.
 import { Command } from 'commander';
 import { listCorpora, loadCorpus, chunkDocuments, DEFAULT_CHUNK_CHARS, type CorpusInfo } from '../../data/index.ts';
-import { maxOf } from '../../analysis/extent.ts';
+import { printTable } from '../helpers.ts';
+import { formatGrouped } from '../../util/format.ts';
 
 interface Measured {
   documents: number;
@@ -44,20 +45,10 @@ export function registerCorpora(program: Command): void {
         package: r.package,
         size: `${r.sizeMB} MB`,
         installed: r.installed ? 'yes' : `no: ${r.install}`,
-        ...(opts.stats ? { documents: r.measured ? String(r.measured.documents) : '-', chars: r.measured ? r.measured.chars.toLocaleString('en-US') : '-' } : {}),
+        ...(opts.stats ? { documents: r.measured ? String(r.measured.documents) : '-', chars: r.measured ? formatGrouped(r.measured.chars) : '-' } : {}),
         licence: r.licence,
       }));
       printTable(table);
       console.log('\nUser text: --corpus <file.txt|file.md|dir/|file.jsonl> (--text-field for JSONL). imdb and reuters are for research use only.');
     });
-}
-
-/** A plain left-aligned table (no dependency). */
-export function printTable(rows: Record<string, string>[]): void {
-  if (rows.length === 0) return;
-  const cols = Object.keys(rows[0]);
-  const width = cols.map((c) => Math.max(c.length, maxOf(rows.map((r) => r[c].length))));
-  const line = (cells: string[]): string => cells.map((s, i) => (i === cells.length - 1 ? s : s.padEnd(width[i]))).join('  ');
-  console.log(line(cols));
-  for (const r of rows) console.log(line(cols.map((c) => r[c])));
 }

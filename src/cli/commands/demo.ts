@@ -7,25 +7,26 @@ import type { Command } from 'commander';
 import { loadSweepSpec, expandSweep, type SweepSpec } from '../../sweep/spec.ts';
 import { planSweep } from '../../sweep/plan.ts';
 import { partitionFinished, runSweep } from '../../sweep/executor.ts';
-import { createLocalExecutor, defaultWorkers } from '../../sweep/local.ts';
+import { createLocalExecutor } from '../../sweep/local.ts';
 import { openStore } from '../../store/store.ts';
 import { buildReport, writeReport, type Headline } from '../../report/build.ts';
 import { fitCaveats, sanityChecks, type Check } from '../../report/checks.ts';
 import type { ExecOptions, RunConfig } from '../../train/config.ts';
 import { createMultiProgress } from '../progress.ts';
-import { renderSweepEvents, positiveInt } from './sweep.ts';
-import { EXIT_INTERRUPTED } from './train.ts';
-import { int } from './fit.ts';
+import { formatInterval, formatSig } from '../../util/format.ts';
+import { EXIT_INTERRUPTED, renderSweepEvents } from '../helpers.ts';
+import { addDeprecatedAlias, addShared, cacheDirOf, parallelism } from '../options.ts';
 
 const SPEC_DIR = fileURLToPath(new URL('../../../examples/demo/', import.meta.url));
 
-/** The demo's two sweeps: the full ones (~10 min here) or the quick ones (~2 min, fewer and shorter runs). */
+/** The demo's two sweeps: the full ones (about 9 minutes on 2 idle cores) or the quick ones (about 2, fewer and shorter runs). */
 export function demoSpecPaths(quick: boolean): string[] {
   return (quick ? ['quick-scan.yaml', 'quick-grid.yaml'] : ['scan.yaml', 'grid.yaml']).map((f) => resolve(SPEC_DIR, f));
 }
 
-const sci = (x: number) => (Math.abs(x) >= 1e4 || Math.abs(x) < 1e-2 ? x.toExponential(2) : x.toPrecision(3));
-const ci = (c: [number, number]) => `[${sci(c[0])}, ${sci(c[1])}]`;
+/** Headline numbers: 3 significant figures, an exponent outside [1e-2, 1e4) (zero too), zeros kept (2.20, 5.50e+4). */
+const sci = (x: number) => formatSig(x, { digits: 3, small: 1e-2, large: 1e4, trim: false, zeroExponent: true });
+const ci = (c: [number, number]) => formatInterval(c, sci);
 const duration = (s: number) => (s >= 60 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s` : `${s.toFixed(0)} s`);
 
 /** The headline numbers, as lines. */
@@ -51,23 +52,22 @@ export function headlineLines(h: Headline): string[] {
 }
 
 export function registerDemo(program: Command): void {
-  program
+  const cmd = program
     .command('demo')
     .description('reproduce the three findings at small scale on the default corpus: a batch-size scan (critical batch size and noise scale), a size x data grid (L(N, D)), the fits and the report')
-    .option('--quick', 'fewer and shorter runs (about 2 minutes here instead of about 10)', false)
-    .option('--store <dir>', 'file store for the runs', 'runs')
-    .option('--out <dir>', 'where the report goes', 'reports/demo')
-    .option('--workers <n>', 'local worker processes (default: one per core)', positiveInt('workers'))
-    .option('--threads-per-worker <n>', 'threads each run uses', positiveInt('threads-per-worker'), 1)
-    .option('--bootstrap <k>', 'bootstrap resamples for every confidence interval', positiveInt('bootstrap'), 200)
-    .option('--seed <s>', 'seed of the bootstrap', int('--seed', 0), 0)
-    .option('--quiet', 'no progress lines, only the summary', false)
+    .option('--quick', 'fewer and shorter runs (about 2 minutes on 2 idle cores instead of about 9)', false);
+  addShared(cmd, 'store');
+  cmd.option('--out <dir>', 'where the report goes', 'reports/demo');
+  addShared(cmd, 'workers', 'threads', 'cacheDir', 'noCache', 'bootstrap', 'bootstrapSeed', 'nParams');
+  cmd.option('--quiet', 'no progress lines, only the summary', false);
+  addDeprecatedAlias(cmd, '--threads-per-worker <n>', '--threads');
+  addDeprecatedAlias(cmd, '--seed <s>', '--bootstrap-seed');
+  cmd
     .addHelpText('after', '\nInterrupt it with Ctrl-C and run it again: finished runs are kept and unfinished ones resume from their checkpoints.\nThe sweeps are examples/demo/*.yaml; `scaling-lab sweep` runs them the same way.')
-    .action(async (opts: { quick: boolean; store: string; out: string; workers?: number; threadsPerWorker: number; bootstrap: number; seed: number; quiet: boolean }) => {
+    .action(async (opts: { quick: boolean; store: string; out: string; workers?: number; threads?: number; cacheDir?: string; cache?: boolean; bootstrap: number; bootstrapSeed: number; nParams: 'kaplan' | 'total'; quiet: boolean }) => {
       const started = performance.now();
-      const threads = opts.threadsPerWorker;
-      const workers = opts.workers ?? defaultWorkers(threads);
-      const exec: ExecOptions = { backend: 'auto', threads, store: opts.store, checkpointEvery: 50 };
+      const { workers, threads } = parallelism(opts.workers, opts.threads);
+      const exec: ExecOptions = { backend: 'auto', threads, store: opts.store, checkpointEvery: 50, cacheDir: cacheDirOf(opts) };
       const specs: SweepSpec[] = [];
       for (const path of demoSpecPaths(opts.quick)) specs.push(await loadSweepSpec(path));
 
@@ -126,7 +126,7 @@ export function registerDemo(program: Command): void {
       } finally {
         await store.close();
       }
-      const report = await buildReport({ source: opts.store, records }, { bootstrap: opts.bootstrap, seed: opts.seed, onProgress: opts.quiet ? undefined : (l) => console.error(`report: ${l}`) });
+      const report = await buildReport({ source: opts.store, records }, { bootstrap: opts.bootstrap, seed: opts.bootstrapSeed, nCount: opts.nParams, onProgress: opts.quiet ? undefined : (l) => console.error(`report: ${l}`) });
       const written = writeReport(opts.out, report, ['svg', 'png', 'html']);
       const checks: Check[] = sanityChecks(report);
 

@@ -1,7 +1,6 @@
 // `scaling-lab fit`: reads runs' end points from CSV/JSONL, fits L(N, D) (Chinchilla Approach 3 or Kaplan's
 // form) with bootstrap intervals, prints a table or JSON. All science is in analysis/; this is the shell.
-import { readFileSync } from 'node:fs';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { AnalysisInputError } from '../../analysis/errors.ts';
 import { baseName, importGroupedPoints, importSummary, parseTable, parseWhere, WHERE_SYNTAX, type GroupedImport, type PointImport } from '../../analysis/importers.ts';
 import { bootstrapChinchilla, fitChinchilla, CHINCHILLA_KEYS, type ChinchillaBootstrap, type ChinchillaFit } from '../../analysis/chinchilla.ts';
@@ -17,21 +16,22 @@ import { bootstrapKaplanND, fitKaplanND, KAPLAN_ND_KEYS, type KaplanNDParams } f
 import type { ParamConvention } from '../../analysis/records.ts';
 import { compareApproaches } from '../../analysis/approaches.ts';
 import { APPROACH_HEADER, approachNotes, approachRows } from '../../report/approaches.ts';
-import { maxOf } from '../../analysis/extent.ts';
+import { ciText, collect, commaList, fmt, fraction, int, positive, readSource, renderTable } from '../helpers.ts';
+import { addDeprecatedAlias, addShared } from '../options.ts';
 
 export type Law = 'chinchilla' | 'kaplan';
 
 export interface FitOptions {
   law: Law;
   bootstrap: number;
-  seed: number;
+  bootstrapSeed: number;
   level: number;
   json: boolean;
-  n?: string;
-  d?: string;
-  loss?: string;
-  flops?: string;
-  id?: string;
+  nColumn?: string;
+  dColumn?: string;
+  lossColumn?: string;
+  flopsColumn?: string;
+  idColumn?: string;
   nConvention: ParamConvention | 'unknown';
   flops6nd: boolean;
   dropHighest: number;
@@ -50,72 +50,44 @@ export interface FitOptions {
   approaches?: boolean;
 }
 
-export const int = (name: string, min: number) => (v: string): number => {
-  const x = Number(v);
-  if (!Number.isInteger(x) || x < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got "${v}"`);
-  return x;
-};
-export const positive = (name: string) => (v: string): number => {
-  const x = Number(v);
-  if (!(Number.isFinite(x) && x > 0)) throw new InvalidArgumentError(`${name} must be a positive number, got "${v}"`);
-  return x;
-};
-const fraction = (v: string): number => {
-  const x = Number(v);
-  if (!(x > 0 && x < 1)) throw new InvalidArgumentError(`--level must be in (0, 1), got "${v}"`);
-  return x;
-};
-
-export function readSource(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new AnalysisInputError(`cannot read ${file}: ${(err as Error).message}`, 'give the path of a CSV or JSONL file', { file });
-  }
-}
-
 export function registerFit(program: Command): void {
-  program
+  const cmd = program
     .command('fit')
     .description('Fit L(N, D) to runs in a CSV or JSONL file (one row per run: N, D and/or C, final loss), with bootstrap confidence intervals and the compute-optimal allocation.')
     .argument('<file>', 'CSV or JSONL (.jsonl/.ndjson) file, one row per run; columns N, D, C, loss are recognised by those and common names')
-    .addOption(new Option('--law <law>', 'chinchilla: Hoffmann et al. 2022 Approach 3, E + A/N^alpha + B/D^beta; kaplan: Kaplan et al. 2020 eq. 1.5').choices(['chinchilla', 'kaplan']).default('chinchilla'))
-    .option('--bootstrap <k>', 'bootstrap resamples over runs for the confidence intervals (0 = none)', int('--bootstrap', 0), 1000)
-    .option('--seed <s>', 'seed of the bootstrap resampling', int('--seed', 0), 0)
-    .option('--level <p>', 'confidence level of the percentile intervals', fraction, 0.95)
+    .addOption(new Option('--law <law>', 'chinchilla: Hoffmann et al. 2022 Approach 3, E + A/N^alpha + B/D^beta; kaplan: Kaplan et al. 2020 eq. 1.5').choices(['chinchilla', 'kaplan']).default('chinchilla'));
+  addShared(cmd, 'bootstrap', 'bootstrapSeed');
+  cmd
+    .option('--level <p>', 'confidence level of the percentile intervals', fraction('--level'), 0.95)
     .option('--json', 'print one JSON object instead of tables', false)
-    .option('--n <column>', 'column holding N, the parameter count (default: detect N, params, Model Size, ...)')
-    .option('--d <column>', 'column holding D, the training tokens (default: detect D, tokens, ...; else D = C / 6N)')
-    .option('--loss <column>', 'column holding the final loss (default: detect loss, val_loss, ...)')
-    .option('--flops <column>', 'column holding C, the training FLOPs (default: detect C, flops, Training FLOP, ...; else C = 6ND)')
-    .option('--id <column>', 'column naming each run (default: detect id, run, name; else the line number)')
-    .addOption(new Option('--n-convention <convention>', "how N counts parameters: kaplan (non-embedding) or total (Chinchilla); recorded in the result").choices(['kaplan', 'total', 'unknown']).default('unknown'))
+    .option('--n-column <column>', 'column holding N, the parameter count (default: detect N, params, Model Size, ...)')
+    .option('--d-column <column>', 'column holding D, the training tokens (default: detect D, tokens, ...; else D = C / 6N)')
+    .option('--loss-column <column>', 'column holding the final loss (default: detect loss, val_loss, ...)')
+    .option('--flops-column <column>', 'column holding C, the training FLOPs (default: detect C, flops, Training FLOP, ...; else C = 6ND)')
+    .option('--id-column <column>', 'column naming each run (default: detect id, run, name; else the line number)');
+  addShared(cmd, 'nConvention');
+  cmd
     .option('--flops-6nd', 'ignore any C column and use C = 6ND', false)
     .option('--drop-highest <k>', 'drop the k highest-loss rows first (Besiroglu et al. 2024 drop 5)', int('--drop-highest', 0), 0)
     .option('--warm-optima <k>', 'chinchilla bootstrap: refits start from the k best distinct full-data optima...', int('--warm-optima', 1), 4)
     .option('--extra-starts <k>', '...plus k random grid points per resample', int('--extra-starts', 0), 2)
     .option('--full-grid-bootstrap', 'refit every bootstrap resample from the whole 4500-point grid (slow reference; chinchilla)', false)
     .option('--budget <flops...>', 'FLOP budgets C to print the compute-optimal N, D and loss for', (v: string, prev: number[] = []) => [...prev, positive('--budget')(v)])
-    .option('--group <columns>', 'fit each group of rows separately, grouped by this column (or several, comma separated), e.g. experiment', columnList)
-    .option('--where <condition>', `keep only the rows that match: ${WHERE_SYNTAX}`, (v: string, prev: string[] = []) => [...prev, v])
+    .option('--group <columns>', 'fit each group of rows separately, grouped by this column (or several, comma separated), e.g. experiment', commaList('--group'))
+    .option('--where <condition>', `keep only the rows that match: ${WHERE_SYNTAX}`, collect)
     .option('--keep-outliers', 'keep the rows an outlier/exclude column flags (default: leave them out and say how many)', false)
     .option('--exclude-column <column>', 'column flagging rows to leave out, true/false (default: detect outlier, is_outlier, exclude, ...)')
     .option('--budget-column <column>', "column holding each run's nominal FLOP budget (default: detect budget, flop_budget, ...)")
-    .option('--approaches', 'also fit Approach 2 (IsoFLOP parabolas) and VPNLS, and print every approach side by side with bootstrap intervals, where they disagree, and the held-out-budget error', false)
-    .action((file: string, opts: Omit<FitOptions, 'budget'> & { budget?: number[] }) => {
+    .option('--approaches', 'also fit Approach 2 (IsoFLOP parabolas) and VPNLS, and print every approach side by side with bootstrap intervals, where they disagree, and the held-out-budget error', false);
+  addDeprecatedAlias(cmd, '--seed <s>', '--bootstrap-seed');
+  for (const c of ['n', 'd', 'loss', 'flops', 'id']) addDeprecatedAlias(cmd, `--${c} <column>`, `--${c}-column`);
+  cmd.action((file: string, opts: Omit<FitOptions, 'budget'> & { budget?: number[] }) => {
       const { text, ...result } = runFit(file, { ...opts, budget: opts.budget ?? [] });
       console.log(opts.json ? JSON.stringify(result, null, 2) : text);
       // every group refused: the command failed, though it said why for each
       if (Array.isArray(result.groups) && !(result.groups as { fitted: boolean }[]).some((g) => g.fitted)) process.exitCode = 2;
     });
 }
-
-/** "experiment,condition" -> ["experiment", "condition"] */
-export const columnList = (v: string): string[] => {
-  const out = v.split(',').map((s) => s.trim()).filter(Boolean);
-  if (out.length === 0) throw new InvalidArgumentError(`--group needs a column name, got "${v}"`);
-  return out;
-};
 
 /** The import summary as JSON: rows, filters, exclusions, groups. */
 export function importJson(g: GroupedImport) {
@@ -127,7 +99,7 @@ export function runFit(file: string, o: FitOptions): Record<string, unknown> & {
   const table = parseTable(readSource(file), file);
   const minRuns = o.law === 'chinchilla' ? 6 : 5;
   const g = importGroupedPoints(table, {
-    columns: { n: o.n, d: o.d, loss: o.loss, c: o.flops, id: o.id, budget: o.budgetColumn },
+    columns: { n: o.nColumn, d: o.dColumn, loss: o.lossColumn, c: o.flopsColumn, id: o.idColumn, budget: o.budgetColumn },
     nConvention: o.nConvention,
     flops: o.flops6nd ? '6ND' : 'auto',
     dropHighest: o.dropHighest,
@@ -150,7 +122,7 @@ export function runFit(file: string, o: FitOptions): Record<string, unknown> & {
   const fitOne = (label: string, imp: PointImport): Record<string, unknown> & { text: string } => {
     const r = lawOf(label, imp);
     if (!o.approaches) return r;
-    const c = compareApproaches(imp.points, { budget: imp.budget, bootstrap: o.bootstrap, seed: o.seed, level: o.level, label });
+    const c = compareApproaches(imp.points, { budget: imp.budget, bootstrap: o.bootstrap, seed: o.bootstrapSeed, level: o.level, label });
     const text = [r.text, '', `every approach side by side (${c.n} runs${o.bootstrap > 0 ? `, ${Math.round(c.level * 100)}% bootstrap intervals, ${o.bootstrap} resamples` : ', no bootstrap: no intervals'}):`, renderTable(APPROACH_HEADER, approachRows(c)), ...approachNotes(c)].join('\n');
     const approaches = {
       approaches: c.approaches,
@@ -194,7 +166,7 @@ export function runFit(file: string, o: FitOptions): Record<string, unknown> & {
 function chinchillaReport(label: string, imp: PointImport, o: FitOptions) {
   const fit: ChinchillaFit = fitChinchilla(imp.points, { accounting: imp.accounting });
   const boot: ChinchillaBootstrap | null =
-    o.bootstrap > 0 ? bootstrapChinchilla(imp.points, fit, { samples: o.bootstrap, seed: o.seed, level: o.level, starts: o.fullGridBootstrap ? 'grid' : 'warm', extraStarts: o.extraStarts, warmOptima: o.warmOptima }) : null;
+    o.bootstrap > 0 ? bootstrapChinchilla(imp.points, fit, { samples: o.bootstrap, seed: o.bootstrapSeed, level: o.level, starts: o.fullGridBootstrap ? 'grid' : 'warm', extraStarts: o.extraStarts, warmOptima: o.warmOptima }) : null;
   const nan: [number, number] = [NaN, NaN];
   const ci = Object.fromEntries(CHINCHILLA_KEYS.map((k) => [k, boot ? boot.ci[k] : nan]));
   const se = Object.fromEntries(CHINCHILLA_KEYS.map((k) => [k, boot ? boot.standardError[k] : NaN]));
@@ -212,7 +184,7 @@ function chinchillaReport(label: string, imp: PointImport, o: FitOptions) {
     '',
     `compute-optimal (C = 6ND): N_opt ~ C^${fmt(exponents.a)} ${ciText(exponents.ci.a)}, D_opt ~ C^${fmt(exponents.b)} ${ciText(exponents.ci.b)}`,
     ...budgets.map((b) => `  C = ${b.c.toExponential(2)}: N_opt ${b.nOpt.toExponential(3)}, D_opt ${b.dOpt.toExponential(3)}, L ${b.loss.toFixed(4)}${'ci' in b ? ` ${ciText((b as AllocationInterval).ci.loss)}` : ''}`),
-    boot ? `bootstrap: ${boot.samples.E.length} resamples (seed ${o.seed}, ${boot.failures} failed), ${boot.strategy}, ${(boot.ms / 1000).toFixed(1)} s` : 'bootstrap: none',
+    boot ? `bootstrap: ${boot.samples.E.length} resamples (seed ${o.bootstrapSeed}, ${boot.failures} failed), ${boot.strategy}, ${(boot.ms / 1000).toFixed(1)} s` : 'bootstrap: none',
     `fit: objective ${fit.objective.toExponential(4)}, rmse(log L) ${fmt(fit.diagnostics.rmseLog)}, ${fit.diagnostics.atBest}/${fit.diagnostics.starts} starts reached the best, ${fit.diagnostics.converged} converged, ${(fit.diagnostics.ms / 1000).toFixed(1)} s`,
   ].join('\n');
   return {
@@ -231,14 +203,14 @@ function chinchillaReport(label: string, imp: PointImport, o: FitOptions) {
     budgets,
     objective: fit.objective,
     diagnostics: { ...fit.diagnostics, bestStart: Array.from(fit.diagnostics.bestStart) },
-    bootstrap: boot ? { samples: boot.samples.E.length, failures: boot.failures, seed: o.seed, strategy: boot.strategy, ms: boot.ms } : null,
+    bootstrap: boot ? { samples: boot.samples.E.length, failures: boot.failures, seed: o.bootstrapSeed, strategy: boot.strategy, ms: boot.ms } : null,
     text,
   };
 }
 
 function kaplanReport(label: string, imp: PointImport, o: FitOptions) {
   const fit = fitKaplanND(imp.points, imp.accounting);
-  const boot = o.bootstrap > 0 ? bootstrapKaplanND(imp.points, fit, { samples: o.bootstrap, seed: o.seed, level: o.level }) : null;
+  const boot = o.bootstrap > 0 ? bootstrapKaplanND(imp.points, fit, { samples: o.bootstrap, seed: o.bootstrapSeed, level: o.level }) : null;
   const nan: [number, number] = [NaN, NaN];
   const ci = Object.fromEntries(KAPLAN_ND_KEYS.map((k) => [k, boot ? boot.ci[k] : nan]));
   const se = Object.fromEntries(KAPLAN_ND_KEYS.map((k) => [k, boot ? boot.standardError[k] : NaN]));
@@ -256,7 +228,7 @@ function kaplanReport(label: string, imp: PointImport, o: FitOptions) {
     '',
     `compute-optimal from this form (C = 6ND): N_opt ~ C^${fmt(exponents.a)} ${ciText(exponents.ci.a)}, D_opt ~ C^${fmt(exponents.b)} ${ciText(exponents.ci.b)}`,
     ...budgets.map((b) => `  C = ${b.c.toExponential(2)}: N_opt ${b.nOpt.toExponential(3)}, D_opt ${b.dOpt.toExponential(3)}, L ${b.loss.toFixed(4)}`),
-    boot ? `bootstrap: ${boot.samples.Nc.length} resamples (seed ${o.seed}, ${boot.failures} failed), warm-started` : 'bootstrap: none',
+    boot ? `bootstrap: ${boot.samples.Nc.length} resamples (seed ${o.bootstrapSeed}, ${boot.failures} failed), warm-started` : 'bootstrap: none',
     `fit: rmse(log L) ${fmt(fit.diagnostics.rmseLog)}, ${fit.diagnostics.converged}/${fit.diagnostics.starts} starts converged`,
   ].join('\n');
   return {
@@ -277,22 +249,4 @@ function kaplanReport(label: string, imp: PointImport, o: FitOptions) {
     diagnostics: fit.diagnostics,
     text,
   };
-}
-
-// ---- rendering
-
-export function fmt(v: number): string {
-  if (!Number.isFinite(v)) return '-';
-  const a = Math.abs(v);
-  return a !== 0 && (a >= 1e5 || a < 1e-3) ? v.toExponential(3) : Number(v.toPrecision(4)).toString();
-}
-
-export function ciText(ci: [number, number]): string {
-  return Number.isFinite(ci[0]) ? `[${fmt(ci[0])}, ${fmt(ci[1])}]` : '-';
-}
-
-export function renderTable(header: string[], rows: string[][]): string {
-  const w = header.map((h, j) => Math.max(h.length, maxOf(rows.map((r) => r[j].length))));
-  const line = (r: string[]): string => r.map((c, j) => c.padEnd(w[j])).join('  ').trimEnd();
-  return [line(header), line(w.map((x) => '-'.repeat(x))), ...rows.map(line)].join('\n');
 }

@@ -1,11 +1,12 @@
 // `scaling-lab report`: charts (SVG, PNG) and a self-contained HTML report from a store or an import file.
 // The shell only: loading is report/source.ts, fits and charts are report/build.ts over analysis/.
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { buildReport, writeReport, type Format } from '../../report/build.ts';
 import { loadReportInput, importReference } from '../../report/source.ts';
 import { warnDamagedSource } from '../damaged.ts';
 import { ReportInputError, sci, ciText } from '../../report/common.ts';
-import { columnList, int, positive, renderTable } from './fit.ts';
+import { collect, commaList, positive, renderTable } from '../helpers.ts';
+import { addDeprecatedAlias, addShared } from '../options.ts';
 import { APPROACH_HEADER, approachNotes, approachRows } from '../../report/approaches.ts';
 import { WHERE_SYNTAX } from '../../analysis/importers.ts';
 
@@ -13,10 +14,10 @@ interface ReportCliOptions {
   out: string;
   format: Format[];
   bootstrap: number;
-  seed: number;
+  bootstrapSeed: number;
   sweep?: string;
   context?: number;
-  nCount: 'kaplan' | 'total';
+  nParams: 'kaplan' | 'total';
   nConvention: 'kaplan' | 'total' | 'unknown';
   reference?: string;
   referenceLabel: string;
@@ -40,29 +41,32 @@ const formats = (v: string): Format[] => {
 };
 
 export function registerReport(program: Command): void {
-  program
+  const cmd = program
     .command('report')
     .description('Draw the scaling-law charts (batch-size scans, critical batch size, L(N, D) in 3D, learning curves, IsoFLOP profiles, compute-optimal frontier) as SVG/PNG and one self-contained HTML report.')
     .argument('<source>', 'a runs directory (file store), a postgres:// store URL, or a CSV/JSONL import of loss curves (run, batch_tokens, step, loss) or run end points (N, D, loss)')
     .option('--out <dir>', 'directory for the charts and report.html', 'reports')
-    .option('--format <list>', 'what to write, comma separated: svg, png, html', formats, FORMATS)
-    .option('--bootstrap <k>', 'bootstrap resamples for every confidence interval', int('--bootstrap', 0), 200)
-    .option('--seed <s>', 'seed of the bootstrap resampling', int('--seed', 0), 0)
+    .option('--format <list>', 'what to write, comma separated: svg, png, html', formats, FORMATS);
+  addShared(cmd, 'bootstrap', 'bootstrapSeed');
+  cmd
     .option('--sweep <name>', 'for a store: only the runs of this sweep')
-    .option('--context <T>', 'for an import with batch_size in sequences: tokens per sequence', positive('--context'))
-    .addOption(new Option('--n-count <count>', "how N is counted in L(N, D) from stored runs: kaplan (non-embedding, matches the logged FLOPs) or total").choices(['kaplan', 'total']).default('kaplan'))
-    .addOption(new Option('--n-convention <convention>', 'how an import (and --reference) counts N, for the captions').choices(['kaplan', 'total', 'unknown']).default('unknown'))
+    .option('--context <T>', 'for an import with batch_size in sequences: tokens per sequence', positive('--context'));
+  // N of our runs is chosen (--n-params); N of an import or --reference is declared (--n-convention)
+  addShared(cmd, 'nParams', 'nConvention');
+  cmd
     .option('--reference <file>', 'a CSV/JSONL of end points (N, D, loss) to fit beside ours in the L(N, D) chart, e.g. Chinchilla\'s published runs')
     .option('--reference-label <text>', 'name of the reference data set in titles', 'reference')
-    .option('--group <columns>', 'for an end-point import: one L(N, D) data set per value of this column (or columns, comma separated), e.g. experiment; every group is fitted, two are drawn side by side', columnList)
+    .option('--group <columns>', 'for an end-point import: one L(N, D) data set per value of this column (or columns, comma separated), e.g. experiment; every group is fitted, two are drawn side by side', commaList('--group'))
     .option('--panels <groups>', 'with --group: the two groups drawn side by side, comma separated (labels or patterns with *; default: the first two that can be fitted)', (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean))
-    .option('--where <condition>', `for an end-point import: keep only the rows that match: ${WHERE_SYNTAX}`, (v: string, prev: string[] = []) => [...prev, v])
+    .option('--where <condition>', `for an end-point import: keep only the rows that match: ${WHERE_SYNTAX}`, collect)
     .option('--keep-outliers', 'keep the rows an outlier/exclude column flags (default: leave them out and say how many)', false)
     .option('--exclude-column <column>', 'column flagging rows to leave out, true/false (default: detect outlier, is_outlier, exclude, ...)')
     .option('--budget-column <column>', "column holding each run's nominal FLOP budget (default: detect budget, flop_budget, ...; else budgets are clustered from C)")
     .option('--label <text>', "the data set's name in chart titles (default: the file's basename)")
-    .option('--quiet', 'no progress lines on stderr', false)
-    .action(async (source: string, o: ReportCliOptions) => {
+    .option('--quiet', 'no progress lines on stderr', false);
+  addDeprecatedAlias(cmd, '--seed <s>', '--bootstrap-seed');
+  addDeprecatedAlias(cmd, '--n-count <count>', '--n-params');
+  cmd.action(async (source: string, o: ReportCliOptions) => {
       const progress = o.quiet ? undefined : (line: string) => process.stderr.write(`report: ${line}\n`);
       await warnDamagedSource(source);
       const input = await loadReportInput(source, {
@@ -82,7 +86,7 @@ export function registerReport(program: Command): void {
       if (input.reference && input.records.length === 0 && !input.points) {
         throw new ReportInputError('--reference needs end points of our own runs to sit beside', 'give a store or an end-point import as SOURCE');
       }
-      const report = await buildReport(input, { bootstrap: o.bootstrap, seed: o.seed, nCount: o.nCount, onProgress: progress });
+      const report = await buildReport(input, { bootstrap: o.bootstrap, seed: o.bootstrapSeed, nCount: o.nParams, onProgress: progress });
       const written = writeReport(o.out, report, o.format, progress);
       for (const w of report.warnings) console.log(`warning: ${w}`);
       for (const c of report.charts) {

@@ -8,6 +8,8 @@ import { leaseIsLive } from '../../store/lease.ts';
 import { SweepSpecError, expandSweep, type SweepManifest, type SweepSpec } from '../../sweep/spec.ts';
 import { runId, totalSteps } from '../../train/config.ts';
 import { maxOf } from '../../analysis/extent.ts';
+import { sharedOption } from '../options.ts';
+import { fixed } from '../../util/format.ts';
 
 export interface RunStatusRow {
   id: string;
@@ -64,7 +66,7 @@ export function registerStatus(program: Command): void {
     .command('status')
     .argument('[sweep]', 'a sweep name (default: a line per sweep in the store)')
     .description("show a sweep's runs: state, step/total, last train and test loss, which worker holds each")
-    .option('--store <dir|url>', 'a directory (file store) or a postgres:// URL', 'runs')
+    .addOption(sharedOption('store'))
     .option('--json', 'print JSON instead of a table', false)
     .action(async (name: string | undefined, opts: { store: string; json: boolean }) => {
       // reading must not create: a mistyped --store is an error, not a new empty store
@@ -95,7 +97,7 @@ export function registerStatus(program: Command): void {
         }
         const rows = await sweepRows(store, m);
         if (opts.json) return console.log(JSON.stringify({ sweep: m.name, purpose: m.purpose, hash: m.hash, runs: rows }, null, 2));
-        const fmt = (x?: number) => (x === undefined ? '-' : x.toFixed(4));
+        const fmt = (x?: number) => (x === undefined ? '-' : fixed(4)(x));
         console.log(`sweep ${m.name} (${m.purpose}) in ${store.location}: ${rows.filter((r) => r.state === 'done' || r.state === 'diverged').length}/${rows.length} finished`);
         console.log(table(
           ['run', 'state', 'step', 'train', 'test', 'worker', 'note'],

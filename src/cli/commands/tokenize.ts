@@ -1,32 +1,13 @@
 // `scaling-lab tokenize`: prepares a dataset the way training will (split, train or load the tokenizer,
 // encode, fill the token cache), prints sizes, and can save the tokenizer. The work is src/data's prepareDataset.
-import { Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import {
-  prepareDataset,
-  defaultCacheDir,
-  BpeTokenizer,
-  DEFAULT_CORPUS,
-  DEFAULT_TOKENIZER,
-  DEFAULT_TEST_FRACTION,
-  DEFAULT_CHUNK_CHARS,
-  TokenizerError,
-} from '../../data/index.ts';
-import { printTable } from './corpora.ts';
+import { prepareDataset, BpeTokenizer, TokenizerError } from '../../data/index.ts';
 import { phaseProgress } from '../progress.ts';
-
-function fraction(v: string): number {
-  const x = Number(v);
-  if (!(x > 0 && x < 1)) throw new InvalidArgumentError('expected a number between 0 and 1 (exclusive), e.g. 0.1');
-  return x;
-}
-
-function nonNegativeInt(v: string): number {
-  const x = Number(v);
-  if (!Number.isInteger(x) || x < 0) throw new InvalidArgumentError('expected a non-negative integer');
-  return x;
-}
+import { printTable } from '../helpers.ts';
+import { CORPUS_FLAGS, addShared, cacheDirOf } from '../options.ts';
+import { formatGrouped } from '../../util/format.ts';
 
 interface Opts {
   corpus: string;
@@ -42,19 +23,13 @@ interface Opts {
 }
 
 export function registerTokenize(program: Command): void {
-  program
+  const cmd = program
     .command('tokenize')
     .description(
       'Prepare a corpus for training: split it by document, train (bpe-<V>) or load the tokenizer, encode train and test ' +
         'into the token cache, and print their sizes in characters and tokens. Training runs reuse the cache.',
-    )
-    .option('--corpus <name|path>', 'packaged corpus (see `scaling-lab corpora`), or a .txt/.md file, a directory of them, or a .jsonl file', DEFAULT_CORPUS)
-    .option('--text-field <field>', 'for .jsonl corpora: the field that holds each document\'s text', 'text')
-    .option('--tokenizer <spec>', 'byte (V=256), bpe-<V> (byte-level BPE trained on the train split, V >= 256, e.g. bpe-4096), gpt2 (GPT-2\'s 50257 tokens), or a saved tokenizer .json', DEFAULT_TOKENIZER)
-    .option('--test-fraction <f>', 'fraction of documents held out for test, chosen by a hash of their text', fraction, DEFAULT_TEST_FRACTION)
-    .option('--chunk-chars <n>', 'cut documents longer than this into sections at paragraph breaks before the split (0 = whole documents)', nonNegativeInt, DEFAULT_CHUNK_CHARS)
-    .option('--cache-dir <dir>', `token and tokenizer cache (default: $SCALING_LAB_CACHE or ./.cache/scaling-lab; now ${defaultCacheDir()})`)
-    .option('--no-cache', 'neither read nor write the disk cache')
+    );
+  addShared(cmd, ...CORPUS_FLAGS, 'cacheDir', 'noCache')
     .option('--save <file.json>', 'also write the (BPE) tokenizer to this file, to pass later as --tokenizer <file.json>')
     .option('--json', 'print the dataset id and stats as JSON')
     .option('--quiet', 'no progress lines on stderr')
@@ -65,7 +40,7 @@ export function registerTokenize(program: Command): void {
         tokenizer: opts.tokenizer,
         testFraction: opts.testFraction,
         chunkChars: opts.chunkChars,
-        cacheDir: opts.cache ? (opts.cacheDir ?? defaultCacheDir()) : null,
+        cacheDir: cacheDirOf(opts as unknown as Record<string, unknown>),
         onProgress: opts.quiet ? undefined : phaseProgress(),
         onNotice: (m) => console.error(`notice: ${m}`),
       });
@@ -86,8 +61,8 @@ export function registerTokenize(program: Command): void {
         (['train', 'test'] as const).map((k) => ({
           split: k,
           documents: String(s[k].documents),
-          chars: s[k].chars.toLocaleString('en-US'),
-          tokens: s[k].tokens.toLocaleString('en-US'),
+          chars: formatGrouped(s[k].chars),
+          tokens: formatGrouped(s[k].tokens),
           'chars/token': s[k].charsPerToken.toFixed(3),
           cached: s[k].fromCache ? 'yes' : 'built now',
         })),

@@ -1,29 +1,29 @@
 // `scaling-lab worker`: takes sweep jobs from a Redis queue and trains them against a shared Postgres store, logging a
 // line per event; SIGINT/SIGTERM checkpoint the current runs and hand their jobs back. The queue mechanics are sweep/queue.ts's.
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { storeKindOf } from '../../store/store.ts';
-import { runQueueWorker, DEFAULT_QUEUE_NAME } from '../../sweep/queue.ts';
+import { runQueueWorker } from '../../sweep/queue.ts';
 import type { SweepEvent } from '../../sweep/executor.ts';
 import type { ExecOptions } from '../../train/config.ts';
-import { outageWindowOption, positiveInt, statementTimeoutOption } from './sweep.ts';
+import { EXIT_INTERRUPTED, int } from '../helpers.ts';
+import { addDeprecatedAlias, addShared, cacheDirOf, parallelism } from '../options.ts';
 
 export function registerWorker(program: Command): void {
-  program
+  const cmd = program
     .command('worker')
     .description('run sweep jobs from a Redis queue on this machine (any number of machines may run workers)')
-    .requiredOption('--queue <url>', 'redis:// URL of the queue `scaling-lab sweep --queue` fills')
-    .requiredOption('--store <url>', 'the shared postgres:// store (the one the sweep was given)')
-    .option('--queue-name <name>', 'BullMQ queue name', DEFAULT_QUEUE_NAME)
-    .option('--concurrency <n>', 'runs at once on this machine, each in its own process', positiveInt('concurrency'), 1)
-    .option('--threads <n>', 'threads per run (native kernels)', positiveInt('threads'), 1)
-    .addOption(new Option('--backend <name>', 'kernels: native, ts, auto (native if built)').choices(['auto', 'native', 'ts']).default('auto'))
-    .option('--lock-duration <ms>', 'a job whose worker stops renewing its lock this long is stalled (a dead worker)', positiveInt('lock-duration'), 30_000)
-    .option('--stalled-interval <ms>', 'how often to look for stalled jobs and take them back', positiveInt('stalled-interval'), 30_000)
-    .option('--max-stalled <n>', "a cap of this worker's own on how often a job's worker may die (default: none; deaths count against the sweep's --retries)", positiveInt('max-stalled'))
-    .addOption(outageWindowOption())
-    .addOption(statementTimeoutOption())
-    .option('--quiet', 'log only runs starting, ending and crashing', false)
-    .addHelpText('after', '\nExample:\n  scaling-lab worker --queue redis://host:6379 --store postgres://user@host/db --concurrency 2 --threads 4\n\nA run another worker left (killed, crashed) is resumed here from its last checkpoint. A PostgreSQL or Redis\noutage shorter than --outage-window is waited out (one line per outage); the job lock is not renewed while the\nstore does not answer, so another worker can take a stuck run over.')
+    .requiredOption('--queue <url>', 'redis:// URL of the queue `scaling-lab sweep --queue` fills');
+  // --store: the shared postgres:// store the sweep was given (a directory is shared only by workers on one machine)
+  addShared(cmd, 'store', 'queueName', 'workers', 'threads', 'backend', 'cacheDir', 'noCache');
+  cmd
+    .option('--lock-duration <ms>', 'a job whose worker stops renewing its lock this long is stalled (a dead worker)', int('--lock-duration', 1), 30_000)
+    .option('--stalled-interval <ms>', 'how often to look for stalled jobs and take them back', int('--stalled-interval', 1), 30_000)
+    .option('--max-stalled <n>', "a cap of this worker's own on how often a job's worker may die (default: none; deaths count against the sweep's --retries)", int('--max-stalled', 1))
+    .option('--quiet', 'log only runs starting, ending and crashing', false);
+  addShared(cmd, 'outageWindow', 'statementTimeout');
+  addDeprecatedAlias(cmd, '--concurrency <n>', '--workers');
+  cmd
+    .addHelpText('after', '\nExample:\n  scaling-lab worker --queue redis://host:6379 --store postgres://user@host/db --workers 2 --threads 4\n\nA run another worker left (killed, crashed) is resumed here from its last checkpoint. A PostgreSQL or Redis\noutage shorter than --outage-window is waited out (one line per outage); the job lock is not renewed while the\nstore does not answer, so another worker can take a stuck run over.')
     .action(async (opts: Record<string, unknown>) => {
       const store = opts.store as string;
       if (storeKindOf(store) !== 'postgres') {
@@ -31,7 +31,7 @@ export function registerWorker(program: Command): void {
       }
       const controller = new AbortController();
       const stop = (signal: string) => {
-        if (controller.signal.aborted) process.exit(130);
+        if (controller.signal.aborted) process.exit(EXIT_INTERRUPTED);
         console.error(`${signal}: no new jobs; checkpointing the current runs and handing their jobs back (again to leave at once)`);
         controller.abort();
       };
@@ -64,11 +64,12 @@ export function registerWorker(program: Command): void {
             e satisfies never;
         }
       };
-      const exec: Omit<ExecOptions, 'checkpointEvery'> = { backend: opts.backend as ExecOptions['backend'], threads: opts.threads as number, store };
+      const { workers, threads } = parallelism(opts.workers as number | undefined, opts.threads as number | undefined);
+      const exec: Omit<ExecOptions, 'checkpointEvery'> = { backend: opts.backend as ExecOptions['backend'], threads, store, cacheDir: cacheDirOf(opts) };
       await runQueueWorker({
         url: opts.queue as string,
         queueName: opts.queueName as string,
-        concurrency: opts.concurrency as number,
+        concurrency: workers,
         exec,
         lockDurationMs: opts.lockDuration as number,
         stalledIntervalMs: opts.stalledInterval as number,
