@@ -78,7 +78,10 @@ export const secondsToMs =
 export const commaList =
   (flag: string) =>
   (v: string): string[] => {
-    const out = v.split(',').map((s) => s.trim()).filter(Boolean);
+    const out = v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     if (out.length === 0) throw new InvalidArgumentError(`${flag} needs at least one value, got "${v}"`);
     return out;
   };
@@ -108,7 +111,11 @@ export const ciText = (ci: [number, number]): string => formatInterval(ci, fmt);
 /** A table with a header and a rule under it, columns left-aligned, two spaces apart. */
 export function renderTable(header: string[], rows: string[][]): string {
   const w = header.map((h, j) => Math.max(h.length, maxOf(rows.map((r) => r[j].length))));
-  const line = (r: string[]): string => r.map((c, j) => c.padEnd(w[j])).join('  ').trimEnd();
+  const line = (r: string[]): string =>
+    r
+      .map((c, j) => c.padEnd(w[j]))
+      .join('  ')
+      .trimEnd();
   return [line(header), line(w.map((x) => '-'.repeat(x))), ...rows.map(line)].join('\n');
 }
 
@@ -143,14 +150,21 @@ export function renderSweepEvents(progress: MultiProgressView): (e: SweepEvent) 
         });
         break;
       case 'end': {
-        const losses = [isNum(e.finalTrainLoss) ? `train ${e.finalTrainLoss.toFixed(4)}` : '', isNum(e.finalTestLoss) ? `test ${e.finalTestLoss.toFixed(4)}` : ''].filter(Boolean).join(', ');
+        const losses = [
+          isNum(e.finalTrainLoss) ? `train ${e.finalTrainLoss.toFixed(4)}` : '',
+          isNum(e.finalTestLoss) ? `test ${e.finalTestLoss.toFixed(4)}` : '',
+        ]
+          .filter(Boolean)
+          .join(', ');
         const line = `${e.id}: ${e.status} at step ${e.step}/${e.totalSteps}${losses ? `, ${losses}` : ''}${e.message && e.status !== 'done' ? ` (${e.message})` : ''}`;
         if (e.status === 'interrupted') progress.log(line);
         else progress.finish(e.id, line);
         break;
       }
       case 'crash':
-        progress.log(`${e.id}: worker ${e.worker} crashed on attempt ${e.attempt}: ${e.message}${e.retry ? '; retrying from the checkpoint' : '; no retries left'}`);
+        progress.log(
+          `${e.id}: worker ${e.worker} crashed on attempt ${e.attempt}: ${e.message}${e.retry ? '; retrying from the checkpoint' : '; no retries left'}`,
+        );
         break;
       case 'notice':
         if (!/: queued$/.test(e.message)) progress.log(e.message);

@@ -38,14 +38,27 @@ const RUN_DEFAULTS = {
 const SHARED = {
   // ---- execution: none of these changes what a run computes (the kernels are bit-identical across thread counts)
   threads: () =>
-    new Option('--threads <n>', 'threads each run uses for the native kernels (results do not depend on it; default: the cores shared among the runs at once: all of them for one run, cores / --workers for several)').argParser(int('--threads', 1)),
-  workers: () => new Option('--workers <n>', 'runs at once on this machine, each in its own process (default: cores / --threads, at least 1)').argParser(int('--workers', 1)),
-  backend: () => new Option('--backend <name>', 'kernels: native (C addon), ts (TypeScript reference), auto (native if built)').choices(['auto', 'native', 'ts']).default('auto'),
+    new Option(
+      '--threads <n>',
+      'threads each run uses for the native kernels (results do not depend on it; default: the cores shared among the runs at once: all of them for one run, cores / --workers for several)',
+    ).argParser(int('--threads', 1)),
+  workers: () =>
+    new Option('--workers <n>', 'runs at once on this machine, each in its own process (default: cores / --threads, at least 1)').argParser(
+      int('--workers', 1),
+    ),
+  backend: () =>
+    new Option('--backend <name>', 'kernels: native (C addon), ts (TypeScript reference), auto (native if built)')
+      .choices(['auto', 'native', 'ts'])
+      .default('auto'),
   store: () => new Option('--store <dir|url>', 'where runs are kept: a directory (file store) or a postgres:// URL').default('runs'),
-  checkpointEvery: () => new Option('--checkpoint-every <steps>', 'steps between checkpoints (and always at the end)').argParser(int('--checkpoint-every', 1)).default(50),
+  checkpointEvery: () =>
+    new Option('--checkpoint-every <steps>', 'steps between checkpoints (and always at the end)').argParser(int('--checkpoint-every', 1)).default(50),
   queueName: () => new Option('--queue-name <name>', 'BullMQ queue name (a sweep and its workers must use the same)').default(DEFAULT_QUEUE_NAME),
   outageWindow: () =>
-    new Option('--outage-window <minutes>', 'minutes to wait out a PostgreSQL or Redis outage (refused, reset, restart, timeout), retrying with backoff, before failing')
+    new Option(
+      '--outage-window <minutes>',
+      'minutes to wait out a PostgreSQL or Redis outage (refused, reset, restart, timeout), retrying with backoff, before failing',
+    )
       .argParser(minutesToMs('--outage-window'))
       .default(10 * 60_000, '10'),
   statementTimeout: () =>
@@ -53,21 +66,42 @@ const SHARED = {
       .argParser(secondsToMs('--statement-timeout'))
       .default(60_000, '60'),
   // ---- statistics
-  bootstrap: () => new Option('--bootstrap <k>', 'bootstrap resamples behind every confidence interval').argParser(int('--bootstrap', 0)).default(DEFAULT_BOOTSTRAP),
-  bootstrapSeed: () => new Option('--bootstrap-seed <s>', 'seed of the bootstrap resampling (not the training seed, which is a run config key)').argParser(int('--bootstrap-seed', 0)).default(0),
+  bootstrap: () =>
+    new Option('--bootstrap <k>', 'bootstrap resamples behind every confidence interval').argParser(int('--bootstrap', 0)).default(DEFAULT_BOOTSTRAP),
+  bootstrapSeed: () =>
+    new Option('--bootstrap-seed <s>', 'seed of the bootstrap resampling (not the training seed, which is a run config key)')
+      .argParser(int('--bootstrap-seed', 0))
+      .default(0),
   nParams: () =>
-    new Option('--n-params <count>', 'which parameter count of our own runs is N in L(N, D): kaplan (non-embedding, matches the logged FLOPs) or total').choices(['kaplan', 'total']).default('kaplan'),
+    new Option('--n-params <count>', 'which parameter count of our own runs is N in L(N, D): kaplan (non-embedding, matches the logged FLOPs) or total')
+      .choices(['kaplan', 'total'])
+      .default('kaplan'),
   nConvention: () =>
-    new Option('--n-convention <convention>', "how an imported file's N column counts parameters: kaplan (non-embedding), total (Chinchilla) or unknown; recorded in the result and the captions")
+    new Option(
+      '--n-convention <convention>',
+      "how an imported file's N column counts parameters: kaplan (non-embedding), total (Chinchilla) or unknown; recorded in the result and the captions",
+    )
       .choices(['kaplan', 'total', 'unknown'])
       .default('unknown'),
   // ---- reading a corpus
-  corpus: () => new Option('--corpus <name|path>', 'packaged corpus (see `scaling-lab corpora`), or a .txt/.md file, a directory of them, or a .jsonl file').default(RUN_DEFAULTS.corpus),
+  corpus: () =>
+    new Option('--corpus <name|path>', 'packaged corpus (see `scaling-lab corpora`), or a .txt/.md file, a directory of them, or a .jsonl file').default(
+      RUN_DEFAULTS.corpus,
+    ),
   tokenizer: () =>
-    new Option('--tokenizer <spec>', "byte (V=256), bpe-<V> (byte-level BPE trained on the train split, V >= 256, e.g. bpe-4096), gpt2 (GPT-2's 50257 tokens), or a saved tokenizer .json").default(RUN_DEFAULTS.tokenizer),
-  testFraction: () => new Option('--test-fraction <f>', 'fraction of documents held out for test, chosen by a hash of their text').argParser(fraction('--test-fraction')).default(RUN_DEFAULTS.testFraction),
+    new Option(
+      '--tokenizer <spec>',
+      "byte (V=256), bpe-<V> (byte-level BPE trained on the train split, V >= 256, e.g. bpe-4096), gpt2 (GPT-2's 50257 tokens), or a saved tokenizer .json",
+    ).default(RUN_DEFAULTS.tokenizer),
+  testFraction: () =>
+    new Option('--test-fraction <f>', 'fraction of documents held out for test, chosen by a hash of their text')
+      .argParser(fraction('--test-fraction'))
+      .default(RUN_DEFAULTS.testFraction),
   textField: () => new Option('--text-field <field>', "for .jsonl corpora: the field that holds each document's text").default('text'),
-  chunkChars: () => new Option('--chunk-chars <n>', 'cut documents longer than this into sections at paragraph breaks before the split (0 = whole documents)').argParser(int('--chunk-chars', 0)).default(DEFAULT_CHUNK_CHARS),
+  chunkChars: () =>
+    new Option('--chunk-chars <n>', 'cut documents longer than this into sections at paragraph breaks before the split (0 = whole documents)')
+      .argParser(int('--chunk-chars', 0))
+      .default(DEFAULT_CHUNK_CHARS),
   cacheDir: () => new Option('--cache-dir <dir>', 'token and tokenizer cache (default: $SCALING_LAB_CACHE or ./.cache/scaling-lab)'),
   noCache: () => new Option('--no-cache', 'neither read nor write the disk cache of tokens and tokenizers'),
 } as const;

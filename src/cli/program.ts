@@ -46,4 +46,3 @@ export function reportError(err: unknown): number {
   console.error(err);
   return 1;
 }
-

@@ -90,7 +90,8 @@ export function benchTrain(o: TrainBenchOptions): TrainBenchResult {
   const optimizer = new AdamW(gpt);
   const rng = new Rng(1234);
   const n = o.batch * o.context;
-  const inputs = new Int32Array(n), targets = new Int32Array(n);
+  const inputs = new Int32Array(n),
+    targets = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     inputs[i] = rng.int(o.vocab);
     targets[i] = rng.int(o.vocab);
@@ -160,15 +161,27 @@ export interface GemmBenchResult {
 
 export function benchGemm(o: { depth: number; context: number; vocab: number; batch: number; threads?: number; reps: number }): GemmBenchResult {
   const k = createNativeKernels(o.threads);
-  const C = 64 * o.depth, BT = o.batch * o.context, V = o.vocab;
+  const C = 64 * o.depth,
+    BT = o.batch * o.context,
+    V = o.vocab;
   // (name, C_in, OC): the linear layers of one block, and the tied output head
-  const layers: [string, number, number][] = [['qkv', C, 3 * C], ['attproj', C, C], ['fc', C, 4 * C], ['fcproj', 4 * C, C], ['head', C, V]];
+  const layers: [string, number, number][] = [
+    ['qkv', C, 3 * C],
+    ['attproj', C, C],
+    ['fc', C, 4 * C],
+    ['fcproj', 4 * C, C],
+    ['head', C, V],
+  ];
   const rng = new Rng(7);
   const rand = (n: number): Float32Array => Float32Array.from({ length: n }, () => rng.normal());
   const shapes: GemmShapeResult[] = [];
   for (const [layer, IC, OC] of layers) {
-    const inp = rand(BT * IC), w = rand(OC * IC), dout = rand(BT * OC);
-    const out = new Float32Array(BT * OC), dinp = new Float32Array(BT * IC), dw = new Float32Array(OC * IC);
+    const inp = rand(BT * IC),
+      w = rand(OC * IC),
+      dout = rand(BT * OC);
+    const out = new Float32Array(BT * OC),
+      dinp = new Float32Array(BT * IC),
+      dw = new Float32Array(OC * IC);
     const runs: [GemmVariant, number, number, number, () => void][] = [
       // out (BT,OC) = inp (BT,IC) @ W (OC,IC)^T
       ['forward', BT, OC, IC, () => k.gemm(out, OC, inp, IC, 1, w, 1, IC, BT, OC, IC)],
@@ -188,8 +201,19 @@ export function benchGemm(o: { depth: number; context: number; vocab: number; ba
     dinp: rate(shapes.filter((s) => s.variant === 'dinp')),
     dweight: rate(shapes.filter((s) => s.variant === 'dweight')),
   };
-  return { bench: 'gemm', isa: k.isa, threads: k.threads, depth: o.depth, context: o.context, vocab: o.vocab, batch: o.batch,
-    shapes, byVariant, overall: rate(shapes), machine: machineNote() };
+  return {
+    bench: 'gemm',
+    isa: k.isa,
+    threads: k.threads,
+    depth: o.depth,
+    context: o.context,
+    vocab: o.vocab,
+    batch: o.batch,
+    shapes,
+    byVariant,
+    overall: rate(shapes),
+    machine: machineNote(),
+  };
 }
 
 // ---- bench kernels: milliseconds per kernel call on one config's shapes (one layer's tensors, the output head,
@@ -217,21 +241,51 @@ type Case = [name: string, run: (k: Kernels) => void];
 
 function cases(depth: number, T: number, V: number, B: number): Case[] {
   const config = fromDepth(depth, { vocab: V, context: T });
-  const C = config.dModel, NH = config.nHead, BT = B * T, N = paramCounts(config).total;
+  const C = config.dModel,
+    NH = config.nHead,
+    BT = B * T,
+    N = paramCounts(config).total;
   const rng = new Rng(11);
   const rand = (n: number, std = 1): Float32Array => Float32Array.from({ length: n }, () => rng.normal() * std);
   const tok = Int32Array.from({ length: BT }, () => rng.int(V));
-  const x = rand(BT * C), dx = rand(BT * C), y = new Float32Array(BT * C), mean = new Float32Array(BT), rstd = new Float32Array(BT);
-  const w = rand(C), bw = rand(C), dw = new Float32Array(C), db = new Float32Array(C);
-  const wte = rand(V * C, 0.02), wpe = rand(T * C, 0.02), dwte = new Float32Array(V * C), dwpe = new Float32Array(T * C);
-  const qkv = rand(BT * 3 * C), dqkv = new Float32Array(BT * 3 * C), att = new Float32Array(B * NH * T * T);
-  const pre = new Float32Array(B * NH * T * T), datt = new Float32Array(B * NH * T * T), dpre = new Float32Array(B * NH * T * T);
-  const h = rand(BT * 4 * C), dh = new Float32Array(BT * 4 * C);
-  const logits = rand(BT * V), probs = new Float32Array(BT * V), dlogits = new Float32Array(BT * V), losses = new Float32Array(BT);
-  const p = rand(N, 0.02), g = rand(N, 0.01), m = new Float32Array(N), v = new Float32Array(N);
+  const x = rand(BT * C),
+    dx = rand(BT * C),
+    y = new Float32Array(BT * C),
+    mean = new Float32Array(BT),
+    rstd = new Float32Array(BT);
+  const w = rand(C),
+    bw = rand(C),
+    dw = new Float32Array(C),
+    db = new Float32Array(C);
+  const wte = rand(V * C, 0.02),
+    wpe = rand(T * C, 0.02),
+    dwte = new Float32Array(V * C),
+    dwpe = new Float32Array(T * C);
+  const qkv = rand(BT * 3 * C),
+    dqkv = new Float32Array(BT * 3 * C),
+    att = new Float32Array(B * NH * T * T);
+  const pre = new Float32Array(B * NH * T * T),
+    datt = new Float32Array(B * NH * T * T),
+    dpre = new Float32Array(B * NH * T * T);
+  const h = rand(BT * 4 * C),
+    dh = new Float32Array(BT * 4 * C);
+  const logits = rand(BT * V),
+    probs = new Float32Array(BT * V),
+    dlogits = new Float32Array(BT * V),
+    losses = new Float32Array(BT);
+  const p = rand(N, 0.02),
+    g = rand(N, 0.01),
+    m = new Float32Array(N),
+    v = new Float32Array(N);
   const mm = (name: string, IC: number, OC: number): Case[] => {
-    const wt = rand(OC * IC, 0.02), bias = rand(OC), inp = rand(BT * IC), out = new Float32Array(BT * OC), dout = rand(BT * OC);
-    const dinp = new Float32Array(BT * IC), dwt = new Float32Array(OC * IC), dbias = new Float32Array(OC);
+    const wt = rand(OC * IC, 0.02),
+      bias = rand(OC),
+      inp = rand(BT * IC),
+      out = new Float32Array(BT * OC),
+      dout = rand(BT * OC);
+    const dinp = new Float32Array(BT * IC),
+      dwt = new Float32Array(OC * IC),
+      dbias = new Float32Array(OC);
     return [
       [`matmulForward ${name} (${IC}->${OC})`, (k) => k.matmulForward(out, inp, wt, bias, B, T, IC, OC)],
       [`matmulBackward ${name} (${IC}->${OC})`, (k) => k.matmulBackward(dinp, dwt, dbias, dout, inp, wt, B, T, IC, OC)],
@@ -260,7 +314,15 @@ function cases(depth: number, T: number, V: number, B: number): Case[] {
   ];
 }
 
-export function benchKernels(o: { depth: number; context: number; vocab: number; batch: number; threads?: number; reps: number; backends: ('native' | 'ts')[] }): KernelsBenchResult {
+export function benchKernels(o: {
+  depth: number;
+  context: number;
+  vocab: number;
+  batch: number;
+  threads?: number;
+  reps: number;
+  backends: ('native' | 'ts')[];
+}): KernelsBenchResult {
   const impls = o.backends.map((b) => loadKernels({ backend: b, threads: o.threads }));
   const list = cases(o.depth, o.context, o.vocab, o.batch);
   const kernels: KernelTiming[] = list.map(([kernel, run]) => {
@@ -272,6 +334,15 @@ export function benchKernels(o: { depth: number; context: number; vocab: number;
     }
     return { kernel, ms };
   });
-  return { bench: 'kernels', depth: o.depth, context: o.context, vocab: o.vocab, batch: o.batch, threads: impls.find((k) => k.backend === 'native')?.threads ?? 1,
-    backends: impls.map((k) => k.backend), kernels, machine: machineNote() };
+  return {
+    bench: 'kernels',
+    depth: o.depth,
+    context: o.context,
+    vocab: o.vocab,
+    batch: o.batch,
+    threads: impls.find((k) => k.backend === 'native')?.threads ?? 1,
+    backends: impls.map((k) => k.backend),
+    kernels,
+    machine: machineNote(),
+  };
 }

@@ -34,7 +34,10 @@ async function helpOf(path: string[]): Promise<string> {
   const program = buildProgram();
   const out = { text: '' };
   captureAll(program, out);
-  await assert.rejects(program.parseAsync(['node', 'scaling-lab', ...path, '--help']), (e: unknown) => e instanceof CommanderError && e.code === 'commander.helpDisplayed');
+  await assert.rejects(
+    program.parseAsync(['node', 'scaling-lab', ...path, '--help']),
+    (e: unknown) => e instanceof CommanderError && e.code === 'commander.helpDisplayed',
+  );
   return out.text;
 }
 
@@ -98,7 +101,17 @@ function deprecatedSpellings(program: Command): { path: string[]; old: Option; t
 test('old spellings still work for one release: the value reaches the new flag and one line names it', async (t) => {
   const found = deprecatedSpellings(buildProgram());
   const names = found.map((d) => `${d.path.join(' ')} ${d.old.long}`).sort();
-  for (const expected of ['sweep --threads-per-worker', 'demo --threads-per-worker', 'worker --concurrency', 'fit --seed', 'bcrit --seed', 'report --seed', 'demo --seed', 'report --n-count', 'fit --n']) {
+  for (const expected of [
+    'sweep --threads-per-worker',
+    'demo --threads-per-worker',
+    'worker --concurrency',
+    'fit --seed',
+    'bcrit --seed',
+    'report --seed',
+    'demo --seed',
+    'report --n-count',
+    'fit --n',
+  ]) {
     assert.ok(names.includes(expected), `no deprecated ${expected} (found: ${names.join(', ')})`);
   }
   for (const { path, old, target } of found) {
@@ -111,7 +124,11 @@ test('old spellings still work for one release: the value reaches the new flag a
     });
     // a value other than the default: the first other choice, or 7 (an integer >= 1 and a column name alike)
     const raw = target.argChoices?.find((c) => c !== target.defaultValue) ?? '7';
-    const args = [...path, ...cmd.registeredArguments.filter((a) => a.required).map(() => 'x'), ...cmd.options.filter((o) => o.mandatory).flatMap((o) => [o.long!, 'x'])];
+    const args = [
+      ...path,
+      ...cmd.registeredArguments.filter((a) => a.required).map(() => 'x'),
+      ...cmd.options.filter((o) => o.mandatory).flatMap((o) => [o.long!, 'x']),
+    ];
     const writes: string[] = [];
     const write = t.mock.method(process.stderr, 'write', (chunk: string | Uint8Array) => (writes.push(String(chunk)), true));
     try {
@@ -131,7 +148,9 @@ test('old spellings still work for one release: the value reaches the new flag a
 test('an old spelling end to end: sweep --dry-run --threads-per-worker prints its line and plans as --threads would', () => {
   const spec = new URL('../../examples/batch-scan-small.yaml', import.meta.url).pathname;
   const store = `/tmp/scaling-lab-help-test-${process.pid}`;
-  const r = spawnSync(process.execPath, [bin, 'sweep', spec, '--dry-run', '--store', store, '--workers', '2', '--threads-per-worker', '1'], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [bin, 'sweep', spec, '--dry-run', '--store', store, '--workers', '2', '--threads-per-worker', '1'], {
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stderr.match(/deprecated/g)?.length, 1, r.stderr);
   assert.match(r.stderr, /^warning: --threads-per-worker is deprecated and will be removed in the next release; use --threads$/m);
