@@ -167,7 +167,7 @@ export function renderSweepEvents(progress: MultiProgressView): (e: SweepEvent) 
         );
         break;
       case 'notice':
-        if (!/: queued$/.test(e.message)) progress.log(e.message);
+        if (!e.message.endsWith(': queued')) progress.log(e.message);
         break;
       default:
         e satisfies never;
