@@ -48,7 +48,7 @@ function textOf(file: string): string | undefined {
 
 // ---- citations
 
-export interface Citation {
+interface Citation {
   /** the page as written, e.g. docs/METHODS.md or METHODS.md */
   page: string;
   /** sections cited after it, e.g. ['1.1', '1.3'] for "1.1-1.3"; empty when none */
@@ -75,7 +75,7 @@ function elsewhere(text: string, index: number, length: number): boolean {
 }
 
 /** Every citation of an upper-case .md page in `text`, with the sections written after it. */
-export function citations(text: string): Citation[] {
+function citations(text: string): Citation[] {
   const out: Citation[] = [];
   for (const m of text.matchAll(PAGE)) {
     if (elsewhere(text, m.index, m[0].length)) continue;
@@ -102,7 +102,7 @@ function resolvePage(file: string, page: string): string | undefined {
 }
 
 /** The numbered sections of a markdown page: "## 1. Title" is 1, "### 1.2 Title" is 1.2. */
-export function sectionsOf(markdown: string): Set<string> {
+function sectionsOf(markdown: string): Set<string> {
   const ids = new Set<string>();
   for (const m of markdown.matchAll(new RegExp(String.raw`^#{1,6}\s+(${SECTION_ID})\.?\s`, 'gm'))) ids.add(m[1]);
   return ids;
