@@ -240,8 +240,13 @@ export async function buildReport(input: ReportInput, options: ReportOptions = {
     throw new ReportInputError(`${input.source}: the source holds no runs`, 'run a sweep into it first (scaling-lab sweep), or point at another store or an import file');
   }
   const data = prepareData(input, options.nCount ?? 'kaplan');
-  progress(`loaded ${data.records.length || data.curves.length} runs in ${data.groups.length} model size${data.groups.length === 1 ? '' : 's'} from ${data.source}`);
-  progress(`fitting batch-size scans (${data.groups.map((g) => `${g.label}: ${g.batchTokens.length} batch sizes`).join(', ')})`);
+  const endPoints = (data.pointGroups ?? (data.points ? [data.points] : [])).reduce((t, set) => t + set.points.length, 0);
+  if (data.records.length || data.curves.length) {
+    progress(`loaded ${data.records.length || data.curves.length} runs in ${data.groups.length} model size${data.groups.length === 1 ? '' : 's'} from ${data.source}`);
+    progress(`fitting batch-size scans (${data.groups.map((g) => `${g.label}: ${g.batchTokens.length} batch sizes`).join(', ')})`);
+  } else {
+    progress(`loaded ${endPoints} run end points${data.pointGroups ? ` in ${data.pointGroups.length} groups` : ''} from ${data.source}`);
+  }
   const scans = scanFits(data, o);
   const noise = noiseFits(data, scans);
   const pooled = pooledLaw(scans.flatMap((s) => (s.analysis ? [s.analysis] : [])), o.level);
@@ -255,7 +260,7 @@ export async function buildReport(input: ReportInput, options: ReportOptions = {
     for (const c of charts) {
       if (c.status !== 'drawn') continue;
       progress(`rendering ${c.id}`);
-      c.svg = await renderSvg(c.spec);
+      c.svg = await renderSvg(c.spec, (m) => (c.renderWarnings ??= []).push(m));
     }
   }
   const head = headline(fits, o);

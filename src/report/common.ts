@@ -41,6 +41,8 @@ export interface DrawnChart {
   plotly?: PlotlyFigure;
   /** filled by buildReport: the rendered SVG of `spec` */
   svg?: string;
+  /** filled by buildReport: what Vega and Vega-Lite warned while rendering it (never printed; SCALING_LAB_DEBUG=vega shows them) */
+  renderWarnings?: string[];
 }
 
 /** A chart the data cannot support, with the reason shown in its place. */
@@ -76,6 +78,24 @@ export function ciText(ci: readonly [number, number] | undefined, digits = 2): s
 /** n log-spaced values from lo to hi inclusive. */
 export function logspace(lo: number, hi: number, n: number): number[] {
   return Array.from({ length: n }, (_, i) => Math.exp(Math.log(lo) + ((Math.log(hi) - Math.log(lo)) * i) / Math.max(1, n - 1)));
+}
+
+// ---- which loss
+
+/**
+ * An axis title that says which loss is plotted, from where it came: `column` is an import's loss column
+ * ("val_loss", "loss") or "testLoss" for our runs. `kind`: a run's last value (end points), every logged value
+ * (learning curves) or the smoothed running minimum (batch-size scans). A column that does not say whether it is
+ * a train or a held-out loss is named as imported: 'Final loss (as imported: "loss")'.
+ */
+export function lossTitle(column: string | undefined, kind: 'final' | 'curve' | 'smoothed'): string {
+  const c = (column ?? '').toLowerCase();
+  const which = /train/.test(c) ? 'train loss' : /val|eval|valid/.test(c) ? 'validation loss' : /test/.test(c) ? 'test loss' : null;
+  const final = kind === 'final' || /final|last/.test(c);
+  const suffix = kind === 'smoothed' ? ', smoothed' : '';
+  if (which === null) return `${final ? 'Final loss' : 'Loss'}${suffix} (as imported${column ? `: "${column}"` : ''})`;
+  const text = `${final ? 'final ' : ''}${which}${suffix}`;
+  return text[0].toUpperCase() + text.slice(1);
 }
 
 // ---- Vega-Lite base

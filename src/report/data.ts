@@ -15,6 +15,8 @@ export interface PointSet {
   accounting: Accounting;
   /** each point's nominal FLOP budget (a budget column), same order as points */
   budget?: number[];
+  /** which loss the points hold: the import's loss column ("val_loss", "loss"), or "testLoss" for our runs (axis titles) */
+  lossColumn?: string;
 }
 
 export interface ReportInput {
@@ -32,6 +34,8 @@ export interface ReportInput {
   pointGroups?: PointSet[];
   /** what the import left out and why (filters, outlier flags, groups not fitted), for the report's notes */
   importNotes?: string[];
+  /** an import of loss curves: its loss column (axis titles say which loss) */
+  lossColumn?: string;
 }
 
 /** How N is counted for end points derived from records: Kaplan's non-embedding count or all parameters. */
@@ -69,6 +73,8 @@ export interface ReportData {
   cWords: string;
   /** runs left out and why (e.g. no test-loss rows) */
   warnings: string[];
+  /** which loss the curves hold: an import's loss column, or "testLoss" for our runs (axis titles) */
+  lossColumn?: string;
 }
 
 /** Last metric row with a test loss: the run's end point. */
@@ -139,11 +145,12 @@ export function prepareData(input: ReportInput, nCount: NCount = 'kaplan'): Repo
       records: usable,
       groups,
       curves,
-      points: { label: baseName(input.source), points: pts, accounting: { n: nCount, flops: flopsFromRows ? 'given' : '6ND' } },
+      points: { label: baseName(input.source), points: pts, accounting: { n: nCount, flops: flopsFromRows ? 'given' : '6ND' }, lossColumn: 'testLoss' },
       reference: input.reference,
       nWords,
       cWords,
       warnings,
+      lossColumn: 'testLoss',
     };
   }
   // an import: curves and/or end points as given
@@ -180,5 +187,6 @@ export function prepareData(input: ReportInput, nCount: NCount = 'kaplan'): Repo
     nWords: acc ? (acc.n === 'unknown' ? 'N as given in the import (convention not stated)' : acc.n === 'kaplan' ? "N = Kaplan's non-embedding parameters (as imported)" : 'N = all parameters (as imported)') : 'N as imported',
     cWords: acc ? (acc.flops === 'given' ? 'C = the FLOPs column of the import' : 'C = 6 N D') : 'C not given',
     warnings: [...warnings, ...(input.importNotes ?? [])],
+    lossColumn: input.lossColumn,
   };
 }

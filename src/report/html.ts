@@ -148,7 +148,7 @@ export function reportHtml(report: Omit<Report, 'html'>): string {
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>${STYLE}</style></head>
 <body>
 <h1>scaling-lab report</h1>
-<p class="note">Source: ${esc(report.source)}; ${report.data.records.length || report.data.curves.length} runs; generated ${new Date().toISOString()}.</p>
+<p class="note">Source: ${esc(report.source)}; ${report.data.records.length || report.data.curves.length || (report.data.pointGroups ?? (report.data.points ? [report.data.points] : [])).reduce((t, set) => t + set.points.length, 0)} runs; generated ${new Date().toISOString()}.</p>
 ${warnings}
 <nav>${nav}<a href="#fits">Fitted laws</a><a href="#runs">Runs</a></nav>
 ${report.charts.map(chartSection).join('\n')}

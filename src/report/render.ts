@@ -20,6 +20,7 @@ const EM: Record<string, number> = {
   O: 0.787, P: 0.603, Q: 0.787, R: 0.695, S: 0.635, T: 0.611, U: 0.732, V: 0.684, W: 0.989, X: 0.685, Y: 0.611, Z: 0.685,
   '.': 0.318, ',': 0.318, ':': 0.337, ';': 0.337, '-': 0.361, _: 0.5, '(': 0.39, ')': 0.39, '[': 0.39, ']': 0.39, '/': 0.337, '*': 0.5,
   '+': 0.838, '=': 0.838, '^': 0.838, '%': 0.95, "'": 0.275, '"': 0.46, '!': 0.4, '<': 0.838, '>': 0.838, '~': 0.838, '|': 0.337,
+  '±': 0.838, '·': 0.318,
 };
 const DIGIT = 0.636;
 
@@ -31,6 +32,11 @@ function dejavuWidth(item: { fontSize?: number; fontWeight?: string | number }, 
   return w * size * bold;
 }
 
+/** Width in pixels of `text` in DejaVu Sans at `fontSize` (what Vega will lay out and resvg will draw). */
+export function textWidth(text: string, fontSize = 11, bold = false): number {
+  return dejavuWidth({ fontSize, fontWeight: bold ? 'bold' : 'normal' }, text);
+}
+
 let metricsSet = false;
 function useDejavuMetrics(): void {
   if (metricsSet) return;
@@ -40,18 +46,45 @@ function useDejavuMetrics(): void {
 
 // ---- SVG and PNG
 
-/** Compiles a Vega-Lite spec and renders it to an SVG string; Vega-Lite warnings go to `onWarn`. */
-export async function renderSvg(spec: TopLevelSpec, onWarn?: (message: string) => void): Promise<string> {
+/** Set SCALING_LAB_DEBUG=vega (or 1) to see Vega's and Vega-Lite's own warnings on stderr as they come. */
+const debugVega = (): boolean => /^(1|true|vega|all)$/i.test(process.env.SCALING_LAB_DEBUG ?? '') || /(^|,)vega(,|$)/.test(process.env.SCALING_LAB_DEBUG ?? '');
+
+/**
+ * A logger for Vega and Vega-Lite in place of theirs (which print with console.warn/console.log): warnings go to
+ * `warn` and nowhere else; `fatal` decides what an error does (Vega-Lite's are thrown: the spec is wrong).
+ */
+function libraryLogger(warn: (message: string) => void, fatal: (message: string) => void) {
+  let level = vega.Warn;
+  const text = (m: unknown[]) => m.map((x) => (x instanceof Error ? x.message : String(x))).join(' ');
   const logger = {
-    level: () => logger,
-    error: (...m: unknown[]) => { throw new Error(`vega-lite: ${m.join(' ')}`); },
-    warn: (...m: unknown[]) => { onWarn?.(m.join(' ')); return logger; },
-    info: () => logger,
+    level(l?: number) {
+      if (l === undefined) return level;
+      level = l;
+      return logger;
+    },
+    error: (...m: unknown[]) => { fatal(text(m)); return logger; },
+    warn: (...m: unknown[]) => { if (level >= vega.Warn) warn(text(m)); return logger; },
+    info: (...m: unknown[]) => { if (level >= vega.Info && debugVega()) warn(`info: ${text(m)}`); return logger; },
     debug: () => logger,
   };
+  return logger;
+}
+
+/**
+ * Compiles a Vega-Lite spec and renders it to an SVG string. The libraries' warnings (Vega-Lite's when compiling,
+ * Vega's when running the dataflow) go to `onWarn` and never to stdout; with SCALING_LAB_DEBUG=vega they are also
+ * written to stderr.
+ */
+export async function renderSvg(spec: TopLevelSpec, onWarn?: (message: string) => void): Promise<string> {
+  const warn = (source: string) => (m: string) => {
+    onWarn?.(`${source}: ${m}`);
+    if (debugVega()) process.stderr.write(`${source} warning: ${m}\n`);
+  };
+  const vlLogger = libraryLogger(warn('vega-lite'), (m) => { throw new Error(`vega-lite: ${m}`); });
+  const vgLogger = libraryLogger(warn('vega'), (m) => warn('vega')(`error: ${m}`));
   useDejavuMetrics();
-  const compiled = vl.compile(spec, { logger: logger as never }).spec;
-  const view = new vega.View(vega.parse(compiled), { renderer: 'none', logLevel: vega.Warn });
+  const compiled = vl.compile(spec, { logger: vlLogger as never }).spec;
+  const view = new vega.View(vega.parse(compiled), { renderer: 'none', logger: vgLogger as never, logLevel: vega.Warn });
   try {
     return await view.toSVG();
   } finally {

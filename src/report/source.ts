@@ -2,7 +2,7 @@
 // curves or of run end points). Reading stores is store/'s job and parsing imports is analysis/importers.ts's.
 import { readFileSync, statSync } from 'node:fs';
 import { openStore } from '../store/store.ts';
-import { baseName, globRegex, importGroupedPoints, importLossCurves, importScalingPoints, importSummary, parseTable, parseWhere, CURVE_NAMES, type Table } from '../analysis/importers.ts';
+import { baseName, findColumn, globRegex, importGroupedPoints, importLossCurves, importScalingPoints, importSummary, parseTable, parseWhere, CURVE_NAMES, type Table } from '../analysis/importers.ts';
 import type { ParamConvention } from '../analysis/records.ts';
 import { ReportInputError } from './common.ts';
 import type { PointSet, ReportInput } from './data.ts';
@@ -45,9 +45,9 @@ function readText(file: string): string {
 }
 
 /** Reads an import file into end points (L(N, D)) or loss curves (scans, learning curves), by its columns. */
-export function importFile(file: string, o: SourceOptions = {}): Pick<ReportInput, 'curves' | 'points' | 'reference' | 'pointGroups' | 'importNotes'> {
+export function importFile(file: string, o: SourceOptions = {}): Pick<ReportInput, 'curves' | 'points' | 'reference' | 'pointGroups' | 'importNotes' | 'lossColumn'> {
   const table = parseTable(readText(file), file);
-  if (isCurveTable(table)) return { curves: importLossCurves(table, { context: o.context }) };
+  if (isCurveTable(table)) return { curves: importLossCurves(table, { context: o.context }), lossColumn: findColumn(table, 'loss', undefined, CURVE_NAMES.loss, false) };
   const grouped = !!o.group?.length;
   const g = importGroupedPoints(table, {
     nConvention: o.nConvention,
@@ -58,7 +58,7 @@ export function importFile(file: string, o: SourceOptions = {}): Pick<ReportInpu
     label: o.label ?? baseName(file),
     minRuns: grouped ? 6 : 1,
   });
-  const sets: PointSet[] = g.groups.flatMap((x) => (x.imp ? [{ label: x.label, points: x.imp.points, accounting: x.imp.accounting, ...(x.imp.budget ? { budget: x.imp.budget } : {}) }] : []));
+  const sets: PointSet[] = g.groups.flatMap((x) => (x.imp ? [{ label: x.label, points: x.imp.points, accounting: x.imp.accounting, lossColumn: x.imp.columns.loss, duplicates: x.imp.duplicates, ...(x.imp.budget ? { budget: x.imp.budget } : {}) }] : []));
   // said when something was left out or split: filters, outlier flags, groups (and those that cannot be fitted)
   const told = g.filtered > 0 || g.exclude.column !== undefined || grouped;
   const notes = [...(told ? [`${baseName(file)}: ${importSummary(g)}`] : []), ...g.groups.filter((x) => !x.imp).map((x) => `${x.label}: not fitted: ${x.reason}`)];
@@ -79,7 +79,7 @@ export function importFile(file: string, o: SourceOptions = {}): Pick<ReportInpu
 /** A reference data set for the side-by-side L(N, D) chart (end points only). */
 export function importReference(file: string, label: string, nConvention: ParamConvention | 'unknown' = 'unknown'): PointSet {
   const imp = importScalingPoints(parseTable(readText(file), file), { nConvention, minRows: 6 });
-  return { label, points: imp.points, accounting: imp.accounting };
+  return { label, points: imp.points, accounting: imp.accounting, lossColumn: imp.columns.loss };
 }
 
 /** Opens SOURCE (a store or an import file) and returns the report's input. An empty store is a ReportInputError. */
