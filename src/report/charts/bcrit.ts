@@ -1,7 +1,8 @@
 // Seed chart 2 (docs/METHODS.md 12.2, Kaplan et al. 2020 Figure 10): critical batch size vs loss, empirical B_crit
 // per model size, the fitted eq. 5.3 line and noise-scale points. The numbers come from analysis/bcrit.ts, noise.ts.
 import type { NoiseAgreement, NoiseBin } from '../../analysis/noise.ts';
-import { BASE_CONFIG, COUNT_LABELS, ciText, logTicks, lossTicks, sci, skipped, type Chart } from '../common.ts';
+import { BASE_CONFIG, COUNT_LABELS, logTicks, lossTicks, lossTitle, skipped, type Chart } from '../common.ts';
+import { interval, num, power } from './format.ts';
 import type { ReportData } from '../data.ts';
 import type { ScanFit } from './scan.ts';
 import { maxOf, minOf } from '../../analysis/extent.ts';
@@ -20,9 +21,12 @@ export interface NoiseSeries {
 const HUES = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf'];
 const LIGHT = ['#7fb2dc', '#ec8a8b', '#8fd18f', '#c3a9d9', '#ffb570', '#c49c94', '#f1b7e1', '#8bdde6'];
 
-/** "B_crit = 2.1e8 tokens * L^-4.8" (Kaplan et al. 2020 eq. 5.3 with the fitted numbers). */
+/**
+ * "B_crit = 2.1e8 tokens * L^-4.8" (Kaplan et al. 2020 eq. 5.3 with the fitted numbers); the exponent's sign written
+ * once whatever alpha_B's sign ("L^1.9" when alpha_B < 0: B_crit falling as the loss falls, flagged).
+ */
 export function bcritLabel(bStar: number, alphaB: number): string {
-  return `B_crit = ${sci(bStar)} tokens * L^-${sci(1 / alphaB)}`;
+  return `B_crit = ${num(bStar)} tokens * ${power('L', -1 / alphaB)}${alphaB < 0 ? ' (falls as loss falls: not eq. 5.3\'s trend)' : ''}`;
 }
 
 export function bcritChart(data: ReportData, scans: readonly ScanFit[], noise: readonly NoiseSeries[]): Chart {
@@ -53,13 +57,15 @@ export function bcritChart(data: ReportData, scans: readonly ScanFit[], noise: r
       const fname = `${s.group.label} fit: ${bcritLabel(f.bStar, f.alphaB)}`;
       domain.push(fname);
       range.push(HUES[i % HUES.length]);
-      const lo = minOf(ok.map((l) => l.loss)) / 1.04;
-      const hi = maxOf(ok.map((l) => l.loss)) * 1.04;
+      // the law over the levels it was fitted to, not beyond
+      const lo = minOf(ok.map((l) => l.loss));
+      const hi = maxOf(ok.map((l) => l.loss));
       for (let k = 0; k <= 20; k++) {
         const L = lo * (hi / lo) ** (k / 20);
         fits.push({ series: fname, loss: L, bCrit: f.bStar * L ** (-1 / f.alphaB) });
       }
-      subtitle.push(`${s.group.label}: B* = ${sci(f.bStar)} tokens ${ciText(f.ci.bStar)}, alpha_B = ${sci(f.alphaB)} ${ciText(f.ci.alphaB)} (${Math.round(f.bootstrap.level * 100)}% bootstrap over batch sizes), ${f.n} levels`);
+      const ci = interval(f.ci.bStar) || interval(f.ci.alphaB) ? ` (${Math.round(f.bootstrap.level * 100)}% bootstrap over batch sizes)` : ' (no interval: too few resamples succeeded)';
+      subtitle.push(`${s.group.label}: B* = ${num(f.bStar)} tokens ${interval(f.ci.bStar)}, alpha_B = ${num(f.alphaB)} ${interval(f.ci.alphaB)}${ci}, ${f.n} levels`.replace(/ {2,}/g, ' '));
     } else {
       subtitle.push(`${s.group.label}: no B_crit(L) fit (${a.fitReason})`);
     }
@@ -78,7 +84,7 @@ export function bcritChart(data: ReportData, scans: readonly ScanFit[], noise: r
   const ys = [...emp.map((r) => r.bCrit as number), ...fits.map((r) => r.bCrit as number), ...noisePts.flatMap((r) => [r.q25 as number, r.q75 as number])];
   const yLo = minOf(ys) / 1.4;
   const yHi = maxOf(ys) * 1.4;
-  const x = { field: 'loss', type: 'quantitative', title: 'Loss (log scale, decreasing to the right)', scale: { type: 'log', reverse: true, domain: [lLo, lHi], nice: false }, axis: { values: lossTicks(lLo, lHi), format: '~g', grid: true } };
+  const x = { field: 'loss', type: 'quantitative', title: `${lossTitle(data.lossColumn, 'smoothed')} (log scale, decreasing to the right)`, scale: { type: 'log', reverse: true, domain: [lLo, lHi], nice: false }, axis: { values: lossTicks(lLo, lHi), format: '~g', grid: true } };
   const y = { field: 'bCrit', type: 'quantitative', title: 'Critical batch size B_crit (tokens)', scale: { type: 'log', domain: [yLo, yHi], nice: false }, axis: { values: logTicks(yLo, yHi), labelExpr: COUNT_LABELS } };
   const color = { field: 'series', type: 'nominal', title: null, scale: { domain, range }, legend: { orient: 'bottom', direction: 'vertical', columns: 1, symbolStrokeWidth: 2 } };
   const noiseY = { ...y, field: 'median' };

@@ -1,46 +1,88 @@
-// Learning curves: test loss vs tokens for every run, coloured by model size. The curves come from data.ts
-// (analysis/bcrit.ts curvesFromRuns for stored runs, analysis/importers.ts for imports); no fitting here.
-import { BASE_CONFIG, COUNT_LABELS, logTicks, lossTicks, params, skipped, thinLog, type Chart } from '../common.ts';
+// Learning curves: test loss vs tokens for every run, coloured by model size and, within it, batch size. The curves
+// come from data.ts (analysis/bcrit.ts curvesFromRuns for stored runs, analysis/importers.ts for imports); no fitting.
+import { BASE_CONFIG, COUNT_LABELS, logTicks, lossTicks, lossTitle, params, skipped, thinLog, type Chart } from '../common.ts';
+import { batchTokens } from './format.ts';
 import type { ReportData } from '../data.ts';
 import { maxOf, minOf } from '../../analysis/extent.ts';
 
 export const CURVES_TITLE = 'Learning curves';
+
+/** ColorBrewer's sequential ramps, light to dark: one per model size, a shade per batch size within it. */
+const RAMPS = [
+  ['#c6dbef', '#9ecae1', '#6baed6', '#4292c6', '#2171b5', '#08519c', '#08306b'],
+  ['#fdd0a2', '#fdae6b', '#fd8d3c', '#f16913', '#d94801', '#a63603', '#7f2704'],
+  ['#c7e9c0', '#a1d99b', '#74c476', '#41ab5d', '#238b45', '#006d2c', '#00441b'],
+  ['#dadaeb', '#bcbddc', '#9e9ac8', '#807dba', '#6a51a3', '#54278f', '#3f007d'],
+  ['#fcbba1', '#fc9272', '#fb6a4a', '#ef3b2c', '#cb181d', '#a50f15', '#67000d'],
+  ['#d9d9d9', '#bdbdbd', '#969696', '#737373', '#525252', '#252525', '#000000'],
+];
+
+/** k shades of a ramp from its middle-light end to its dark end (one batch size: a middle shade). */
+function shades(ramp: readonly string[], k: number): string[] {
+  if (k === 1) return [ramp[4]];
+  const lo = 1;
+  const hi = ramp.length - 1;
+  return Array.from({ length: k }, (_, j) => ramp[Math.round(lo + ((hi - lo) * j) / (k - 1))]);
+}
 
 export function learningCurvesChart(data: ReportData): Chart {
   if (data.curves.length === 0) return skipped('learning-curves', CURVES_TITLE, 'no run has 2 or more test-loss rows');
   const byId = new Map(data.records.map((r) => [r.id, r]));
   const rows = data.curves.flatMap((c) => {
     const r = byId.get(c.id);
-    const size = r ? params(r.paramsKaplan) : c.n ? params(c.n) : 'unknown';
+    const size = r ? params(r.paramsKaplan) : c.n ? params(c.n) : c.group ?? 'unknown';
     const run = r?.name || c.id;
-    return thinLog(c.points.filter((p) => p.tokens > 0), (p) => p.tokens).map((p) => ({ run, size, sizeN: r?.paramsKaplan ?? c.n ?? 0, batch: c.batchTokens, tokens: p.tokens, loss: p.loss }));
+    return thinLog(c.points.filter((p) => p.tokens > 0), (p) => p.tokens).map((p) => ({ run, size, sizeN: r?.paramsKaplan ?? c.n ?? 0, batch: c.batchTokens, series: '', tokens: p.tokens, loss: p.loss }));
   });
   if (rows.length === 0) return skipped('learning-curves', CURVES_TITLE, 'no test-loss row has a positive token count');
   const sizes = [...new Map(rows.map((r) => [r.size, r.sizeN])).entries()].sort((a, b) => a[1] - b[1]).map(([s]) => s);
+  // a hue per model size, a shade per batch size within it (light: small batches, dark: large)
+  const batchesOf = new Map(sizes.map((s) => [s, [...new Set(rows.filter((r) => r.size === s).map((r) => r.batch))].sort((a, b) => a - b)]));
+  const oneBatchEach = [...batchesOf.values()].every((b) => b.length === 1);
+  const seriesOf = (size: string, batch: number) => (oneBatchEach ? `${size} params` : `${size} params, B ${batchTokens(batch)}`);
+  const domain: string[] = [];
+  const range: string[] = [];
+  sizes.forEach((s, i) => {
+    const bs = batchesOf.get(s)!;
+    const cs = shades(RAMPS[i % RAMPS.length], bs.length);
+    bs.forEach((b, j) => {
+      domain.push(seriesOf(s, b));
+      range.push(cs[j]);
+    });
+  });
+  for (const r of rows) r.series = seriesOf(r.size, r.batch);
   const tLo = minOf(rows.map((r) => r.tokens)) / 1.2;
   const tHi = maxOf(rows.map((r) => r.tokens)) * 1.2;
   const lLo = minOf(rows.map((r) => r.loss)) * 0.97;
   const lHi = maxOf(rows.map((r) => r.loss)) * 1.03;
+  const lossName = lossTitle(data.lossColumn, 'curve');
+  const batchWords = oneBatchEach ? 'coloured by model size' : 'coloured by model size (hue) and batch size within it (shade: light for small batches, dark for large; batch sizes in tokens per step)';
   return {
     status: 'drawn',
     id: 'learning-curves',
     title: CURVES_TITLE,
-    caption: `Test loss at each eval step against tokens processed, one line per run (${data.curves.length} runs), coloured by model size; ${data.nWords}. Tokens = step x batch size x T.`,
+    caption: `${lossName} at each eval step against tokens processed, one line per run (${data.curves.length} runs), ${batchWords}; ${data.nWords}. Tokens = step x batch size x T.`,
     spec: {
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
       config: BASE_CONFIG,
-      title: { text: 'Learning curves', subtitle: `${data.curves.length} runs, ${sizes.length} model size${sizes.length === 1 ? '' : 's'}` },
+      title: { text: 'Learning curves', subtitle: `${data.curves.length} runs, ${sizes.length} model size${sizes.length === 1 ? '' : 's'}${oneBatchEach ? '' : `, ${new Set(rows.map((r) => r.batch)).size} batch sizes`}` },
       width: 560,
       height: 340,
       data: { values: rows },
       mark: { type: 'line', strokeWidth: 1.3, opacity: 0.85, clip: true },
       encoding: {
         x: { field: 'tokens', type: 'quantitative', title: 'Tokens processed', scale: { type: 'log', domain: [tLo, tHi], nice: false }, axis: { values: logTicks(tLo, tHi), labelExpr: COUNT_LABELS } },
-        y: { field: 'loss', type: 'quantitative', title: 'Test loss', scale: { type: 'log', domain: [lLo, lHi], nice: false }, axis: { values: lossTicks(lLo, lHi), format: '~g' } },
-        color: { field: 'size', type: 'ordinal', title: 'Model size (params)', scale: { domain: sizes, scheme: 'viridis' }, legend: { orient: 'right' } },
+        y: { field: 'loss', type: 'quantitative', title: lossName, scale: { type: 'log', domain: [lLo, lHi], nice: false }, axis: { values: lossTicks(lLo, lHi), format: '~g' } },
+        color: {
+          field: 'series',
+          type: 'nominal',
+          title: oneBatchEach ? 'Model size' : 'Model size, batch (tokens)',
+          scale: { domain, range },
+          legend: { orient: 'right', columns: Math.max(1, Math.ceil(domain.length / 22)), symbolStrokeWidth: 2.5 },
+        },
         detail: { field: 'run' },
         order: { field: 'tokens', type: 'quantitative' },
-        tooltip: [{ field: 'run' }, { field: 'batch', title: 'batch tokens' }, { field: 'tokens', format: '.3s' }, { field: 'loss', format: '.3f' }],
+        tooltip: [{ field: 'run' }, { field: 'size', title: 'model size' }, { field: 'batch', title: 'batch tokens' }, { field: 'tokens', format: '.3s' }, { field: 'loss', format: '.3f' }],
       },
       name: 'curves',
     } as never,

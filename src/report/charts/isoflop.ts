@@ -6,7 +6,8 @@ import type { ApproachComparison } from '../../analysis/approaches.ts';
 import { chinchillaAllocation } from '../../analysis/allocation.ts';
 import { paramsFromX, type ChinchillaParams } from '../../analysis/chinchilla.ts';
 import { quantile } from '../../analysis/stats.ts';
-import { BASE_CONFIG, COUNT_LABELS, EXP_LABELS, logTicks, logspace, lossTicks, sci, skipped, type Chart } from '../common.ts';
+import { BASE_CONFIG, COUNT_LABELS, EXP_LABELS, logTicks, logspace, lossTicks, lossTitle, sci, skipped, type Chart } from '../common.ts';
+import { interval, plusMinus, power } from './format.ts';
 import type { ReportData } from '../data.ts';
 import type { LndPanel } from './lnd.ts';
 import { maxOf, minOf } from '../../analysis/extent.ts';
@@ -18,34 +19,48 @@ export const MAX_LEGEND = 12;
 
 const budgetLabel = (c: number): string => `C = ${sci(c)} FLOPs`;
 
+/** A budget's legend entry: its C, and what became of its parabola when it gives no minimum. */
+const profileLabel = (pr: { c: number; status: string }): string =>
+  budgetLabel(pr.c) + (pr.status === 'not-convex' ? ' (not fitted: parabola opens downward)' : pr.status === 'minimum-outside-sizes' ? ' (minimum outside the sizes)' : '');
+
 export function isoflopChart(data: ReportData, iso: IsoFlopFit | null, reason?: string): Chart {
   if (!iso || !data.points) return skipped('isoflop', ISOFLOP_TITLE, `IsoFLOP profiles need run end points: ${reason ?? 'none'}`);
   const pts = data.points.points;
   // profiles[i] is budgets.groups[i]: its runs by index (ids need not be unique)
   const members = (i: number) => (iso.budgets.groups[i]?.members ?? []).map((k) => pts[k]);
-  const withParabola = iso.profiles.map((pr, i) => ({ pr, runs: members(i) })).filter(({ pr }) => pr.parabola !== null && pr.status !== 'too-few-sizes');
-  if (withParabola.length === 0) {
+  // every budget with 3 or more sizes: its runs, and its parabola only where it opens upward (a concave one is an
+  // ill-posed budget: its points are shown and its legend entry says it was not fitted)
+  const shown = iso.profiles.map((pr, i) => ({ pr, runs: members(i) })).filter(({ pr, runs }) => pr.status !== 'too-few-sizes' && runs.length > 0);
+  if (shown.length === 0) {
     const best = maxOf(iso.profiles.map((p) => new Set(p.runs).size));
     return skipped('isoflop', ISOFLOP_TITLE, `an IsoFLOP profile needs 3 or more model sizes at one FLOP budget (${iso.grouping}); the most this data set has at one budget is ${best} run${best === 1 ? '' : 's'} (${iso.profiles.length} budgets)`);
   }
-  const rows = withParabola.flatMap(({ pr, runs }) => runs.map((q) => ({ id: q.id, budget: budgetLabel(pr.c), c: pr.c, n: q.n, loss: q.loss })));
-  const curves = withParabola.flatMap(({ pr, runs }) => {
-    const ns = runs.map((q) => q.n);
-    const q = pr.parabola!;
-    return logspace(minOf(ns) / 1.4, maxOf(ns) * 1.4, 40).map((n) => ({ budget: budgetLabel(pr.c), c: pr.c, n, loss: q.c0 + q.c1 * Math.log(n) + q.c2 * Math.log(n) ** 2 }));
+  const rows = shown.flatMap(({ pr, runs }) => runs.map((q) => ({ id: q.id, budget: profileLabel(pr), c: pr.c, n: q.n, loss: q.loss })));
+  // each parabola over its own budget's sizes only (never beyond the runs it was fitted to)
+  const curves = shown.flatMap(({ pr, runs }) => {
+    const q = pr.parabola;
+    if (!q || !(q.c2 > 0)) return [];
+    const ns = runs.map((r) => r.n);
+    return logspace(minOf(ns), maxOf(ns), 40).map((n) => ({ budget: profileLabel(pr), c: pr.c, n, loss: q.c0 + q.c1 * Math.log(n) + q.c2 * Math.log(n) ** 2 }));
   });
-  const vertices = withParabola.filter(({ pr }) => pr.status === 'ok').map(({ pr }) => ({ budget: budgetLabel(pr.c), c: pr.c, n: pr.nOpt, loss: pr.lossOpt, d: pr.dOpt }));
-  const loose = iso.budgets.unassigned.map((k) => ({ id: pts[k].id, n: pts[k].n, loss: pts[k].loss, c: pts[k].c }));
+  const vertices = shown.filter(({ pr }) => pr.status === 'ok').map(({ pr }) => ({ budget: profileLabel(pr), c: pr.c, n: pr.nOpt, loss: pr.lossOpt, d: pr.dOpt }));
+  const notFitted = shown.filter(({ pr }) => pr.status === 'not-convex').map(({ pr }) => sci(pr.c));
   const notOk = iso.profiles.filter((p) => p.status !== 'ok').map((p) => `${budgetLabel(p.c)}: ${p.reason}`);
-  const nLo = minOf(curves.map((r) => r.n));
-  const nHi = maxOf(curves.map((r) => r.n));
-  const ls = rows.map((r) => r.loss);
-  const lLo = minOf(ls) * 0.96;
-  const lHi = maxOf(ls) * 1.04;
-  const budgets = withParabola.map(({ pr }) => pr.c).sort((a, b) => a - b);
-  const domain = [...new Set(budgets.map(budgetLabel))];
+  const ns = rows.map((r) => r.n);
+  const nLo = minOf(ns) / 1.15;
+  const nHi = maxOf(ns) * 1.15;
+  const ls = [...rows.map((r) => r.loss), ...curves.map((r) => r.loss), ...vertices.map((r) => r.loss)];
+  const lLo = minOf(ls) - 0.04 * (maxOf(ls) - minOf(ls) || minOf(ls));
+  const lHi = maxOf(ls) + 0.04 * (maxOf(ls) - minOf(ls) || minOf(ls));
+  // runs on no budget, where they fall inside the profiles' axes (a grey cloud, not the chart's extent)
+  const looseAll = iso.budgets.unassigned.map((k) => ({ id: pts[k].id, n: pts[k].n, loss: pts[k].loss, c: pts[k].c }));
+  const loose = looseAll.filter((q) => q.n >= nLo && q.n <= nHi && q.loss >= lLo && q.loss <= lHi);
+  const sorted = [...shown].sort((a, b) => a.pr.c - b.pr.c);
+  const budgets = sorted.map(({ pr }) => pr.c);
+  const domain = [...new Set(sorted.map(({ pr }) => profileLabel(pr)))];
+  const lossName = lossTitle(data.points.lossColumn, 'final');
   const x = { field: 'n', type: 'quantitative', title: 'N, parameters', scale: { type: 'log', domain: [nLo, nHi], nice: false }, axis: { values: logTicks(nLo, nHi), labelExpr: COUNT_LABELS } };
-  const y = { field: 'loss', type: 'quantitative', title: 'Final validation loss', scale: { domain: [lLo, lHi], nice: false, zero: false }, axis: { values: lossTicks(lLo, lHi).length >= 3 ? lossTicks(lLo, lHi) : undefined, format: '~g' } };
+  const y = { field: 'loss', type: 'quantitative', title: lossName, scale: { domain: [lLo, lHi], nice: false, zero: false }, axis: { values: lossTicks(lLo, lHi).length >= 3 ? lossTicks(lLo, lHi) : undefined, format: '~g' } };
   // one colour per budget: a legend entry each up to MAX_LEGEND budgets, a log colour bar beyond
   const color =
     domain.length <= MAX_LEGEND
@@ -58,12 +73,18 @@ export function isoflopChart(data: ReportData, iso: IsoFlopFit | null, reason?: 
     id: 'isoflop',
     title: ISOFLOP_TITLE,
     caption:
-      `${label}: final loss against model size for runs grouped by FLOP budget (${iso.grouping}); lines: the parabola in log N fitted per budget (Hoffmann et al. 2022 Approach 2); ` +
-      `black crosses: its minimum N_opt(C)${loose.length ? `; grey: ${loose.length} runs on no budget, left out` : ''}. ${data.nWords}; ${data.cWords}.` + (notOk.length ? ` Left out of the frontier: ${notOk.join('; ')}.` : ''),
+      `${label}: ${lossName.toLowerCase()} against model size for runs grouped by FLOP budget (${iso.grouping}); lines: the parabola in log N fitted per budget (Hoffmann et al. 2022 Approach 2); ` +
+      `each drawn over its budget's own sizes only; black crosses: its minimum N_opt(C)${looseAll.length ? `; grey: ${looseAll.length} runs on no budget, left out${loose.length < looseAll.length ? ` (${looseAll.length - loose.length} outside the axes)` : ''}` : ''}. ` +
+      `${notFitted.length ? `Not fitted (the parabola opens downward, an ill-posed budget; points only): C = ${notFitted.join(', ')}. ` : ''}${data.nWords}; ${data.cWords}.` + (notOk.length ? ` Left out of the frontier: ${notOk.join('; ')}.` : ''),
     spec: {
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
       config: BASE_CONFIG,
-      title: { text: `IsoFLOP profiles: ${label}`, subtitle: `${domain.length} budgets (${how}), ${vertices.length} with a minimum inside the sizes tried`, limit: 520, anchor: 'start' },
+      title: {
+        text: `IsoFLOP profiles: ${label}`,
+        subtitle: [`${domain.length} budgets (${how}), ${vertices.length} with a minimum inside the sizes tried`, ...(notFitted.length ? [`not fitted (parabola opens downward): C = ${notFitted.join(', ')}`] : [])],
+        limit: 520,
+        anchor: 'start',
+      },
       width: 520,
       height: 320,
       layer: [
@@ -102,7 +123,9 @@ export function frontierChart(data: ReportData, iso: IsoFlopFit | null, lnd: rea
   const cs = [...(data.points?.points.map((p) => p.c) ?? []), ...ok.map((p) => p.c)];
   const cLo = minOf(cs) / 1.5;
   const cHi = maxOf(cs) * 1.5;
-  const grid = logspace(cLo, cHi, 24);
+  // each law over the budgets it was fitted to: Approach 2 over its minima, Approach 3 and VPNLS over the runs' C
+  const grid = logspace(minOf(cs), maxOf(cs), 24);
+  const okGrid = ok.length ? logspace(minOf(ok.map((p) => p.c)), maxOf(ok.map((p) => p.c)), 24) : [];
   const rows: { panel: string; series: string; c: number; v: number; kind: string }[] = [];
   const bands: { panel: string; series: string; c: number; lo: number; hi: number }[] = [];
   const domain: string[] = [];
@@ -121,13 +144,17 @@ export function frontierChart(data: ReportData, iso: IsoFlopFit | null, lnd: rea
   }
   const a2 = comparison?.approaches.find((x) => x.approach === 'approach2' && x.fitted);
   if (iso?.nOpt && iso.dOpt) {
-    const ci = (e: { ci: [number, number] } | undefined) => (e && Number.isFinite(e.ci[0]) ? ` [${sci(e.ci[0])}, ${sci(e.ci[1])}]` : ` (+-${sci(iso.nOpt!.pStdErr)})`);
-    const sn = series(`Approach 2: N_opt ~ C^${sci(iso.nOpt.p)}${ci(a2?.a)}, D_opt ~ C^${sci(iso.dOpt.p)}${ci(a2?.b)}`, '#1f77b4');
+    // the exponent's bootstrap interval, else its standard error, else nothing (never "+-" before a missing number)
+    const ci = (e: { ci: [number, number] } | undefined, stdErr: number) => {
+      const t = interval(e?.ci) || plusMinus(stdErr);
+      return t ? ` ${t}` : '';
+    };
+    const sn = series(`Approach 2: N_opt ~ ${power('C', iso.nOpt.p)}${ci(a2?.a, iso.nOpt.pStdErr)}, D_opt ~ ${power('C', iso.dOpt.p)}${ci(a2?.b, iso.dOpt.pStdErr)}`, '#1f77b4');
     // the band: the exponent's bootstrap interval, the line pivoting about the minima's centre in log-log space
     const centre = (key: 'nOpt' | 'dOpt') => ({ lc: ok.reduce((t, p) => t + Math.log(p.c), 0) / ok.length, lv: ok.reduce((t, p) => t + Math.log(p[key]), 0) / ok.length });
     for (const [panel, law, est, key] of [['N_opt', iso.nOpt, a2?.a, 'nOpt'], ['D_opt', iso.dOpt, a2?.b, 'dOpt']] as const) {
       const m = centre(key);
-      for (const c of grid) {
+      for (const c of okGrid) {
         rows.push({ panel, series: sn, c, v: law.k * c ** law.p, kind: 'line' });
         if (est && Number.isFinite(est.ci[0])) {
           const ys = est.ci.map((p) => Math.exp(m.lv + p * (Math.log(c) - m.lc)));
@@ -138,8 +165,8 @@ export function frontierChart(data: ReportData, iso: IsoFlopFit | null, lnd: rea
   }
   const parametric = (name: string, color: string, params: ChinchillaParams, xs: readonly ArrayLike<number>[] | undefined, ci: { a?: { ci: [number, number] } } | undefined) => {
     const a0 = chinchillaAllocation(params, cLo);
-    const aci = ci?.a && Number.isFinite(ci.a.ci[0]) ? ` [${sci(ci.a.ci[0])}, ${sci(ci.a.ci[1])}]` : '';
-    const s = series(`${name} (C = 6ND): N_opt ~ C^${sci(a0.a)}${aci}, D_opt ~ C^${sci(a0.b)}`, color);
+    const aci = interval(ci?.a?.ci);
+    const s = series(`${name} (C = 6ND): N_opt ~ ${power('C', a0.a)}${aci ? ` ${aci}` : ''}, D_opt ~ ${power('C', a0.b)}`, color);
     for (const c of grid) {
       const a = chinchillaAllocation(params, c);
       rows.push({ panel: 'N_opt', series: s, c, v: a.nOpt, kind: 'line' });
@@ -156,7 +183,7 @@ export function frontierChart(data: ReportData, iso: IsoFlopFit | null, lnd: rea
   else if (ch && ch.form === 'chinchilla') parametric('Approach 3', '#d62728', ch.fit.params, ch.boot?.x, undefined);
   const vp = comparison?.vpnls;
   if (vp) parametric('VPNLS', '#2ca02c', vp.fit.params, vp.bootstrap?.x, comparison?.approaches.find((x) => x.approach === 'vpnls'));
-  const color = { field: 'series', type: 'nominal', title: null, scale: { domain, range }, legend: { orient: 'bottom', direction: 'vertical', columns: 1 } };
+  const color = { field: 'series', type: 'nominal', title: null, scale: { domain, range }, legend: { orient: 'bottom', direction: 'vertical', columns: 1, symbolOpacity: 1, symbolType: 'stroke', symbolStrokeWidth: 2.5 } };
   const panel = (name: 'N_opt' | 'D_opt', i: number) => {
     const vs = [...rows.filter((r) => r.panel === name).map((r) => r.v), ...bands.filter((b) => b.panel === name).flatMap((b) => [b.lo, b.hi])].filter((v) => v > 0 && Number.isFinite(v));
     const vLo = minOf(vs) / 1.4;

@@ -4,7 +4,8 @@ import type { ChinchillaBootstrap, ChinchillaFit } from '../../analysis/chinchil
 import { chinchillaLoss } from '../../analysis/chinchilla.ts';
 import { kaplanNDLoss, type KaplanFit, type KaplanNDKey, type KaplanNDParams } from '../../analysis/kaplan.ts';
 import type { BootstrapResult } from '../../analysis/stats.ts';
-import { BASE_CONFIG, COUNT_LABELS, EXP_LABELS, logTicks, logspace, lossTicks, sci, skipped, type Chart, type PlotlyFigure } from '../common.ts';
+import { BASE_CONFIG, COUNT_LABELS, EXP_LABELS, logTicks, logspace, lossTicks, lossTitle, sci, skipped, type Chart, type PlotlyFigure } from '../common.ts';
+import { count, countRange } from './format.ts';
 import type { PointSet, ReportData } from '../data.ts';
 import { maxOf, minOf } from '../../analysis/extent.ts';
 
@@ -137,7 +138,7 @@ function obliquePanel(p: LndPanel, i: number, cDomain: [number, number]) {
   const ll = project(1, 0, 1.08);
   labels.push({ text: 'D (tokens)', x: dl.x + 0.06, y: dl.y - 0.16, align: 'left', kind: 'axis' });
   labels.push({ text: 'N (parameters)', x: nl.x - 0.06, y: nl.y - 0.16, align: 'right', kind: 'axis' });
-  labels.push({ text: 'validation loss', x: ll.x, y: ll.y, align: 'center', kind: 'axis' });
+  labels.push({ text: lossTitle(p.set.lossColumn, 'final').toLowerCase(), x: ll.x, y: ll.y, align: 'center', kind: 'axis' });
   const all = [...box, ...labels];
   const xDom = [minOf(all.map((q) => q.x)) - 0.12, maxOf(all.map((q) => q.x)) + 0.12];
   const yDom = [minOf(all.map((q) => q.y)) - 0.05, maxOf(all.map((q) => q.y)) + 0.05];
@@ -164,7 +165,17 @@ function obliquePanel(p: LndPanel, i: number, cDomain: [number, number]) {
           tooltip: [{ field: 'id' }, { field: 'N', format: '.3s' }, { field: 'D', format: '.3s' }, { field: 'C', format: '.2e' }, { field: 'loss', format: '.3f' }],
         },
       },
-      { name: `lnd${i}_labels`, data: { values: labels }, mark: { type: 'text', fontSize: 10, color: '#333' }, encoding: { x, y, text: { field: 'text' }, align: { field: 'align', type: 'nominal', scale: null }, fontWeight: { condition: { test: "datum.kind === 'axis'", value: 'bold' }, value: 'normal' } } },
+      // a text layer per alignment and weight (Vega-Lite has no align or fontWeight channel: they are mark properties)
+      ...(['left', 'right', 'center'] as const).flatMap((align) =>
+        (['tick', 'axis'] as const)
+          .filter((kind) => labels.some((l) => l.align === align && l.kind === kind))
+          .map((kind) => ({
+            name: `lnd${i}_labels_${kind}_${align}`,
+            data: { values: labels.filter((l) => l.align === align && l.kind === kind) },
+            mark: { type: 'text', fontSize: 10, color: '#333', align, fontWeight: kind === 'axis' ? 'bold' : 'normal' },
+            encoding: { x, y, text: { field: 'text' } },
+          })),
+      ),
     ],
   };
 }
@@ -181,13 +192,7 @@ function zTicks(lo: number, hi: number): number[] {
   return out;
 }
 
-function compact(v: number): string {
-  if (v >= 1e12) return `${Number((v / 1e12).toPrecision(2))}T`;
-  if (v >= 1e9) return `${Number((v / 1e9).toPrecision(2))}B`;
-  if (v >= 1e6) return `${Number((v / 1e6).toPrecision(2))}M`;
-  if (v >= 1e3) return `${Number((v / 1e3).toPrecision(2))}k`;
-  return String(v);
-}
+const compact = (v: number): string => count(v);
 
 // ---- 2D projections: loss vs N in D bands, loss vs D in N bands
 
@@ -203,7 +208,7 @@ function bands(values: number[], k: number): { of: (v: number) => number; labels
     const inBand = values.filter((v) => of(v) === j);
     return inBand.length ? Math.exp(inBand.reduce((s, v) => s + Math.log(v), 0) / inBand.length) : NaN;
   });
-  const labels = Array.from({ length: m }, (_, j) => `${compact(Math.exp(lo + j * w))}-${compact(Math.exp(lo + (j + 1) * w))}`);
+  const labels = Array.from({ length: m }, (_, j) => countRange(Math.exp(lo + j * w), Math.exp(lo + (j + 1) * w)));
   return { of: (v) => used.indexOf(of(v)) >= 0 ? of(v) : 0, labels, centres };
 }
 
@@ -219,16 +224,17 @@ function projectionPanel(p: LndPanel, i: number, along: 'n' | 'd') {
   const curves: { band: string; bandIndex: number; x: number; loss: number }[] = [];
   b.centres.forEach((c, j) => {
     if (!Number.isFinite(c)) return;
-    // the law at the band's centre, over the band's own span of the x variable (not across the whole axis)
+    // the law at the band's centre, over the band's own span of the x variable only (never beyond its runs)
     const inBand = pts.filter((q) => b.of(q[other]) === j).map((q) => q[along]);
-    for (const v of logspace(Math.max(xLo, minOf(inBand) / 1.5), Math.min(xHi, maxOf(inBand) * 1.5), 30)) curves.push({ band: bandName(j), bandIndex: j, x: v, loss: along === 'n' ? predict(p, v, c) : predict(p, c, v) });
+    if (!(maxOf(inBand) > minOf(inBand))) return;
+    for (const v of logspace(minOf(inBand), maxOf(inBand), 30)) curves.push({ band: bandName(j), bandIndex: j, x: v, loss: along === 'n' ? predict(p, v, c) : predict(p, c, v) });
   });
-  const ls = rows.map((r) => r.loss);
+  const ls = [...rows.map((r) => r.loss), ...curves.map((r) => r.loss)].filter(Number.isFinite);
   const lLo = minOf(ls) * 0.95;
   const lHi = maxOf(ls) * 1.05;
   const domain = b.labels.map((_, j) => bandName(j)).filter((_, j) => Number.isFinite(b.centres[j]));
   const x = { field: 'x', type: 'quantitative', title: along === 'n' ? `N, parameters (${p.set.accounting.n === 'kaplan' ? 'non-embedding, Kaplan' : p.set.accounting.n === 'total' ? 'all, Chinchilla' : 'as given'})` : 'D, training tokens', scale: { type: 'log', domain: [xLo, xHi], nice: false }, axis: { values: logTicks(xLo, xHi), labelExpr: COUNT_LABELS } };
-  const y = { field: 'loss', type: 'quantitative', title: 'Validation loss', scale: { type: 'log', domain: [lLo, lHi], nice: false }, axis: { values: zTicks(lLo, lHi), format: '~g' } };
+  const y = { field: 'loss', type: 'quantitative', title: lossTitle(p.set.lossColumn, 'final'), scale: { type: 'log', domain: [lLo, lHi], nice: false }, axis: { values: zTicks(lLo, lHi), format: '~g' } };
   const color = { field: 'band', type: 'ordinal', title: other === 'd' ? 'D band (tokens)' : 'N band (params)', scale: { domain, scheme: 'viridis' }, legend: { orient: 'right' } };
   return {
     title: { text: p.label, subtitle: [`loss vs ${along === 'n' ? 'N, by band of D' : 'D, by band of N'}`, formulaText(p)], limit: PANEL_2D.width, anchor: 'start' },
@@ -284,7 +290,7 @@ function plotlyFigure(panels: LndPanel[]): PlotlyFigure {
       domain: { x: [i * w, (i + 1) * w - 0.02], y: [0, 1] },
       xaxis: { type: 'log', dtick: 1, title: { text: 'D (tokens)' } },
       yaxis: { type: 'log', dtick: 1, title: { text: 'N (params)' } },
-      zaxis: { title: { text: 'validation loss' } },
+      zaxis: { title: { text: lossTitle(p.set.lossColumn, 'final').toLowerCase() } },
       camera: { eye: { x: -1.6, y: -1.6, z: 0.9 } },
     };
   });
@@ -309,7 +315,7 @@ export function lndCharts(data: ReportData, panels: readonly LndPanel[], reason?
       id: 'lnd-3d',
       title: title3d,
       caption:
-        `Each point is one run's final validation loss over its training tokens D and parameters N, coloured by training FLOPs (log scale); the wireframe is the fitted law. ` +
+        `Each point is one run's ${lossTitle(panels[0].set.lossColumn, 'final').toLowerCase()} over its training tokens D and parameters N, coloured by training FLOPs (log scale); the wireframe is the fitted law. ` +
         `Static view: a fixed oblique projection (azimuth 40 deg, elevation 25 deg) of (log D, log N, loss) computed in TypeScript, with drop lines to the floor; the HTML report has the rotatable 3D plot. ` +
         `${fitWords}. Accounting: ${accounting}. ${data.cWords}.`,
       spec: { ...base, hconcat: panels.map((p, i) => obliquePanel(p, i, cDomain)), resolve: { scale: { color: 'shared' } } } as never,
@@ -319,14 +325,14 @@ export function lndCharts(data: ReportData, panels: readonly LndPanel[], reason?
       status: 'drawn',
       id: 'lnd-vs-n',
       title: 'L(N, D): loss vs N in D bands',
-      caption: `Projection of chart 3: validation loss against N, runs coloured by their band of training tokens D; dashed: the fitted law at each band's geometric-mean D. Accounting: ${accounting}.`,
+      caption: `Projection of chart 3: ${lossTitle(panels[0].set.lossColumn, 'final').toLowerCase()} against N, runs coloured by their band of training tokens D; dashed: the fitted law at each band's geometric-mean D. Accounting: ${accounting}.`,
       spec: { ...base, hconcat: panels.map((p, i) => projectionPanel(p, i, 'n')), resolve: { scale: { color: 'independent' } } } as never,
     },
     {
       status: 'drawn',
       id: 'lnd-vs-d',
       title: 'L(N, D): loss vs D in N bands',
-      caption: `Projection of chart 3: validation loss against D, runs coloured by their band of model size N; dashed: the fitted law at each band's geometric-mean N. Accounting: ${accounting}.`,
+      caption: `Projection of chart 3: ${lossTitle(panels[0].set.lossColumn, 'final').toLowerCase()} against D, runs coloured by their band of model size N; dashed: the fitted law at each band's geometric-mean N. Accounting: ${accounting}.`,
       spec: { ...base, hconcat: panels.map((p, i) => projectionPanel(p, i + 2, 'd')), resolve: { scale: { color: 'independent' } } } as never,
     },
   ];

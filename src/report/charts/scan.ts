@@ -1,7 +1,9 @@
 // Seed chart 1 (docs/METHODS.md 12.1, Kaplan et al. 2020 Figure 18): batch-size scans, Step vs Tokens Processed,
 // one panel per model size, with the fitted eq. 5.1 contours. The scan analysis itself is analysis/bcrit.ts.
 import type { BcritAnalysis, BcritLevel } from '../../analysis/bcrit.ts';
-import { BASE_CONFIG, COUNT_LABELS, logTicks, params, sci, skipped, thinLog, type Chart } from '../common.ts';
+import { BASE_CONFIG, COUNT_LABELS, logTicks, lossTitle, params, sci, skipped, thinLog, type Chart } from '../common.ts';
+import { textWidth } from '../render.ts';
+import { batchTokens } from './format.ts';
 import type { ReportData, SizeGroup } from '../data.ts';
 import { maxOf, minOf } from '../../analysis/extent.ts';
 
@@ -29,7 +31,8 @@ export function scanChart(data: ReportData, scans: readonly ScanFit[]): Chart {
   }
   const allLoss = drawn.flatMap((s) => s.analysis!.curves.flatMap((c) => c.loss));
   const colorDomain = [minOf(allLoss), maxOf(allLoss)];
-  const panels = drawn.map((s, i) => panel(s, i, colorDomain));
+  const lossName = lossTitle(data.lossColumn, 'smoothed');
+  const panels = drawn.map((s, i) => panel(s, i, colorDomain, lossName));
   const skippedSizes = scans.filter((s) => s.analysis === null).map((s) => `${s.group.label} (${s.reason})`);
   return {
     status: 'drawn',
@@ -37,7 +40,7 @@ export function scanChart(data: ReportData, scans: readonly ScanFit[]): Chart {
     title: SCAN_TITLE,
     caption:
       `Steps S vs tokens processed E = S x B x T for each batch size (one curve per batch size: its smoothed running-minimum test loss, the envelope over its learning rates), ` +
-      `coloured by test loss. Dashed: Kaplan et al. 2020 eq. 5.1 fitted per loss level, S = S_min E / (E - E_min); rings: where each batch size reaches that level. ` +
+      `coloured by ${lossName.toLowerCase()}, labelled with its batch size in tokens (B). Dashed: Kaplan et al. 2020 eq. 5.1 fitted per loss level, S = S_min E / (E - E_min), drawn between the batch sizes that reach it; rings: where each batch size reaches that level. ` +
       `Panels by model size; ${data.nWords}. Batch sizes in tokens per step.` +
       (skippedSizes.length ? ` Not drawn: ${skippedSizes.join('; ')}.` : ''),
     spec: {
@@ -49,43 +52,139 @@ export function scanChart(data: ReportData, scans: readonly ScanFit[]): Chart {
   };
 }
 
-function panel(s: ScanFit, i: number, colorDomain: number[]) {
-  const a = s.analysis!;
-  const curveRows = a.curves.flatMap((c) => thinLog(c.steps.map((step, k) => ({ batch: c.batchTokens, step, tokens: c.tokens[k], loss: c.loss[k] })), (r) => r.step));
-  const steps = curveRows.map((r) => r.step);
-  const tokens = curveRows.map((r) => r.tokens);
-  const sLo = minOf(steps);
-  const sHi = maxOf(steps);
-  const eLo = minOf(tokens);
-  const eHi = maxOf(tokens);
-  const contourRows: { level: string; loss: number; step: number; tokens: number; order: number }[] = [];
-  const ringRows: { level: string; step: number; tokens: number }[] = [];
-  const labelRows: { level: string; step: number; tokens: number }[] = [];
-  for (const l of contourLevels(a.levels)) {
-    const name = `L = ${sci(l.loss, 3)}`;
-    let first: { step: number; tokens: number } | null = null;
-    // S = S_min E / (E - E_min), drawn around the measured points (up to 4x their largest S and E): from just
-    // above E_min (S -> infinity, the horizontal arm) to large E (S -> S_min, the vertical arm)
-    const sCap = Math.min(sHi * 1.2, 4 * maxOf(l.points.map((p) => p.steps)));
-    const eCap = Math.min(eHi * 1.2, 4 * maxOf(l.points.map((p) => p.tokens)));
-    const e0 = l.eMin * 1.0001;
-    for (let k = 0; k <= 80; k++) {
-      const E = Math.exp(Math.log(e0) + ((Math.log(eCap) - Math.log(e0)) * k) / 80);
-      const S = (l.sMin * E) / (E - l.eMin);
-      if (S > sCap || S < sLo / 1.5 || E < eLo / 1.5) continue;
-      contourRows.push({ level: name, loss: l.loss, step: S, tokens: E, order: k });
-      first ??= { step: S, tokens: E };
+const PANEL = { width: 330, height: 280 } as const;
+const LABEL_FONT = 10;
+/** Height of a label's box in pixels (DejaVu's ascent + descent at LABEL_FONT, with a pixel to spare). */
+const LABEL_H = 13;
+
+interface Box { x0: number; y0: number; x1: number; y1: number }
+type Align = 'left' | 'right' | 'center';
+
+/** The box of a label anchored at (x, y), baseline middle. */
+function boxOf(text: string, x: number, y: number, align: Align): Box {
+  const w = textWidth(text, LABEL_FONT);
+  const x0 = align === 'left' ? x : align === 'right' ? x - w : x - w / 2;
+  return { x0, y0: y - LABEL_H / 2, x1: x0 + w, y1: y + LABEL_H / 2 };
+}
+
+const overlaps = (a: Box, b: Box): boolean => a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1;
+
+/** Whether the segment p-q crosses or lies in the box (Liang-Barsky clipping). */
+function segmentHits(b: Box, px: number, py: number, qx: number, qy: number): boolean {
+  let t0 = 0;
+  let t1 = 1;
+  const dx = qx - px;
+  const dy = qy - py;
+  for (const [p, q] of [[-dx, px - b.x0], [dx, b.x1 - px], [-dy, py - b.y0], [dy, b.y1 - py]]) {
+    if (p === 0) {
+      if (q < 0) return false;
+    } else {
+      const r = q / p;
+      if (p < 0) t0 = Math.max(t0, r);
+      else t1 = Math.min(t1, r);
+      if (t0 > t1) return false;
     }
-    for (const p of l.points) ringRows.push({ level: name, step: p.steps, tokens: p.tokens });
-    if (first) labelRows.push({ level: name, ...first });
   }
-  const x = { field: 'step', type: 'quantitative', title: 'Step', scale: { type: 'log', domain: [sLo / 1.3, sHi * 1.3], nice: false }, axis: { values: logTicks(sLo / 1.3, sHi * 1.3), labelExpr: COUNT_LABELS } };
-  const y = { field: 'tokens', type: 'quantitative', title: 'Tokens Processed', scale: { type: 'log', domain: [eLo / 1.3, eHi * 1.3], nice: false }, axis: { values: logTicks(eLo / 1.3, eHi * 1.3), labelExpr: COUNT_LABELS } };
+  return true;
+}
+
+/** How many of the polylines' segments the box touches. */
+function lineHits(b: Box, lines: readonly { x: number; y: number }[][]): number {
+  let n = 0;
+  for (const l of lines) for (let k = 1; k < l.length; k++) if (segmentHits(b, l[k - 1].x, l[k - 1].y, l[k].x, l[k].y)) n++;
+  return n;
+}
+
+function panel(s: ScanFit, i: number, colorDomain: number[], lossName: string) {
+  const a = s.analysis!;
+  const { width: W, height: H } = PANEL;
+  const curveRows = a.curves.flatMap((c) => thinLog(c.steps.map((step, k) => ({ batch: c.batchTokens, step, tokens: c.tokens[k], loss: c.loss[k] })), (r) => r.step));
+  // each level's contour S = S_min E / (E - E_min) over its own batch sizes only: from the smallest to the largest E
+  // at which a batch size reached the level (the fit says nothing beyond them)
+  const contourRows: { level: string; loss: number; step: number; tokens: number; order: number }[] = [];
+  const ringRows: { level: string; step: number; tokens: number; batch: number }[] = [];
+  const levels = contourLevels(a.levels).map((l) => ({ l, name: `L = ${sci(l.loss, 3)}` }));
+  for (const { l, name } of levels) {
+    const es = l.points.map((p) => p.tokens);
+    const e0 = Math.max(minOf(es), l.eMin * 1.0001);
+    const e1 = maxOf(es);
+    for (let k = 0; k <= 60 && e1 > e0; k++) {
+      const E = e0 * (e1 / e0) ** (k / 60);
+      contourRows.push({ level: name, loss: l.loss, step: (l.sMin * E) / (E - l.eMin), tokens: E, order: k });
+    }
+    for (const p of l.points) ringRows.push({ level: name, step: p.steps, tokens: p.tokens, batch: p.batchTokens });
+  }
+  const steps = [...curveRows.map((r) => r.step), ...contourRows.map((r) => r.step)].filter((v) => v > 0 && Number.isFinite(v));
+  const tokens = [...curveRows.map((r) => r.tokens), ...contourRows.map((r) => r.tokens)].filter((v) => v > 0 && Number.isFinite(v));
+  let xLo = minOf(steps) / 1.3;
+  const xHi = maxOf(steps) * 1.3;
+  const yLo = minOf(tokens) / 1.3;
+  const yHi = maxOf(tokens) * 1.3;
+  // a label per batch size at the start of its line, on the left (the lines are parallel diagonals: to the right
+  // of one line's end lies the next line); the Step axis is widened to the left until every label fits in the panel
+  const starts = a.curves.filter((c) => c.steps.length > 0).map((c) => ({ batch: c.batchTokens, text: `B ${batchTokens(c.batchTokens)}`, step: c.steps[0], tokens: c.tokens[0] }));
+  for (const e of starts) {
+    const t = textWidth(e.text, LABEL_FONT) + 8;
+    const f = Math.exp((t * (Math.log(xHi) - Math.log(e.step))) / (W - t));
+    xLo = Math.min(xLo, e.step / f);
+  }
+  const px = (S: number) => (W * (Math.log(S) - Math.log(xLo))) / (Math.log(xHi) - Math.log(xLo));
+  const py = (E: number) => H * (1 - (Math.log(E) - Math.log(yLo)) / (Math.log(yHi) - Math.log(yLo)));
+  const toStep = (x: number) => Math.exp(Math.log(xLo) + (x / W) * (Math.log(xHi) - Math.log(xLo)));
+  const toTokens = (y: number) => Math.exp(Math.log(yLo) + (1 - y / H) * (Math.log(yHi) - Math.log(yLo)));
+  const inside = (b: Box) => b.x0 >= 1 && b.x1 <= W - 1 && b.y0 >= 1 && b.y1 <= H - 1;
+  const placed: Box[] = [];
+  const labelRows: { kind: 'batch' | 'level'; text: string; step: number; tokens: number; align: Align }[] = [];
+  // batch labels: left of the line's start, nudged down past a label already there
+  for (const e of [...starts].sort((p, q) => py(p.tokens) - py(q.tokens))) {
+    const x = px(e.step) - 5;
+    let y = Math.min(H - LABEL_H / 2 - 1, Math.max(LABEL_H / 2 + 1, py(e.tokens)));
+    for (let k = 0; k < 12 && placed.some((b) => overlaps(b, boxOf(e.text, x, y, 'right'))); k++) y = Math.min(H - LABEL_H / 2 - 1, y + LABEL_H / 2);
+    placed.push(boxOf(e.text, x, y, 'right'));
+    labelRows.push({ kind: 'batch', text: e.text, step: toStep(x), tokens: toTokens(y), align: 'right' });
+  }
+  // level labels: the spot near the contour, preferring its large-E end, that crosses no line and no other label
+  const lines = [
+    ...a.curves.map((c) => thinLog(c.steps.map((st, k) => ({ st, e: c.tokens[k] })), (r) => r.st).map((r) => ({ x: px(r.st), y: py(r.e) }))),
+    ...levels.map(({ name }) => contourRows.filter((r) => r.level === name).map((r) => ({ x: px(r.step), y: py(r.tokens) }))),
+  ];
+  const rings = ringRows.map((r) => ({ x0: px(r.step) - 4, y0: py(r.tokens) - 4, x1: px(r.step) + 4, y1: py(r.tokens) + 4 }));
+  for (const { name } of [...levels].reverse()) {
+    const anchors = [
+      ...ringRows.filter((r) => r.level === name).sort((p, q) => q.tokens - p.tokens).map((r) => ({ x: px(r.step), y: py(r.tokens) })),
+      ...contourRows.filter((r) => r.level === name).reverse().filter((_, k) => k % 4 === 0).map((r) => ({ x: px(r.step), y: py(r.tokens) })),
+    ];
+    let best: { x: number; y: number; align: Align; cost: number } | null = null;
+    anchors.forEach((p, k) => {
+      for (const [dx, dy, align] of [[-7, 0, 'right'], [7, 0, 'left'], [0, -10, 'center'], [0, 10, 'center'], [-7, -9, 'right'], [7, 9, 'left']] as const) {
+        const b = boxOf(name, p.x + dx, p.y + dy, align);
+        if (!inside(b)) continue;
+        const cost = 100 * placed.filter((q) => overlaps(q, b)).length + 10 * lineHits(b, lines) + 5 * rings.filter((q) => overlaps(q, b)).length + k * 0.1;
+        if (!best || cost < best.cost) best = { x: p.x + dx, y: p.y + dy, align, cost };
+      }
+    });
+    const b = best as { x: number; y: number; align: Align; cost: number } | null;
+    if (!b) continue;
+    placed.push(boxOf(name, b.x, b.y, b.align));
+    labelRows.push({ kind: 'level', text: name, step: toStep(b.x), tokens: toTokens(b.y), align: b.align });
+  }
+  const x = { field: 'step', type: 'quantitative', title: 'Step', scale: { type: 'log', domain: [xLo, xHi], nice: false }, axis: { values: logTicks(xLo, xHi), labelExpr: COUNT_LABELS } };
+  const y = { field: 'tokens', type: 'quantitative', title: 'Tokens Processed', scale: { type: 'log', domain: [yLo, yHi], nice: false }, axis: { values: logTicks(yLo, yHi), labelExpr: COUNT_LABELS } };
   const fitNote = a.fit ? '' : ` (no B_crit(L) fit: ${a.fitReason})`;
+  // a text layer per alignment (Vega-Lite has no align channel: a mark's align is fixed)
+  const text = (kind: 'batch' | 'level', color: string) =>
+    (['left', 'right', 'center'] as const)
+      .filter((al) => labelRows.some((r) => r.kind === kind && r.align === al))
+      .map((al) => ({
+        name: `scan${i}_${kind === 'batch' ? 'batch_labels' : 'labels'}_${al}`,
+        data: { values: labelRows.filter((r) => r.kind === kind && r.align === al) },
+        mark: { type: 'text', align: al, baseline: 'middle', fontSize: LABEL_FONT, color, ...(kind === 'level' ? { fontStyle: 'italic' } : {}) },
+        encoding: { x, y, text: { field: 'text' } },
+      }));
   return {
     title: { text: `Batch Size Scan - ${Number.isFinite(s.group.n) ? params(s.group.n) : s.group.label} Params`, subtitle: `${s.group.runs[0]?.sweep ? `sweep ${s.group.runs[0].sweep}: ` : ''}${a.curves.length} batch sizes, ${a.levels.filter((l) => l.status === 'ok').length} fitted loss levels${fitNote}` },
-    width: 330,
-    height: 280,
+    width: W,
+    height: H,
     layer: [
       {
         name: `scan${i}_curves`,
@@ -100,7 +199,7 @@ function panel(s: ScanFit, i: number, colorDomain: number[]) {
         encoding: {
           x,
           y,
-          color: { field: 'loss', type: 'quantitative', title: 'Test loss', scale: { scheme: 'viridis', domain: colorDomain }, legend: { type: 'gradient', gradientLength: 200 } },
+          color: { field: 'loss', type: 'quantitative', title: lossName, scale: { scheme: 'viridis', domain: colorDomain }, legend: { type: 'gradient', gradientLength: 200 } },
           tooltip: [{ field: 'batch', title: 'batch tokens' }, { field: 'step' }, { field: 'tokens' }, { field: 'loss', format: '.3f' }],
         },
       },
@@ -116,12 +215,8 @@ function panel(s: ScanFit, i: number, colorDomain: number[]) {
         mark: { type: 'point', shape: 'circle', size: 40, color: 'black', strokeWidth: 1, clip: true },
         encoding: { x, y },
       },
-      {
-        name: `scan${i}_labels`,
-        data: { values: labelRows },
-        mark: { type: 'text', align: 'right', baseline: 'top', dx: 0, dy: 5, fontSize: 10, color: '#222' },
-        encoding: { x, y, text: { field: 'level' } },
-      },
+      ...text('batch', '#555'),
+      ...text('level', '#222'),
     ],
   };
 }
