@@ -26,6 +26,8 @@ export interface ScanFixture {
   noTestLoss?: boolean;
   sweep?: string;
   seed?: number;
+  /** the B_crit(L) law behind the curves (default SCAN_LAW; a negative alphaB makes B_crit fall as the loss falls) */
+  law?: { bStar: number; alphaB: number };
 }
 
 export function scanRecords(o: ScanFixture = {}): RunRecord[] {
@@ -35,7 +37,8 @@ export function scanRecords(o: ScanFixture = {}): RunRecord[] {
   depths.forEach((depth, di) => {
     const s = sizeOf(depth);
     const floor = 1.7 - 0.15 * di;
-    const curves = syntheticBatchScan({ ...SCAN_LAW, batchTokens: batchSizes.map((b) => b * T), lossFloor: floor, finalLoss: floor + 0.35, evals: 40, noise: 0.002, seed: (o.seed ?? 0) + di });
+    const law = o.law ?? SCAN_LAW;
+    const curves = syntheticBatchScan({ ...law, batchTokens: batchSizes.map((b) => b * T), lossFloor: floor, finalLoss: floor + 0.35, evals: 40, noise: 0.002, seed: (o.seed ?? 0) + di });
     const rng = new SeededRandom(100 + di);
     for (const c of curves) {
       const batch = c.batchTokens / T;
@@ -50,7 +53,7 @@ export function scanRecords(o: ScanFixture = {}): RunRecord[] {
         const loss = step < c.points[0].step ? c.points[0].loss : p.loss;
         const row: MetricRow = { step, tokens: step * c.batchTokens, flops: step * c.batchTokens * s.flopsPerToken, trainLoss: loss * 0.995, lr: 1e-3, gradNorm: 1, wallMs: step * 20 };
         if (!o.noTestLoss && p.step === step) row.testLoss = p.loss;
-        const bSeq = (0.6 * SCAN_LAW.bStar * loss ** (-1 / SCAN_LAW.alphaB)) / T;
+        const bSeq = (0.6 * law.bStar * loss ** (-1 / law.alphaB)) / T;
         row.gradSq = 1 + 0.3 * rng.normal();
         row.traceSigma = bSeq * (1 + 0.3 * rng.normal());
         row.bSimple = bSeq;
