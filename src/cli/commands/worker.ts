@@ -13,7 +13,6 @@ export function registerWorker(program: Command): void {
     .command('worker')
     .description('run sweep jobs from a Redis queue on this machine (any number of machines may run workers)')
     .requiredOption('--queue <url>', 'redis:// URL of the queue `scaling-lab sweep --queue` fills');
-  // --store: the shared postgres:// store the sweep was given (a directory is shared only by workers on one machine)
   addShared(cmd, 'store', 'queueName', 'workers', 'threads', 'backend', 'cacheDir', 'noCache');
   cmd
     .option('--lock-duration <ms>', 'a job whose worker stops renewing its lock this long is stalled (a dead worker)', int('--lock-duration', 1), 30_000)
@@ -23,7 +22,7 @@ export function registerWorker(program: Command): void {
   addShared(cmd, 'outageWindow', 'statementTimeout');
   addDeprecatedAlias(cmd, '--concurrency <n>', '--workers');
   cmd
-    .addHelpText('after', '\nExample:\n  scaling-lab worker --queue redis://host:6379 --store postgres://user@host/db --workers 2 --threads 4\n\nA run another worker left (killed, crashed) is resumed here from its last checkpoint. A PostgreSQL or Redis\noutage shorter than --outage-window is waited out (one line per outage); the job lock is not renewed while the\nstore does not answer, so another worker can take a stuck run over.')
+    .addHelpText('after', '\nExample:\n  scaling-lab worker --queue redis://host:6379 --store postgres://user@host/db --workers 2 --threads 4\n\n--store is the shared postgres:// store the sweep was given (a directory is shared only by workers on this machine).\nA run another worker left (killed, crashed) is resumed here from its last checkpoint. A PostgreSQL or Redis\noutage shorter than --outage-window is waited out (one line per outage); the job lock is not renewed while the\nstore does not answer, so another worker can take a stuck run over.')
     .action(async (opts: Record<string, unknown>) => {
       const store = opts.store as string;
       if (storeKindOf(store) !== 'postgres') {
