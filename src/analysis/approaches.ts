@@ -10,6 +10,7 @@ import { quantile, std } from './stats.ts';
 import { SeededRandom } from '../util/random.ts';
 import { formatEstimate } from '../util/format.ts';
 import { AnalysisInputError } from './errors.ts';
+import { warning, type Warning } from './diagnostics.ts';
 
 export type { Est } from './isoflop.ts';
 
@@ -103,6 +104,8 @@ export interface ApproachComparison {
   heldOut: HeldOutCheck[];
   /** why a held-out check was not run */
   heldOutReason?: string;
+  /** machine-readable warnings of every approach (analysis/diagnostics.ts WARNING_CODES) */
+  warnings: Warning[];
 }
 
 /** Fewest runs for the parametric fits (5 parameters). */
@@ -150,6 +153,7 @@ export function compareApproaches(points: readonly ScalingPoint[], options: Comp
   const level = options.level ?? 0.95;
   const n = points.length;
   const approaches: ApproachSummary[] = [];
+  const warnings: Warning[] = [];
   const none = { samples: 0, failures: 0, ms: 0 };
 
   // Approach 2
@@ -176,6 +180,7 @@ export function compareApproaches(points: readonly ScalingPoint[], options: Comp
       });
     } else {
       approaches.push({ approach: 'approach2', label: APPROACH_LABELS.approach2, fitted: false, reason: iso.reason, flags, bootstrap: none });
+      warnings.push(warning('approach2-not-fitted', `Approach 2 ${iso.reason}`));
     }
   }
 
@@ -187,18 +192,29 @@ export function compareApproaches(points: readonly ScalingPoint[], options: Comp
     approaches.push({ approach: 'approach3', label: APPROACH_LABELS.approach3, fitted: false, reason, flags: [], bootstrap: none });
     approaches.push({ approach: 'vpnls', label: APPROACH_LABELS.vpnls, fitted: false, reason, flags: [], bootstrap: none });
   } else {
-    const fit = fitChinchilla(points);
-    const boot = R > 0 ? bootstrapChinchilla(points, fit, { samples: R, seed, level }) : null;
-    a3 = { fit, bootstrap: boot };
-    const flags3: string[] = [];
-    if (fit.params.E < 1e-3) flags3.push('E at ~0: the irreducible loss is not identified');
-    if (fit.params.alpha > 2.5 || fit.params.beta > 2.5) flags3.push('an exponent above 2.5: the fit is not a usable law');
-    approaches.push({ approach: 'approach3', label: APPROACH_LABELS.approach3, fitted: true, params: fit.params, ...parametricEsts(fit.params, boot, level), flags: flags3, bootstrap: boot ? { samples: R, failures: boot.failures, ms: boot.ms } : none });
+    let fit: ChinchillaFit | null = null;
+    try {
+      fit = fitChinchilla(points, { budget: options.budget });
+    } catch (err) {
+      if (!(err instanceof AnalysisInputError)) throw err;
+      const reason = `not fitted: ${err.message}`;
+      approaches.push({ approach: 'approach3', label: APPROACH_LABELS.approach3, fitted: false, reason, flags: [], bootstrap: none });
+      approaches.push({ approach: 'vpnls', label: APPROACH_LABELS.vpnls, fitted: false, reason, flags: [], bootstrap: none });
+    }
+    if (fit) {
+      const boot = R > 0 ? bootstrapChinchilla(points, fit, { samples: R, seed, level }) : null;
+      a3 = { fit, bootstrap: boot };
+      warnings.push(...fit.warnings, ...(boot?.warnings ?? []));
+      const flags3: string[] = [];
+      if (fit.params.E < 1e-3) flags3.push('E at ~0: the irreducible loss is not identified');
+      if (fit.params.alpha > 2.5 || fit.params.beta > 2.5) flags3.push('an exponent above 2.5: the fit is not a usable law');
+      approaches.push({ approach: 'approach3', label: APPROACH_LABELS.approach3, fitted: true, params: fit.params, ...parametricEsts(fit.params, boot, level), flags: flags3, bootstrap: boot ? { samples: R, failures: boot.failures, ms: boot.ms } : none });
 
-    const v = fitVpnls(points);
-    const vb = R > 0 ? bootstrapVpnls(points, v, { samples: R, seed, level }) : null;
-    vp = { fit: v, bootstrap: vb };
-    approaches.push({ approach: 'vpnls', label: APPROACH_LABELS.vpnls, fitted: true, params: v.params, ...parametricEsts(v.params, vb, level), flags: v.flags, bootstrap: vb ? { samples: R, failures: vb.failures, ms: vb.ms } : none });
+      const v = fitVpnls(points);
+      const vb = R > 0 ? bootstrapVpnls(points, v, { samples: R, seed, level }) : null;
+      vp = { fit: v, bootstrap: vb };
+      approaches.push({ approach: 'vpnls', label: APPROACH_LABELS.vpnls, fitted: true, params: v.params, ...parametricEsts(v.params, vb, level), flags: v.flags, bootstrap: vb ? { samples: R, failures: vb.failures, ms: vb.ms } : none });
+    }
   }
 
   // held-out budget
@@ -212,7 +228,7 @@ export function compareApproaches(points: readonly ScalingPoint[], options: Comp
     }
   }
 
-  return { label: options.label, n, level, approaches, disagreements: disagreements(approaches, level), isoflop: iso, approach3: a3, vpnls: vp, heldOut, heldOutReason };
+  return { label: options.label, n, level, approaches, disagreements: disagreements(approaches, level), isoflop: iso, approach3: a3, vpnls: vp, heldOut, heldOutReason, warnings };
 }
 
 /** Pairs of fitted approaches whose intervals on a quantity do not overlap (the estimates then disagree beyond their noise). */
@@ -258,7 +274,13 @@ export function heldOutCheck(
   const heldSet = new Set(held.members);
   const train = points.filter((p, i) => !heldSet.has(i) && p.c < cut);
   if (train.length < MIN_RUNS) return { reason: `not checked: ${train.length} runs below the largest budget` };
-  const params = method === 'approach3' ? fitChinchilla(train).params : fitVpnls(train).params;
+  let params: ChinchillaParams;
+  try {
+    params = method === 'approach3' ? fitChinchilla(train).params : fitVpnls(train).params;
+  } catch (err) {
+    if (err instanceof AnalysisInputError) return { reason: `not checked: the runs below the largest budget cannot be fitted (${err.message})` };
+    throw err;
+  }
   const predictions = held.members.map((i) => {
     const p = points[i];
     const predicted = chinchillaLoss(params, p.n, p.d);

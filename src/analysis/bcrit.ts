@@ -6,6 +6,7 @@ import type { LossCurve, RunRecord } from './records.ts';
 import { bootstrap, fitLine, fitParabola, nestedFTest, quantile, type BootstrapResult } from './stats.ts';
 import { SeededRandom } from '../util/random.ts';
 import { formatPercent } from '../util/format.ts';
+import { bootstrapWarnings, warning, type Warning } from './diagnostics.ts';
 import { AnalysisInputError } from './errors.ts';
 
 // ---- 1.1 progress: LR-weighted steps
@@ -399,6 +400,13 @@ export interface BcritAnalysis {
   lrWarnings: string[];
   /** why the B_crit(L) law should be read with care: failed resamples, a poor line, a narrow loss range */
   fitWarnings: string[];
+  /** the same and more, machine-readable (analysis/diagnostics.ts WARNING_CODES): B_crit falling with loss, intervals withheld */
+  warnings: Warning[];
+  /** the data: runs, distinct batch sizes, LRs and seeds, loss levels tried and usable */
+  counts: { runs: number; batchSizes: number; levels: number; usableLevels: number };
+  /** failed bootstrap resamples / tried; intervals are NaN (withheld) above BOOTSTRAP_WITHHOLD */
+  bootstrapFailureFraction?: number;
+  intervalsWithheld?: boolean;
   /** replicas (seeds) per batch size, where some batch size has more than one */
   seeds: number;
   units: 'tokens';
@@ -541,7 +549,8 @@ export function analyzeBatchScan(runs: readonly LossCurve[], options: BcritOptio
     .filter((c) => c.lr?.edge)
     .map((c) => `batch ${c.batchTokens} tokens: the best LR ${c.lr!.best.toPrecision(3)} is at the ${c.lr!.best === c.lr!.tried[0] ? 'low' : 'high'} edge of the LRs tried (${c.lr!.tried.map((v) => v.toPrecision(3)).join(', ')}); a better LR may lie beyond it`);
   const seeds = curves.reduce((m, c) => Math.max(m, c.replicas.length), 0);
-  const base = { curves, levels, lrWarnings, fitWarnings: [] as string[], seeds, units: 'tokens' as const };
+  const counts = { runs: runs.length, batchSizes: curves.length, levels: levels.length, usableLevels: 0 };
+  const base = { curves, levels, lrWarnings, fitWarnings: [] as string[], warnings: [] as Warning[], counts, seeds, units: 'tokens' as const };
 
   // the power-law regime: cut the pre-regime levels above a break
   const ok = levels.filter((l) => l.status === 'ok');
@@ -555,6 +564,7 @@ export function analyzeBatchScan(runs: readonly LossCurve[], options: BcritOptio
     }
   }
   const used = levels.filter((l) => l.status === 'ok');
+  counts.usableLevels = used.length;
   if (used.length < 3) return { ...base, fit: null, fitReason: `${used.length} usable levels (status ok); the B_crit(L) fit needs 3`, ...(brk && { regimeBreak: brk }) };
   const full = lnLine(used);
   const estimate = { bStar: Math.exp(full.intercept), alphaB: -1 / full.slope };
@@ -582,12 +592,28 @@ export function analyzeBatchScan(runs: readonly LossCurve[], options: BcritOptio
     return { bStar: Math.exp(fl.intercept), alphaB: -1 / fl.slope };
   }, estimate, { samples: bs.samples ?? 1000, seed: bootSeed, level: bs.level ?? 0.95 });
   const tried = boot.failures + boot.samples.bStar.length;
-  if (boot.failures > 0.2 * tried) {
+  const bw = bootstrapWarnings(boot.failures, tried);
+  if (bw.withheld) {
+    boot.ci = { bStar: [NaN, NaN], alphaB: [NaN, NaN] };
+    base.fitWarnings.push(`${boot.failures} of ${tried} bootstrap resamples could not fit 3 levels (too few batch sizes reach the deep levels): the intervals are withheld and the law is unreliable: scan more batch sizes, or give the large batches more tokens`);
+    base.warnings.push(...bw.warnings);
+  } else if (boot.failures > 0.2 * tried) {
     base.fitWarnings.push(`${boot.failures} of ${tried} bootstrap resamples could not fit 3 levels (too few batch sizes reach the deep levels); the intervals come from the rest and understate the uncertainty: scan more batch sizes, or give the large batches more tokens`);
+    base.warnings.push(warning('bootstrap-failures', base.fitWarnings[base.fitWarnings.length - 1]));
   }
-  if (full.r2 < 0.8) base.fitWarnings.push(`the levels scatter about the line (R^2 ${full.r2.toFixed(2)}): the exponent is weakly determined; read the per-level B_crit and their intervals rather than alpha_B`);
+  if (full.r2 < 0.8) {
+    base.fitWarnings.push(`the levels scatter about the line (R^2 ${full.r2.toFixed(2)}): the exponent is weakly determined; read the per-level B_crit and their intervals rather than alpha_B`);
+    base.warnings.push(warning('bcrit-weak', base.fitWarnings[base.fitWarnings.length - 1]));
+  }
   const span = Math.log(used[0].loss / used[used.length - 1].loss);
-  if (span < 0.1) base.fitWarnings.push(`the law spans only L ${used[used.length - 1].loss.toPrecision(3)}-${used[0].loss.toPrecision(3)} (${formatPercent(span)} in loss): an exponent over so short a range is fragile; train the runs longer so more levels are usable`);
+  if (span < 0.1) {
+    base.fitWarnings.push(`the law spans only L ${used[used.length - 1].loss.toPrecision(3)}-${used[0].loss.toPrecision(3)} (${formatPercent(span)} in loss): an exponent over so short a range is fragile; train the runs longer so more levels are usable`);
+    base.warnings.push(warning('bcrit-weak', base.fitWarnings[base.fitWarnings.length - 1]));
+  }
+  if (estimate.alphaB < 0) {
+    base.fitWarnings.push(`B_crit falls as the loss falls (alpha_B ${estimate.alphaB.toPrecision(3)} < 0), against Kaplan et al. 2020 fig. 10: the scan is too noisy or too short, or the levels sit in the warm-up; do not quote this law`);
+    base.warnings.push(warning('bcrit-falls', base.fitWarnings[base.fitWarnings.length - 1]));
+  }
   const a = (1 - boot.level) / 2;
   levels.forEach((l, j) => {
     const s = perLevel[j];
@@ -606,6 +632,8 @@ export function analyzeBatchScan(runs: readonly LossCurve[], options: BcritOptio
       residuals: Array.from(full.residuals),
       bootstrap: boot,
     },
+    bootstrapFailureFraction: bw.failureFraction,
+    intervalsWithheld: bw.withheld,
     ...(brk && { regimeBreak: brk }),
   };
 }

@@ -5,6 +5,8 @@ import { lbfgs, type LbfgsOptions, type OptimizeResult } from './optimize.ts';
 import { huber, huberDerivative, summarize, quantile, type BootstrapResult } from './stats.ts';
 import { SeededRandom } from '../util/random.ts';
 import { AnalysisInputError } from './errors.ts';
+import { minOf } from './extent.ts';
+import { bootstrapWarnings, checkLndInput, logFitQuality, lndWarnings, pointCounts, warning, type DataCounts, type Warning } from './diagnostics.ts';
 
 export interface ChinchillaParams {
   E: number;
@@ -174,6 +176,10 @@ export interface ChinchillaFitOptions {
   prune?: number;
   lbfgs?: LbfgsOptions;
   accounting?: Accounting;
+  /** exact duplicate rows the importer dropped (stated in `counts` and `warnings`) */
+  duplicatesDropped?: number;
+  /** the budget column's values, for counting distinct budgets */
+  budget?: ArrayLike<number>;
 }
 
 export interface ChinchillaFit {
@@ -188,6 +194,12 @@ export interface ChinchillaFit {
   /** log L_pred - log L per point, in input order */
   residuals: Float64Array;
   n: number;
+  /** the data the fit stood on: runs, distinct sizes, token counts, budgets, duplicates dropped */
+  counts: DataCounts;
+  /** parameters at a bound (E -> 0, an exponent at its limit): the data do not identify them */
+  notIdentified: ChinchillaKey[];
+  /** everything a reader should know before quoting the numbers: poor fit, parameters not identified, duplicates */
+  warnings: Warning[];
   diagnostics: {
     huberDelta: number;
     /** starts considered (the grid: 4500), each evaluated */
@@ -206,6 +218,8 @@ export interface ChinchillaFit {
     optimizer: Pick<OptimizeResult, 'success' | 'message' | 'iterations' | 'evaluations'>;
     /** root mean square of the log residuals */
     rmseLog: number;
+    /** R^2 of log loss: 1 - SS(residuals) / SS(log loss about its mean) */
+    r2Log: number;
     ms: number;
   };
 }
@@ -229,6 +243,7 @@ export function checkScalingPoints(points: readonly ScalingPoint[], minimum: num
 /** Best-of-starts L-BFGS on the Approach 3 objective (the grid unless `starts` is given). */
 export function fitChinchilla(points: readonly ScalingPoint[], options: ChinchillaFitOptions = {}): ChinchillaFit {
   checkScalingPoints(points, 6, 'the Chinchilla Approach 3 fit');
+  checkLndInput(points, 5, 'the Chinchilla Approach 3 fit');
   const t0 = performance.now();
   const delta = options.delta ?? HUBER_DELTA;
   const data = logData(points);
@@ -258,6 +273,11 @@ export function fitChinchilla(points: readonly ScalingPoint[], options: Chinchil
     ss += residuals[i] ** 2;
   });
   const { success, message, iterations, evaluations } = best.result;
+  const counts = pointCounts(points, options.budget, options.duplicatesDropped ?? 0);
+  const quality = logFitQuality(residuals, points.map((p) => p.loss));
+  const notIdentified = chinchillaNotIdentified(params, minOf(data.logL.map(Math.exp)));
+  const warnings = [...lndWarnings(counts, 5, quality)];
+  if (notIdentified.length) warnings.push(warning('not-identified', notIdentifiedText(params, notIdentified)));
   return {
     form: 'chinchilla-approach3',
     formula: 'L(N, D) = E + A / N^alpha + B / D^beta',
@@ -267,6 +287,9 @@ export function fitChinchilla(points: readonly ScalingPoint[], options: Chinchil
     accounting: options.accounting ?? { n: 'unknown', flops: 'given' },
     residuals,
     n: points.length,
+    counts,
+    notIdentified,
+    warnings,
     diagnostics: {
       huberDelta: delta,
       starts: starts.length,
@@ -278,9 +301,34 @@ export function fitChinchilla(points: readonly ScalingPoint[], options: Chinchil
       optima: best.optima,
       optimizer: { success, message, iterations, evaluations },
       rmseLog: Math.sqrt(ss / points.length),
+      r2Log: quality.r2Log,
       ms: performance.now() - t0,
     },
   };
+}
+
+/** E below this fraction of the lowest loss has run to its bound (0): the data do not identify it. */
+export const E_BOUND_FRACTION = 1e-3;
+/** An exponent below this (its term is a constant, merged with E) or above EXPONENT_HIGH has run to a limit. */
+export const EXPONENT_LOW = 0.01;
+export const EXPONENT_HIGH = 3;
+
+/** The parameters of an Approach 3 fit that sit at a bound: E -> 0, alpha or beta at ~0 or implausibly steep. */
+export function chinchillaNotIdentified(p: ChinchillaParams, minLoss: number): ChinchillaKey[] {
+  const out: ChinchillaKey[] = [];
+  if (!(p.E > E_BOUND_FRACTION * minLoss)) out.push('E');
+  for (const k of ['alpha', 'beta'] as const) if (!(p[k] > EXPONENT_LOW && p[k] < EXPONENT_HIGH)) out.push(k);
+  return out;
+}
+
+function notIdentifiedText(p: ChinchillaParams, keys: readonly ChinchillaKey[]): string {
+  return keys
+    .map((k) =>
+      k === 'E'
+        ? `E (the irreducible loss) is ${p.E.toPrecision(2)}, at its lower bound 0: not identified; the runs are far from convergence, so read alpha and beta as local slopes and train longer for a real E`
+        : `${k} = ${p[k].toPrecision(3)} is at its limit (outside ${EXPONENT_LOW}..${EXPONENT_HIGH}): not identified; widen the range of ${k === 'alpha' ? 'model sizes' : 'token counts'}`,
+    )
+    .join('; ');
 }
 
 /** Starts optimised by default in fitChinchilla: the 200 of the grid with the lowest starting objective. */
@@ -369,6 +417,11 @@ export interface ChinchillaBootstrapOptions {
 export interface ChinchillaBootstrap extends BootstrapResult<ChinchillaKey> {
   /** the refit strategy used, in words */
   strategy: string;
+  /** failed resamples / resamples tried */
+  failureFraction: number;
+  /** more than half the resamples failed: `ci` is NaN (withheld) */
+  withheld: boolean;
+  warnings: Warning[];
   /** per resample, the optimiser variables [a, b, e, alpha, beta] of the refit */
   x: Float64Array[];
   ms: number;
@@ -437,7 +490,10 @@ export function bootstrapChinchilla(
     mode === 'grid'
       ? `full grid (${grid.length} starts) per resample`
       : `warm starts from the ${optima.length} best distinct full-data optima plus ${extra} random grid points per resample`;
-  return { ...summarize(CHINCHILLA_KEYS, fit.params, cols, level, failures, seed), strategy, x: xs, ms: performance.now() - t0 };
+  const bw = bootstrapWarnings(failures, R);
+  const sum = summarize(CHINCHILLA_KEYS, fit.params, cols, level, failures, seed);
+  if (bw.withheld) for (const k of CHINCHILLA_KEYS) sum.ci[k] = [NaN, NaN];
+  return { ...sum, strategy, failureFraction: bw.failureFraction, withheld: bw.withheld, warnings: bw.warnings, x: bw.withheld ? [] : xs, ms: performance.now() - t0 };
 }
 
 // ---- predictions

@@ -199,9 +199,53 @@ export function parseJsonl(text: string, file: string): Table {
   return { file, columns: [...columns], rows };
 }
 
-/** By extension: .jsonl / .ndjson as JSON Lines, anything else as CSV. */
+/** By extension: .jsonl / .ndjson (and .json holding objects one per line) as JSON Lines, anything else as CSV; sniffTable first. */
 export function parseTable(text: string, file: string): Table {
-  return /\.(jsonl|ndjson)$/i.test(file) ? parseJsonl(text, file) : parseCsv(text, file);
+  sniffTable(text, file);
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  return /\.(jsonl|ndjson)$/i.test(file) || (/\.json$/i.test(file) && body.trimStart().startsWith('{')) ? parseJsonl(text, file) : parseCsv(text, file);
+}
+
+/**
+ * What a file is, before parsing it as a table, so that the wrong kind of file gets its own message instead of a
+ * parser's (random bytes used to read "a quote inside an unquoted field"): binary data (NUL bytes or mostly
+ * non-text), a JSON array or object document, a CSV delimited by semicolons or tabs. Throws AnalysisInputError naming
+ * the file and what to do; returns for anything that may be CSV or JSON Lines.
+ */
+export function sniffTable(text: string, file: string): void {
+  const head = text.slice(0, 8192);
+  let odd = 0;
+  for (let i = 0; i < head.length; i++) {
+    const c = head.charCodeAt(i);
+    if (c === 0) throw new AnalysisInputError(`${file}: binary data (NUL bytes), not a CSV or JSONL text file`, 'give a text file of runs (CSV with a header row, or JSON Lines); decompress a .gz or .zip first', { file });
+    if (c === 0xfffd || (c < 32 && c !== 9 && c !== 10 && c !== 13)) odd++;
+  }
+  if (head.length > 0 && odd / head.length > 0.05) {
+    throw new AnalysisInputError(`${file}: ${Math.round((100 * odd) / head.length)}% of its first ${head.length} characters are not text (not UTF-8?): not a CSV or JSONL file`, 'give a UTF-8 text file of runs (CSV with a header row, or JSON Lines); decompress a .gz or .zip first, or save the spreadsheet as CSV UTF-8', { file });
+  }
+  const body = (head.charCodeAt(0) === 0xfeff ? head.slice(1) : head).trimStart();
+  if (body.startsWith('[')) {
+    throw new AnalysisInputError(
+      `${file}: a JSON array, not CSV or JSON Lines (one JSON object per line)`,
+      `write one object per line to a .jsonl file, e.g. jq -c '.[]' ${file} > runs.jsonl, and pass that`,
+      { file },
+    );
+  }
+  if (/\.(jsonl|ndjson|json)$/i.test(file)) return;
+  if (body.startsWith('{')) {
+    throw new AnalysisInputError(`${file}: JSON, not CSV`, 'name a JSON Lines file (one object per line) .jsonl, or convert it to CSV with a header row', { file });
+  }
+  const header = body.split(/\r?\n/, 1)[0];
+  const count = (ch: string) => header.split(ch).length - 1;
+  for (const [ch, name] of [[';', 'semicolons (;)'], ['\t', 'tabs']] as const) {
+    if (count(ch) >= 1 && count(ch) > count(',')) {
+      throw new AnalysisInputError(
+        `${file}: the header "${header.length > 80 ? `${header.slice(0, 77)}...` : header}" is separated by ${name}, not commas: not a comma-separated CSV`,
+        ch === ';' ? 'save it as comma-separated CSV (spreadsheets: "CSV UTF-8 (comma delimited)"; decimal commas must become points), or replace ; with ,' : 'convert the tabs to commas (e.g. tr \'\\t\' \',\' < FILE > runs.csv)',
+        { file, row: 1 },
+      );
+    }
+  }
 }
 
 // ---- columns
@@ -281,6 +325,42 @@ export interface PointImport {
   /** the budget column's value per point (same order as points), when the file has one */
   budget?: number[];
   dropped: number;
+  /** exact duplicate rows (every cell the same) dropped: kept, they would count one run twice and narrow the intervals */
+  duplicates: number;
+}
+
+/**
+ * Drops exact duplicate rows (every cell equal) and refuses conflicting ones (the same run id in the id column with
+ * different cells): a duplicated run counts twice in a fit and narrows its intervals; two different rows for one
+ * run leave the loss ambiguous. Returns the rows kept, in order, and how many were dropped.
+ */
+export function dedupeRows(table: Table, rows: readonly TableRow[], idCol?: string): { rows: TableRow[]; duplicates: number } {
+  const seen = new Map<string, TableRow>();
+  const byId = new Map<string, { row: TableRow; key: string }>();
+  const kept: TableRow[] = [];
+  let duplicates = 0;
+  for (const row of rows) {
+    const key = JSON.stringify(table.columns.map((c) => cellOf(table, row, c) ?? null));
+    if (seen.has(key)) {
+      duplicates++;
+      continue;
+    }
+    if (idCol !== undefined) {
+      const id = String(cellOf(table, row, idCol) ?? '');
+      const first = byId.get(id);
+      if (first && id !== '') {
+        throw new AnalysisInputError(
+          `${table.file}: run "${id}" appears at lines ${first.row.line} and ${row.line} with different values`,
+          'keep one row per run (an exact duplicate row is dropped; two different rows for one run are ambiguous), or give each run its own id',
+          { file: table.file, row: row.line, column: idCol },
+        );
+      }
+      byId.set(id, { row, key });
+    }
+    seen.set(key, row);
+    kept.push(row);
+  }
+  return { rows: kept, duplicates };
 }
 
 /** Rows to ScalingPoints: N and loss required; D from its column or C / (6N); C from its column or 6ND. */
@@ -296,12 +376,13 @@ export function importScalingPoints(table: Table, options: PointImportOptions = 
   if (dCol === undefined && cColFound === undefined) {
     throw new AnalysisInputError(
       `${table.file}: neither a D (tokens) nor a C (FLOPs) column; the columns are ${table.columns.map((c) => `"${c}"`).join(', ')}`,
-      'name the tokens column with --d, or the FLOPs column with --flops (D = C / 6N)',
+      'add a tokens column (D, tokens) or a FLOPs column (C, flops; then D = C / 6N), or map one: fit --d-column / --flops-column',
       { file: table.file, column: 'D' },
     );
   }
   const budgets = new Map<ScalingPoint, number>();
-  let points = table.rows.map((row) => {
+  const dd = dedupeRows(table, table.rows, idCol);
+  let points = dd.rows.map((row) => {
     const n = num(table, row, nCol, true);
     const loss = num(table, row, lossCol, true);
     const cGiven = cColFound !== undefined ? num(table, row, cColFound, true) : NaN;
@@ -328,6 +409,7 @@ export function importScalingPoints(table: Table, options: PointImportOptions = 
     columns: { n: nCol, d: dCol, c: cCol, loss: lossCol, ...(budgetCol !== undefined ? { budget: budgetCol } : {}) },
     ...(budgetCol !== undefined ? { budget: points.map((p) => budgets.get(p)!) } : {}),
     dropped: table.rows.length - points.length,
+    duplicates: dd.duplicates,
   };
 }
 

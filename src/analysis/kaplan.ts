@@ -5,6 +5,7 @@ import { lbfgs, type OptimizeResult, type ValueAndGradient, type Bounds } from '
 import { bootstrap, type BootstrapOptions, type BootstrapResult } from './stats.ts';
 import { checkScalingPoints } from './chinchilla.ts';
 import { AnalysisInputError } from './errors.ts';
+import { bootstrapWarnings, checkLndInput, logFitQuality, lndWarnings, pointCounts, warning, type DataCounts, type Warning } from './diagnostics.ts';
 
 export interface KaplanNDParams {
   Nc: number;
@@ -39,8 +40,15 @@ export interface KaplanFit<P> {
   /** log L_pred - log L per point */
   residuals: Float64Array;
   n: number;
-  diagnostics: { starts: number; converged: number; rmseLog: number; optimizer: Pick<OptimizeResult, 'success' | 'message' | 'iterations' | 'evaluations'> };
+  /** L(N, D): the data the fit stood on (runs, distinct sizes, token counts, budgets, duplicates dropped) */
+  counts?: DataCounts;
+  /** poor fit, exponents at their bounds, duplicates (docs: analysis/diagnostics.ts WARNING_CODES) */
+  warnings: Warning[];
+  diagnostics: { starts: number; converged: number; rmseLog: number; r2Log?: number; optimizer: Pick<OptimizeResult, 'success' | 'message' | 'iterations' | 'evaluations'> };
 }
+
+/** A Kaplan bootstrap with its failure fraction; intervals withheld (NaN) when most resamples failed. */
+export type KaplanBootstrap<K extends string> = BootstrapResult<K> & { failureFraction: number; withheld: boolean; warnings: Warning[] };
 
 const EXP_BOUNDS: Bounds = [[null, null], [null, null], [1e-4, 5], [1e-4, 5]];
 
@@ -95,18 +103,40 @@ function ndStarts(): Float64Array[] {
 const ndParams = (x: ArrayLike<number>): KaplanNDParams => ({ Nc: Math.exp(x[0]), Dc: Math.exp(x[1]), alphaN: x[2], alphaD: x[3] });
 
 /** Fit Kaplan's L(N, D) by least squares in log L, best of an 81-point start grid, exponents in [1e-4, 5]. */
-export function fitKaplanND(points: readonly ScalingPoint[], accounting?: Accounting, starts: Float64Array[] = ndStarts()): KaplanFit<KaplanNDParams> {
+export function fitKaplanND(
+  points: readonly ScalingPoint[],
+  accounting?: Accounting,
+  starts: Float64Array[] = ndStarts(),
+  data: { duplicatesDropped?: number; budget?: ArrayLike<number> } = {},
+): KaplanFit<KaplanNDParams> {
   checkScalingPoints(points, 5, "Kaplan's L(N, D) fit");
+  checkLndInput(points, 4, "Kaplan's L(N, D) fit");
   const lN = Float64Array.from(points, (p) => Math.log(p.n));
   const lD = Float64Array.from(points, (p) => Math.log(p.d));
   const lL = Float64Array.from(points, (p) => Math.log(p.loss));
   const best = bestOf(ndObjective(lN, lD, lL), starts);
   const params = ndParams(best.r.x);
   const residuals = Float64Array.from(points, (p, i) => Math.log(kaplanNDLoss(params, p.n, p.d)) - lL[i]);
-  return finish('kaplan-nd', 'L(N, D) = [(Nc/N)^(alphaN/alphaD) + Dc/D]^alphaD', params, best, residuals, points.length, accounting, starts.length);
+  const fit = finish('kaplan-nd', 'L(N, D) = [(Nc/N)^(alphaN/alphaD) + Dc/D]^alphaD', params, best, residuals, points.length, accounting, starts.length);
+  const counts = pointCounts(points, data.budget, data.duplicatesDropped ?? 0);
+  const quality = logFitQuality(residuals, points.map((p) => p.loss));
+  fit.counts = counts;
+  fit.diagnostics.r2Log = quality.r2Log;
+  fit.warnings.push(...lndWarnings(counts, 4, quality));
+  const atBound = (['alphaN', 'alphaD'] as const).filter((k) => !(params[k] > 1.01 * EXP_BOUNDS[2][0]! && params[k] < 0.99 * EXP_BOUNDS[2][1]!));
+  if (atBound.length) fit.warnings.push(warning('not-identified', `${atBound.map((k) => `${k} = ${params[k].toPrecision(3)}`).join(', ')} at the bound of [${EXP_BOUNDS[2][0]}, ${EXP_BOUNDS[2][1]}]: not identified by these runs`));
+  return fit;
 }
 
-export function bootstrapKaplanND(points: readonly ScalingPoint[], fit: KaplanFit<KaplanNDParams>, options: BootstrapOptions = {}): BootstrapResult<KaplanNDKey> {
+/** bootstrapKaplanND with its failure fraction; intervals withheld when most resamples failed. */
+export function withFailures<K extends string>(b: BootstrapResult<K>, keys: readonly K[]): KaplanBootstrap<K> {
+  const tried = b.failures + (b.samples[keys[0]]?.length ?? 0);
+  const bw = bootstrapWarnings(b.failures, tried);
+  if (bw.withheld) for (const k of keys) b.ci[k] = [NaN, NaN];
+  return { ...b, failureFraction: bw.failureFraction, withheld: bw.withheld, warnings: bw.warnings };
+}
+
+export function bootstrapKaplanND(points: readonly ScalingPoint[], fit: KaplanFit<KaplanNDParams>, options: BootstrapOptions = {}): KaplanBootstrap<KaplanNDKey> {
   const lN = Float64Array.from(points, (p) => Math.log(p.n));
   const lD = Float64Array.from(points, (p) => Math.log(p.d));
   const lL = Float64Array.from(points, (p) => Math.log(p.loss));
@@ -114,12 +144,13 @@ export function bootstrapKaplanND(points: readonly ScalingPoint[], fit: KaplanFi
   const w = new Float64Array(points.length);
   // warm start from the full-data optimum plus 3 fixed grid points (the same documented speed-up as Approach 3)
   const starts = [fit.x, grid[13], grid[40], grid[67]];
-  return bootstrap(points.length, (idx) => {
+  const res = bootstrap(points.length, (idx) => {
     w.fill(0);
     for (const i of idx) w[i]++;
     const b = bestOf(ndObjective(lN, lD, lL, w), starts);
     return b.r.x.every(Number.isFinite) ? { ...ndParams(b.r.x) } : null;
   }, { ...fit.params }, options);
+  return withFailures(res, KAPLAN_ND_KEYS);
 }
 
 // ---- L(N, S_min)
@@ -219,6 +250,7 @@ function finish<P>(
     accounting: accounting ?? { n: 'unknown', flops: 'given' },
     residuals,
     n,
+    warnings: [],
     diagnostics: { starts, converged: best.converged, rmseLog: Math.sqrt(ss / n), optimizer: { success, message, iterations, evaluations } },
   };
 }

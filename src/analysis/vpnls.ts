@@ -2,6 +2,7 @@
 // "Problems with Chinchilla Approach 2", VPNLS): for fixed exponents the model is linear in (E, A, B), so the
 // inner problem is solved exactly and only (alpha, beta) are searched, on a grid and then by L-BFGS.
 import type { Accounting, ScalingPoint } from './records.ts';
+import { bootstrapWarnings } from './diagnostics.ts';
 import { CHINCHILLA_KEYS, chinchillaLoss, chinchillaObjective, checkScalingPoints, logData, HUBER_DELTA, type ChinchillaBootstrap, type ChinchillaKey, type ChinchillaParams } from './chinchilla.ts';
 import { lbfgs } from './optimize.ts';
 import { summarize } from './stats.ts';
@@ -381,10 +382,16 @@ export function bootstrapVpnls(points: readonly ScalingPoint[], fit: VpnlsFit, o
     xs.push(xOf(p));
     for (const key of CHINCHILLA_KEYS) cols.get(key)!.push(p[key]);
   }
+  const bw = bootstrapWarnings(failures, R);
+  const sum = summarize(CHINCHILLA_KEYS, fit.params, cols, level, failures, seed);
+  if (bw.withheld) for (const key of CHINCHILLA_KEYS) sum.ci[key] = [NaN, NaN];
   return {
-    ...summarize(CHINCHILLA_KEYS, fit.params, cols, level, failures, seed),
+    ...sum,
     strategy: `VPNLS refit per resample: L-BFGS from the full-data optimum and the best of a ${k} x ${k} exponent grid`,
-    x: xs,
+    failureFraction: bw.failureFraction,
+    withheld: bw.withheld,
+    warnings: bw.warnings,
+    x: bw.withheld ? [] : xs,
     ms: performance.now() - t0,
   };
 }

@@ -17,6 +17,17 @@ export const EXIT_DIVERGED = 3;
 export const EXIT_RUNS_FAILED = 4;
 /** Interrupted (SIGINT/SIGTERM) after checkpointing: the same command resumes. */
 export const EXIT_INTERRUPTED = 130;
+/** --strict (fit, bcrit, report): the results were printed, but some carry warnings (analysis/diagnostics.ts WARNING_CODES). */
+export const EXIT_WARNINGS = 5;
+
+/** The exit codes, for the help text of the commands that take --strict. */
+export const EXIT_CODES_HELP = `exit codes: 0 done; 1 usage error; 2 bad input (with a hint); ${EXIT_WARNINGS} with --strict: a result carries warnings (each printed as "warning [code]: ...", and in --json under "warnings")`;
+
+/** Prints each warning to stderr (not under --json, where they are in the object) and, under --strict, sets EXIT_WARNINGS. */
+export function finishWarnings(warnings: readonly { code: string; message: string }[], o: { strict?: boolean; json?: boolean; print?: boolean }): void {
+  if (o.print) for (const w of warnings) console.error(`warning [${w.code}]: ${w.message}`);
+  if (o.strict && warnings.length > 0 && !process.exitCode) process.exitCode = EXIT_WARNINGS;
+}
 
 // ---- flag-value parsers: each throws commander's InvalidArgumentError, so a bad value is a one-line usage error
 

@@ -15,6 +15,8 @@ export interface PointSet {
   accounting: Accounting;
   /** each point's nominal FLOP budget (a budget column), same order as points */
   budget?: number[];
+  /** exact duplicate rows the import dropped (the fits state the count and warn) */
+  duplicates?: number;
   /** which loss the points hold: the import's loss column ("val_loss", "loss"), or "testLoss" for our runs (axis titles) */
   lossColumn?: string;
 }

@@ -79,7 +79,7 @@ export function importFile(file: string, o: SourceOptions = {}): Pick<ReportInpu
 /** A reference data set for the side-by-side L(N, D) chart (end points only). */
 export function importReference(file: string, label: string, nConvention: ParamConvention | 'unknown' = 'unknown'): PointSet {
   const imp = importScalingPoints(parseTable(readText(file), file), { nConvention, minRows: 6 });
-  return { label, points: imp.points, accounting: imp.accounting, lossColumn: imp.columns.loss };
+  return { label, points: imp.points, accounting: imp.accounting, lossColumn: imp.columns.loss, duplicates: imp.duplicates };
 }
 
 /** Opens SOURCE (a store or an import file) and returns the report's input. An empty store is a ReportInputError. */

@@ -10,7 +10,8 @@ import { params } from '../../report/common.ts';
 import type { LossCurve } from '../../analysis/records.ts';
 import { openStore } from '../../store/store.ts';
 import { warnDamagedSource } from '../damaged.ts';
-import { ciText, fmt, int, positive, readSource, renderTable } from '../helpers.ts';
+import { ciText, EXIT_CODES_HELP, finishWarnings, fmt, int, positive, readSource, renderTable } from '../helpers.ts';
+import type { Warning } from '../../analysis/diagnostics.ts';
 import { addDeprecatedAlias, addShared } from '../options.ts';
 
 export interface BcritCliOptions {
@@ -37,6 +38,7 @@ export interface BcritCliOptions {
   bootstrapSeed: number;
   lossKind: 'test' | 'train';
   sweep?: string;
+  strict?: boolean;
 }
 
 const lossList = (v: string): number[] =>
@@ -77,13 +79,15 @@ export function registerBcrit(program: Command): void {
     .addOption(new Option('--loss-kind <kind>', 'for a store: test loss at eval steps, or train loss at every step').choices(['test', 'train']).default('test'))
     .option('--sweep <name>', 'for a store: only the runs of this sweep');
   // the bootstrap resamples batch sizes, and seeds within each, for the B*, alpha_B and per-level intervals
-  addShared(cmd, 'bootstrap', 'bootstrapSeed');
+  addShared(cmd, 'bootstrap', 'bootstrapSeed', 'strict');
+  cmd.addHelpText('after', `\n${EXIT_CODES_HELP}`);
   addDeprecatedAlias(cmd, '--seed <s>', '--bootstrap-seed');
   for (const c of ['run', 'batch-tokens', 'batch-size', 'step', 'tokens', 'loss', 'warmup', 'lr']) addDeprecatedAlias(cmd, `--${c} <column>`, `--${c}-column`);
   cmd.action(async (source: string, opts: BcritCliOptions) => {
       await warnDamagedSource(source);
       const { text, ...result } = await runBcrit(source, opts);
       console.log(opts.json ? JSON.stringify(result, null, 2) : text);
+      finishWarnings(result.warnings as Warning[], { strict: opts.strict });
     });
 }
 
@@ -123,7 +127,7 @@ function levelJson(l: BcritLevel) {
 function fitJson(a: BcritAnalysis) {
   const f = a.fit;
   return f
-    ? { form: f.form, formula: f.formula, bStar: f.bStar, alphaB: f.alphaB, ci: f.ci, standardError: f.standardError, n: f.n, r2: f.r2, bootstrap: { samples: f.bootstrap.samples.bStar.length, failures: f.bootstrap.failures, seed: f.bootstrap.seed } }
+    ? { form: f.form, formula: f.formula, bStar: f.bStar, alphaB: f.alphaB, ci: f.ci, standardError: f.standardError, n: f.n, r2: f.r2, bootstrap: { samples: f.bootstrap.samples.bStar.length, failures: f.bootstrap.failures, failureFraction: a.bootstrapFailureFraction, intervalsWithheld: a.intervalsWithheld, seed: f.bootstrap.seed } }
     : null;
 }
 
@@ -135,7 +139,8 @@ function groupText(label: string, a: BcritAnalysis): string {
     `== ${label}: ${a.curves.length} batch sizes (${a.curves.map((c) => c.batchTokens).join(', ')} tokens)${seeds}`,
     renderTable(['loss', 'sizes', 'S_min', 'E_min', 'B_crit', 'B_crit 95% CI', 'R^2', 'status'], rows),
     ...a.lrWarnings.map((w) => `warning: ${w}`),
-    ...a.fitWarnings.map((w) => `warning: ${w}`),
+    ...a.warnings.map((w) => `warning [${w.code}]: ${w.message}`),
+    `data: ${a.counts.runs} runs, ${a.counts.batchSizes} batch sizes, ${a.counts.usableLevels} of ${a.counts.levels} loss levels usable`,
     f
       ? `B_crit(L) = B* / L^(1/alpha_B): B* = ${fmt(f.bStar)} tokens ${ciText(f.ci.bStar)}, alpha_B = ${fmt(f.alphaB)} ${ciText(f.ci.alphaB)} (1/alpha_B = ${fmt(1 / f.alphaB)}); ${f.n} levels, R^2 ${fmt(f.r2)}; ${Math.round(f.bootstrap.level * 100)}% bootstrap over batch sizes${a.seeds > 1 ? ' and seeds' : ''}, ${f.bootstrap.samples.bStar.length} resamples (${f.bootstrap.failures} failed)`
       : `no B_crit(L) fit: ${a.fitReason}`,
@@ -188,7 +193,10 @@ export async function runBcrit(source: string, o: BcritCliOptions): Promise<Reco
     regimeBreak: r.analysis?.regimeBreak,
     lrWarnings: r.analysis?.lrWarnings ?? [],
     fitWarnings: r.analysis?.fitWarnings ?? [],
+    counts: r.analysis?.counts,
+    warnings: r.analysis?.warnings ?? [],
   }));
+  const warnings: Warning[] = results.flatMap((r) => (r.analysis?.warnings ?? []).map((w) => (results.length > 1 ? { ...w, message: `${r.label}: ${w.message}` } : w)));
   // one group: its fields at the top level too, so scripts need not index groups[0]
-  return { units: 'tokens', source: from, groups: groupsJson, pooled, ...(groupsJson.length === 1 && { ...groupsJson[0] }), text };
+  return { units: 'tokens', source: from, groups: groupsJson, pooled, ...(groupsJson.length === 1 && { ...groupsJson[0] }), warnings, text };
 }

@@ -16,7 +16,8 @@ import { bootstrapKaplanND, fitKaplanND, KAPLAN_ND_KEYS, type KaplanNDParams } f
 import type { ParamConvention } from '../../analysis/records.ts';
 import { compareApproaches } from '../../analysis/approaches.ts';
 import { APPROACH_HEADER, approachNotes, approachRows } from '../../report/approaches.ts';
-import { ciText, collect, commaList, fmt, fraction, int, positive, readSource, renderTable } from '../helpers.ts';
+import { ciText, collect, commaList, EXIT_CODES_HELP, finishWarnings, fmt, fraction, int, positive, readSource, renderTable } from '../helpers.ts';
+import { warningLines, type DataCounts, type Warning } from '../../analysis/diagnostics.ts';
 import { addDeprecatedAlias, addShared } from '../options.ts';
 
 export type Law = 'chinchilla' | 'kaplan';
@@ -48,6 +49,8 @@ export interface FitOptions {
   budgetColumn?: string;
   /** also fit Approach 2 and VPNLS and print every approach side by side */
   approaches?: boolean;
+  /** exit with EXIT_WARNINGS when a result carries warnings */
+  strict?: boolean;
 }
 
 export function registerFit(program: Command): void {
@@ -79,14 +82,23 @@ export function registerFit(program: Command): void {
     .option('--exclude-column <column>', 'column flagging rows to leave out, true/false (default: detect outlier, is_outlier, exclude, ...)')
     .option('--budget-column <column>', "column holding each run's nominal FLOP budget (default: detect budget, flop_budget, ...)")
     .option('--approaches', 'also fit Approach 2 (IsoFLOP parabolas) and VPNLS, and print every approach side by side with bootstrap intervals, where they disagree, and the held-out-budget error', false);
+  addShared(cmd, 'strict');
+  cmd.addHelpText('after', `\n${EXIT_CODES_HELP}`);
   addDeprecatedAlias(cmd, '--seed <s>', '--bootstrap-seed');
   for (const c of ['n', 'd', 'loss', 'flops', 'id']) addDeprecatedAlias(cmd, `--${c} <column>`, `--${c}-column`);
   cmd.action((file: string, opts: Omit<FitOptions, 'budget'> & { budget?: number[] }) => {
       const { text, ...result } = runFit(file, { ...opts, budget: opts.budget ?? [] });
       console.log(opts.json ? JSON.stringify(result, null, 2) : text);
+      finishWarnings(allWarnings(result), { strict: opts.strict });
       // every group refused: the command failed, though it said why for each
       if (Array.isArray(result.groups) && !(result.groups as { fitted: boolean }[]).some((g) => g.fitted)) process.exitCode = 2;
     });
+}
+
+/** Every warning of a `fit` result: its own, or each fitted group's (labelled). */
+export function allWarnings(result: Record<string, unknown>): Warning[] {
+  if (Array.isArray(result.groups)) return (result.groups as { label: string; warnings?: Warning[] }[]).flatMap((g) => (g.warnings ?? []).map((w) => ({ ...w, message: `${g.label}: ${w.message}` })));
+  return (result.warnings as Warning[] | undefined) ?? [];
 }
 
 /** The import summary as JSON: rows, filters, exclusions, groups. */
@@ -123,14 +135,15 @@ export function runFit(file: string, o: FitOptions): Record<string, unknown> & {
     const r = lawOf(label, imp);
     if (!o.approaches) return r;
     const c = compareApproaches(imp.points, { budget: imp.budget, bootstrap: o.bootstrap, seed: o.bootstrapSeed, level: o.level, label });
-    const text = [r.text, '', `every approach side by side (${c.n} runs${o.bootstrap > 0 ? `, ${Math.round(c.level * 100)}% bootstrap intervals, ${o.bootstrap} resamples` : ', no bootstrap: no intervals'}):`, renderTable(APPROACH_HEADER, approachRows(c)), ...approachNotes(c)].join('\n');
+    const extra = c.warnings.filter((w) => !r.warnings.some((x) => x.code === w.code));
+    const text = [r.text, ...warningLines(extra), '', `every approach side by side (${c.n} runs${o.bootstrap > 0 ? `, ${Math.round(c.level * 100)}% bootstrap intervals, ${o.bootstrap} resamples` : ', no bootstrap: no intervals'}):`, renderTable(APPROACH_HEADER, approachRows(c)), ...approachNotes(c)].join('\n');
     const approaches = {
       approaches: c.approaches,
       disagreements: c.disagreements.map((d) => d.text),
       heldOut: c.heldOut.map(({ predictions, ...h }) => ({ ...h, runs: predictions.length })),
       ...(c.heldOutReason ? { heldOutReason: c.heldOutReason } : {}),
     };
-    return { ...r, approaches, text };
+    return { ...r, warnings: [...r.warnings, ...extra], approaches, text };
   };
   const summary = `${file}: ${importSummary(g)}`;
   if (!o.group?.length) {
@@ -164,14 +177,15 @@ export function runFit(file: string, o: FitOptions): Record<string, unknown> & {
 }
 
 function chinchillaReport(label: string, imp: PointImport, o: FitOptions) {
-  const fit: ChinchillaFit = fitChinchilla(imp.points, { accounting: imp.accounting });
+  const fit: ChinchillaFit = fitChinchilla(imp.points, { accounting: imp.accounting, duplicatesDropped: imp.duplicates, budget: imp.budget });
   const boot: ChinchillaBootstrap | null =
     o.bootstrap > 0 ? bootstrapChinchilla(imp.points, fit, { samples: o.bootstrap, seed: o.bootstrapSeed, level: o.level, starts: o.fullGridBootstrap ? 'grid' : 'warm', extraStarts: o.extraStarts, warmOptima: o.warmOptima }) : null;
   const nan: [number, number] = [NaN, NaN];
   const ci = Object.fromEntries(CHINCHILLA_KEYS.map((k) => [k, boot ? boot.ci[k] : nan]));
   const se = Object.fromEntries(CHINCHILLA_KEYS.map((k) => [k, boot ? boot.standardError[k] : NaN]));
+  const warnings: Warning[] = [...fit.warnings, ...(boot?.warnings ?? [])];
   // the exponents do not depend on the budget: any C gives them
-  const interval = boot ? chinchillaAllocationInterval(fit.params, boot, 1e21) : null;
+  const interval = boot && !boot.withheld ? chinchillaAllocationInterval(fit.params, boot, 1e21) : null;
   const alloc = interval ?? chinchillaAllocation(fit.params, 1e21);
   const exponents = { a: alloc.a, b: alloc.b, ci: { a: interval?.ci.a ?? nan, b: interval?.ci.b ?? nan } };
   const budgets: (Allocation | AllocationInterval)[] = o.budget.map((c) => (boot ? chinchillaAllocationInterval(fit.params, boot, c) : chinchillaAllocation(fit.params, c)));
@@ -185,10 +199,15 @@ function chinchillaReport(label: string, imp: PointImport, o: FitOptions) {
     `compute-optimal (C = 6ND): N_opt ~ C^${fmt(exponents.a)} ${ciText(exponents.ci.a)}, D_opt ~ C^${fmt(exponents.b)} ${ciText(exponents.ci.b)}`,
     ...budgets.map((b) => `  C = ${b.c.toExponential(2)}: N_opt ${b.nOpt.toExponential(3)}, D_opt ${b.dOpt.toExponential(3)}, L ${b.loss.toFixed(4)}${'ci' in b ? ` ${ciText((b as AllocationInterval).ci.loss)}` : ''}`),
     boot ? `bootstrap: ${boot.samples.E.length} resamples (seed ${o.bootstrapSeed}, ${boot.failures} failed), ${boot.strategy}, ${(boot.ms / 1000).toFixed(1)} s` : 'bootstrap: none',
-    `fit: objective ${fit.objective.toExponential(4)}, rmse(log L) ${fmt(fit.diagnostics.rmseLog)}, ${fit.diagnostics.atBest}/${fit.diagnostics.starts} starts reached the best, ${fit.diagnostics.converged} converged, ${(fit.diagnostics.ms / 1000).toFixed(1)} s`,
+    `fit: objective ${fit.objective.toExponential(4)}, rmse(log L) ${fmt(fit.diagnostics.rmseLog)}, R^2(log L) ${fmt(fit.diagnostics.r2Log)}, ${fit.diagnostics.atBest}/${fit.diagnostics.starts} starts reached the best, ${fit.diagnostics.converged} converged, ${(fit.diagnostics.ms / 1000).toFixed(1)} s`,
+    countsLine(fit.counts),
+    ...warningLines(warnings),
   ].join('\n');
   return {
     law: 'chinchilla',
+    counts: fit.counts,
+    warnings,
+    notIdentified: fit.notIdentified,
     form: fit.form,
     formula: fit.formula,
     params: fit.params,
@@ -203,19 +222,20 @@ function chinchillaReport(label: string, imp: PointImport, o: FitOptions) {
     budgets,
     objective: fit.objective,
     diagnostics: { ...fit.diagnostics, bestStart: Array.from(fit.diagnostics.bestStart) },
-    bootstrap: boot ? { samples: boot.samples.E.length, failures: boot.failures, seed: o.bootstrapSeed, strategy: boot.strategy, ms: boot.ms } : null,
+    bootstrap: boot ? { samples: boot.samples.E.length, failures: boot.failures, failureFraction: boot.failureFraction, intervalsWithheld: boot.withheld, seed: o.bootstrapSeed, strategy: boot.strategy, ms: boot.ms } : null,
     text,
   };
 }
 
 function kaplanReport(label: string, imp: PointImport, o: FitOptions) {
-  const fit = fitKaplanND(imp.points, imp.accounting);
+  const fit = fitKaplanND(imp.points, imp.accounting, undefined, { duplicatesDropped: imp.duplicates, budget: imp.budget });
   const boot = o.bootstrap > 0 ? bootstrapKaplanND(imp.points, fit, { samples: o.bootstrap, seed: o.bootstrapSeed, level: o.level }) : null;
   const nan: [number, number] = [NaN, NaN];
   const ci = Object.fromEntries(KAPLAN_ND_KEYS.map((k) => [k, boot ? boot.ci[k] : nan]));
   const se = Object.fromEntries(KAPLAN_ND_KEYS.map((k) => [k, boot ? boot.standardError[k] : NaN]));
+  const warnings: Warning[] = [...fit.warnings, ...(boot?.warnings ?? [])];
   // the exponents do not depend on the budget: any C gives them
-  const interval = boot ? kaplanAllocationInterval(fit.params, boot, 1e21) : null;
+  const interval = boot && !boot.withheld ? kaplanAllocationInterval(fit.params, boot, 1e21) : null;
   const alloc = interval ?? kaplanAllocation(fit.params, 1e21);
   const exponents = { a: alloc.a, b: alloc.b, ci: { a: interval?.ci.a ?? nan, b: interval?.ci.b ?? nan } };
   const budgets = o.budget.map((c) => kaplanAllocation(fit.params, c));
@@ -229,10 +249,14 @@ function kaplanReport(label: string, imp: PointImport, o: FitOptions) {
     `compute-optimal from this form (C = 6ND): N_opt ~ C^${fmt(exponents.a)} ${ciText(exponents.ci.a)}, D_opt ~ C^${fmt(exponents.b)} ${ciText(exponents.ci.b)}`,
     ...budgets.map((b) => `  C = ${b.c.toExponential(2)}: N_opt ${b.nOpt.toExponential(3)}, D_opt ${b.dOpt.toExponential(3)}, L ${b.loss.toFixed(4)}`),
     boot ? `bootstrap: ${boot.samples.Nc.length} resamples (seed ${o.bootstrapSeed}, ${boot.failures} failed), warm-started` : 'bootstrap: none',
-    `fit: rmse(log L) ${fmt(fit.diagnostics.rmseLog)}, ${fit.diagnostics.converged}/${fit.diagnostics.starts} starts converged`,
+    `fit: rmse(log L) ${fmt(fit.diagnostics.rmseLog)}, R^2(log L) ${fmt(fit.diagnostics.r2Log ?? NaN)}, ${fit.diagnostics.converged}/${fit.diagnostics.starts} starts converged`,
+    countsLine(fit.counts!),
+    ...warningLines(warnings),
   ].join('\n');
   return {
     law: 'kaplan',
+    counts: fit.counts,
+    warnings,
     form: fit.form,
     formula: fit.formula,
     params: fit.params,
@@ -249,4 +273,9 @@ function kaplanReport(label: string, imp: PointImport, o: FitOptions) {
     diagnostics: fit.diagnostics,
     text,
   };
+}
+
+/** "data: 20 runs, 5 model sizes, 4 token counts, 20 budgets; 20 duplicate rows dropped" */
+function countsLine(c: DataCounts): string {
+  return `data: ${c.runs} runs, ${c.sizes} model sizes, ${c.tokens} token counts, ${c.budgets} FLOP budgets${c.duplicatesDropped ? `; ${c.duplicatesDropped} exact duplicate rows dropped` : ''}`;
 }
