@@ -31,7 +31,7 @@ export const METRIC_FIELDS: readonly MetricField[] = [
 const FIELD_KEYS = new Set<string>(METRIC_FIELDS.map((f) => f.key));
 
 /** Steps are Postgres `integer`s. */
-export const MAX_STEP = 2 ** 31 - 1;
+const MAX_STEP = 2 ** 31 - 1;
 
 export const RUN_STATUSES: readonly RunStatus[] = ['pending', 'running', 'done', 'diverged', 'failed'];
 
@@ -65,7 +65,7 @@ export function checkStep(step: unknown, what = 'step'): number {
  * Checks one row and returns a copy holding exactly the known fields. Losses and the other measurements may be
  * NaN or infinite (a diverged step is recorded as it happened); the step must be a non-negative integer.
  */
-export function checkMetricRow(row: unknown, where: string): MetricRow {
+function checkMetricRow(row: unknown, where: string): MetricRow {
   const bad = (what: string) =>
     new StoreError(
       'bad-input',
