@@ -2,7 +2,7 @@
 // formatters it replaced produced (run names, sweep plans, report checks), so a change of style shows up here.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fixed, formatCount, formatDuration, formatEstimate, formatInterval, formatParams, formatPercent, formatSig } from '../../src/util/format.ts';
+import { fixed, formatCount, formatDuration, formatEstimate, formatGrouped, formatInterval, formatParams, formatPercent, formatSig } from '../../src/util/format.ts';
 
 test('formatSig: significant figures, exponent outside [small, large)', () => {
   assert.equal(formatSig(0.012345), '0.0123');
@@ -24,6 +24,10 @@ test('formatSig: significant figures, exponent outside [small, large)', () => {
   assert.equal(formatSig(0, { trim: false, small: 1e-2, large: 1e4, zeroExponent: true }), '0.00e+0');
   // cli fit.ts's: 4 digits, exponent outside [1e-3, 1e5)
   assert.equal(formatSig(0.34567, { digits: 4 }), '0.3457');
+  // trim 'plain': trailing zeros dropped only without an exponent, so a column of exponents lines up
+  assert.equal(formatSig(1.5, { digits: 4, trim: 'plain' }), '1.5');
+  assert.equal(formatSig(150000, { digits: 4, trim: 'plain' }), '1.500e+5');
+  assert.equal(formatSig(150000, { digits: 4 }), '1.5e+5');
 });
 
 test('formatCount: SI suffixes, trimmed or not, capped', () => {
@@ -77,4 +81,11 @@ test('formatPercent', () => {
   assert.equal(formatPercent(0.1234), '12%');
   assert.equal(formatPercent(0.1234, 1), '12.3%');
   assert.equal(formatPercent(1), '100%');
+});
+
+test('formatGrouped: thousands separators, fixed decimals', () => {
+  assert.equal(formatGrouped(1234567), '1,234,567');
+  assert.equal(formatGrouped(4701.25, 1), '4,701.3');
+  assert.equal(formatGrouped(12, 2), '12.00');
+  assert.equal(formatGrouped(-9876.5), '-9,877');
 });
