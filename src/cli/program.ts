@@ -5,6 +5,7 @@ import { registerBench } from './commands/bench.ts';
 import { registerCorpora } from './commands/corpora.ts';
 import { registerFit } from './commands/fit.ts';
 import { registerBcrit } from './commands/bcrit.ts';
+import { registerPlan } from './commands/plan.ts';
 import { registerTrain } from './commands/train.ts';
 import { registerTokenize } from './commands/tokenize.ts';
 import { registerSweep } from './commands/sweep.ts';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerTokenize(program);
   registerFit(program);
   registerBcrit(program);
+  registerPlan(program);
   return program;
 }
 
