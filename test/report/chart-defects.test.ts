@@ -83,7 +83,7 @@ const translate = (t: string | undefined): [number, number] => {
   return m ? [Number(m[1]), Number(m[2])] : [0, 0];
 };
 
-/** Absolute points of a path made of M, L, H, V, C, Z commands (as d3-path writes lines and areas). */
+/** Points of a path made of M, L, H, V, C, Z commands and relative m, l, h, v (as Vega writes lines, areas, rects). */
 function pathPoints(d: string): [number, number][] {
   const out: [number, number][] = [];
   let x = 0;
@@ -103,6 +103,16 @@ function pathPoints(d: string): [number, number][] {
         break;
       case 'C':
         for (let k = 0; k + 5 < n.length; k += 6) out.push([(x = n[k + 4]), (y = n[k + 5])]);
+        break;
+      case 'm':
+      case 'l':
+        for (let k = 0; k + 1 < n.length; k += 2) out.push([(x += n[k]), (y += n[k + 1])]);
+        break;
+      case 'h':
+        for (const v of n) out.push([(x += v), y]);
+        break;
+      case 'v':
+        for (const v of n) out.push([x, (y += v)]);
         break;
       case 'Z':
       case 'z':

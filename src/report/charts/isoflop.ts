@@ -32,8 +32,9 @@ export function isoflopChart(data: ReportData, iso: IsoFlopFit | null, reason?: 
   // ill-posed budget: its points are shown and its legend entry says it was not fitted)
   const shown = iso.profiles.map((pr, i) => ({ pr, runs: members(i) })).filter(({ pr, runs }) => pr.status !== 'too-few-sizes' && runs.length > 0);
   if (shown.length === 0) {
-    const best = maxOf(iso.profiles.map((p) => new Set(p.runs).size));
-    return skipped('isoflop', ISOFLOP_TITLE, `an IsoFLOP profile needs 3 or more model sizes at one FLOP budget (${iso.grouping}); the most this data set has at one budget is ${best} run${best === 1 ? '' : 's'} (${iso.profiles.length} budgets)`);
+    const best = iso.profiles.length ? maxOf(iso.profiles.map((p) => new Set(p.runs).size)) : 0;
+    const most = iso.profiles.length ? `the most this data set has at one budget is ${best} run${best === 1 ? '' : 's'} (${iso.profiles.length} budgets)` : 'this data set has no FLOP budget at all';
+    return skipped('isoflop', ISOFLOP_TITLE, `an IsoFLOP profile needs 3 or more model sizes at one FLOP budget (${iso.grouping}); ${most}`);
   }
   const rows = shown.flatMap(({ pr, runs }) => runs.map((q) => ({ id: q.id, budget: profileLabel(pr), c: pr.c, n: q.n, loss: q.loss })));
   // each parabola over its own budget's sizes only (never beyond the runs it was fitted to)
@@ -81,7 +82,7 @@ export function isoflopChart(data: ReportData, iso: IsoFlopFit | null, reason?: 
       config: BASE_CONFIG,
       title: {
         text: `IsoFLOP profiles: ${label}`,
-        subtitle: [`${domain.length} budgets (${how}), ${vertices.length} with a minimum inside the sizes tried`, ...(notFitted.length ? [`not fitted (parabola opens downward): C = ${notFitted.join(', ')}`] : [])],
+        subtitle: [`${domain.length} budgets (${how}), ${vertices.length} with a minimum inside the sizes tried`, ...(notFitted.length ? [`${notFitted.length} not fitted (parabola opens downward; points only): C = ${notFitted.slice(0, 5).join(', ')}${notFitted.length > 5 ? ` and ${notFitted.length - 5} more` : ''}`] : [])],
         limit: 520,
         anchor: 'start',
       },

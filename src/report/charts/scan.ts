@@ -143,31 +143,46 @@ function panel(s: ScanFit, i: number, colorDomain: number[], lossName: string) {
     placed.push(boxOf(e.text, x, y, 'right'));
     labelRows.push({ kind: 'batch', text: e.text, step: toStep(x), tokens: toTokens(y), align: 'right' });
   }
-  // level labels: the spot near the contour, preferring its large-E end, that crosses no line and no other label
-  const lines = [
-    ...a.curves.map((c) => thinLog(c.steps.map((st, k) => ({ st, e: c.tokens[k] })), (r) => r.st).map((r) => ({ x: px(r.st), y: py(r.e) }))),
-    ...levels.map(({ name }) => contourRows.filter((r) => r.level === name).map((r) => ({ x: px(r.step), y: py(r.tokens) }))),
-  ];
+  // level labels: the spot near the contour, preferring its large-E end, that overlaps no other label and crosses as
+  // few lines as it can; a level whose label finds no free spot is not drawn (a contour without its loss says nothing)
+  const curveLines = a.curves.map((c) => thinLog(c.steps.map((st, k) => ({ st, e: c.tokens[k] })), (r) => r.st).map((r) => ({ x: px(r.st), y: py(r.e) })));
+  const contourLine = (name: string) => contourRows.filter((r) => r.level === name).map((r) => ({ x: px(r.step), y: py(r.tokens) }));
   const rings = ringRows.map((r) => ({ x0: px(r.step) - 4, y0: py(r.tokens) - 4, x1: px(r.step) + 4, y1: py(r.tokens) + 4 }));
+  const offsets: [number, number, Align][] = [];
+  for (const [d, e] of [[7, 10], [16, 18], [28, 28]]) {
+    offsets.push([-d, 0, 'right'], [d, 0, 'left'], [0, -e, 'center'], [0, e, 'center'], [-d, -e, 'right'], [d, e, 'left'], [-d, e, 'right'], [d, -e, 'left']);
+  }
+  const unlabelled = new Set<string>();
+  const cards: { step: number; step2: number; tokens: number; tokens2: number }[] = [];
   for (const { name } of [...levels].reverse()) {
+    const lines = [...curveLines, ...levels.filter((l) => !unlabelled.has(l.name)).map((l) => contourLine(l.name))];
     const anchors = [
       ...ringRows.filter((r) => r.level === name).sort((p, q) => q.tokens - p.tokens).map((r) => ({ x: px(r.step), y: py(r.tokens) })),
-      ...contourRows.filter((r) => r.level === name).reverse().filter((_, k) => k % 4 === 0).map((r) => ({ x: px(r.step), y: py(r.tokens) })),
+      ...contourRows.filter((r) => r.level === name).reverse().filter((_, k) => k % 3 === 0).map((r) => ({ x: px(r.step), y: py(r.tokens) })),
     ];
     let best: { x: number; y: number; align: Align; cost: number } | null = null;
     anchors.forEach((p, k) => {
-      for (const [dx, dy, align] of [[-7, 0, 'right'], [7, 0, 'left'], [0, -10, 'center'], [0, 10, 'center'], [-7, -9, 'right'], [7, 9, 'left']] as const) {
+      for (const [dx, dy, align] of offsets) {
         const b = boxOf(name, p.x + dx, p.y + dy, align);
         if (!inside(b)) continue;
-        const cost = 100 * placed.filter((q) => overlaps(q, b)).length + 10 * lineHits(b, lines) + 5 * rings.filter((q) => overlaps(q, b)).length + k * 0.1;
+        const crossed = lines.filter((l) => lineHits(b, [l]) > 0).length;
+        const cost = 1000 * placed.filter((q) => overlaps(q, b)).length + 20 * crossed + 5 * rings.filter((q) => overlaps(q, b)).length + 0.05 * Math.hypot(dx, dy) + k * 0.1;
         if (!best || cost < best.cost) best = { x: p.x + dx, y: p.y + dy, align, cost };
       }
     });
     const b = best as { x: number; y: number; align: Align; cost: number } | null;
-    if (!b) continue;
-    placed.push(boxOf(name, b.x, b.y, b.align));
+    if (!b || b.cost >= 1000) {
+      unlabelled.add(name);
+      continue;
+    }
+    const box = boxOf(name, b.x, b.y, b.align);
+    placed.push(box);
     labelRows.push({ kind: 'level', text: name, step: toStep(b.x), tokens: toTokens(b.y), align: b.align });
+    // a white card under the label, so that it reads where the lines are dense
+    cards.push({ step: toStep(box.x0 - 1), step2: toStep(box.x1 + 1), tokens: toTokens(box.y1 - 1), tokens2: toTokens(box.y0 + 1) });
   }
+  const shownContours = contourRows.filter((r) => !unlabelled.has(r.level));
+  const shownRings = ringRows.filter((r) => !unlabelled.has(r.level));
   const x = { field: 'step', type: 'quantitative', title: 'Step', scale: { type: 'log', domain: [xLo, xHi], nice: false }, axis: { values: logTicks(xLo, xHi), labelExpr: COUNT_LABELS } };
   const y = { field: 'tokens', type: 'quantitative', title: 'Tokens Processed', scale: { type: 'log', domain: [yLo, yHi], nice: false }, axis: { values: logTicks(yLo, yHi), labelExpr: COUNT_LABELS } };
   const fitNote = a.fit ? '' : ` (no B_crit(L) fit: ${a.fitReason})`;
@@ -182,7 +197,7 @@ function panel(s: ScanFit, i: number, colorDomain: number[], lossName: string) {
         encoding: { x, y, text: { field: 'text' } },
       }));
   return {
-    title: { text: `Batch Size Scan - ${Number.isFinite(s.group.n) ? params(s.group.n) : s.group.label} Params`, subtitle: `${s.group.runs[0]?.sweep ? `sweep ${s.group.runs[0].sweep}: ` : ''}${a.curves.length} batch sizes, ${a.levels.filter((l) => l.status === 'ok').length} fitted loss levels${fitNote}` },
+    title: { text: `Batch Size Scan - ${Number.isFinite(s.group.n) ? params(s.group.n) : s.group.label} Params`, subtitle: `${s.group.runs[0]?.sweep ? `sweep ${s.group.runs[0].sweep}: ` : ''}${a.curves.length} batch sizes, ${a.levels.filter((l) => l.status === 'ok').length} fitted loss levels (${levels.length - unlabelled.size} drawn)${fitNote}` },
     width: W,
     height: H,
     layer: [
@@ -205,16 +220,19 @@ function panel(s: ScanFit, i: number, colorDomain: number[], lossName: string) {
       },
       {
         name: `scan${i}_contours`,
-        data: { values: contourRows },
+        data: { values: shownContours },
         mark: { type: 'line', color: 'black', strokeDash: [5, 3], strokeWidth: 1.3, clip: true },
         encoding: { x, y, detail: { field: 'level', type: 'nominal' }, order: { field: 'order', type: 'quantitative' } },
       },
       {
         name: `scan${i}_rings`,
-        data: { values: ringRows },
+        data: { values: shownRings },
         mark: { type: 'point', shape: 'circle', size: 40, color: 'black', strokeWidth: 1, clip: true },
         encoding: { x, y },
       },
+      ...(cards.length
+        ? [{ name: `scan${i}_label_cards`, data: { values: cards }, mark: { type: 'rect', color: 'white', opacity: 0.85 }, encoding: { x, x2: { field: 'step2' }, y, y2: { field: 'tokens2' } } }]
+        : []),
       ...text('batch', '#555'),
       ...text('level', '#222'),
     ],
