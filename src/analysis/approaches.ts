@@ -87,6 +87,8 @@ export interface CompareOptions {
   label?: string;
   /** run the held-out-budget check (default true) */
   heldOut?: boolean;
+  /** exact duplicate rows the import dropped (stated in the Approach 3 fit's counts and warnings) */
+  duplicatesDropped?: number;
 }
 
 export interface ApproachComparison {
@@ -194,7 +196,7 @@ export function compareApproaches(points: readonly ScalingPoint[], options: Comp
   } else {
     let fit: ChinchillaFit | null = null;
     try {
-      fit = fitChinchilla(points, { budget: options.budget });
+      fit = fitChinchilla(points, { budget: options.budget, duplicatesDropped: options.duplicatesDropped });
     } catch (err) {
       if (!(err instanceof AnalysisInputError)) throw err;
       const reason = `not fitted: ${err.message}`;

@@ -39,7 +39,25 @@ export function validateConfig(config: GPTConfig): GPTConfig {
       `pick n_head dividing ${config.dModel} (e.g. ${largestDivisorAtMost(config.dModel, config.nHead)}), or use --depth, which keeps the head size at 64`,
     );
   }
+  // sizes up front: one Float32Array slab holds every parameter (and one each the gradients and AdamW's moments), so a
+  // model past MAX_PARAMS floats would fail later as "RangeError: Invalid typed array length" (issue 15)
+  const total = totalParams(config);
+  if (total > MAX_PARAMS) {
+    let depth = 1;
+    while (totalParams({ ...config, nLayer: depth + 1, dModel: 64 * (depth + 1), nHead: depth + 1 }) <= MAX_PARAMS) depth++;
+    throw new ConfigError(
+      `the model has ${total.toExponential(2)} parameters (n_layer ${config.nLayer}, d_model ${config.dModel}), above the limit of ${MAX_PARAMS.toExponential(2)} (2^31 floats in one parameter slab; ${Math.round((MAX_PARAMS * 16) / 2 ** 30)} GiB with gradients and AdamW moments)`,
+      `the largest depth at vocab ${config.vocab} and context ${config.context} is ${depth}; choose a smaller depth or d_model`,
+    );
+  }
   return config;
+}
+
+/** The most parameters a model may have: the parameter slab is one Float32Array of at most 2^31 floats. */
+export const MAX_PARAMS = 2 ** 31;
+
+function totalParams({ nLayer: L, dModel: C, vocab: V, context: T }: GPTConfig): number {
+  return V * C + T * C + L * (3 * C * C + 3 * C + C * C + C) + L * (4 * C * C + 4 * C + 4 * C * C + C) + L * 4 * C + 2 * C;
 }
 
 function checkPositiveInt(name: string, value: unknown, why: string): void {

@@ -10,6 +10,7 @@ import { fitIsoFlop, type IsoFlopFit } from '../analysis/isoflop.ts';
 import { compareApproaches, type ApproachComparison } from '../analysis/approaches.ts';
 import { quantile, type BootstrapResult } from '../analysis/stats.ts';
 import { AnalysisInputError } from '../analysis/errors.ts';
+import { LND_MIN_SIZES, LND_MIN_TOKENS, type Warning } from '../analysis/diagnostics.ts';
 import { CHART_ORDER, ReportInputError, type Chart, type ChartId } from './common.ts';
 import { prepareData, type NCount, type PointSet, type ReportData, type ReportInput } from './data.ts';
 import { scanChart, type ScanFit } from './charts/scan.ts';
@@ -76,7 +77,10 @@ export interface Report {
   charts: Chart[];
   fits: ReportFits;
   headline: Headline;
+  /** data notes (runs left out, import notes) and every fit's warning as "[code] where: message", for the page and the CLI */
   warnings: string[];
+  /** every fit's warnings, machine-readable, each labelled with the fit it belongs to (analysis/diagnostics.ts WARNING_CODES) */
+  diagnostics: (Warning & { fit: string })[];
   data: ReportData;
   /** the self-contained page (scripts and data inlined) */
   html: string;
@@ -121,12 +125,12 @@ type Boot<K extends string> = { ci: Record<K, [number, number]>; level: number }
 function lndFit(set: PointSet, form: 'chinchilla' | 'kaplan', o: Required<Pick<ReportOptions, 'bootstrap' | 'seed' | 'level'>>): LndPanel {
   switch (form) {
     case 'chinchilla': {
-      const fit: ChinchillaFit = fitChinchilla(set.points, { accounting: set.accounting });
+      const fit: ChinchillaFit = fitChinchilla(set.points, { accounting: set.accounting, budget: set.budget, duplicatesDropped: set.duplicates });
       const boot: ChinchillaBootstrap | null = o.bootstrap > 0 ? bootstrapChinchilla(set.points, fit, { samples: o.bootstrap, seed: o.seed, level: o.level }) : null;
       return { label: set.label, form, set, fit, boot };
     }
     case 'kaplan': {
-      const fit: KaplanFit<KaplanNDParams> = fitKaplanND(set.points, set.accounting);
+      const fit: KaplanFit<KaplanNDParams> = fitKaplanND(set.points, set.accounting, undefined, { budget: set.budget, duplicatesDropped: set.duplicates });
       const boot: BootstrapResult<keyof KaplanNDParams> | null = o.bootstrap > 0 ? bootstrapKaplanND(set.points, fit, { samples: o.bootstrap, seed: o.seed, level: o.level }) : null;
       return { label: set.label, form, set, fit, boot };
     }
@@ -141,7 +145,7 @@ function approachFits(data: ReportData, o: Required<Pick<ReportOptions, 'bootstr
   return sets.map((set) => {
     progress(`comparing Approach 2, Approach 3 and VPNLS on ${set.label} (${set.points.length} runs, ${o.bootstrap} bootstrap resamples each)`);
     try {
-      return { label: set.label, set, comparison: compareApproaches(set.points, { budget: set.budget, bootstrap: o.bootstrap, seed: o.seed, level: o.level, label: set.label }) };
+      return { label: set.label, set, comparison: compareApproaches(set.points, { budget: set.budget, bootstrap: o.bootstrap, seed: o.seed, level: o.level, label: set.label, duplicatesDropped: set.duplicates }) };
     } catch (err) {
       return { label: set.label, set, comparison: null, reason: fitErr(err) };
     }
@@ -158,8 +162,8 @@ function lndFits(data: ReportData, o: Required<Pick<ReportOptions, 'bootstrap' |
   if (!set) return { panels: [], reason: data.pointsReason ?? 'no end points' };
   const sizes = new Set(set.points.map((p) => p.n)).size;
   const budgets = new Set(set.points.map((p) => p.d)).size;
-  if (set.points.length < 6 || sizes < 3 || budgets < 2) {
-    return { panels: [], reason: `L(N, D) needs at least 6 runs over 3 or more model sizes and 2 or more token counts; this data set has ${set.points.length} runs, ${sizes} size${sizes === 1 ? '' : 's'}, ${budgets} token count${budgets === 1 ? '' : 's'}` };
+  if (set.points.length < 6 || sizes < LND_MIN_SIZES || budgets < LND_MIN_TOKENS) {
+    return { panels: [], reason: `L(N, D) needs at least 6 runs over ${LND_MIN_SIZES} or more model sizes and ${LND_MIN_TOKENS} or more token counts; this data set has ${set.points.length} runs, ${sizes} size${sizes === 1 ? '' : 's'}, ${budgets} token count${budgets === 1 ? '' : 's'}` };
   }
   try {
     progress(`fitting L(N, D), Chinchilla form, ${set.points.length} runs, ${o.bootstrap} bootstrap resamples`);
@@ -227,6 +231,28 @@ function headline(fits: ReportFits, o: Required<Pick<ReportOptions, 'bootstrap' 
   };
 }
 
+/**
+ * Every fit's warnings, once each, labelled with the fit: the B_crit(L) laws, the L(N, D) panels and their bootstraps,
+ * and the approaches compared per data set (Approach 3 of a panel is the comparison's own fit: not repeated).
+ */
+export function fitDiagnostics(fits: ReportFits): (Warning & { fit: string })[] {
+  const out: (Warning & { fit: string })[] = [];
+  const add = (fit: string, ws: readonly Warning[] | undefined) => {
+    for (const w of ws ?? []) if (!out.some((x) => x.fit === fit && x.code === w.code && x.message === w.message)) out.push({ ...w, fit });
+  };
+  for (const s of fits.scans) add(`B_crit(L) of ${s.group.label}`, s.analysis?.warnings);
+  for (const p of fits.lnd) {
+    const name = `L(N, D) ${p.form === 'chinchilla' ? 'Chinchilla' : 'Kaplan'} form on ${p.label}`;
+    add(name, p.fit.warnings);
+    add(name, (p.boot as { warnings?: Warning[] } | null)?.warnings);
+  }
+  for (const a of fits.approaches) {
+    const panel = fits.lnd.find((p) => p.form === 'chinchilla' && p.set === a.set);
+    add(panel ? `L(N, D) Chinchilla form on ${a.label}` : `approaches on ${a.label}`, a.comparison?.warnings);
+  }
+  return out;
+}
+
 // ---- build and write
 
 /**
@@ -264,7 +290,8 @@ export async function buildReport(input: ReportInput, options: ReportOptions = {
     }
   }
   const head = headline(fits, o);
-  const report: Omit<Report, 'html'> = { source: data.source, charts, fits, headline: head, warnings: data.warnings, data };
+  const diagnostics = fitDiagnostics(fits);
+  const report: Omit<Report, 'html'> = { source: data.source, charts, fits, headline: head, warnings: [...data.warnings, ...diagnostics.map((w) => `[${w.code}] ${w.fit}: ${w.message}`)], diagnostics, data };
   return { ...report, html: reportHtml(report) };
 }
 

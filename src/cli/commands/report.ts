@@ -1,11 +1,12 @@
 // `scaling-lab report`: charts (SVG, PNG) and a self-contained HTML report from a store or an import file.
 // The shell only: loading is report/source.ts, fits and charts are report/build.ts over analysis/.
 import { Command, InvalidArgumentError } from 'commander';
-import { buildReport, writeReport, type Format } from '../../report/build.ts';
+import { buildReport, type Format } from '../../report/build.ts';
+import { checkReportOut, writeReportAtomic } from '../../report/output.ts';
 import { loadReportInput, importReference } from '../../report/source.ts';
 import { warnDamagedSource } from '../damaged.ts';
 import { ReportInputError, sci, ciText } from '../../report/common.ts';
-import { collect, commaList, positive, renderTable } from '../helpers.ts';
+import { collect, commaList, EXIT_CODES_HELP, finishWarnings, positive, renderTable } from '../helpers.ts';
 import { addDeprecatedAlias, addShared } from '../options.ts';
 import { APPROACH_HEADER, approachNotes, approachRows } from '../../report/approaches.ts';
 import { WHERE_SYNTAX } from '../../analysis/importers.ts';
@@ -29,6 +30,7 @@ interface ReportCliOptions {
   budgetColumn?: string;
   label?: string;
   panels?: string[];
+  strict?: boolean;
 }
 
 const FORMATS: Format[] = ['svg', 'png', 'html'];
@@ -45,7 +47,7 @@ export function registerReport(program: Command): void {
     .command('report')
     .description('Draw the scaling-law charts (batch-size scans, critical batch size, L(N, D) in 3D, learning curves, IsoFLOP profiles, compute-optimal frontier) as SVG/PNG and one self-contained HTML report.')
     .argument('<source>', 'a runs directory (file store), a postgres:// store URL, or a CSV/JSONL import of loss curves (run, batch_tokens, step, loss) or run end points (N, D, loss)')
-    .option('--out <dir>', 'directory for the charts and report.html', 'reports')
+    .option('--out <dir>', 'directory for the charts and report.html: written beside it first, then moved into place (an earlier report there is replaced whole)', 'reports')
     .option('--format <list>', 'what to write, comma separated: svg, png, html', formats, FORMATS);
   addShared(cmd, 'bootstrap', 'bootstrapSeed');
   cmd
@@ -64,10 +66,14 @@ export function registerReport(program: Command): void {
     .option('--budget-column <column>', "column holding each run's nominal FLOP budget (default: detect budget, flop_budget, ...; else budgets are clustered from C)")
     .option('--label <text>', "the data set's name in chart titles (default: the file's basename)")
     .option('--quiet', 'no progress lines on stderr', false);
+  addShared(cmd, 'strict');
+  cmd.addHelpText('after', `\n${EXIT_CODES_HELP}`);
   addDeprecatedAlias(cmd, '--seed <s>', '--bootstrap-seed');
   addDeprecatedAlias(cmd, '--n-count <count>', '--n-params');
   cmd.action(async (source: string, o: ReportCliOptions) => {
       const progress = o.quiet ? undefined : (line: string) => process.stderr.write(`report: ${line}\n`);
+      // before any fitting: a read-only or misnamed --out fails now, not after minutes of bootstrap
+      checkReportOut(o.out);
       await warnDamagedSource(source);
       const input = await loadReportInput(source, {
         sweep: o.sweep,
@@ -87,7 +93,7 @@ export function registerReport(program: Command): void {
         throw new ReportInputError('--reference needs end points of our own runs to sit beside', 'give a store or an end-point import as SOURCE');
       }
       const report = await buildReport(input, { bootstrap: o.bootstrap, seed: o.bootstrapSeed, nCount: o.nParams, onProgress: progress });
-      const written = writeReport(o.out, report, o.format, progress);
+      const written = writeReportAtomic(o.out, report, o.format, progress);
       for (const w of report.warnings) console.log(`warning: ${w}`);
       for (const c of report.charts) {
         if (c.status === 'skipped') console.log(`not drawn: ${c.title}: ${c.reason}`);
@@ -110,5 +116,6 @@ export function registerReport(program: Command): void {
         for (const line of approachNotes(g.comparison)) console.log(line);
       }
       console.log(`wrote ${written.files.length} files to ${written.dir}${o.format.includes('html') ? ` (open ${written.dir}/report.html)` : ''}`);
+      finishWarnings(report.diagnostics, { strict: o.strict });
     });
 }
