@@ -131,7 +131,13 @@ async function loadLaws(source: string, o: PlanCliOptions): Promise<Laws> {
   if (isDir || isUrl) return loadStoreLaws(source, o);
   if (/\.json$/i.test(source)) return loadSavedFit(source);
   const table = parseTable(readSource(source), source);
-  const g = importGroupedPoints(table, { nConvention: o.nConvention, dropHighest: o.dropHighest, minRuns: 6, label: baseName(source) });
+  let g: ReturnType<typeof importGroupedPoints>;
+  try {
+    g = importGroupedPoints(table, { nConvention: o.nConvention, dropHighest: o.dropHighest, minRuns: 6, label: baseName(source) });
+  } catch (err) {
+    if (err instanceof AnalysisInputError && / a fit needs at least /.test(err.message)) throw new AnalysisInputError(`no L(N, D) fit is possible: ${err.message}`, NO_LND);
+    throw err;
+  }
   const only = g.groups[0];
   if (!only.imp) throw new AnalysisInputError(`${source}: no L(N, D) fit is possible: ${only.reason}`, NO_LND);
   return { ...fitLaws(only.imp.points, o, `${baseName(source)} (${only.imp.points.length} runs${only.imp.dropped ? `, ${only.imp.dropped} dropped` : ''})`, only.imp.accounting), lr: [] };

@@ -1,0 +1,99 @@
+// `scaling-lab plan` end to end: Epoch's Chinchilla reconstruction at Chinchilla's budget against the allocation computed
+// by hand from Epoch's published parameters, and bad input (what is missing, and which command produces it).
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const bin = new URL('../../bin/scaling-lab.js', import.meta.url).pathname;
+const fixture = new URL('../fixtures/analysis/chinchilla_epoch_svg_extracted.csv', import.meta.url).pathname;
+const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
+const temps: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'scaling-lab-plan-'));
+  temps.push(dir);
+  return dir;
+}
+after(() => {
+  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
+});
+
+// Hoffmann et al. 2022 eq. 4 from Epoch's published parameters (Besiroglu et al. 2024): E 1.817, A 482.0, B 2085.4,
+// alpha 0.348, beta 0.366, at C = 5.76e23: G = (alpha A / (beta B))^(1/(alpha+beta)) = 0.119776,
+// N_opt = G (C/6)^(beta/(alpha+beta)) = 7.2310e10, D_opt = (C/6) / N_opt = 1.3276e12.
+const C = 5.76e23;
+const G = ((0.348 * 482.0) / (0.366 * 2085.4)) ** (1 / (0.348 + 0.366));
+const N_HAND = G * (C / 6) ** (0.366 / (0.348 + 0.366));
+const D_HAND = C / 6 / N_HAND;
+
+test('plan on the Epoch data at C = 5.76e23: N_opt, D_opt within 3% of the hand allocation, intervals cover it', () => {
+  const r = cli('plan', fixture, '--flops', String(C), '--drop-highest', '5', '--bootstrap', '100', '--bcrit-law', '2e8,0.21', '--context', '2048', '--no-probe', '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  const { nOpt, dOpt } = j.allocation;
+  assert.ok(Math.abs(nOpt.estimate / N_HAND - 1) < 0.03, `N_opt ${nOpt.estimate} vs ${N_HAND}`);
+  assert.ok(Math.abs(dOpt.estimate / D_HAND - 1) < 0.03, `D_opt ${dOpt.estimate} vs ${D_HAND}`);
+  assert.ok(nOpt.ci[0] <= N_HAND && N_HAND <= nOpt.ci[1], `N interval ${nOpt.ci}`);
+  assert.ok(dOpt.ci[0] <= D_HAND && D_HAND <= dOpt.ci[1], `D interval ${dOpt.ci}`);
+  assert.equal(j.samples, 100);
+  // the loss, its prediction interval wider than the mean's, and the batch recipe from the given law
+  assert.ok(Math.abs(j.allocation.loss.estimate - 1.973) < 0.02);
+  assert.ok(j.allocation.predictionInterval[0] < j.allocation.loss.ci[0]);
+  assert.equal(j.batch.context, 2048);
+  assert.ok(Math.abs(j.batch.recommended.tokens / dOpt.estimate - 1) < 1e-3);
+  assert.ok(j.extrapolation.factor > 10 && j.extrapolation.factor < 100 && !j.extrapolation.warn, JSON.stringify(j.extrapolation));
+  assert.equal(j.lr, null);
+  assert.equal(j.wallTime, null);
+});
+
+test('plan: a budget far past the runs warns with the factor; a target loss gives the budget; text mode names the papers', () => {
+  const r = cli('plan', fixture, '--flops', '1e29', '--bootstrap', '0', '--no-probe');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /warning: the budget is 7\.7e\+6x the largest run's FLOPs, past the 1e\+6x/);
+  assert.match(r.stdout, /Hoffmann et al\. 2022 eq\. 4/);
+  assert.match(r.stdout, /intervals: none/);
+  const l = JSON.parse(cli('plan', fixture, '--loss', '2.0', '--bootstrap', '0', '--no-probe', '--json').stdout);
+  assert.equal(l.allocation.mode, 'loss');
+  assert.ok(Math.abs(l.allocation.loss.estimate - 2.0) < 1e-9);
+  assert.ok(l.allocation.c.estimate > 1e22 && l.allocation.c.estimate < 1e24, `${l.allocation.c.estimate}`);
+});
+
+test('plan: bad input says what is missing and which command produces it', () => {
+  for (const bad of ['abc', '0', '-1e20']) {
+    const r = cli('plan', fixture, '--flops', bad, '--no-probe');
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /--flops must be a positive number/);
+  }
+  const none = cli('plan', fixture, '--no-probe');
+  assert.equal(none.status, 2);
+  assert.match(none.stderr, /plan needs a FLOP budget or a target loss/);
+  assert.match(none.stderr, /hint: add --flops C/);
+  const dir = tempDir();
+  writeFileSync(join(dir, 'few.csv'), 'N,D,loss\n1e6,1e8,4\n2e6,1e8,3.8\n4e6,1e8,3.7\n');
+  const few = cli('plan', join(dir, 'few.csv'), '--flops', '1e18', '--no-probe');
+  assert.equal(few.status, 2);
+  assert.match(few.stderr, /no L\(N, D\) fit is possible/);
+  assert.match(few.stderr, /hint: run a size x data sweep first \(scaling-lab sweep --design isoflop/);
+  // no B_crit law: the recipe stops at the allocation and says how to get one
+  const nob = cli('plan', fixture, '--flops', '1e22', '--bootstrap', '0', '--no-probe');
+  assert.equal(nob.status, 0, nob.stderr);
+  assert.match(nob.stdout, /batch: no B_crit\(L\) law .* pass --bcrit-law B\*,alpha_B \(scaling-lab bcrit prints both\)/);
+  assert.match(nob.stdout, /learning rate: none available/);
+  const badLaw = cli('plan', fixture, '--flops', '1e22', '--bcrit-law', '2e8');
+  assert.notEqual(badLaw.status, 0);
+  assert.match(badLaw.stderr, /--bcrit-law takes B\*,alpha_B/);
+  // a saved fit: point estimates, no intervals; a file that is not one says how to make one
+  writeFileSync(join(dir, 'fit.json'), JSON.stringify({ law: 'chinchilla', params: { E: 1.817, A: 482.0, B: 2085.4, alpha: 0.348, beta: 0.366 } }));
+  const saved = JSON.parse(cli('plan', join(dir, 'fit.json'), '--flops', String(C), '--no-probe', '--json').stdout);
+  assert.ok(Math.abs(saved.allocation.nOpt.estimate / N_HAND - 1) < 1e-9);
+  assert.equal(saved.extrapolation, null);
+  writeFileSync(join(dir, 'other.json'), JSON.stringify({ law: 'kaplan', params: {} }));
+  const other = cli('plan', join(dir, 'other.json'), '--flops', '1e20', '--no-probe');
+  assert.equal(other.status, 2);
+  assert.match(other.stderr, /hint: save one with `scaling-lab fit FILE --law chinchilla --json > fit.json`/);
+  const loss = cli('plan', join(dir, 'fit.json'), '--loss', '1.5', '--no-probe');
+  assert.equal(loss.status, 2);
+  assert.match(loss.stderr, /at or below the fitted irreducible loss/);
+});
