@@ -6,7 +6,7 @@ import { StoreError, openStore, storeKindOf, type Store } from '../../store/stor
 import { warnDamaged } from '../damaged.ts';
 import { leaseIsLive } from '../../store/lease.ts';
 import { SweepSpecError, expandSweep, type SweepManifest, type SweepSpec } from '../../sweep/spec.ts';
-import { runId, totalSteps } from '../../train/config.ts';
+import { parseRunConfig, runId, totalSteps } from '../../train/config.ts';
 import { maxOf } from '../../analysis/extent.ts';
 import { sharedOption } from '../options.ts';
 import { fixed } from '../../util/format.ts';
@@ -30,11 +30,25 @@ export interface RunStatusRow {
 
 async function sweepRows(store: Store, m: SweepManifest): Promise<RunStatusRow[]> {
   const steps = new Map(expandSweep(m.spec).map((c) => [runId(c), totalSteps(c)]));
+  return runRows(store, m.runIds, (id) => steps.get(id) ?? 0);
+}
+
+/** The total steps of a stored run, from its spec (0 when the spec is not a run config this version reads). */
+function specSteps(spec: unknown): number {
+  try {
+    const s = spec as { config?: unknown } | undefined;
+    return totalSteps(parseRunConfig(s && typeof s === 'object' && 'config' in s ? s.config : spec));
+  } catch {
+    return 0;
+  }
+}
+
+async function runRows(store: Store, ids: readonly string[], stepsOf: (id: string) => number): Promise<RunStatusRow[]> {
   const rows: RunStatusRow[] = [];
-  for (const id of m.runIds) {
+  for (const id of ids) {
     const run = await store.getRun(id);
     if (!run) {
-      rows.push({ id, state: 'not started', step: 0, totalSteps: steps.get(id) ?? 0 });
+      rows.push({ id, state: 'not started', step: 0, totalSteps: stepsOf(id) });
       continue;
     }
     const metrics = await store.readMetrics(id);
@@ -42,7 +56,7 @@ async function sweepRows(store: Store, m: SweepManifest): Promise<RunStatusRow[]
     const lease = await store.getLease(id);
     rows.push({
       ...(lease !== undefined && { holder: lease.holder, heldSince: lease.since, holderLive: leaseIsLive(lease) }),
-      id, state: run.state.status, step: last?.step ?? run.state.step ?? 0, totalSteps: steps.get(id) ?? 0,
+      id, state: run.state.status, step: last?.step ?? run.state.step ?? 0, totalSteps: stepsOf(id),
       trainLoss: last?.trainLoss, testLoss: metrics.findLast((r) => r.testLoss !== undefined)?.testLoss,
       worker: run.state.worker, attempt: run.state.attempt, updatedAt: run.state.updatedAt, message: run.state.message,
     });
@@ -64,8 +78,8 @@ function table(head: string[], rows: string[][]): string {
 export function registerStatus(program: Command): void {
   program
     .command('status')
-    .argument('[sweep]', 'a sweep name (default: a line per sweep in the store)')
-    .description("show a sweep's runs: state, step/total, last train and test loss, which worker holds each")
+    .argument('[sweep]', 'a sweep name (default: a line per sweep in the store, and every run outside a sweep, e.g. trained with `train`)')
+    .description("show a sweep's runs, or every sweep and every run outside one: state, step/total, last train and test loss, which worker holds each")
     .addOption(sharedOption('store'))
     .option('--json', 'print JSON instead of a table', false)
     .action(async (name: string | undefined, opts: { store: string; json: boolean }) => {
@@ -84,10 +98,29 @@ export function registerStatus(program: Command): void {
             const by = (s: string) => rows.filter((r) => r.state === s).length;
             summary.push({ name: m.name, purpose: m.purpose, runs: rows.length, done: by('done'), diverged: by('diverged'), running: by('running'), failed: by('failed'), pending: rows.length - by('done') - by('diverged') - by('running') - by('failed') });
           }
-          if (opts.json) return console.log(JSON.stringify(summary, null, 2));
-          if (summary.length === 0) return console.log(`no sweeps recorded in ${store.location} (runs there: ${(await store.listRuns()).length})`);
-          console.log(`sweeps in ${store.location}`);
-          console.log(table(['sweep', 'purpose', 'runs', 'done', 'diverged', 'running', 'failed', 'pending'], summary.map((s) => [s.name, s.purpose, ...[s.runs, s.done, s.diverged, s.running, s.failed, s.pending].map(String)])));
+          // every run outside the sweeps (trained with `train`, or a sweep's record lost): listed one by one
+          const inSweeps = new Set(sweeps.flatMap((m) => m.runIds));
+          const loose = (await store.listRuns()).filter((r) => !inSweeps.has(r.id));
+          const specs = new Map(loose.map((r) => [r.id, r]));
+          const looseRows = await runRows(store, loose.map((r) => r.id), (id) => specSteps(specs.get(id)?.spec));
+          if (opts.json) {
+            // the array of sweeps, as before; runs outside any sweep as one more entry (name null) with each run
+            const by = (s: string) => looseRows.filter((r) => r.state === s).length;
+            const extra = looseRows.length
+              ? [{ name: null, purpose: 'runs outside any sweep', runs: looseRows.length, done: by('done'), diverged: by('diverged'), running: by('running'), failed: by('failed'), pending: looseRows.length - by('done') - by('diverged') - by('running') - by('failed'), runIds: looseRows.map((r) => r.id), rows: looseRows.map((r) => ({ ...r, name: specs.get(r.id)?.name })) }]
+              : [];
+            return console.log(JSON.stringify([...summary, ...extra], null, 2));
+          }
+          if (summary.length === 0 && looseRows.length === 0) return console.log(`no sweeps and no runs in ${store.location}`);
+          if (summary.length) {
+            console.log(`sweeps in ${store.location}`);
+            console.log(table(['sweep', 'purpose', 'runs', 'done', 'diverged', 'running', 'failed', 'pending'], summary.map((s) => [s.name, s.purpose, ...[s.runs, s.done, s.diverged, s.running, s.failed, s.pending].map(String)])));
+          } else console.log(`no sweeps recorded in ${store.location}`);
+          if (looseRows.length) {
+            const fmt = (x?: number) => (x === undefined ? '-' : fixed(4)(x));
+            console.log(`runs outside any sweep in ${store.location} (${looseRows.length}; e.g. trained with \`scaling-lab train\`)`);
+            console.log(table(['run', 'name', 'state', 'step', 'train', 'test', 'note'], looseRows.map((r) => [r.id, specs.get(r.id)?.name ?? '', r.state, `${r.step}/${r.totalSteps || '?'}`, fmt(r.trainLoss), fmt(r.testLoss), note(r)])));
+          }
           return;
         }
         const m = await store.getSweep<SweepSpec>(name);
