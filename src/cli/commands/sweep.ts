@@ -1,9 +1,10 @@
 // `scaling-lab sweep SPEC`: prints the plan (runs, tokens, FLOPs, a probed time estimate) and runs it on local worker
 // processes or through a Redis queue, drawing a line per active run. Expansion and execution are src/sweep's.
-import { existsSync } from 'node:fs';
-import type { Command } from 'commander';
+import { existsSync, writeFileSync } from 'node:fs';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { openStore, storeKindOf } from '../../store/store.ts';
-import { loadSweepSpec, expandSweep, makeManifest, type SweepManifest } from '../../sweep/spec.ts';
+import { loadSweepSpec, expandSweep, makeManifest, SweepSpecError, type SweepManifest } from '../../sweep/spec.ts';
+import { designBatchScan, designIsoFlop, designToYaml, type Design } from '../../sweep/design.ts';
 import { planSweep, formatPlan } from '../../sweep/plan.ts';
 import { runSweep, type Executor, type SweepEvent } from '../../sweep/executor.ts';
 import { createLocalExecutor } from '../../sweep/local.ts';
@@ -11,13 +12,13 @@ import { createQueueExecutor, QueueError } from '../../sweep/queue.ts';
 import type { ExecOptions } from '../../train/config.ts';
 import { redactUrl } from '../../util/redact.ts';
 import { createMultiProgress, type MultiProgressView } from '../progress.ts';
-import { EXIT_INTERRUPTED, EXIT_RUNS_FAILED, int, renderSweepEvents } from '../helpers.ts';
+import { EXIT_INTERRUPTED, EXIT_RUNS_FAILED, int, positive, renderSweepEvents } from '../helpers.ts';
 import { addDeprecatedAlias, addShared, cacheDirOf, parallelism } from '../options.ts';
 
 export function registerSweep(program: Command): void {
   const cmd = program
     .command('sweep')
-    .argument('<spec>', 'sweep spec, .yaml or .json (see examples/)')
+    .argument('[spec]', 'sweep spec, .yaml or .json (see examples/); with --design, an optional spec whose base config and name the design starts from')
     .description('expand a sweep spec into runs, print the plan, and run what is not finished (locally, or through a Redis queue)');
   addShared(cmd, 'workers', 'threads', 'backend', 'store', 'cacheDir', 'noCache');
   cmd.option('--queue <url>', 'redis:// URL: only enqueue a job per run and watch; `scaling-lab worker` processes run them');
@@ -29,6 +30,7 @@ export function registerSweep(program: Command): void {
     .option('--probe-steps <n>', 'timed training steps per model size for the time estimate, before the sweep starts (0: no probe, no estimate)', int('--probe-steps', 0), 2);
   addShared(cmd, 'checkpointEvery');
   cmd.option('--quiet', 'no progress lines, only the plan and the summary', false);
+  addDesignOptions(cmd);
   addDeprecatedAlias(cmd, '--threads-per-worker <n>', '--threads');
   cmd
     .addHelpText(
@@ -38,7 +40,9 @@ export function registerSweep(program: Command): void {
         'What a run reads (corpus, tokenizer, testFraction, textField, chunkChars) is part of its config: set it in the spec.\n' +
         'With --queue, --workers, --threads and --backend are each worker\'s own: scaling-lab worker --workers N --threads T --backend B.',
     )
-    .action(async (specPath: string, opts: Record<string, unknown>, cmd: Command) => {
+    .action(async (specPath: string | undefined, opts: Record<string, unknown>, cmd: Command) => {
+      if (opts.design) return writeDesign(specPath, opts);
+      if (!specPath) throw new SweepSpecError('sweep needs a spec', 'give a .yaml or .json sweep spec (see examples/), or design one: scaling-lab sweep --design isoflop --budgets 1e11,1e12');
       const queueUrl = opts.queue as string | undefined;
       const storeLocation = opts.store as string;
       // with --queue the workers train, with their own --workers/--threads/--backend: refuse flags that would be ignored
@@ -117,4 +121,52 @@ export function registerSweep(program: Command): void {
         process.exitCode = EXIT_INTERRUPTED;
       } else if (result.status === 'failed') process.exitCode = EXIT_RUNS_FAILED;
     });
+}
+
+// ---- --design: write a designed sweep spec (sweep/design.ts) instead of running one (issue 16 item 2)
+
+const numberList = (flag: string, integer = false) => (v: string): number[] =>
+  v.split(',').map((s) => {
+    const x = Number(s);
+    if (s.trim() === '' || !(Number.isFinite(x) && x > 0) || (integer && !Number.isInteger(x))) throw new InvalidArgumentError(`${flag} takes positive ${integer ? 'whole numbers' : 'numbers'} separated by commas, got "${s}"`);
+    return x;
+  });
+
+function addDesignOptions(cmd: Command): void {
+  cmd
+    .addOption(new Option('--design <kind>', 'write a sweep spec instead of running one: isoflop (sizes and tokens around the optimum of each --budgets) or batch-scan (a batch ladder with an LR envelope)').choices(['isoflop', 'batch-scan']))
+    .option('--budgets <flops>', 'isoflop: FLOP budgets, comma separated (C = 6ND, N Kaplan non-embedding), e.g. 1e11,1e12,1e13', numberList('--budgets'))
+    .option('--sizes-per-budget <m>', 'isoflop: model sizes per budget', int('--sizes-per-budget', 1), 5)
+    .option('--tokens-per-param <k>', 'isoflop: the prior optimum D/N (Hoffmann et al. 2022: ~20)', positive('--tokens-per-param'), 20)
+    .option('--spread <f>', 'isoflop: sizes span N*/f to N* x f around the prior optimum N*', positive('--spread'), 4)
+    .option('--depths <list>', 'batch-scan: model depths (d_model = 64 depth), comma separated', numberList('--depths', true), [1, 2])
+    .option('--batches <list>', 'batch-scan: batch sizes in sequences, comma separated', numberList('--batches', true), [8, 16, 32, 64, 128, 256])
+    .option('--tokens <n>', 'batch-scan: token budget at the smallest batch (larger batches get more, as 1 + B/24)', int('--tokens', 1), 600000)
+    .option('--lr <lr>', 'batch-scan: the LR rule at batch 64 (x 0.5, 1, 2 at every batch size)', positive('--lr'), 2.5e-3)
+    .option('--lr-power <p>', 'batch-scan: the LR rule lr (B/64)^p (0.5: square-root rule)', positive('--lr-power'), 0.5)
+    .option('--name <name>', 'the designed sweep\'s name (default: from the design, or the given spec\'s)')
+    .option('--out <file>', 'write the designed spec here (default: print it)');
+}
+
+async function writeDesign(specPath: string | undefined, opts: Record<string, unknown>): Promise<void> {
+  const from = specPath ? await loadSweepSpec(specPath) : undefined;
+  const name = (opts.name as string | undefined) ?? from?.name;
+  const base = from?.base;
+  let design: Design;
+  if (opts.design === 'isoflop') {
+    if (!opts.budgets) throw new SweepSpecError('--design isoflop needs --budgets', 'e.g. --budgets 1e11,1e12,1e13 (FLOPs, C = 6ND)');
+    design = designIsoFlop({ budgets: opts.budgets as number[], sizesPerBudget: opts.sizesPerBudget as number, tokensPerParam: opts.tokensPerParam as number, spread: opts.spread as number, base, name });
+  } else {
+    design = designBatchScan({ depths: opts.depths as number[], batches: opts.batches as number[], tokens: opts.tokens as number, lr: opts.lr as number, lrPower: opts.lrPower as number, base, name });
+  }
+  const yaml = designToYaml(design, `scaling-lab sweep ${process.argv.slice(3).join(' ')}`.trim());
+  if (!opts.out) {
+    process.stdout.write(yaml);
+    return;
+  }
+  writeFileSync(opts.out as string, yaml);
+  const spec = await loadSweepSpec(opts.out as string);
+  const configs = expandSweep(spec);
+  console.log(formatPlan(await planSweep(spec, configs, { probe: false, noProbeReason: 'a design trains nothing' })));
+  console.log(`wrote ${opts.out}: run it with scaling-lab sweep ${opts.out}`);
 }
