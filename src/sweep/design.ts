@@ -22,7 +22,7 @@ export interface Shape {
 export const kaplanN = (nLayer: number, dModel: number): number => 12 * nLayer * dModel * dModel;
 
 /** Widths are multiples of this (the depth dial's are of 64: too coarse below depth 3, a factor 8 from depth 1 to 2). */
-export const WIDTH_STEP = 16;
+const WIDTH_STEP = 16;
 
 /**
  * The shape nearest (in log N) to `target` parameters with the depth dial's aspect ratio d_model ~ 64 n_layer: for each

@@ -5,6 +5,7 @@
 import { statSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { AnalysisInputError } from '../../analysis/errors.ts';
+import { maxOf, minOf } from '../../analysis/extent.ts';
 import { baseName, importGroupedPoints, parseTable } from '../../analysis/importers.ts';
 import { bootstrapChinchilla, fitChinchilla, type ChinchillaParams } from '../../analysis/chinchilla.ts';
 import { analyzeBatchScan, pooledLaw, type BcritAnalysis } from '../../analysis/bcrit.ts';
@@ -114,7 +115,7 @@ function fitLaws(points: ScalingPoint[], o: PlanCliOptions, from: string, accoun
     points,
     rmseLog: fit.diagnostics.rmseLog,
     fitWarnings: [...fit.warnings, ...(boot?.warnings ?? [])],
-    largestRunFlops: Math.max(...points.map((p) => p.c)),
+    largestRunFlops: maxOf(points.map((p) => p.c)),
   };
 }
 
@@ -184,14 +185,14 @@ async function loadStoreLaws(source: string, o: PlanCliOptions): Promise<Laws> {
     const pooled = pooledLaw(fitted.map((s) => s.a), o.level);
     if (pooled) {
       const ls = fitted.flatMap((s) => lossesOf(s.a));
-      laws.bcrit = { bStar: pooled.bStar, alphaB: pooled.alphaB, from: `pooled batch scans of ${fitted.map((s) => s.label).join(', ')}`, lossRange: [Math.min(...ls), Math.max(...ls)] };
+      laws.bcrit = { bStar: pooled.bStar, alphaB: pooled.alphaB, from: `pooled batch scans of ${fitted.map((s) => s.label).join(', ')}`, lossRange: [minOf(ls), maxOf(ls)] };
     }
   }
   if (!laws.bcrit && fitted.length) {
     const s = fitted[fitted.length - 1];
     const f = s.a.fit!;
     const ls = lossesOf(s.a);
-    laws.bcrit = { bStar: f.bStar, alphaB: f.alphaB, samples: { bStar: f.bootstrap.samples.bStar, alphaB: f.bootstrap.samples.alphaB, level: o.level }, from: `batch scan of ${s.label}`, lossRange: [Math.min(...ls), Math.max(...ls)] };
+    laws.bcrit = { bStar: f.bStar, alphaB: f.alphaB, samples: { bStar: f.bootstrap.samples.bStar, alphaB: f.bootstrap.samples.alphaB, level: o.level }, from: `batch scan of ${s.label}`, lossRange: [minOf(ls), maxOf(ls)] };
   }
   if (!laws.bcrit) laws.bcritReason = scans.length ? `the store's batch scans gave no B_crit(L) fit (${scans.map((s) => `${s.label}: ${s.a.fitReason}`).join('; ')})` : `the store holds no batch scan (a model size with 3 or more batch sizes)${reasons.length ? `: ${reasons.join('; ')}` : ''}`;
   // LR: the largest model's scan, best LR per batch size
@@ -226,7 +227,7 @@ const PROBE_TOKENS = 2048;
 
 const sci = (v: number, d = 3): string => (Number.isFinite(v) ? v.toExponential(d - 1) : '-');
 
-export async function runPlan(source: string, o: PlanCliOptions): Promise<Record<string, unknown> & { text: string }> {
+async function runPlan(source: string, o: PlanCliOptions): Promise<Record<string, unknown> & { text: string }> {
   if ((o.flops === undefined) === (o.loss === undefined)) throw new AnalysisInputError(o.flops === undefined ? 'plan needs a FLOP budget or a target loss' : 'give a FLOP budget or a target loss, not both', 'add --flops C (e.g. --flops 1e13) or --loss L (e.g. --loss 2.2)');
   const laws = await loadLaws(source, o);
   const target = o.flops !== undefined ? { flops: o.flops } : { loss: o.loss! };
@@ -288,7 +289,7 @@ export async function runPlan(source: string, o: PlanCliOptions): Promise<Record
     if (!laws.x || laws.points.length === 0) throw new AnalysisInputError('--next needs the runs behind the fit', 'give the store or the end-point file, not a saved fit');
     const t: NextTarget = o.nextTarget === 'loss' ? { kind: 'loss', flops: alloc.c.estimate } : { kind: 'exponent' };
     const cs = laws.points.map((p) => p.c);
-    const cands = candidateGrid(laws.params, Math.min(...cs), 10 * Math.max(...cs));
+    const cands = candidateGrid(laws.params, minOf(cs), 10 * maxOf(cs));
     next = rankNextRuns(laws.x, laws.points, laws.rmseLog, t, cands, o.next);
     lines.push(`next ${o.next} runs, ranked by the drop in the linearised variance of ${t.kind === 'exponent' ? 'a (N_opt ~ C^a)' : `the loss at C ${sci(alloc.c.estimate)}`} per FLOP (Fisher information, greedy):`);
     next.ranked.forEach((r, i) => lines.push(`  ${i + 1}. N ${sci(r.n)}, D ${sci(r.d)}, C ${sci(r.flops)}: sd ${fmt(Math.sqrt(r.varianceBefore))} -> ${fmt(Math.sqrt(Math.max(0, r.varianceAfter)))}`));
