@@ -140,12 +140,12 @@ export function logTicks(lo: number, hi: number): number[] {
 export function lossTicks(lo: number, hi: number): number[] {
   const cands = [0.5, 0.6, 0.8, 1, 1.2, 1.5, 2, 2.5, 3, 3.5, 4, 5, 6, 7, 8, 10, 12, 15, 20];
   const out = cands.filter((v) => v >= lo * 0.98 && v <= hi * 1.02);
-  if (out.length >= 3 || !(hi > lo)) return out;
+  if (out.filter((v) => v >= lo && v <= hi).length >= 3 || !(hi > lo)) return out;
   // a narrow range (2.2 to 2.6): round steps inside it, 3 to 6 of them
   const step = [0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5].find((st) => (hi - lo) / st <= 6) ?? 1;
   const fine: number[] = [];
   for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9; v += step) fine.push(Number(v.toFixed(2)));
-  return fine.length >= out.length ? fine : out;
+  return fine.length >= out.filter((v) => v >= lo && v <= hi).length ? fine : out;
 }
 
 /** A wrapping helper: Vega titles accept an array of lines. */

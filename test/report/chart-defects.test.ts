@@ -278,6 +278,7 @@ function checkScanLabels(c: DrawnChart, r: Report, where: string): void {
     const level = labelBoxes(svg, new RegExp(`\\bscan${i}_labels(_[a-z]+)?_marks\\b`));
     assert.equal(batch.length, s.analysis!.curves.length, `${where} panel ${i}: a label per batch size (${batch.map((b) => b.text).join(', ')})`);
     assert.equal(new Set(batch.map((b) => b.text)).size, batch.length, `${where} panel ${i}: batch labels are distinct`);
+    assert.ok(level.length >= 1, `${where} panel ${i}: at least one loss level labelled`);
     const lines = markItems(svg).filter((it) => it.mark === 'line' && new RegExp(`\\bscan${i}_curves_marks\\b`).test(it.cls));
     assert.equal(lines.length, s.analysis!.curves.length, `${where} panel ${i}: one line per batch size`);
     for (const l of level) {

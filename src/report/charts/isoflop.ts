@@ -83,7 +83,8 @@ export function isoflopChart(data: ReportData, iso: IsoFlopFit | null, reason?: 
       title: {
         text: `IsoFLOP profiles: ${label}`,
         subtitle: [`${domain.length} budgets (${how}), ${vertices.length} with a minimum inside the sizes tried`, ...(notFitted.length ? [`${notFitted.length} not fitted (parabola opens downward; points only): C = ${notFitted.slice(0, 5).join(', ')}${notFitted.length > 5 ? ` and ${notFitted.length - 5} more` : ''}`] : [])],
-        limit: 520,
+        // the width of the plot and its legend: a subtitle cut mid-number ("2e...") hides which budgets
+        limit: 760,
         anchor: 'start',
       },
       width: 520,
