@@ -64,7 +64,7 @@ function progressOf(c: LossCurve, declared: number | undefined): Progress {
   if (W === undefined) {
     throw new AnalysisInputError(
       `run ${c.id}: no learning rate logged and no warm-up given; the analysis needs one to measure progress past warm-up (docs/METHODS.md 1.1)`,
-      'add an lr column to the file, a warmup column, or pass --warmup-steps W (0 if the runs had no warm-up)',
+      'add an lr column or a warmup column to the file (bcrit also takes --warmup-steps W, 0 if the runs had no warm-up)',
     );
   }
   return warmupProgress(W);

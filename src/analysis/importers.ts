@@ -673,7 +673,7 @@ export function importLossCurves(table: Table, options: CurveImportOptions = {})
     btCol = undefined;
     bsCol = findColumn(table, 'batch size', m.batchSize, CURVE_NAMES.batchSize, false);
     if (bsCol === undefined) {
-      throw new AnalysisInputError(`${table.file}: no batch_tokens column and no batch_size column`, 'add batch_tokens, or batch_size with --context T, or map them with --batch-tokens / --batch-size', { file: table.file, column: 'batch_tokens' });
+      throw new AnalysisInputError(`${table.file}: no batch_tokens column and no batch_size column`, 'add a batch_tokens column, or batch_size with --context T (bcrit maps other names with --batch-tokens-column / --batch-size-column)', { file: table.file, column: 'batch_tokens' });
     }
     if (!(options.context && options.context > 0)) {
       throw new AnalysisInputError(`${table.file}: column "${bsCol}" counts sequences, and no context length was given`, 'pass --context T (tokens per sequence) so batch tokens = batch_size x T', { file: table.file, column: bsCol });

@@ -74,7 +74,7 @@ function noiseChecks(report: Report): Check[] {
     const series = report.fits.noise.find((s) => s.label === group.label);
     const name = `noise scale within 10x of B_crit (${group.label} params)`;
     if (!series || !analysis) {
-      out.push({ name, passed: false, detail: !series ? 'no noise-scale measurements: runs need --micro-batch below --batch (>= 2 micro-batches)' : 'no B_crit levels to compare with' });
+      out.push({ name, passed: false, detail: !series ? 'no noise-scale measurements: runs need a micro-batch below the batch, 2 or more micro-batches (train --micro-batch, or microBatch in a sweep spec)' : 'no B_crit levels to compare with' });
       continue;
     }
     const ratios = noiseToBcrit(series.bins, usable(analysis.levels));
