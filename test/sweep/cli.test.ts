@@ -2,7 +2,7 @@
 // nothing; a tiny sweep runs, shows in status and is skipped when re-run; bad input fails within seconds with a hint.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runSweep } from '../../src/sweep/executor.ts';
@@ -41,16 +41,22 @@ test('sweep runs a tiny spec, status shows it, a re-run skips it, a changed spec
   const store = join(tmp, 'cli-store');
   const spec = join(tmp, 'tiny.json');
   writeFileSync(spec, JSON.stringify({ name: 'cli-tiny', base: TINY_BASE, axes: { seed: [0, 1] } }));
-  const first = cli(['sweep', spec, '--store', store, '--workers', '2', '--checkpoint-every', '5', '--probe-steps', '0', '--quiet']);
+  const cache = join(tmp, 'cli-cache');
+  const first = cli(['sweep', spec, '--store', store, '--workers', '2', '--checkpoint-every', '5', '--probe-steps', '0', '--cache-dir', cache, '--quiet']);
   assert.equal(first.status, 0, first.stderr);
   assert.match(first.stdout, /sweep cli-tiny: done: 2 done, 0 diverged, 0 failed, 0 unfinished \(0 were finished before\)/);
+  // the worker processes read the corpus through the cache --cache-dir names
+  assert.ok(existsSync(cache) && readdirSync(cache).length > 0, `nothing cached in ${cache}`);
 
   const status = cli(['status', 'cli-tiny', '--store', store]);
   assert.equal(status.status, 0, status.stderr);
   assert.match(status.stdout, /2\/2 finished/);
   assert.equal(status.stdout.match(/ done +20\/20 +\d\.\d{4} +\d\.\d{4}/g)?.length, 2, status.stdout);
   const all = cli(['status', '--store', store, '--json']);
-  assert.deepEqual(JSON.parse(all.stdout).map((s: { name: string; done: number }) => [s.name, s.done]), [['cli-tiny', 2]]);
+  assert.deepEqual(
+    JSON.parse(all.stdout).map((s: { name: string; done: number }) => [s.name, s.done]),
+    [['cli-tiny', 2]],
+  );
 
   const again = cli(['sweep', spec, '--store', store, '--probe-steps', '0', '--quiet']);
   assert.equal(again.status, 0, again.stderr);
@@ -96,7 +102,10 @@ test('an unreachable store or queue is a clear error within seconds, not a hang'
   assert.match(store.stderr, /hint: /);
   // runSweep itself (the demo calls it directly): recording the sweep is its first contact with the store
   t0 = Date.now();
-  await assert.rejects(runSweep(tinySpec('reach'), { executor: createLocalExecutor(), exec: exec(`postgres://postgres@127.0.0.1:${port}/db`) }), (e: Error & { hint?: string }) => /cannot reach the Postgres store/.test(e.message) && Boolean(e.hint));
+  await assert.rejects(
+    runSweep(tinySpec('reach'), { executor: createLocalExecutor(), exec: exec(`postgres://postgres@127.0.0.1:${port}/db`) }),
+    (e: Error & { hint?: string }) => /cannot reach the Postgres store/.test(e.message) && Boolean(e.hint),
+  );
   assert.ok(Date.now() - t0 < 15_000, `took ${Date.now() - t0} ms`);
 
   t0 = Date.now();
@@ -115,8 +124,23 @@ test('an unreachable store or queue is a clear error within seconds, not a hang'
   assert.equal(noShared.status, 2);
   assert.match(noShared.stderr, /--queue needs a shared store.*\nhint: add --store postgres:/);
   // how runs execute is each worker's business with --queue: flags that would be ignored are refused, before any contact
-  for (const flags of [['--workers', '2'], ['--threads', '4'], ['--backend', 'ts'], ['--workers', '2', '--backend', 'auto']]) {
-    const r = cli(['sweep', spec, '--queue', `redis://127.0.0.1:${port}`, '--store', `postgres://postgres@127.0.0.1:${port}/db`, '--probe-steps', '0', ...flags]);
+  for (const flags of [
+    ['--workers', '2'],
+    ['--threads', '4'],
+    ['--backend', 'ts'],
+    ['--workers', '2', '--backend', 'auto'],
+  ]) {
+    const r = cli([
+      'sweep',
+      spec,
+      '--queue',
+      `redis://127.0.0.1:${port}`,
+      '--store',
+      `postgres://postgres@127.0.0.1:${port}/db`,
+      '--probe-steps',
+      '0',
+      ...flags,
+    ]);
     assert.equal(r.status, 2, r.stderr);
     const named = flags.filter((f) => f.startsWith('--')).join(', ');
     assert.match(r.stderr, new RegExp(`error: ${named} cannot be used with --queue: the workers run the jobs`), r.stderr);
