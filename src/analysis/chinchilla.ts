@@ -308,13 +308,13 @@ export function fitChinchilla(points: readonly ScalingPoint[], options: Chinchil
 }
 
 /** E below this fraction of the lowest loss has run to its bound (0): the data do not identify it. */
-export const E_BOUND_FRACTION = 1e-3;
+const E_BOUND_FRACTION = 1e-3;
 /** An exponent below this (its term is a constant, merged with E) or above EXPONENT_HIGH has run to a limit. */
-export const EXPONENT_LOW = 0.01;
-export const EXPONENT_HIGH = 3;
+const EXPONENT_LOW = 0.01;
+const EXPONENT_HIGH = 3;
 
 /** The parameters of an Approach 3 fit that sit at a bound: E -> 0, alpha or beta at ~0 or implausibly steep. */
-export function chinchillaNotIdentified(p: ChinchillaParams, minLoss: number): ChinchillaKey[] {
+function chinchillaNotIdentified(p: ChinchillaParams, minLoss: number): ChinchillaKey[] {
   const out: ChinchillaKey[] = [];
   if (!(p.E > E_BOUND_FRACTION * minLoss)) out.push('E');
   for (const k of ['alpha', 'beta'] as const) if (!(p[k] > EXPONENT_LOW && p[k] < EXPONENT_HIGH)) out.push(k);

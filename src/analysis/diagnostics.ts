@@ -35,7 +35,7 @@ export const RMSE_LOG_WARN = 0.1;
 /** Failed resamples above this fraction withhold the intervals (they would come from a biased remainder). */
 export const BOOTSTRAP_WITHHOLD = 0.5;
 /** Failed resamples above this fraction are warned about. */
-export const BOOTSTRAP_WARN = 0.05;
+const BOOTSTRAP_WARN = 0.05;
 /** Fewest distinct model sizes and token counts an L(N, D) fit accepts, in `fit` and `report` alike. */
 export const LND_MIN_SIZES = 3;
 export const LND_MIN_TOKENS = 2;

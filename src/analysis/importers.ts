@@ -212,7 +212,7 @@ export function parseTable(text: string, file: string): Table {
  * non-text), a JSON array or object document, a CSV delimited by semicolons or tabs. Throws AnalysisInputError naming
  * the file and what to do; returns for anything that may be CSV or JSON Lines.
  */
-export function sniffTable(text: string, file: string): void {
+function sniffTable(text: string, file: string): void {
   const head = text.slice(0, 8192);
   let odd = 0;
   for (let i = 0; i < head.length; i++) {
@@ -334,7 +334,7 @@ export interface PointImport {
  * different cells): a duplicated run counts twice in a fit and narrows its intervals; two different rows for one
  * run leave the loss ambiguous. Returns the rows kept, in order, and how many were dropped.
  */
-export function dedupeRows(table: Table, rows: readonly TableRow[], idCol?: string): { rows: TableRow[]; duplicates: number } {
+function dedupeRows(table: Table, rows: readonly TableRow[], idCol?: string): { rows: TableRow[]; duplicates: number } {
   const seen = new Map<string, TableRow>();
   const byId = new Map<string, { row: TableRow; key: string }>();
   const kept: TableRow[] = [];

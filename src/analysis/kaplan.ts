@@ -129,7 +129,7 @@ export function fitKaplanND(
 }
 
 /** bootstrapKaplanND with its failure fraction; intervals withheld when most resamples failed. */
-export function withFailures<K extends string>(b: BootstrapResult<K>, keys: readonly K[]): KaplanBootstrap<K> {
+function withFailures<K extends string>(b: BootstrapResult<K>, keys: readonly K[]): KaplanBootstrap<K> {
   const tried = b.failures + (b.samples[keys[0]]?.length ?? 0);
   const bw = bootstrapWarnings(b.failures, tried);
   if (bw.withheld) for (const k of keys) b.ci[k] = [NaN, NaN];

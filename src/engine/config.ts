@@ -26,6 +26,9 @@ export function fromDepth(depth: number, dims: { vocab: number; context: number 
   return validateConfig({ nLayer: depth, dModel: 64 * depth, nHead: depth, vocab: dims.vocab, context: dims.context });
 }
 
+/** The most parameters a model may have: the parameter slab is one Float32Array of at most 2^31 floats. */
+const MAX_PARAMS = 2 ** 31;
+
 /** Throws ConfigError naming the first bad field; returns the config unchanged when it is valid. */
 export function validateConfig(config: GPTConfig): GPTConfig {
   checkPositiveInt('nLayer', config.nLayer, 'n_layer is the number of transformer blocks');
@@ -52,9 +55,6 @@ export function validateConfig(config: GPTConfig): GPTConfig {
   }
   return config;
 }
-
-/** The most parameters a model may have: the parameter slab is one Float32Array of at most 2^31 floats. */
-export const MAX_PARAMS = 2 ** 31;
 
 function totalParams({ nLayer: L, dModel: C, vocab: V, context: T }: GPTConfig): number {
   return V * C + T * C + L * (3 * C * C + 3 * C + C * C + C) + L * (4 * C * C + 4 * C + 4 * C * C + C) + L * 4 * C + 2 * C;

@@ -235,7 +235,7 @@ function headline(fits: ReportFits, o: Required<Pick<ReportOptions, 'bootstrap' 
  * Every fit's warnings, once each, labelled with the fit: the B_crit(L) laws, the L(N, D) panels and their bootstraps,
  * and the approaches compared per data set (Approach 3 of a panel is the comparison's own fit: not repeated).
  */
-export function fitDiagnostics(fits: ReportFits): (Warning & { fit: string })[] {
+function fitDiagnostics(fits: ReportFits): (Warning & { fit: string })[] {
   const out: (Warning & { fit: string })[] = [];
   const add = (fit: string, ws: readonly Warning[] | undefined) => {
     for (const w of ws ?? []) if (!out.some((x) => x.fit === fit && x.code === w.code && x.message === w.message)) out.push({ ...w, fit });

@@ -96,7 +96,7 @@ export function registerFit(program: Command): void {
 }
 
 /** Every warning of a `fit` result: its own, or each fitted group's (labelled). */
-export function allWarnings(result: Record<string, unknown>): Warning[] {
+function allWarnings(result: Record<string, unknown>): Warning[] {
   if (Array.isArray(result.groups)) return (result.groups as { label: string; warnings?: Warning[] }[]).flatMap((g) => (g.warnings ?? []).map((w) => ({ ...w, message: `${g.label}: ${w.message}` })));
   return (result.warnings as Warning[] | undefined) ?? [];
 }
