@@ -182,7 +182,9 @@ export function compareApproaches(points: readonly ScalingPoint[], options: Comp
       });
     } else {
       approaches.push({ approach: 'approach2', label: APPROACH_LABELS.approach2, fitted: false, reason: iso.reason, flags, bootstrap: none });
-      warnings.push(warning('approach2-not-fitted', `Approach 2 ${iso.reason}`));
+      // two minima would have drawn a line that tests nothing: said as a warning; a design with no IsoFLOP budgets (a size x
+      // data grid) is simply not one for Approach 2, said in the table
+      if (iso.profiles.filter((p) => p.status === 'ok').length === 2) warnings.push(warning('approach2-not-fitted', `Approach 2 ${iso.reason}`));
     }
   }
 

@@ -20,7 +20,7 @@ export const WARNING_CODES = {
   'intervals-withheld': 'most bootstrap resamples failed: no interval is reported',
   'bcrit-falls': "B_crit falls as the loss falls (alpha_B < 0), against the law's premise (Kaplan et al. 2020 fig. 10)",
   'bcrit-weak': 'the B_crit(L) law is weakly determined (levels scatter about the line, or span a short loss range)',
-  'approach2-not-fitted': 'too few usable IsoFLOP minima for a law: no N_opt(C) from Approach 2',
+  'approach2-not-fitted': 'only two usable IsoFLOP minima: a line through them tests nothing, so Approach 2 gives no N_opt(C) law',
 } as const;
 
 export type WarningCode = keyof typeof WARNING_CODES;

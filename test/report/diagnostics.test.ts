@@ -1,0 +1,58 @@
+// The report carries every fit's warnings (issue 15): report.diagnostics ({code, message, fit}) and the page's
+// warnings, for an import whose Approach 3 fit runs E to 0 (the demo's "E not identified" note was in report checks
+// only), for duplicated rows, and for two sizes (refused by report as by fit, with the same reason). Also --out checks.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildReport } from '../../src/report/build.ts';
+import { importFile } from '../../src/report/source.ts';
+import { checkReportOut } from '../../src/report/output.ts';
+import { ReportInputError } from '../../src/report/common.ts';
+
+const fixture = (name: string) => new URL(`../fixtures/bad-input/${name}`, import.meta.url).pathname;
+const report = async (name: string) => buildReport({ source: fixture(name), records: [], ...importFile(fixture(name)) }, { bootstrap: 0, render: false });
+
+test('E at its bound: the report names it not identified, on the fit and on the page', async () => {
+  const r = await report('e-at-bound.csv');
+  const w = r.diagnostics.find((d) => d.code === 'not-identified');
+  assert.ok(w, JSON.stringify(r.diagnostics));
+  assert.equal(w.fit, 'L(N, D) Chinchilla form on e-at-bound.csv');
+  assert.match(w.message, /E \(the irreducible loss\) is .* not identified/);
+  assert.ok(r.warnings.some((x) => x.startsWith('[not-identified] L(N, D) Chinchilla form on e-at-bound.csv: E')));
+  assert.match(r.html, /not-identified/);
+});
+
+test('duplicated rows: the report fits the rows once and says how many were dropped', async () => {
+  const r = await report('duplicated-rows.csv');
+  assert.equal(r.headline.chinchilla!.runs, 20);
+  assert.ok(r.diagnostics.some((d) => d.code === 'duplicate-rows' && /20 exact duplicate rows/.test(d.message)));
+  const clean = await report('lnd-grid.csv');
+  assert.deepEqual(r.headline.chinchilla!.params, clean.headline.chinchilla!.params);
+  assert.deepEqual(clean.diagnostics, []);
+});
+
+test('two model sizes: no L(N, D) in the report either, with the rule fit uses', async () => {
+  const r = await report('two-sizes.csv');
+  assert.equal(r.headline.chinchilla, null);
+  assert.match(r.fits.lndReason!, /3 or more model sizes/);
+});
+
+test('checkReportOut: a file, a folder of other files, an unwritable place; a new or earlier report folder is fine', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'scaling-lab-out-'));
+  try {
+    writeFileSync(join(dir, 'f'), '');
+    assert.throws(() => checkReportOut(join(dir, 'f')), (e: unknown) => e instanceof ReportInputError && /a file is there/.test(e.message) && /--out/.test(e.hint));
+    assert.throws(() => checkReportOut('/proc/none/r'), (e: unknown) => e instanceof ReportInputError && /cannot write in \/proc/.test(e.message));
+    mkdirSync(join(dir, 'old'));
+    writeFileSync(join(dir, 'old', 'bcrit.svg'), '<svg/>');
+    writeFileSync(join(dir, 'old', 'report.html'), '');
+    checkReportOut(join(dir, 'old'));
+    checkReportOut(join(dir, 'new', 'nested'));
+    writeFileSync(join(dir, 'old', 'data.csv'), '');
+    assert.throws(() => checkReportOut(join(dir, 'old')), /not a report's \(data\.csv\)/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
