@@ -97,3 +97,39 @@ test('plan: bad input says what is missing and which command produces it', () =>
   assert.equal(loss.status, 2);
   assert.match(loss.stderr, /at or below the fitted irreducible loss/);
 });
+
+test('plan on a store: the grid gives the allocation, the batch scan B_crit and the batch recipe; a scan-only store has no L(N, D)', async () => {
+  const { openStore } = await import('../../src/store/store.ts');
+  const { gridRecords, scanRecords } = await import('../report/fixtures.ts');
+  const write = async (dir: string, records: Awaited<ReturnType<typeof gridRecords>>) => {
+    const store = await openStore(dir);
+    try {
+      for (const { metrics, status, ...rest } of records) {
+        const meta = { ...rest, id: rest.id.replace(/\+/g, '') }; // store ids take no '+'
+        await store.putRun({ ...meta, spec: { name: meta.name, batch: meta.batchSize, n: meta.paramsKaplan } });
+        await store.appendMetrics(meta.id, metrics);
+        await store.setStatus(meta.id, status);
+      }
+    } finally {
+      await store.close();
+    }
+  };
+  const dir = tempDir();
+  await write(join(dir, 'runs'), [...gridRecords(), ...scanRecords({ depths: [2] })]);
+  const r = cli('plan', join(dir, 'runs'), '--flops', '1e15', '--bootstrap', '30', '--no-probe', '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.ok(j.allocation.nOpt.estimate > 0 && j.allocation.nOpt.ci[0] <= j.allocation.nOpt.estimate);
+  assert.match(j.bcritLaw.from, /batch scan of/);
+  assert.equal(j.batch.context, 64);
+  assert.ok(j.batch.recommended.batchSequences >= 1 && j.batch.recommended.steps > 0);
+  assert.ok(j.extrapolation.factor > 1);
+  const text = cli('plan', join(dir, 'runs'), '--flops', '1e15', '--bootstrap', '0', '--no-probe').stdout;
+  assert.match(text, /recommended: \d+ sequences of 64 tokens/);
+  assert.match(text, /2x larger .* steps \(0\.\d+x\)/);
+  await write(join(dir, 'scan'), scanRecords({ depths: [2] }));
+  const s = cli('plan', join(dir, 'scan'), '--flops', '1e15', '--no-probe');
+  assert.equal(s.status, 2);
+  assert.match(s.stderr, /no L\(N, D\) fit is possible/);
+  assert.match(s.stderr, /hint: run a size x data sweep first \(scaling-lab sweep --design isoflop/);
+});
