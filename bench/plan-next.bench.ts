@@ -86,5 +86,6 @@ for (let seed = 0; seed < SEEDS; seed++) {
 }
 const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
 console.log(`truth a = ${A_TRUE.toFixed(4)}; ${SEEDS} seeds, ${K} bootstrap resamples, noise ${NOISE} (log), k = ${NEXT}`);
-console.log('design                  runs added  FLOPs added  95% width of a (mean)  |a - truth| (mean)  widths per seed');
-for (const [k, r] of Object.entries(rows)) console.log(`${k.padEnd(24)}${mean(r.runs).toFixed(1).padStart(10)}  ${mean(r.flops).toExponential(2).padStart(11)}  ${mean(r.width).toFixed(4).padStart(21)}  ${mean(r.err).toFixed(4).padStart(18)}  ${r.width.map((w) => w.toFixed(4)).join(' ')}`);
+console.log('design                  runs added  FLOPs added  95% width of a (mean)  |a - truth| (mean)  ranked narrower in  widths per seed');
+const ranked = rows['plan --next (ranked)'].width;
+for (const [k, r] of Object.entries(rows)) console.log(`${k.padEnd(24)}${mean(r.runs).toFixed(1).padStart(10)}  ${mean(r.flops).toExponential(2).padStart(11)}  ${mean(r.width).toFixed(4).padStart(21)}  ${mean(r.err).toFixed(4).padStart(18)}  ${`${ranked.filter((w, i) => w < r.width[i]).length}/${SEEDS} seeds`.padStart(18)}  ${r.width.map((w) => w.toFixed(4)).join(' ')}`);
