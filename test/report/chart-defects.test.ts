@@ -189,7 +189,7 @@ function axisTitles(svg: string): string[] {
 
 /** Number text a reader would stumble on: a doubled sign, "+-" before a dash, NaN, a count in the wrong unit. */
 function badNumbers(svg: string): string[] {
-  return texts(svg).filter((t) => /\^--|\+--|\+-(?![\d.])|--\d|- -\d|\bNaN\b|undefined|Infinity|(^|[^\d.])\d{4,}(\.\d+)?[kMBT]\b/.test(t));
+  return texts(svg).filter((t) => /\^--|\+--|\+-(?![\d.])|--\d|- -\d|\+ -\d|\bNaN\b|undefined|Infinity|(^|[^\d.])\d{4,}(\.\d+)?[kMBT]\b/.test(t));
 }
 
 /** Points of mark items outside their plot cell (1.5 px of slack for strokes and rounding). */

@@ -71,8 +71,10 @@ export function bcritChart(data: ReportData, scans: readonly ScanFit[], noise: r
     }
   });
   const losses = [...emp, ...fits].map((r) => r.loss as number);
-  const lLo = minOf(losses) / 1.06;
-  const lHi = maxOf(losses) * 1.06;
+  // a margin of a twentieth of the span (a fixed 6% left a quarter of a narrow axis empty)
+  const lPad = Math.max(1.005, (maxOf(losses) / minOf(losses)) ** 0.05);
+  const lLo = minOf(losses) / lPad;
+  const lHi = maxOf(losses) * lPad;
   noise.forEach((n, i) => {
     const bins = n.bins.filter((b) => b.loss >= lLo && b.loss <= lHi && Number.isFinite(b.bSimpleTokens));
     if (bins.length === 0) return;

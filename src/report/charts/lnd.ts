@@ -4,8 +4,8 @@ import type { ChinchillaBootstrap, ChinchillaFit } from '../../analysis/chinchil
 import { chinchillaLoss } from '../../analysis/chinchilla.ts';
 import { kaplanNDLoss, type KaplanFit, type KaplanNDKey, type KaplanNDParams } from '../../analysis/kaplan.ts';
 import type { BootstrapResult } from '../../analysis/stats.ts';
-import { BASE_CONFIG, COUNT_LABELS, EXP_LABELS, logTicks, logspace, lossTicks, lossTitle, sci, skipped, type Chart, type PlotlyFigure } from '../common.ts';
-import { count, countRange } from './format.ts';
+import { BASE_CONFIG, COUNT_LABELS, EXP_LABELS, logTicks, logspace, lossTicks, lossTitle, skipped, type Chart, type PlotlyFigure } from '../common.ts';
+import { count, countRange, num, power } from './format.ts';
 import type { PointSet, ReportData } from '../data.ts';
 import { maxOf, minOf } from '../../analysis/extent.ts';
 
@@ -29,11 +29,13 @@ export function formulaText(p: LndPanel): string {
   switch (p.form) {
     case 'chinchilla': {
       const q = p.fit.params;
-      return `L(N,D) = ${sci(q.E, 3)} + ${sci(q.A, 3)}/N^${sci(q.alpha)} + ${sci(q.B, 3)}/D^${sci(q.beta)}`;
+      // each term's sign written once ("+ -406/N^0.34" would be a sign printed twice)
+      const term = (v: number, rest: string) => `${v < 0 ? ' - ' : ' + '}${num(Math.abs(v), 3)}${rest}`;
+      return `L(N,D) = ${num(q.E, 3)}${term(q.A, `/${power('N', q.alpha)}`)}${term(q.B, `/${power('D', q.beta)}`)}`;
     }
     case 'kaplan': {
       const q = p.fit.params;
-      return `L(N,D) = [(${sci(q.Nc)}/N)^${sci(q.alphaN / q.alphaD)} + ${sci(q.Dc)}/D]^${sci(q.alphaD)}`;
+      return `L(N,D) = [${power(`(${num(q.Nc)}/N)`, q.alphaN / q.alphaD)} + ${num(q.Dc)}/D]^${num(q.alphaD)}`;
     }
     default:
       throw new Error(`unknown form ${(p satisfies never as LndPanel).form}`);
