@@ -1,39 +1,30 @@
 // Where a report goes, made safe (issue 15 item 2): the output folder is checked for writability before any fitting;
-// the report is written to a fresh temporary folder beside it and moved into place when complete, so no stale chart of an
-// earlier report sits beside new ones and an interrupted write leaves nothing partial; and file-system errors
+// the report is written to a fresh temporary folder beside it and moved into place when complete, replacing every file
+// of an earlier report (no stale chart beside new ones; other files are kept), so an interrupted write leaves nothing
+// partial; and file-system errors
 // (EACCES, EPERM, EROFS, EEXIST, ENOTDIR, ENOSPC, ...) become one line with a hint instead of a Node stack.
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { ReportInputError } from './common.ts';
+import { CHART_ORDER, ReportInputError } from './common.ts';
 import { writeReport, type Format, type Report, type WrittenFiles } from './build.ts';
 
-/** Files a report folder may hold: its charts, its page, and nothing else (so replacing it loses nothing of the user's). */
-const REPORT_FILE = /\.(svg|png|html)$/i;
+/** The files a report writes into its folder: each chart as SVG and PNG, and the page. Only these are replaced. */
+const reportFiles = (): string[] => [...CHART_ORDER.flatMap((id) => [`${id}.svg`, `${id}.png`]), 'report.html'];
 
 /**
- * Throws ReportInputError (one line and a hint naming --out) unless `dir` can become a report folder: it is not a file,
- * it holds nothing but an earlier report's charts and page, and the nearest existing folder above it is writable (the
- * report is written beside it first, then moved into place). Called before any fitting.
+ * Throws ReportInputError (one line and a hint naming --out) unless `dir` can take a report: it is not a file, and
+ * the folder (or, when it does not exist yet, the nearest existing folder above it) can be written in, probed with a
+ * real mkdtemp (root passes access() on read-only mounts). Called before any fitting or training.
  */
 export function checkReportOut(dir: string, flag = '--out'): void {
   const out = resolve(dir);
-  if (existsSync(out)) {
-    const st = statSync(out);
-    if (!st.isDirectory()) throw new ReportInputError(`${flag} ${dir}: a file is there, not a folder`, `give ${flag} a folder (new or holding an earlier report), e.g. ${flag} reports`);
-    const foreign = readdirSync(out).filter((f) => !REPORT_FILE.test(f));
-    if (foreign.length) {
-      throw new ReportInputError(
-        `${flag} ${dir}: the folder holds files that are not a report's (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? `, ... ${foreign.length} in all` : ''}); the report replaces the folder's content`,
-        `give ${flag} a new folder, or one holding only an earlier report`,
-      );
-    }
+  if (existsSync(out) && !statSync(out).isDirectory()) {
+    throw new ReportInputError(`${flag} ${dir}: a file is there, not a folder`, `give ${flag} a folder (new, or holding an earlier report), e.g. ${flag} reports`);
   }
   let parent = dirname(out);
   while (!existsSync(parent) && dirname(parent) !== parent) parent = dirname(parent);
   if (!statSync(parent).isDirectory()) throw new ReportInputError(`${flag} ${dir}: ${parent} is a file, not a folder`, `give ${flag} a path under a folder`);
-  // a real probe, not access(): root passes access() on read-only mounts and /proc, and ACLs can differ from mode bits
-  const where = existsSync(out) ? [parent, out] : [parent];
-  for (const p of where) {
+  for (const p of existsSync(out) ? [parent, out] : [parent]) {
     try {
       rmdirSync(mkdtempSync(join(p, '.scaling-lab-probe-')));
     } catch (err) {
@@ -44,9 +35,10 @@ export function checkReportOut(dir: string, flag = '--out'): void {
 }
 
 /**
- * writeReport into a fresh folder beside `dir` (".<name>.partial-<pid>"), then moved into place: an earlier report at
- * `dir` is replaced as a whole (no stale charts beside new ones). On an error or Ctrl-C while writing, the partial folder
- * is removed and `dir` is left as it was; `onInterrupt` is told.
+ * writeReport into a fresh folder beside `dir` (".<name>.partial-<pid>"); when it is complete, the report files of an
+ * earlier report in `dir` (every chart's SVG and PNG, report.html: no stale chart stays beside new ones) are removed
+ * and the new ones moved in. Other files in `dir` are left alone. On an error, or SIGINT/SIGTERM while writing, the
+ * partial folder is removed, `dir` is left as it was, and the message says so.
  */
 export function writeReportAtomic(dir: string, report: Report, formats: readonly Format[], onProgress?: (line: string) => void): WrittenFiles {
   const out = resolve(dir);
@@ -57,17 +49,17 @@ export function writeReportAtomic(dir: string, report: Report, formats: readonly
   const cleanup = () => rmSync(temp, { recursive: true, force: true });
   const onSignal = (signal: NodeJS.Signals) => {
     cleanup();
-    process.stderr.write(`report: interrupted (${signal}) while writing; nothing was written to ${out}${existsSync(out) ? ' (the earlier report there is unchanged)' : ''}\n`);
+    process.stderr.write(`report: interrupted (${signal}) while writing; nothing was written to ${out}${existsSync(out) ? ' (what was there is unchanged)' : ''}\n`);
     process.exit(130);
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
     const written = writeReport(temp, report, formats, onProgress);
-    const old = join(parent, `.${basename(out)}.old-${process.pid}`);
-    if (existsSync(out)) renameSync(out, old);
-    renameSync(temp, out);
-    rmSync(old, { recursive: true, force: true });
+    mkdirSync(out, { recursive: true });
+    for (const f of reportFiles()) rmSync(join(out, f), { force: true });
+    for (const f of readdirSync(temp)) renameSync(join(temp, f), join(out, f));
+    cleanup();
     return { dir: out, files: written.files.map((f) => ({ ...f, path: join(out, basename(f.path)) })) };
   } catch (err) {
     cleanup();

@@ -94,29 +94,29 @@ test('bcrit: B_crit falling with loss flagged, intervals withheld when most resa
   assert.match(three.stdout, /alpha_B = [\d.]+ - /);
 });
 
-test('report: --out naming a file, a folder it cannot write in, or a folder of other files: refused before any fitting', () => {
+test('report: --out naming a file or a folder it cannot write in: refused before any fitting', () => {
   const dir = tempDir();
   writeFileSync(join(dir, 'file'), 'x');
   const file = cli('report', fixture('lnd-grid.csv'), '--out', join(dir, 'file'));
   oneLine(file, /--out .*file: a file is there, not a folder/);
   assert.doesNotMatch(file.stderr, /report: (fitting|comparing)/);
   oneLine(cli('report', fixture('lnd-grid.csv'), '--out', '/proc/no/such/report'), /--out \/proc\/no\/such\/report: cannot write in \/proc/);
-  mkdirSync(join(dir, 'mine'));
-  writeFileSync(join(dir, 'mine', 'notes.txt'), 'mine');
-  oneLine(cli('report', fixture('lnd-grid.csv'), '--out', join(dir, 'mine')), /holds files that are not a report's \(notes\.txt\)/);
-  assert.equal(readFileSync(join(dir, 'mine', 'notes.txt'), 'utf8'), 'mine');
 });
 
-test('report: an earlier report is replaced whole (no stale charts), nothing partial is left beside it; fit warnings printed, --strict exits 5', () => {
+test('report: an earlier report is replaced (no stale charts; other files kept), nothing partial is left beside it; fit warnings printed, --strict exits 5', () => {
   const dir = tempDir();
   const out = join(dir, 'reports');
-  mkdirSync(out);
+  mkdirSync(join(out, 'demo'), { recursive: true });
   writeFileSync(join(out, 'batch-scan.svg'), '<svg>stale</svg>');
+  writeFileSync(join(out, 'batch-scan.png'), 'stale');
+  writeFileSync(join(out, 'notes.txt'), 'mine');
   const r = cli('report', fixture('e-at-bound.csv'), '--out', out, '--bootstrap', '5', '--format', 'svg,html', '--strict', '--quiet');
   assert.equal(r.status, EXIT_WARNINGS, r.stderr);
   assert.match(r.stdout, /warning: \[not-identified\] L\(N, D\) Chinchilla form on e-at-bound\.csv: E \(the irreducible loss\)/);
-  assert.ok(!existsSync(join(out, 'batch-scan.svg')), 'the stale chart of an earlier report is gone');
-  assert.ok(existsSync(join(out, 'report.html')));
+  assert.ok(!existsSync(join(out, 'batch-scan.svg')) && !existsSync(join(out, 'batch-scan.png')), 'the stale chart of an earlier report is gone');
+  assert.ok(existsSync(join(out, 'report.html')) && existsSync(join(out, 'lnd-vs-n.svg')));
+  assert.equal(readFileSync(join(out, 'notes.txt'), 'utf8'), 'mine');
+  assert.ok(existsSync(join(out, 'demo')));
   assert.deepEqual(readdirSync(dir), ['reports'], 'no partial or old folder left beside it');
 });
 

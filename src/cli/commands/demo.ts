@@ -9,7 +9,8 @@ import { planSweep } from '../../sweep/plan.ts';
 import { partitionFinished, runSweep } from '../../sweep/executor.ts';
 import { createLocalExecutor } from '../../sweep/local.ts';
 import { openStore } from '../../store/store.ts';
-import { buildReport, writeReport, type Headline } from '../../report/build.ts';
+import { buildReport, type Headline } from '../../report/build.ts';
+import { checkReportOut, writeReportAtomic } from '../../report/output.ts';
 import { fitCaveats, sanityChecks, type Check } from '../../report/checks.ts';
 import type { ExecOptions, RunConfig } from '../../train/config.ts';
 import { createMultiProgress } from '../progress.ts';
@@ -66,6 +67,8 @@ export function registerDemo(program: Command): void {
     .addHelpText('after', '\nInterrupt it with Ctrl-C and run it again: finished runs are kept and unfinished ones resume from their checkpoints.\nThe sweeps are examples/demo/*.yaml; `scaling-lab sweep` runs them the same way.')
     .action(async (opts: { quick: boolean; store: string; out: string; workers?: number; threads?: number; cacheDir?: string; cache?: boolean; bootstrap: number; bootstrapSeed: number; nParams: 'kaplan' | 'total'; quiet: boolean }) => {
       const started = performance.now();
+      // before minutes of training: a --out that cannot take the report fails now
+      checkReportOut(opts.out);
       const { workers, threads } = parallelism(opts.workers, opts.threads);
       const exec: ExecOptions = { backend: 'auto', threads, store: opts.store, checkpointEvery: 50, cacheDir: cacheDirOf(opts) };
       const specs: SweepSpec[] = [];
@@ -127,7 +130,7 @@ export function registerDemo(program: Command): void {
         await store.close();
       }
       const report = await buildReport({ source: opts.store, records }, { bootstrap: opts.bootstrap, seed: opts.bootstrapSeed, nCount: opts.nParams, onProgress: opts.quiet ? undefined : (l) => console.error(`report: ${l}`) });
-      const written = writeReport(opts.out, report, ['svg', 'png', 'html']);
+      const written = writeReportAtomic(opts.out, report, ['svg', 'png', 'html']);
       const checks: Check[] = sanityChecks(report);
 
       console.log('');
