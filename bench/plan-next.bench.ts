@@ -34,7 +34,13 @@ function measure(points: ScalingPoint[], seed: number): { width: number; a: numb
   return { width: quantile(as, 0.975) - quantile(as, 0.025), a: fit.params.beta / (fit.params.alpha + fit.params.beta) };
 }
 
-const run = (c: Candidate, rng: SeededRandom, tag: string): ScalingPoint => ({ id: `${tag}-${c.n.toPrecision(3)}-${c.d.toPrecision(3)}-${rng.int(1e9)}`, n: c.n, d: c.d, c: c.flops, loss: chinchillaLoss(TRUTH, c.n, c.d) * Math.exp(NOISE * rng.normal()) });
+const run = (c: Candidate, rng: SeededRandom, tag: string): ScalingPoint => ({
+  id: `${tag}-${c.n.toPrecision(3)}-${c.d.toPrecision(3)}-${rng.int(1e9)}`,
+  n: c.n,
+  d: c.d,
+  c: c.flops,
+  loss: chinchillaLoss(TRUTH, c.n, c.d) * Math.exp(NOISE * rng.normal()),
+});
 
 /** Candidates drawn by `pick` among those that still fit in `budget` (total FLOPs), until none does. */
 function spend(cands: readonly Candidate[], budget: number, pick: (fits: Candidate[], i: number) => Candidate): Candidate[] {
@@ -80,7 +86,13 @@ for (let seed = 0; seed < SEEDS; seed++) {
   for (const [name, extra] of Object.entries(sets)) {
     const pts = [...base, ...extra.map((c) => run(c, rng, name.slice(0, 4)))];
     const m = measure(pts, seed);
-    add(name, m.width, m.a, extra.reduce((s, c) => s + c.flops, 0), extra.length);
+    add(
+      name,
+      m.width,
+      m.a,
+      extra.reduce((s, c) => s + c.flops, 0),
+      extra.length,
+    );
   }
   console.error(`seed ${seed} done, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 }
@@ -88,4 +100,7 @@ const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
 console.log(`truth a = ${A_TRUE.toFixed(4)}; ${SEEDS} seeds, ${K} bootstrap resamples, noise ${NOISE} (log), k = ${NEXT}`);
 console.log('design                  runs added  FLOPs added  95% width of a (mean)  |a - truth| (mean)  ranked narrower in  widths per seed');
 const ranked = rows['plan --next (ranked)'].width;
-for (const [k, r] of Object.entries(rows)) console.log(`${k.padEnd(24)}${mean(r.runs).toFixed(1).padStart(10)}  ${mean(r.flops).toExponential(2).padStart(11)}  ${mean(r.width).toFixed(4).padStart(21)}  ${mean(r.err).toFixed(4).padStart(18)}  ${`${ranked.filter((w, i) => w < r.width[i]).length}/${SEEDS} seeds`.padStart(18)}  ${r.width.map((w) => w.toFixed(4)).join(' ')}`);
+for (const [k, r] of Object.entries(rows))
+  console.log(
+    `${k.padEnd(24)}${mean(r.runs).toFixed(1).padStart(10)}  ${mean(r.flops).toExponential(2).padStart(11)}  ${mean(r.width).toFixed(4).padStart(21)}  ${mean(r.err).toFixed(4).padStart(18)}  ${`${ranked.filter((w, i) => w < r.width[i]).length}/${SEEDS} seeds`.padStart(18)}  ${r.width.map((w) => w.toFixed(4)).join(' ')}`,
+  );

@@ -23,7 +23,10 @@ import { SeededRandom } from '../util/random.ts';
 export function allocationForLoss(p: ChinchillaParams, loss: number): Allocation {
   const excess = loss - p.E;
   if (!(excess > 0)) {
-    throw new AnalysisInputError(`target loss ${loss} is at or below the fitted irreducible loss E = ${p.E.toPrecision(4)}: no budget reaches it`, `ask for a loss above ${p.E.toPrecision(4)}, or give a FLOP budget (--flops)`);
+    throw new AnalysisInputError(
+      `target loss ${loss} is at or below the fitted irreducible loss E = ${p.E.toPrecision(4)}: no budget reaches it`,
+      `ask for a loss above ${p.E.toPrecision(4)}, or give a FLOP budget (--flops)`,
+    );
   }
   const s = p.alpha + p.beta;
   const nOpt = ((p.A * s) / (excess * p.beta)) ** (1 / p.alpha);
@@ -108,7 +111,16 @@ export function planAllocation(
     nOpt: spread(est.nOpt, (a) => a.nOpt),
     dOpt: spread(est.dOpt, (a) => a.dOpt),
     tokensPerParam: spread(est.dOpt / est.nOpt, (a) => a.dOpt / a.nOpt),
-    loss: 'flops' in target ? spread(est.loss, (a) => a.loss) : { estimate: est.loss, ci: percentile(xs.map((x) => chinchillaLoss(paramsFromX(x), est.nOpt, est.dOpt)), level) },
+    loss:
+      'flops' in target
+        ? spread(est.loss, (a) => a.loss)
+        : {
+            estimate: est.loss,
+            ci: percentile(
+              xs.map((x) => chinchillaLoss(paramsFromX(x), est.nOpt, est.dOpt)),
+              level,
+            ),
+          },
     predictionInterval: percentile(pred, level),
     a: spread(est.a, (a) => a.a),
     b: spread(est.b, (a) => a.b),
@@ -164,7 +176,14 @@ export interface BatchPlan {
  * E_min = D / 2. The batch is B_crit in whole sequences of `context` tokens; its steps and tokens, and those of 2x smaller
  * and larger batches, from batchCost (so a rounded batch's tokens differ slightly from D).
  */
-export function planBatch(bStar: number, alphaB: number, loss: number, tokens: number, context: number, samples?: { bStar: ArrayLike<number>; alphaB: ArrayLike<number>; level: number }): BatchPlan {
+export function planBatch(
+  bStar: number,
+  alphaB: number,
+  loss: number,
+  tokens: number,
+  context: number,
+  samples?: { bStar: ArrayLike<number>; alphaB: ArrayLike<number>; level: number },
+): BatchPlan {
   const bCrit = bCritAt(bStar, alphaB, loss);
   const eMin = tokens / 2;
   const option = (factor: number, base: number): BatchOption => {
@@ -179,7 +198,12 @@ export function planBatch(bStar: number, alphaB: number, loss: number, tokens: n
     const o = option(f, rec.batchTokens);
     return { ...o, stepsRatio: o.steps / rec.steps, tokensRatio: o.tokens / rec.tokens };
   });
-  const ci: [number, number] = samples ? percentile(Array.from(samples.bStar, (b, i) => bCritAt(b, samples.alphaB[i], loss)), samples.level) : [NaN, NaN];
+  const ci: [number, number] = samples
+    ? percentile(
+        Array.from(samples.bStar, (b, i) => bCritAt(b, samples.alphaB[i], loss)),
+        samples.level,
+      )
+    : [NaN, NaN];
   return { bCrit: { estimate: bCrit, ci }, context, recommended: rec, sMin: eMin / bCrit, eMin, alternatives };
 }
 
@@ -298,7 +322,12 @@ export interface RankedRun extends Candidate {
  * Candidate runs: budgets log-spaced (`perDecade` a decade) from `minFlops` to `maxFlops`, and at each `sizes` model sizes
  * log-spaced over a factor `spread` either side of that budget's N_opt (chinchillaAllocation), D = C / (6N).
  */
-export function candidateGrid(p: ChinchillaParams, minFlops: number, maxFlops: number, o: { perDecade?: number; sizes?: number; spread?: number } = {}): Candidate[] {
+export function candidateGrid(
+  p: ChinchillaParams,
+  minFlops: number,
+  maxFlops: number,
+  o: { perDecade?: number; sizes?: number; spread?: number } = {},
+): Candidate[] {
   const per = o.perDecade ?? 2;
   const sizes = Math.max(1, o.sizes ?? 5);
   const spread = o.spread ?? 4;
@@ -325,7 +354,14 @@ export function candidateGrid(p: ChinchillaParams, minFlops: number, maxFlops: n
  * may be chosen again: a replica). sigma is the fit's rmse of log loss. The bootstrap's Huber objective is near-L1 in
  * the tails, so this approximates its variance; the ranking, not the variance, is what is used.
  */
-export function rankNextRuns(x: ArrayLike<number>, runs: readonly { n: number; d: number }[], sigma: number, target: NextTarget, candidates: readonly Candidate[], k: number): { ranked: RankedRun[]; variance: number } {
+export function rankNextRuns(
+  x: ArrayLike<number>,
+  runs: readonly { n: number; d: number }[],
+  sigma: number,
+  target: NextTarget,
+  candidates: readonly Candidate[],
+  k: number,
+): { ranked: RankedRun[]; variance: number } {
   const p = paramsFromX(x);
   const s2 = Math.max(sigma, 1e-4) ** 2;
   const F = Array.from({ length: 5 }, () => new Array<number>(5).fill(0));

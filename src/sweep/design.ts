@@ -83,7 +83,17 @@ export interface Design {
   notes: string[];
 }
 
-const ISOFLOP_BASE = { context: 64, tokenizer: 'byte', batch: 32, lr: 3e-3, schedule: 'cosine', warmupSteps: 20, evalInterval: 25, evalWindows: 64, noiseInterval: 0 };
+const ISOFLOP_BASE = {
+  context: 64,
+  tokenizer: 'byte',
+  batch: 32,
+  lr: 3e-3,
+  schedule: 'cosine',
+  warmupSteps: 20,
+  evalInterval: 25,
+  evalWindows: 64,
+  noiseInterval: 0,
+};
 
 /**
  * For each budget C: the prior optimum N* = sqrt(C / (6 k)) (k tokens per parameter: C = 6 N D with D = k N), target
@@ -92,7 +102,8 @@ const ISOFLOP_BASE = { context: 64, tokenizer: 'byte', batch: 32, lr: 3e-3, sche
  * steps (their rounding alone could move C by more than the tolerance) are left out with a note.
  */
 export function designIsoFlop(o: IsoFlopDesignOptions): Design {
-  if (o.budgets.length === 0 || !o.budgets.every((c) => Number.isFinite(c) && c > 0)) throw new SweepSpecError(`--budgets takes positive FLOP budgets, got ${o.budgets.join(', ') || 'none'}`, 'e.g. --budgets 1e11,1e12,1e13');
+  if (o.budgets.length === 0 || !o.budgets.every((c) => Number.isFinite(c) && c > 0))
+    throw new SweepSpecError(`--budgets takes positive FLOP budgets, got ${o.budgets.join(', ') || 'none'}`, 'e.g. --budgets 1e11,1e12,1e13');
   const m = Math.max(1, Math.floor(o.sizesPerBudget ?? 5));
   const k = o.tokensPerParam ?? 20;
   const spread = o.spread ?? 4;
@@ -119,7 +130,11 @@ export function designIsoFlop(o: IsoFlopDesignOptions): Design {
       runs.push({ budget: c, shape, tokens, flops: 6 * shape.n * tokens });
     }
   }
-  if (runs.length === 0) throw new SweepSpecError('the budgets are too small for any run of 20 steps at this batch and context', 'raise --budgets, or lower base.batch / base.context');
+  if (runs.length === 0)
+    throw new SweepSpecError(
+      'the budgets are too small for any run of 20 steps at this batch and context',
+      'raise --budgets, or lower base.batch / base.context',
+    );
   notes.unshift(
     `IsoFLOP design: ${o.budgets.length} budgets, up to ${m} sizes each around N* = sqrt(C / (6 x ${k})) (${k} tokens per parameter), spanning N*/${spread} to N* x ${spread};`,
     `C = 6 N D with N Kaplan's non-embedding count (12 n_layer d_model^2), D rounded to whole steps of ${step} tokens (within ${ISOFLOP_TOLERANCE * 100}% of each budget);`,
@@ -171,7 +186,8 @@ const SCAN_BASE = { context: 64, tokenizer: 'byte', schedule: 'constant', warmup
 export function designBatchScan(o: BatchScanDesignOptions = {}): Design {
   const depths = o.depths ?? [1, 2];
   const batches = [...(o.batches ?? [8, 16, 32, 64, 128, 256])].sort((a, b) => a - b);
-  if (!batches.every((b) => Number.isInteger(b) && b >= 1) || !depths.every((d) => Number.isInteger(d) && d >= 1)) throw new SweepSpecError('--batches and --depths take whole numbers >= 1', 'e.g. --batches 8,16,32,64 --depths 1,2');
+  if (!batches.every((b) => Number.isInteger(b) && b >= 1) || !depths.every((d) => Number.isInteger(d) && d >= 1))
+    throw new SweepSpecError('--batches and --depths take whole numbers >= 1', 'e.g. --batches 8,16,32,64 --depths 1,2');
   const t0 = o.tokens ?? 600_000;
   const guess = o.bCritGuess ?? 24;
   const base = { ...SCAN_BASE, ...o.base };
@@ -184,7 +200,13 @@ export function designBatchScan(o: BatchScanDesignOptions = {}): Design {
       const want = (t0 * (1 + b / guess)) / (1 + batches[0] / guess);
       const steps = Math.max(1, Math.round(want / (b * ctx)));
       const n = kaplanN(depth, 64 * depth);
-      runs.push({ budget: NaN, shape: { depth, nLayer: depth, dModel: 64 * depth, nHead: depth, n }, tokens: steps * b * ctx, flops: 6 * n * steps * b * ctx, batch: b });
+      runs.push({
+        budget: NaN,
+        shape: { depth, nLayer: depth, dModel: 64 * depth, nHead: depth, n },
+        tokens: steps * b * ctx,
+        flops: 6 * n * steps * b * ctx,
+        batch: b,
+      });
     }
   }
   const lr = { base: o.lr ?? 2.5e-3, refBatch: o.refBatch ?? 64, power: o.lrPower ?? 0.5, scan: o.lrScan ?? [0.5, 1, 2] };

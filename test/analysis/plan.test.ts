@@ -3,7 +3,20 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chinchillaAllocation } from '../../src/analysis/allocation.ts';
 import { chinchillaLoss, type ChinchillaParams } from '../../src/analysis/chinchilla.ts';
-import { allocationForLoss, batchCost, bCritAt, candidateGrid, extrapolation, EXTRAPOLATION_WARN, logLossGradient, lrFromScan, planAllocation, planBatch, rankNextRuns, targetValue } from '../../src/analysis/plan.ts';
+import {
+  allocationForLoss,
+  batchCost,
+  bCritAt,
+  candidateGrid,
+  extrapolation,
+  EXTRAPOLATION_WARN,
+  logLossGradient,
+  lrFromScan,
+  planAllocation,
+  planBatch,
+  rankNextRuns,
+  targetValue,
+} from '../../src/analysis/plan.ts';
 import { syntheticChinchilla } from '../../src/analysis/synthetic.ts';
 
 /** Epoch's published Approach 3 parameters (Besiroglu et al. 2024, Table 1). */
@@ -11,7 +24,7 @@ const EPOCH: ChinchillaParams = { E: 1.817, A: 482.0, B: 2085.4, alpha: 0.348, b
 const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
 const xOf = (p: ChinchillaParams) => [Math.log(p.A), Math.log(p.B), Math.log(p.E), p.alpha, p.beta];
 
-test('allocation at Chinchilla\'s budget from Epoch\'s parameters matches the closed form computed by hand', () => {
+test("allocation at Chinchilla's budget from Epoch's parameters matches the closed form computed by hand", () => {
   const C = 5.76e23;
   // Hoffmann et al. 2022 eq. 4: G = (alpha A / (beta B))^(1/(alpha+beta)), N_opt = G (C/6)^(beta/(alpha+beta)), D_opt = (C/6)/N_opt
   // alpha + beta = 0.714; alpha A = 167.736; beta B = 763.2564; ratio 0.219763...; G = 0.219763^(1/0.714) = 0.119776
@@ -73,7 +86,11 @@ test('B_crit(L) = B*/L^(1/alpha_B) and the steps/tokens trade-off (S/S_min - 1)(
 });
 
 test('LR from a scan: log-log interpolation between batch sizes, the nearest end outside', () => {
-  const pts = [{ batchTokens: 64, lr: 1e-3 }, { batchTokens: 256, lr: 4e-3 }, { batchTokens: 1024, lr: 4e-3, edge: true }];
+  const pts = [
+    { batchTokens: 64, lr: 1e-3 },
+    { batchTokens: 256, lr: 4e-3 },
+    { batchTokens: 1024, lr: 4e-3, edge: true },
+  ];
   // at 128 tokens, halfway in log B between 64 and 256: sqrt(1e-3 x 4e-3) = 2e-3
   assert.ok(rel(lrFromScan(pts, 128)!.lr, 2e-3) < 1e-12);
   assert.deepEqual(lrFromScan(pts, 32), { lr: 1e-3, clamped: true, edge: false });
@@ -92,13 +109,13 @@ test('extrapolation: the factor past the largest run, and a warning past the doc
   assert.match(extrapolation(1e20, 1e22).text, /inside the fitted range/);
 });
 
-test('planAllocation: intervals are percentiles of each sample\'s own allocation; a loss target gives an interval on C', () => {
+test("planAllocation: intervals are percentiles of each sample's own allocation; a loss target gives an interval on C", () => {
   const xs = [0.97, 0.99, 1, 1.01, 1.03].map((f) => Float64Array.from(xOf({ ...EPOCH, alpha: EPOCH.alpha * f })));
   const p = planAllocation(EPOCH, { flops: 5.76e23 }, { x: xs, level: 0.95 }, [0.01, -0.01, 0]);
   const each = xs.map((x) => chinchillaAllocation({ ...EPOCH, alpha: x[3] }, 5.76e23).nOpt);
   assert.ok(p.nOpt.ci[0] >= Math.min(...each) - 1 && p.nOpt.ci[1] <= Math.max(...each) + 1);
   assert.ok(p.nOpt.ci[0] < p.nOpt.estimate && p.nOpt.estimate < p.nOpt.ci[1]);
-  assert.ok(p.predictionInterval[0] < p.loss.ci[0] && p.predictionInterval[1] > p.loss.ci[1], 'the prediction interval is wider than the mean\'s');
+  assert.ok(p.predictionInterval[0] < p.loss.ci[0] && p.predictionInterval[1] > p.loss.ci[1], "the prediction interval is wider than the mean's");
   const l = planAllocation(EPOCH, { loss: 2.0 }, { x: xs, level: 0.95 });
   assert.equal(l.mode, 'loss');
   assert.ok(l.c.ci[0] < l.c.estimate && l.c.estimate < l.c.ci[1], JSON.stringify(l.c));
@@ -136,7 +153,11 @@ test('rankNextRuns: the Sherman-Morrison update equals refitting the Fisher info
       let piv = c;
       for (let r = c + 1; r < 5; r++) if (Math.abs(m[r][c]) > Math.abs(m[piv][c])) piv = r;
       [m[c], m[piv]] = [m[piv], m[c]];
-      for (let r = 0; r < 5; r++) if (r !== c) { const f = m[r][c] / m[c][c]; for (let k = c; k < 6; k++) m[r][k] -= f * m[c][k]; }
+      for (let r = 0; r < 5; r++)
+        if (r !== c) {
+          const f = m[r][c] / m[c][c];
+          for (let k = c; k < 6; k++) m[r][k] -= f * m[c][k];
+        }
     }
     return g.reduce((s, gi, i) => s + gi * (m[i][5] / m[i][i]), 0);
   };

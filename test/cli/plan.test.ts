@@ -29,7 +29,22 @@ const N_HAND = G * (C / 6) ** (0.366 / (0.348 + 0.366));
 const D_HAND = C / 6 / N_HAND;
 
 test('plan on the Epoch data at C = 5.76e23: N_opt, D_opt within 3% of the hand allocation, intervals cover it', () => {
-  const r = cli('plan', fixture, '--flops', String(C), '--drop-highest', '5', '--bootstrap', '100', '--bcrit-law', '2e8,0.21', '--context', '2048', '--no-probe', '--json');
+  const r = cli(
+    'plan',
+    fixture,
+    '--flops',
+    String(C),
+    '--drop-highest',
+    '5',
+    '--bootstrap',
+    '100',
+    '--bcrit-law',
+    '2e8,0.21',
+    '--context',
+    '2048',
+    '--no-probe',
+    '--json',
+  );
   assert.equal(r.status, 0, r.stderr);
   const j = JSON.parse(r.stdout);
   const { nOpt, dOpt } = j.allocation;

@@ -68,9 +68,15 @@ test('batch-scan design: a batch ladder with budgets growing as 1 + B/guess and 
     for (const b of [8, 32, 128]) assert.ok(Math.abs(totalSteps(at(b)) * b * 64 - (600000 * (1 + b / 24)) / (1 + 8 / 24)) <= b * 64);
     // the LR envelope: 3 LRs per batch size, centred on 2.5e-3 (B/64)^0.5
     for (const b of [8, 32, 128]) {
-      const lrs = configs.filter((c) => c.depth === depth && c.batch === b).map((c) => c.lr).sort((x, y) => x - y);
+      const lrs = configs
+        .filter((c) => c.depth === depth && c.batch === b)
+        .map((c) => c.lr)
+        .sort((x, y) => x - y);
       const centre = 2.5e-3 * (b / 64) ** 0.5;
-      assert.deepEqual(lrs.map((x) => +(x / centre).toFixed(2)), [0.5, 1, 2]); // expandSweep rounds LRs to 4 figures
+      assert.deepEqual(
+        lrs.map((x) => +(x / centre).toFixed(2)),
+        [0.5, 1, 2],
+      ); // expandSweep rounds LRs to 4 figures
     }
   }
   for (const c of configs) assert.equal(c.schedule, 'constant');

@@ -10,7 +10,17 @@ import { baseName, importGroupedPoints, parseTable } from '../../analysis/import
 import { bootstrapChinchilla, fitChinchilla, type ChinchillaParams } from '../../analysis/chinchilla.ts';
 import { analyzeBatchScan, pooledLaw, type BcritAnalysis } from '../../analysis/bcrit.ts';
 import type { Accounting, ScalingPoint } from '../../analysis/records.ts';
-import { candidateGrid, extrapolation, EXTRAPOLATION_WARN, lrFromScan, planAllocation, planBatch, rankNextRuns, type LrPoint, type NextTarget } from '../../analysis/plan.ts';
+import {
+  candidateGrid,
+  extrapolation,
+  EXTRAPOLATION_WARN,
+  lrFromScan,
+  planAllocation,
+  planBatch,
+  rankNextRuns,
+  type LrPoint,
+  type NextTarget,
+} from '../../analysis/plan.ts';
 import { loadReportInput } from '../../report/source.ts';
 import { prepareData } from '../../report/data.ts';
 import { loadKernels, flopsPerToken, validateConfig } from '../../engine/index.ts';
@@ -42,7 +52,8 @@ export interface PlanCliOptions {
 
 const bcritLawParser = (v: string): { bStar: number; alphaB: number } => {
   const parts = v.split(',').map(Number);
-  if (parts.length !== 2 || !parts.every((x) => Number.isFinite(x) && x > 0)) throw new InvalidArgumentError(`--bcrit-law takes B*,alpha_B (two positive numbers: B* in tokens, e.g. 2e8,0.21), got "${v}"`);
+  if (parts.length !== 2 || !parts.every((x) => Number.isFinite(x) && x > 0))
+    throw new InvalidArgumentError(`--bcrit-law takes B*,alpha_B (two positive numbers: B* in tokens, e.g. 2e8,0.21), got "${v}"`);
   return { bStar: parts[0], alphaB: parts[1] };
 };
 
@@ -52,11 +63,20 @@ const MAX_PROBE_DEPTH = 8;
 export function registerPlan(program: Command): void {
   const cmd = program
     .command('plan')
-    .description('A training recipe from fitted laws: for a FLOP budget or a target loss, N_opt and D_opt with intervals, the predicted loss, the critical batch size, steps, LR and wall time on this machine.')
-    .argument('<source>', 'what the laws are fitted to: a runs directory or postgres:// store, a CSV/JSONL of run end points (N, D and/or C, loss; as `fit` reads), or saved `fit --json` output (.json)')
+    .description(
+      'A training recipe from fitted laws: for a FLOP budget or a target loss, N_opt and D_opt with intervals, the predicted loss, the critical batch size, steps, LR and wall time on this machine.',
+    )
+    .argument(
+      '<source>',
+      'what the laws are fitted to: a runs directory or postgres:// store, a CSV/JSONL of run end points (N, D and/or C, loss; as `fit` reads), or saved `fit --json` output (.json)',
+    )
     .option('--flops <C>', 'the FLOP budget C (C = 6ND)', positive('--flops'))
     .option('--loss <L>', 'the target loss instead of a budget: the smallest budget whose compute-optimal loss reaches it', positive('--loss'))
-    .option('--bcrit-law <B*,alpha_B>', 'the critical batch-size law B_crit(L) = B* / L^(1/alpha_B), B* in tokens (default: fitted from a batch scan in the store; `scaling-lab bcrit` prints one)', bcritLawParser)
+    .option(
+      '--bcrit-law <B*,alpha_B>',
+      'the critical batch-size law B_crit(L) = B* / L^(1/alpha_B), B* in tokens (default: fitted from a batch scan in the store; `scaling-lab bcrit` prints one)',
+      bcritLawParser,
+    )
     .option('--context <T>', "tokens per sequence, to turn batch tokens into sequences (default: the store's runs' context, else 64)", positive('--context'))
     .option('--no-probe', 'skip the timing probe (a few training steps on this machine) and so the wall-time estimate')
     .option('--level <p>', 'confidence level of the intervals', fraction('--level'), 0.95)
@@ -64,7 +84,11 @@ export function registerPlan(program: Command): void {
     .option('--drop-highest <k>', 'for an import: drop the k highest-loss rows first (Besiroglu et al. 2024 drop 5)', int('--drop-highest', 0), 0)
     .option('--sweep <name>', 'for a store: only the runs of this sweep')
     .option('--next <k>', 'also rank k candidate runs by how much each narrows the interval of --next-target per FLOP', int('--next', 1))
-    .addOption(new Option('--next-target <target>', 'what --next narrows: exponent (a in N_opt ~ C^a) or loss (the compute-optimal loss at --flops)').choices(['exponent', 'loss']).default('exponent'));
+    .addOption(
+      new Option('--next-target <target>', 'what --next narrows: exponent (a in N_opt ~ C^a) or loss (the compute-optimal loss at --flops)')
+        .choices(['exponent', 'loss'])
+        .default('exponent'),
+    );
   addShared(cmd, 'bootstrap', 'bootstrapSeed', 'nParams', 'nConvention', 'threads', 'backend');
   cmd.addHelpText(
     'after',
@@ -86,7 +110,13 @@ interface Laws {
   rmseLog: number;
   fitWarnings: { code: string; message: string }[];
   /** from a store's batch scan */
-  bcrit?: { bStar: number; alphaB: number; samples?: { bStar: ArrayLike<number>; alphaB: ArrayLike<number>; level: number }; from: string; lossRange: [number, number] };
+  bcrit?: {
+    bStar: number;
+    alphaB: number;
+    samples?: { bStar: ArrayLike<number>; alphaB: ArrayLike<number>; level: number };
+    from: string;
+    lossRange: [number, number];
+  };
   bcritReason?: string;
   lr: LrPoint[];
   lrFrom?: string;
@@ -126,7 +156,10 @@ async function loadLaws(source: string, o: PlanCliOptions): Promise<Laws> {
     try {
       isDir = statSync(source).isDirectory();
     } catch (err) {
-      throw new AnalysisInputError(`cannot read ${source}: ${(err as Error).message}`, 'give a runs directory, a postgres:// URL, a CSV/JSONL of run end points, or saved `fit --json` output');
+      throw new AnalysisInputError(
+        `cannot read ${source}: ${(err as Error).message}`,
+        'give a runs directory, a postgres:// URL, a CSV/JSONL of run end points, or saved `fit --json` output',
+      );
     }
   }
   if (isDir || isUrl) return loadStoreLaws(source, o);
@@ -136,12 +169,21 @@ async function loadLaws(source: string, o: PlanCliOptions): Promise<Laws> {
   try {
     g = importGroupedPoints(table, { nConvention: o.nConvention, dropHighest: o.dropHighest, minRuns: 6, label: baseName(source) });
   } catch (err) {
-    if (err instanceof AnalysisInputError && / a fit needs at least /.test(err.message)) throw new AnalysisInputError(`no L(N, D) fit is possible: ${err.message}`, NO_LND);
+    if (err instanceof AnalysisInputError && / a fit needs at least /.test(err.message))
+      throw new AnalysisInputError(`no L(N, D) fit is possible: ${err.message}`, NO_LND);
     throw err;
   }
   const only = g.groups[0];
   if (!only.imp) throw new AnalysisInputError(`${source}: no L(N, D) fit is possible: ${only.reason}`, NO_LND);
-  return { ...fitLaws(only.imp.points, o, `${baseName(source)} (${only.imp.points.length} runs${only.imp.dropped ? `, ${only.imp.dropped} dropped` : ''})`, only.imp.accounting), lr: [] };
+  return {
+    ...fitLaws(
+      only.imp.points,
+      o,
+      `${baseName(source)} (${only.imp.points.length} runs${only.imp.dropped ? `, ${only.imp.dropped} dropped` : ''})`,
+      only.imp.accounting,
+    ),
+    lr: [],
+  };
 }
 
 /** Saved `fit --json` output: the point estimates only (it keeps no bootstrap samples, so no intervals). */
@@ -154,9 +196,22 @@ function loadSavedFit(file: string): Laws {
   }
   const p = j.params ?? {};
   if (j.law !== 'chinchilla' || !(['E', 'A', 'B', 'alpha', 'beta'] as const).every((k) => typeof p[k] === 'number')) {
-    throw new AnalysisInputError(`${file}: not a saved Chinchilla fit (law ${j.law ?? 'missing'}; needs params E, A, B, alpha, beta)`, 'save one with `scaling-lab fit FILE --law chinchilla --json > fit.json`');
+    throw new AnalysisInputError(
+      `${file}: not a saved Chinchilla fit (law ${j.law ?? 'missing'}; needs params E, A, B, alpha, beta)`,
+      'save one with `scaling-lab fit FILE --law chinchilla --json > fit.json`',
+    );
   }
-  return { from: `${baseName(file)} (saved fit: point estimates, no bootstrap samples)`, params: p as ChinchillaParams, x: null, boot: null, residuals: [], points: [], rmseLog: NaN, fitWarnings: [], lr: [] };
+  return {
+    from: `${baseName(file)} (saved fit: point estimates, no bootstrap samples)`,
+    params: p as ChinchillaParams,
+    x: null,
+    boot: null,
+    residuals: [],
+    points: [],
+    rmseLog: NaN,
+    fitWarnings: [],
+    lr: [],
+  };
 }
 
 async function loadStoreLaws(source: string, o: PlanCliOptions): Promise<Laws> {
@@ -164,16 +219,29 @@ async function loadStoreLaws(source: string, o: PlanCliOptions): Promise<Laws> {
   const data = prepareData(input, o.nParams);
   const contexts = [...new Set(input.records.map((r) => r.context))];
   const vocab = input.records.find((r) => r.model)?.model?.vocab;
-  if (!data.points || data.points.points.length === 0) throw new AnalysisInputError(`${input.source}: no L(N, D) fit is possible: ${data.pointsReason ?? 'no run end points'}`, NO_LND);
+  if (!data.points || data.points.points.length === 0)
+    throw new AnalysisInputError(`${input.source}: no L(N, D) fit is possible: ${data.pointsReason ?? 'no run end points'}`, NO_LND);
   const sizes = new Set(data.points.points.map((p) => p.n)).size;
-  if (sizes < 3) throw new AnalysisInputError(`${input.source}: no L(N, D) fit is possible: the runs span ${sizes} model size${sizes === 1 ? '' : 's'} (3 or more needed)`, NO_LND);
-  const laws: Laws = { ...fitLaws(data.points.points, o, `${input.source} (${data.points.points.length} runs)`, data.points.accounting), lr: [], context: contexts.length === 1 ? contexts[0] : undefined, vocab };
+  if (sizes < 3)
+    throw new AnalysisInputError(
+      `${input.source}: no L(N, D) fit is possible: the runs span ${sizes} model size${sizes === 1 ? '' : 's'} (3 or more needed)`,
+      NO_LND,
+    );
+  const laws: Laws = {
+    ...fitLaws(data.points.points, o, `${input.source} (${data.points.points.length} runs)`, data.points.accounting),
+    lr: [],
+    context: contexts.length === 1 ? contexts[0] : undefined,
+    vocab,
+  };
   // the batch scan: every size group with 3 or more batch sizes; the pooled law when several agree, else the largest model's
   const scans: { label: string; a: BcritAnalysis }[] = [];
   const reasons: string[] = [];
   for (const g of data.groups.filter((x) => x.batchTokens.length >= 3)) {
     try {
-      scans.push({ label: g.label, a: analyzeBatchScan(g.curves, { bootstrap: { samples: Math.max(1, Math.min(o.bootstrap, 200)), seed: o.bootstrapSeed, level: o.level } }) });
+      scans.push({
+        label: g.label,
+        a: analyzeBatchScan(g.curves, { bootstrap: { samples: Math.max(1, Math.min(o.bootstrap, 200)), seed: o.bootstrapSeed, level: o.level } }),
+      });
     } catch (err) {
       if (!(err instanceof AnalysisInputError)) throw err;
       reasons.push(`${g.label}: ${err.message}`);
@@ -182,19 +250,36 @@ async function loadStoreLaws(source: string, o: PlanCliOptions): Promise<Laws> {
   const fitted = scans.filter((s) => s.a.fit);
   const lossesOf = (a: BcritAnalysis): number[] => a.levels.filter((l) => l.status === 'ok').map((l) => l.loss);
   if (fitted.length > 1) {
-    const pooled = pooledLaw(fitted.map((s) => s.a), o.level);
+    const pooled = pooledLaw(
+      fitted.map((s) => s.a),
+      o.level,
+    );
     if (pooled) {
       const ls = fitted.flatMap((s) => lossesOf(s.a));
-      laws.bcrit = { bStar: pooled.bStar, alphaB: pooled.alphaB, from: `pooled batch scans of ${fitted.map((s) => s.label).join(', ')}`, lossRange: [minOf(ls), maxOf(ls)] };
+      laws.bcrit = {
+        bStar: pooled.bStar,
+        alphaB: pooled.alphaB,
+        from: `pooled batch scans of ${fitted.map((s) => s.label).join(', ')}`,
+        lossRange: [minOf(ls), maxOf(ls)],
+      };
     }
   }
   if (!laws.bcrit && fitted.length) {
     const s = fitted[fitted.length - 1];
     const f = s.a.fit!;
     const ls = lossesOf(s.a);
-    laws.bcrit = { bStar: f.bStar, alphaB: f.alphaB, samples: { bStar: f.bootstrap.samples.bStar, alphaB: f.bootstrap.samples.alphaB, level: o.level }, from: `batch scan of ${s.label}`, lossRange: [minOf(ls), maxOf(ls)] };
+    laws.bcrit = {
+      bStar: f.bStar,
+      alphaB: f.alphaB,
+      samples: { bStar: f.bootstrap.samples.bStar, alphaB: f.bootstrap.samples.alphaB, level: o.level },
+      from: `batch scan of ${s.label}`,
+      lossRange: [minOf(ls), maxOf(ls)],
+    };
   }
-  if (!laws.bcrit) laws.bcritReason = scans.length ? `the store's batch scans gave no B_crit(L) fit (${scans.map((s) => `${s.label}: ${s.a.fitReason}`).join('; ')})` : `the store holds no batch scan (a model size with 3 or more batch sizes)${reasons.length ? `: ${reasons.join('; ')}` : ''}`;
+  if (!laws.bcrit)
+    laws.bcritReason = scans.length
+      ? `the store's batch scans gave no B_crit(L) fit (${scans.map((s) => `${s.label}: ${s.a.fitReason}`).join('; ')})`
+      : `the store holds no batch scan (a model size with 3 or more batch sizes)${reasons.length ? `: ${reasons.join('; ')}` : ''}`;
   // LR: the largest model's scan, best LR per batch size
   const lrScan = scans.filter((s) => s.a.curves.some((c) => c.lr && c.lr.tried.length > 1));
   if (lrScan.length) {
@@ -211,7 +296,13 @@ async function loadStoreLaws(source: string, o: PlanCliOptions): Promise<Laws> {
  * need gigabytes); a larger model or context is estimated from this throughput (so the estimate is optimistic there:
  * attention's share grows with the context).
  */
-function probeThroughput(n: number, context: number, vocab: number, batchSeqs: number, o: PlanCliOptions): { flopsPerSecond: number; depth: number; nearestDepth: number; context: number; micro: number } {
+function probeThroughput(
+  n: number,
+  context: number,
+  vocab: number,
+  batchSeqs: number,
+  o: PlanCliOptions,
+): { flopsPerSecond: number; depth: number; nearestDepth: number; context: number; micro: number } {
   const nearestDepth = Math.max(1, Math.round(Math.cbrt(n / (12 * 64 * 64))));
   const depth = Math.min(nearestDepth, MAX_PROBE_DEPTH);
   const ctx = Math.min(context, PROBE_CONTEXT);
@@ -228,7 +319,11 @@ const PROBE_TOKENS = 2048;
 const sci = (v: number, d = 3): string => (Number.isFinite(v) ? v.toExponential(d - 1) : '-');
 
 async function runPlan(source: string, o: PlanCliOptions): Promise<Record<string, unknown> & { text: string }> {
-  if ((o.flops === undefined) === (o.loss === undefined)) throw new AnalysisInputError(o.flops === undefined ? 'plan needs a FLOP budget or a target loss' : 'give a FLOP budget or a target loss, not both', 'add --flops C (e.g. --flops 1e13) or --loss L (e.g. --loss 2.2)');
+  if ((o.flops === undefined) === (o.loss === undefined))
+    throw new AnalysisInputError(
+      o.flops === undefined ? 'plan needs a FLOP budget or a target loss' : 'give a FLOP budget or a target loss, not both',
+      'add --flops C (e.g. --flops 1e13) or --loss L (e.g. --loss 2.2)',
+    );
   const laws = await loadLaws(source, o);
   const target = o.flops !== undefined ? { flops: o.flops } : { loss: o.loss! };
   const alloc = planAllocation(laws.params, target, laws.boot, laws.residuals, o.bootstrapSeed);
@@ -236,20 +331,34 @@ async function runPlan(source: string, o: PlanCliOptions): Promise<Record<string
   const lines: string[] = [];
   const level = Math.round(o.level * 100);
   const ci = (s: { ci: [number, number] }) => (laws.boot ? ` ${ciText(s.ci)}` : '');
-  lines.push(`laws from ${laws.from}: L(N, D) = ${fmt(laws.params.E)} + ${fmt(laws.params.A)}/N^${fmt(laws.params.alpha)} + ${fmt(laws.params.B)}/D^${fmt(laws.params.beta)}   (Hoffmann et al. 2022 Approach 3)`);
-  lines.push(laws.boot ? `intervals: ${level}%, percentile over ${laws.boot.x.length} bootstrap refits (each refit's own allocation)` : 'intervals: none (no bootstrap samples: --bootstrap 0 or a saved fit)');
+  lines.push(
+    `laws from ${laws.from}: L(N, D) = ${fmt(laws.params.E)} + ${fmt(laws.params.A)}/N^${fmt(laws.params.alpha)} + ${fmt(laws.params.B)}/D^${fmt(laws.params.beta)}   (Hoffmann et al. 2022 Approach 3)`,
+  );
+  lines.push(
+    laws.boot
+      ? `intervals: ${level}%, percentile over ${laws.boot.x.length} bootstrap refits (each refit's own allocation)`
+      : 'intervals: none (no bootstrap samples: --bootstrap 0 or a saved fit)',
+  );
   if (alloc.mode === 'loss') lines.push(`target loss ${fmt(o.loss!)}: budget C = ${sci(alloc.c.estimate)} FLOPs${ci(alloc.c)}`);
   else lines.push(`budget C = ${sci(o.flops!)} FLOPs (C = 6ND)`);
   lines.push(`  N_opt = ${sci(alloc.nOpt.estimate, 4)} parameters${ci(alloc.nOpt)}`);
-  lines.push(`  D_opt = ${sci(alloc.dOpt.estimate, 4)} tokens${ci(alloc.dOpt)}   (${fmt(alloc.tokensPerParam.estimate)} tokens per parameter${ci(alloc.tokensPerParam)})`);
+  lines.push(
+    `  D_opt = ${sci(alloc.dOpt.estimate, 4)} tokens${ci(alloc.dOpt)}   (${fmt(alloc.tokensPerParam.estimate)} tokens per parameter${ci(alloc.tokensPerParam)})`,
+  );
   lines.push(`  N_opt ~ C^${fmt(alloc.a.estimate)}${ci(alloc.a)}, D_opt ~ C^${fmt(alloc.b.estimate)}${ci(alloc.b)}   (Hoffmann et al. 2022 eq. 4)`);
-  lines.push(`  loss: ${fmt(alloc.loss.estimate)}${ci(alloc.loss)} expected; one run: ${ciText(alloc.predictionInterval)} (${level}% prediction interval: refits x the fit's log residuals)`);
+  lines.push(
+    `  loss: ${fmt(alloc.loss.estimate)}${ci(alloc.loss)} expected; one run: ${ciText(alloc.predictionInterval)} (${level}% prediction interval: refits x the fit's log residuals)`,
+  );
   // ---- extrapolation
   let extra: ReturnType<typeof extrapolation> | null = null;
   if (laws.largestRunFlops) {
     extra = extrapolation(alloc.c.estimate, laws.largestRunFlops);
     lines.push(`  ${extra.text}`);
-    if (extra.warn) warnings.push({ code: 'extrapolation', message: `the budget is ${extra.factor.toPrecision(2)}x the largest run's FLOPs, past the ${EXTRAPOLATION_WARN.toExponential(0)}x this command trusts: the exponents' small errors compound over ${Math.log10(extra.factor).toFixed(1)} decades; add runs at larger budgets` });
+    if (extra.warn)
+      warnings.push({
+        code: 'extrapolation',
+        message: `the budget is ${extra.factor.toPrecision(2)}x the largest run's FLOPs, past the ${EXTRAPOLATION_WARN.toExponential(0)}x this command trusts: the exponents' small errors compound over ${Math.log10(extra.factor).toFixed(1)} decades; add runs at larger budgets`,
+      });
   } else lines.push("  extrapolation: unknown (a saved fit does not record its runs' FLOPs)");
   // ---- batch size and steps
   const context = o.context ?? laws.context ?? 64;
@@ -259,40 +368,67 @@ async function runPlan(source: string, o: PlanCliOptions): Promise<Record<string
     batch = planBatch(law.bStar, law.alphaB, alloc.loss.estimate, alloc.dOpt.estimate, context, 'samples' in law ? law.samples : undefined);
     const r = batch.recommended;
     lines.push(`batch (B_crit(L) = B*/L^(1/alpha_B), B* ${fmt(law.bStar)}, alpha_B ${fmt(law.alphaB)}, from ${law.from}; Kaplan et al. 2020 eq. 5.3):`);
-    lines.push(`  B_crit at L ${fmt(alloc.loss.estimate)}: ${fmt(batch.bCrit.estimate)} tokens${Number.isFinite(batch.bCrit.ci[0]) ? ` ${ciText(batch.bCrit.ci)}` : ''}`);
-    lines.push(`  recommended: ${r.batchSequences} sequences of ${context} tokens (${r.batchTokens} tokens), ${r.steps} steps, ${sci(r.tokens)} tokens: at B_crit, S = 2 S_min (${fmt(batch.sMin)}) and E = 2 E_min (${sci(batch.eMin)}) (eq. 5.4-5.5)`);
-    for (const a of batch.alternatives) lines.push(`  ${a.factor > 1 ? '2x larger' : '2x smaller'} (${a.batchSequences} sequences): ${a.steps} steps (${fmt(a.stepsRatio)}x), ${sci(a.tokens)} tokens (${fmt(a.tokensRatio)}x compute) to the same loss, from (S/S_min - 1)(E/E_min - 1) = 1`);
-    if (laws.bcrit && !o.bcritLaw && (alloc.loss.estimate < laws.bcrit.lossRange[0] || alloc.loss.estimate > laws.bcrit.lossRange[1])) lines.push(`  note: L ${fmt(alloc.loss.estimate)} lies outside the losses the scan measured B_crit at (${fmt(laws.bcrit.lossRange[0])}-${fmt(laws.bcrit.lossRange[1])}): the law is extrapolated`);
+    lines.push(
+      `  B_crit at L ${fmt(alloc.loss.estimate)}: ${fmt(batch.bCrit.estimate)} tokens${Number.isFinite(batch.bCrit.ci[0]) ? ` ${ciText(batch.bCrit.ci)}` : ''}`,
+    );
+    lines.push(
+      `  recommended: ${r.batchSequences} sequences of ${context} tokens (${r.batchTokens} tokens), ${r.steps} steps, ${sci(r.tokens)} tokens: at B_crit, S = 2 S_min (${fmt(batch.sMin)}) and E = 2 E_min (${sci(batch.eMin)}) (eq. 5.4-5.5)`,
+    );
+    for (const a of batch.alternatives)
+      lines.push(
+        `  ${a.factor > 1 ? '2x larger' : '2x smaller'} (${a.batchSequences} sequences): ${a.steps} steps (${fmt(a.stepsRatio)}x), ${sci(a.tokens)} tokens (${fmt(a.tokensRatio)}x compute) to the same loss, from (S/S_min - 1)(E/E_min - 1) = 1`,
+      );
+    if (laws.bcrit && !o.bcritLaw && (alloc.loss.estimate < laws.bcrit.lossRange[0] || alloc.loss.estimate > laws.bcrit.lossRange[1]))
+      lines.push(
+        `  note: L ${fmt(alloc.loss.estimate)} lies outside the losses the scan measured B_crit at (${fmt(laws.bcrit.lossRange[0])}-${fmt(laws.bcrit.lossRange[1])}): the law is extrapolated`,
+      );
   } else {
     const why = laws.bcritReason ?? 'the source is not a store, so it holds no batch scan';
     warnings.push({ code: 'no-bcrit-law', message: `no B_crit(L) law: ${why}` });
-    lines.push(`batch: no B_crit(L) law (${why}), so no batch size or steps; run a batch-size scan (scaling-lab sweep --design batch-scan) into the store, or pass --bcrit-law B*,alpha_B (scaling-lab bcrit prints both)`);
+    lines.push(
+      `batch: no B_crit(L) law (${why}), so no batch size or steps; run a batch-size scan (scaling-lab sweep --design batch-scan) into the store, or pass --bcrit-law B*,alpha_B (scaling-lab bcrit prints both)`,
+    );
   }
   // ---- LR
   let lr: ReturnType<typeof lrFromScan> = null;
   if (batch && laws.lr.length) {
     lr = lrFromScan(laws.lr, batch.recommended.batchTokens);
-    if (lr) lines.push(`learning rate: ${fmt(lr.lr)} from ${laws.lrFrom}${lr.clamped ? ' (the batch lies outside the scanned ones: the nearest end)' : ''}${lr.edge ? ' (a best LR at the edge of the LRs tried: a bound)' : ''}; tuned at the scan's model size, not at N_opt`);
+    if (lr)
+      lines.push(
+        `learning rate: ${fmt(lr.lr)} from ${laws.lrFrom}${lr.clamped ? ' (the batch lies outside the scanned ones: the nearest end)' : ''}${lr.edge ? ' (a best LR at the edge of the LRs tried: a bound)' : ''}; tuned at the scan's model size, not at N_opt`,
+      );
   }
-  if (!lr) lines.push('learning rate: none available (no batch-size scan with several LRs per batch size); scan one with `scaling-lab sweep --design batch-scan` (couple.lr.scan) and plan from that store');
+  if (!lr)
+    lines.push(
+      'learning rate: none available (no batch-size scan with several LRs per batch size); scan one with `scaling-lab sweep --design batch-scan` (couple.lr.scan) and plan from that store',
+    );
   // ---- wall time
   let wall: { seconds: number; flopsPerSecond: number; probedDepth: number; nearestDepth: number } | null = null;
   if (o.probe) {
     const t = probeThroughput(alloc.nOpt.estimate, context, laws.vocab ?? 256, batch?.recommended.batchSequences ?? 16, o);
     const flops = batch ? 6 * alloc.nOpt.estimate * batch.recommended.tokens : alloc.c.estimate;
     wall = { seconds: flops / t.flopsPerSecond, flopsPerSecond: t.flopsPerSecond, probedDepth: t.depth, nearestDepth: t.nearestDepth };
-    lines.push(`wall time on this machine: ~${wall.seconds > 3.156e7 ? `${sci(wall.seconds / 3.156e7)} years` : formatDuration(wall.seconds)} (${sci(flops)} FLOPs at ${sci(t.flopsPerSecond)} FLOP/s, timed on depth ${t.depth}, context ${t.context}, micro-batch ${t.micro}${t.depth < t.nearestDepth || t.context < context ? `; N_opt's model (depth ~${t.nearestDepth}, context ${context}) is estimated from this throughput` : ''}; --no-probe skips)`);
+    lines.push(
+      `wall time on this machine: ~${wall.seconds > 3.156e7 ? `${sci(wall.seconds / 3.156e7)} years` : formatDuration(wall.seconds)} (${sci(flops)} FLOPs at ${sci(t.flopsPerSecond)} FLOP/s, timed on depth ${t.depth}, context ${t.context}, micro-batch ${t.micro}${t.depth < t.nearestDepth || t.context < context ? `; N_opt's model (depth ~${t.nearestDepth}, context ${context}) is estimated from this throughput` : ''}; --no-probe skips)`,
+    );
   } else lines.push('wall time: not probed (--no-probe)');
   // ---- next runs
   let next: ReturnType<typeof rankNextRuns> | null = null;
   if (o.next) {
-    if (!laws.x || laws.points.length === 0) throw new AnalysisInputError('--next needs the runs behind the fit', 'give the store or the end-point file, not a saved fit');
+    if (!laws.x || laws.points.length === 0)
+      throw new AnalysisInputError('--next needs the runs behind the fit', 'give the store or the end-point file, not a saved fit');
     const t: NextTarget = o.nextTarget === 'loss' ? { kind: 'loss', flops: alloc.c.estimate } : { kind: 'exponent' };
     const cs = laws.points.map((p) => p.c);
     const cands = candidateGrid(laws.params, minOf(cs), 10 * maxOf(cs));
     next = rankNextRuns(laws.x, laws.points, laws.rmseLog, t, cands, o.next);
-    lines.push(`next ${o.next} runs, ranked by the drop in the linearised variance of ${t.kind === 'exponent' ? 'a (N_opt ~ C^a)' : `the loss at C ${sci(alloc.c.estimate)}`} per FLOP (Fisher information, greedy):`);
-    next.ranked.forEach((r, i) => lines.push(`  ${i + 1}. N ${sci(r.n)}, D ${sci(r.d)}, C ${sci(r.flops)}: sd ${fmt(Math.sqrt(r.varianceBefore))} -> ${fmt(Math.sqrt(Math.max(0, r.varianceAfter)))}`));
+    lines.push(
+      `next ${o.next} runs, ranked by the drop in the linearised variance of ${t.kind === 'exponent' ? 'a (N_opt ~ C^a)' : `the loss at C ${sci(alloc.c.estimate)}`} per FLOP (Fisher information, greedy):`,
+    );
+    next.ranked.forEach((r, i) =>
+      lines.push(
+        `  ${i + 1}. N ${sci(r.n)}, D ${sci(r.d)}, C ${sci(r.flops)}: sd ${fmt(Math.sqrt(r.varianceBefore))} -> ${fmt(Math.sqrt(Math.max(0, r.varianceAfter)))}`,
+      ),
+    );
   }
   for (const w of warnings) lines.push(`warning: ${w.message}`);
   return {
