@@ -3,12 +3,12 @@
 // only), for duplicated rows, and for two sizes (refused by report as by fit, with the same reason). Also --out checks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildReport } from '../../src/report/build.ts';
 import { importFile } from '../../src/report/source.ts';
-import { checkReportOut } from '../../src/report/output.ts';
+import { checkReportOut, writeReportAtomic } from '../../src/report/output.ts';
 import { ReportInputError } from '../../src/report/common.ts';
 
 const fixture = (name: string) => new URL(`../fixtures/bad-input/${name}`, import.meta.url).pathname;
@@ -52,6 +52,30 @@ test('checkReportOut: a file or an unwritable place refused; a new folder, an ea
     checkReportOut(join(dir, 'new', 'nested'));
     writeFileSync(join(dir, 'old', 'data.csv'), '');
     checkReportOut(join(dir, 'old'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('writeReportAtomic: a failure while writing leaves the earlier report as it was and no partial folder', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'scaling-lab-out-'));
+  try {
+    const out = join(dir, 'r');
+    mkdirSync(out);
+    writeFileSync(join(out, 'lnd-vs-n.svg'), '<svg>earlier</svg>');
+    // built without rendering: writing SVG fails on the first drawn chart
+    const r = await report('lnd-grid.csv');
+    assert.throws(() => writeReportAtomic(out, r, ['svg', 'html']), /was not rendered/);
+    assert.deepEqual(readdirSync(dir), ['r']);
+    assert.equal(readFileSync(join(out, 'lnd-vs-n.svg'), 'utf8'), '<svg>earlier</svg>');
+    // complete: the earlier report's files replaced by this one's (here, stand-in SVGs)
+    const drawn = r.charts.filter((c) => c.status === 'drawn');
+    for (const c of drawn) c.svg = `<svg id="${c.id}"/>`;
+    writeReportAtomic(out, r, ['svg', 'html']);
+    assert.deepEqual(readdirSync(out).sort(), [...drawn.map((c) => `${c.id}.svg`), 'report.html'].sort());
+    assert.ok(drawn.some((c) => c.id === 'lnd-vs-n'));
+    assert.equal(readFileSync(join(out, 'lnd-vs-n.svg'), 'utf8'), '<svg id="lnd-vs-n"/>');
+    assert.deepEqual(readdirSync(dir), ['r']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
