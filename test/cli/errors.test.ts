@@ -3,7 +3,7 @@
 // replaced whole, --version, status listing runs outside sweeps, and every hint naming a flag the command has.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -118,6 +118,22 @@ test('report: an earlier report is replaced (no stale charts; other files kept),
   assert.equal(readFileSync(join(out, 'notes.txt'), 'utf8'), 'mine');
   assert.ok(existsSync(join(out, 'demo')));
   assert.deepEqual(readdirSync(dir), ['reports'], 'no partial or old folder left beside it');
+});
+
+test('report: Ctrl-C during the fits leaves no folder and no partial one', async () => {
+  const dir = tempDir();
+  const out = join(dir, 'reports');
+  const child = spawn(process.execPath, [bin, 'report', fixture('pooled-experiments.csv'), '--out', out, '--bootstrap', '1000'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  const code = await new Promise<number | null>((resolve) => {
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      if (/report: comparing/.test(stderr)) child.kill('SIGINT');
+    });
+    child.on('exit', (c, signal) => resolve(c ?? (signal ? 130 : null)));
+  });
+  assert.notEqual(code, 0, stderr);
+  assert.deepEqual(readdirSync(dir), [], 'nothing written: no report folder, no partial one');
 });
 
 test('file-system and allocation errors become one line and a hint', () => {
