@@ -19,6 +19,15 @@ export const MAX_LEGEND = 12;
 
 const budgetLabel = (c: number): string => `C = ${sci(c)} FLOPs`;
 
+/**
+ * Loss ticks for the linear IsoFLOP axis: the round loss values over a narrow range; Vega's evenly spaced ticks over
+ * a wide one (0.5, 0.8, 1.2, 2, 3, 4, 6 on a linear axis crowd at the bottom and lose labels).
+ */
+function yTicks(lo: number, hi: number): number[] | undefined {
+  const t = lossTicks(lo, hi).filter((v) => v >= lo && v <= hi);
+  return t.length >= 3 && t.length <= 8 && hi / lo < 2 ? t : undefined;
+}
+
 /** A budget's legend entry: its C, and what became of its parabola when it gives no minimum. */
 const profileLabel = (pr: { c: number; status: string }): string =>
   budgetLabel(pr.c) + (pr.status === 'not-convex' ? ' (not fitted: parabola opens downward)' : pr.status === 'minimum-outside-sizes' ? ' (minimum outside the sizes)' : '');
@@ -61,7 +70,7 @@ export function isoflopChart(data: ReportData, iso: IsoFlopFit | null, reason?: 
   const domain = [...new Set(sorted.map(({ pr }) => profileLabel(pr)))];
   const lossName = lossTitle(data.points.lossColumn, 'final');
   const x = { field: 'n', type: 'quantitative', title: 'N, parameters', scale: { type: 'log', domain: [nLo, nHi], nice: false }, axis: { values: logTicks(nLo, nHi), labelExpr: COUNT_LABELS } };
-  const y = { field: 'loss', type: 'quantitative', title: lossName, scale: { domain: [lLo, lHi], nice: false, zero: false }, axis: { values: lossTicks(lLo, lHi).length >= 3 ? lossTicks(lLo, lHi) : undefined, format: '~g' } };
+  const y = { field: 'loss', type: 'quantitative', title: lossName, scale: { domain: [lLo, lHi], nice: false, zero: false }, axis: { values: yTicks(lLo, lHi), format: '~g' } };
   // one colour per budget: a legend entry each up to MAX_LEGEND budgets, a log colour bar beyond
   const color =
     domain.length <= MAX_LEGEND
