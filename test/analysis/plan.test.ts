@@ -168,3 +168,13 @@ test('rankNextRuns: the Sherman-Morrison update equals refitting the Fisher info
   for (const c of cands) assert.ok((variance - deltaVar([...runs, c])) / c.flops <= ranked[0].perFlop * (1 + 1e-3));
   assert.ok(chinchillaLoss(truth, ranked[0].n, ranked[0].d) > truth.E);
 });
+
+test("rankNextRuns with the loss at a budget as the target: its gradient is the compute-optimal loss's, and the variance falls", () => {
+  const x = xOf(EPOCH);
+  // targetValue at x is the closed-form optimal loss at C
+  assert.ok(Math.abs(targetValue(x, { kind: 'loss', flops: 5.76e23 }) - chinchillaAllocation(EPOCH, 5.76e23).loss) < 1e-12);
+  const runs = syntheticChinchilla(EPOCH, [1e7, 3e7, 1e8, 3e8], [1e9, 4e9, 1.6e10], 0);
+  const { ranked, variance } = rankNextRuns(x, runs, 0.02, { kind: 'loss', flops: 1e21 }, candidateGrid(EPOCH, 1e17, 1e20), 3);
+  assert.equal(ranked.length, 3);
+  assert.ok(ranked[2].varianceAfter < variance && ranked.every((r) => r.perFlop > 0));
+});

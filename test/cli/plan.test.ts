@@ -96,6 +96,27 @@ test('plan: bad input says what is missing and which command produces it', () =>
   assert.equal(nob.status, 0, nob.stderr);
   assert.match(nob.stdout, /batch: no B_crit\(L\) law .* pass --bcrit-law B\*,alpha_B \(scaling-lab bcrit prints both\)/);
   assert.match(nob.stdout, /learning rate: none available/);
+  // an LR rule as a sweep's couple.lr: lr (B/refBatch)^power at the recommended batch in sequences
+  const withLr = JSON.parse(
+    cli(
+      'plan',
+      fixture,
+      '--flops',
+      '1e22',
+      '--bootstrap',
+      '0',
+      '--no-probe',
+      '--bcrit-law',
+      '2e8,0.21',
+      '--context',
+      '2048',
+      '--lr-law',
+      '3e-4,256,0.5',
+      '--json',
+    ).stdout,
+  );
+  assert.ok(Math.abs(withLr.lr.lr / (3e-4 * (withLr.batch.recommended.batchSequences / 256) ** 0.5) - 1) < 1e-12);
+  assert.notEqual(cli('plan', fixture, '--flops', '1e22', '--lr-law', '3e-4,256').status, 0);
   const badLaw = cli('plan', fixture, '--flops', '1e22', '--bcrit-law', '2e8');
   assert.notEqual(badLaw.status, 0);
   assert.match(badLaw.stderr, /--bcrit-law takes B\*,alpha_B/);

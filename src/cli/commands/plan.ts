@@ -34,6 +34,7 @@ export interface PlanCliOptions {
   flops?: number;
   loss?: number;
   bcritLaw?: { bStar: number; alphaB: number };
+  lrLaw?: { lr: number; refBatch: number; power: number };
   context?: number;
   probe: boolean;
   level: number;
@@ -57,6 +58,13 @@ const bcritLawParser = (v: string): { bStar: number; alphaB: number } => {
   return { bStar: parts[0], alphaB: parts[1] };
 };
 
+const lrLawParser = (v: string): { lr: number; refBatch: number; power: number } => {
+  const p = v.split(',').map(Number);
+  if (p.length !== 3 || !(p[0] > 0 && p[1] > 0 && p[2] >= 0) || !p.every(Number.isFinite))
+    throw new InvalidArgumentError(`--lr-law takes lr,refBatch,power (lr = lr (B/refBatch)^power, B in sequences, as a sweep's couple.lr), got "${v}"`);
+  return { lr: p[0], refBatch: p[1], power: p[2] };
+};
+
 /** The depth probed at most: d_model 512, 25M non-embedding parameters (a larger N_opt is timed at this size and scaled by FLOPs). */
 const MAX_PROBE_DEPTH = 8;
 
@@ -77,6 +85,7 @@ export function registerPlan(program: Command): void {
       'the critical batch-size law B_crit(L) = B* / L^(1/alpha_B), B* in tokens (default: fitted from a batch scan in the store; `scaling-lab bcrit` prints one)',
       bcritLawParser,
     )
+    .option('--lr-law <lr,refBatch,power>', "an LR rule lr (B/refBatch)^power, B in sequences (a sweep's couple.lr), instead of the store's scan", lrLawParser)
     .option('--context <T>', "tokens per sequence, to turn batch tokens into sequences (default: the store's runs' context, else 64)", positive('--context'))
     .option('--no-probe', 'skip the timing probe (a few training steps on this machine) and so the wall-time estimate')
     .option('--level <p>', 'confidence level of the intervals', fraction('--level'), 0.95)
@@ -391,7 +400,12 @@ async function runPlan(source: string, o: PlanCliOptions): Promise<Record<string
   }
   // ---- LR
   let lr: ReturnType<typeof lrFromScan> = null;
-  if (batch && laws.lr.length) {
+  if (batch && o.lrLaw) {
+    // the rule as couple.lr applies it (sweep/spec.ts): base (batch / refBatch)^power
+    laws.lrFrom = `--lr-law ${o.lrLaw.lr} (B/${o.lrLaw.refBatch})^${o.lrLaw.power}`;
+    lr = { lr: o.lrLaw.lr * (batch.recommended.batchSequences / o.lrLaw.refBatch) ** o.lrLaw.power, clamped: false, edge: false };
+    lines.push(`learning rate: ${fmt(lr.lr)} from ${laws.lrFrom} at ${batch.recommended.batchSequences} sequences`);
+  } else if (batch && laws.lr.length) {
     lr = lrFromScan(laws.lr, batch.recommended.batchTokens);
     if (lr)
       lines.push(
@@ -400,7 +414,7 @@ async function runPlan(source: string, o: PlanCliOptions): Promise<Record<string
   }
   if (!lr)
     lines.push(
-      'learning rate: none available (no batch-size scan with several LRs per batch size); scan one with `scaling-lab sweep --design batch-scan` (couple.lr.scan) and plan from that store',
+      `learning rate: none available (${batch ? 'no batch-size scan with several LRs per batch size, no --lr-law' : 'no batch size to set it for'}); scan one with \`scaling-lab sweep --design batch-scan\` (couple.lr.scan) and plan from that store, or give --lr-law lr,refBatch,power`,
     );
   // ---- wall time
   let wall: { seconds: number; flopsPerSecond: number; probedDepth: number; nearestDepth: number } | null = null;
