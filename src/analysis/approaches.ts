@@ -15,7 +15,7 @@ import { warning, type Warning } from './diagnostics.ts';
 export type { Est } from './isoflop.ts';
 
 export type ApproachName = 'approach2' | 'approach3' | 'vpnls';
-export const APPROACH_LABELS: Record<ApproachName, string> = {
+const APPROACH_LABELS: Record<ApproachName, string> = {
   approach2: 'Approach 2 (IsoFLOP parabolas)',
   approach3: 'Approach 3 (Huber, log loss)',
   vpnls: 'VPNLS (variable projection)',
@@ -111,7 +111,7 @@ export interface ApproachComparison {
 }
 
 /** Fewest runs for the parametric fits (5 parameters). */
-export const MIN_RUNS = 6;
+const MIN_RUNS = 6;
 
 function estOf(samples: ArrayLike<number>, estimate: number, level: number): Est {
   const v = Array.from(samples).filter(Number.isFinite);

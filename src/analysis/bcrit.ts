@@ -168,7 +168,7 @@ function envelope(curves: readonly { x: number[]; loss: number[] }[]): { x: numb
 }
 
 /** Curves per batch size (docs/METHODS.md 1.1-1.3). */
-export function batchCurves(curves: readonly LossCurve[], window = 5, warmupSteps?: number): BatchCurve[] {
+function batchCurves(curves: readonly LossCurve[], window = 5, warmupSteps?: number): BatchCurve[] {
   const byBatch = new Map<number, LossCurve[]>();
   for (const c of curves) {
     if (!(c.batchTokens > 0)) throw new AnalysisInputError(`run ${c.id}: batch tokens ${c.batchTokens} is not positive`, 'give every run its batch size in tokens');

@@ -2,7 +2,7 @@
 // Huber loss, best of an initialisation grid, and its bootstrap. Approaches 1 and 2 live in isoflop.ts.
 import type { Accounting, ScalingPoint } from './records.ts';
 import { lbfgs, type LbfgsOptions, type OptimizeResult } from './optimize.ts';
-import { huber, huberDerivative, summarize, quantile, type BootstrapResult } from './stats.ts';
+import { summarize, quantile, type BootstrapResult } from './stats.ts';
 import { SeededRandom } from '../util/random.ts';
 import { AnalysisInputError } from './errors.ts';
 import { minOf } from './extent.ts';
@@ -39,7 +39,7 @@ export interface InitGrid {
 }
 const range = (lo: number, hi: number, step: number): number[] =>
   Array.from({ length: Math.round((hi - lo) / step) + 1 }, (_, i) => lo + i * step);
-export const CHINCHILLA_GRID: InitGrid = {
+const CHINCHILLA_GRID: InitGrid = {
   alpha: range(0, 2, 0.5),
   beta: range(0, 2, 0.5),
   e: range(-1, 1, 0.5),
@@ -332,13 +332,13 @@ function notIdentifiedText(p: ChinchillaParams, keys: readonly ChinchillaKey[]):
 }
 
 /** Starts optimised by default in fitChinchilla: the 200 of the grid with the lowest starting objective. */
-export const DEFAULT_PRUNE = 200;
+const DEFAULT_PRUNE = 200;
 /**
  * Above this many runs the starts are ranked and optimised on every k-th run (at most this many), and the best
  * REFINE_OPTIMA distinct optima of that search are refined on all of them.
  */
-export const PRUNE_RANK_ROWS = 4096;
-export const REFINE_OPTIMA = 5;
+const PRUNE_RANK_ROWS = 4096;
+const REFINE_OPTIMA = 5;
 
 function everyKth(d: LogData, k: number): LogData {
   const pick = (v: Float64Array): Float64Array => {
@@ -353,7 +353,7 @@ function everyKth(d: LogData, k: number): LogData {
  * The `keep` starts with the lowest objective (ties by grid order), in grid order; all of them when keep is 0,
  * not finite, or at least the number of starts. Starts with a non-finite objective are never kept.
  */
-export function pruneStarts(fg: ReturnType<typeof chinchillaObjective>, starts: Float64Array[], keep: number): Float64Array[] {
+function pruneStarts(fg: ReturnType<typeof chinchillaObjective>, starts: Float64Array[], keep: number): Float64Array[] {
   if (!(keep > 0) || !Number.isFinite(keep) || keep >= starts.length) return starts;
   const g = new Float64Array(5);
   const f = new Float64Array(starts.length);

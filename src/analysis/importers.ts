@@ -279,7 +279,7 @@ export function findColumn(table: Table, role: string, mapped: string | undefine
 }
 
 /** One cell, without building the row's object. */
-export function cellOf(table: Table, row: TableRow, column: string): unknown {
+function cellOf(table: Table, row: TableRow, column: string): unknown {
   return row instanceof CsvRow ? row.named(column) : row.values[column];
 }
 
@@ -297,7 +297,7 @@ function num(table: Table, row: TableRow, col: string, positive: boolean): numbe
 
 // ---- end points for L(N, D)
 
-export const POINT_NAMES = {
+const POINT_NAMES = {
   n: ['N', 'params', 'parameters', 'n_params', 'num_params', 'model_size', 'Model Size', 'param_count', 'non_embedding_params', 'total_params', 'model_params', 'n_parameters'],
   d: ['D', 'tokens', 'training_tokens', 'Training Tokens', 'n_tokens', 'num_tokens', 'tokens_seen', 'train_tokens', 'dataset_size', 'data'],
   c: ['C', 'flops', 'training_flops', 'Training FLOP', 'Training FLOPs', 'compute', 'training_compute', 'flop'],
@@ -487,7 +487,7 @@ export function filterRows(table: Table, filters: readonly RowFilter[]): { table
 }
 
 /** Columns that flag rows to leave out, as published sets name them (Open-Athena: `outlier`). */
-export const EXCLUDE_NAMES = ['outlier', 'is_outlier', 'outliers', 'exclude', 'excluded', 'is_excluded', 'drop', 'dropped', 'ignore'];
+const EXCLUDE_NAMES = ['outlier', 'is_outlier', 'outliers', 'exclude', 'excluded', 'is_excluded', 'drop', 'dropped', 'ignore'];
 
 const TRUE = new Set(['true', 't', 'yes', 'y', '1', 'x']);
 const FALSE = new Set(['false', 'f', 'no', 'n', '0', '']);

@@ -232,7 +232,7 @@ export interface IsoFlopOptions {
 }
 
 /** Fewest usable budgets for an N_opt(C) law: two minima always lie on a line, so they test nothing. */
-export const MIN_BUDGETS = 3;
+const MIN_BUDGETS = 3;
 
 /**
  * Hoffmann et al. 2022 section 3.2 (Approach 2): for each FLOP budget fit a parabola of final loss in

@@ -1,22 +1,7 @@
-// Statistics the fits share: Huber loss, least squares (straight lines and parabolas, power laws in log
-// space), percentiles, and the seeded bootstrap over runs. Model-specific fits live in their own files.
+// Statistics the fits share: least squares (straight lines and parabolas, power laws in log
+// space), percentiles, and the seeded bootstrap over runs. Model-specific fits live in their own files (the Huber
+// loss of Approach 3 is inlined in chinchilla.ts's objective, where it runs per residual per evaluation).
 import { SeededRandom } from '../util/random.ts';
-
-// ---- Huber loss
-
-/**
- * Huber loss (Huber 1964), as Hoffmann et al. 2022 appendix D.2 use it: r^2 / 2 for |r| <= delta,
- * delta (|r| - delta / 2) beyond. Same convention as scipy.special.huber and optax.huber_loss.
- */
-export function huber(r: number, delta: number): number {
-  const a = Math.abs(r);
-  return a <= delta ? 0.5 * r * r : delta * (a - 0.5 * delta);
-}
-
-/** d huber(r) / dr */
-export function huberDerivative(r: number, delta: number): number {
-  return r > delta ? delta : r < -delta ? -delta : r;
-}
 
 // ---- descriptive statistics
 
@@ -224,7 +209,7 @@ export function summarize<K extends string>(
 // ---- F-test
 
 /** ln Gamma(x) for x > 0 (Lanczos approximation, g = 7, 9 terms; ~1e-15 relative). */
-export function lnGamma(x: number): number {
+function lnGamma(x: number): number {
   const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
   if (x < 0.5) return Math.log(Math.PI / Math.abs(Math.sin(Math.PI * x))) - lnGamma(1 - x);
   const z = x - 1;
@@ -265,7 +250,7 @@ function betaFraction(x: number, a: number, b: number): number {
 }
 
 /** Regularised incomplete beta I_x(a, b) (scipy.special.betainc). */
-export function incompleteBeta(x: number, a: number, b: number): number {
+function incompleteBeta(x: number, a: number, b: number): number {
   if (x <= 0) return 0;
   if (x >= 1) return 1;
   const front = Math.exp(lnGamma(a + b) - lnGamma(a) - lnGamma(b) + a * Math.log(x) + b * Math.log(1 - x));
@@ -273,7 +258,7 @@ export function incompleteBeta(x: number, a: number, b: number): number {
 }
 
 /** Upper tail P(F > f) of the F distribution with (d1, d2) degrees of freedom (scipy.stats.f.sf). */
-export function fSurvival(f: number, d1: number, d2: number): number {
+function fSurvival(f: number, d1: number, d2: number): number {
   if (!(f > 0)) return 1;
   if (!Number.isFinite(f)) return 0;
   return incompleteBeta(d2 / (d2 + d1 * f), d2 / 2, d1 / 2);

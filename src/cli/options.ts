@@ -26,7 +26,7 @@ import { fraction, int, minutesToMs, secondsToMs } from './helpers.ts';
  * Resamples behind every confidence interval, in every command: a 95% percentile interval reads its ends from the
  * 2.5% tails, 25 resamples each at 1000 (5 at 200).
  */
-export const DEFAULT_BOOTSTRAP = 1000;
+const DEFAULT_BOOTSTRAP = 1000;
 /** A run config's defaults (train/config.ts): what `train` reads without flags, and so what `tokenize` prepares. */
 const RUN_DEFAULTS = {
   corpus: RunConfigSchema.shape.corpus.parse(undefined),

@@ -17,10 +17,10 @@ import type { ProgressFn } from '../util/progress.ts';
 import type { Tokenizer } from './tokenizer.ts';
 
 /** GPT-2's pre-tokenisation pattern (openai/gpt-2 src/encoder.py), with \p{L}/\p{N} in JS unicode mode. */
-export const GPT2_PATTERN = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
+const GPT2_PATTERN = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
 
-export const BPE_FORMAT = 'scaling-lab/bpe';
-export const BPE_VERSION = 1;
+const BPE_FORMAT = 'scaling-lab/bpe';
+const BPE_VERSION = 1;
 /** Largest vocabulary we train: pair keys pack two ids below 2^20 into one safe integer. */
 export const MAX_VOCAB = 1 << 20;
 

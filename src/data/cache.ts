@@ -20,8 +20,8 @@ import { CacheError } from './errors.ts';
 import { replaceFileSync } from '../util/atomic.ts';
 import type { TokenArray } from './tokenizer.ts';
 
-export const CACHE_MAGIC = 'SLTOKENS';
-export const CACHE_VERSION = 1;
+const CACHE_MAGIC = 'SLTOKENS';
+const CACHE_VERSION = 1;
 export const HEADER_BYTES = 128;
 
 export interface CacheKey {

@@ -131,7 +131,7 @@ export async function loadTokenizer(spec: string | TokenizerSpec): Promise<Token
 // ---- encoding a corpus
 
 /** A growable uint32 buffer with a push(...ids) that the tokenizers append to. */
-export class TokenBuffer {
+class TokenBuffer {
   private buf = new Uint32Array(1 << 16);
   length = 0;
   push(...ids: number[]): void {

@@ -14,7 +14,7 @@ export interface BackendOptions {
 }
 
 /** A backend option that makes no sense (unknown name, bad thread count). */
-export class BackendOptionError extends Error {
+class BackendOptionError extends Error {
   readonly hint: string;
   constructor(message: string, hint: string) {
     super(message);

@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { F32, Kernels } from './kernels.ts';
 
-export const NATIVE_ADDON_PATH = fileURLToPath(new URL('../../build/Release/scaling_lab_native.node', import.meta.url));
+const NATIVE_ADDON_PATH = fileURLToPath(new URL('../../build/Release/scaling_lab_native.node', import.meta.url));
 
 const KERNEL_NAMES = [
   'encoderForward', 'encoderBackward', 'layernormForward', 'layernormBackward', 'matmulForward', 'matmulBackward',

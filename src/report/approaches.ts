@@ -5,13 +5,13 @@ import type { ApproachComparison, ApproachSummary, Est } from '../analysis/appro
 import { sci } from './common.ts';
 
 /** "0.368 [0.341, 0.392]", or "0.368" without an interval, "-" when absent. */
-export function estText(e: Est | undefined): string {
+function estText(e: Est | undefined): string {
   if (!e || !Number.isFinite(e.estimate)) return '-';
   return Number.isFinite(e.ci[0]) ? `${sci(e.estimate, 3)} [${sci(e.ci[0], 3)}, ${sci(e.ci[1], 3)}]` : sci(e.estimate, 3);
 }
 
 /** Whether an approach's irreducible loss E sits at its bound (0): the runs do not identify it. */
-export function eNotIdentified(s: ApproachSummary): boolean {
+function eNotIdentified(s: ApproachSummary): boolean {
   return s.fitted && s.params !== undefined && (s.params.E < 1e-3 || s.flags.some((f) => /^E at\b/.test(f)));
 }
 

@@ -101,7 +101,7 @@ export function lossTitle(column: string | undefined, kind: 'final' | 'curve' | 
 // ---- Vega-Lite base
 
 /** DejaVu Sans first: resvg turns the SVG's text into pixels with the system fonts, and Debian has DejaVu. */
-export const FONT = 'DejaVu Sans, Helvetica, Arial, sans-serif';
+const FONT = 'DejaVu Sans, Helvetica, Arial, sans-serif';
 
 export const BASE_CONFIG = {
   font: FONT,
@@ -146,11 +146,6 @@ export function lossTicks(lo: number, hi: number): number[] {
   const fine: number[] = [];
   for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9; v += step) fine.push(Number(v.toFixed(2)));
   return fine.length >= out.filter((v) => v >= lo && v <= hi).length ? fine : out;
-}
-
-/** A wrapping helper: Vega titles accept an array of lines. */
-export function titleLines(title: string, subtitle?: string | string[]) {
-  return subtitle === undefined ? { text: title } : { text: title, subtitle };
 }
 
 /**

@@ -168,7 +168,7 @@ export function prepareData(input: ReportInput, nCount: NCount = 'kaplan'): Repo
     if (list) list.push(c);
     else byKey.set(key, [c]);
   }
-  const groups = [...byKey].map(([key, cs]): SizeGroup => ({
+  const groups = [...byKey].map(([, cs]): SizeGroup => ({
     n: cs[0].n ?? NaN,
     nTotal: NaN,
     label: cs[0].group ?? (Number.isFinite(cs[0].n ?? NaN) ? params(cs[0].n!) : 'imported'),

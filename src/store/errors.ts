@@ -69,7 +69,7 @@ interface ErrorLike {
 }
 
 /** A short reason for an outage line: the code and the first line of the message. */
-export function describeError(err: unknown): string {
+function describeError(err: unknown): string {
   const e = err as ErrorLike;
   const msg = String(e?.message ?? err).split('\n')[0]!.replace(/^cannot reach the Postgres store [^:]+: /, '');
   return typeof e?.code === 'string' && !msg.includes(e.code) && e.name !== 'StoreError' ? `${e.code} ${msg}` : msg;

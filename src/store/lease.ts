@@ -25,7 +25,7 @@ export function leaseIsLive(lease: RunLease, now = Date.now()): boolean {
 }
 
 /** This process holds the lease (same host and pid): an unfenced write of its own is not another writer's. */
-export function heldByThisProcess(lease: RunLease): boolean {
+function heldByThisProcess(lease: RunLease): boolean {
   return lease.host === THIS_HOST && lease.pid === process.pid;
 }
 
@@ -53,7 +53,7 @@ function ago(iso: string, now = Date.now()): string {
   return s < 120 ? `${s} s ago` : `${Math.round(s / 60)} min ago`;
 }
 
-export function heldError(id: string, lease: RunLease, now = Date.now()): StoreError {
+function heldError(id: string, lease: RunLease, now = Date.now()): StoreError {
   return new StoreError(
     'held',
     `run '${id}' is held by ${lease.holder} (pid ${lease.pid} on ${lease.host}) since ${lease.since}, last heard from ${ago(lease.heartbeatAt, now)} (epoch ${lease.epoch})`,
@@ -69,7 +69,7 @@ export function fencedError(id: string, epoch: number, current: number): StoreEr
   );
 }
 
-export function finishedError(id: string, status: RunStatus): StoreError {
+function finishedError(id: string, status: RunStatus): StoreError {
   return new StoreError(
     'finished',
     `run '${id}' is ${status}; a finished run is never rewound (no status change, truncation, checkpoint or rows)`,

@@ -220,9 +220,6 @@ export class StoreError extends Error {
 
 // ---- opening a store
 
-/** The embedded default when no store is named. */
-export const DEFAULT_STORE_LOCATION = './runs';
-
 export interface OpenOptions {
   /** Postgres: how long to wait for a connection before failing (default 5000 ms) */
   connectTimeoutMs?: number;

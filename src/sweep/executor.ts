@@ -3,7 +3,7 @@
 import type { RunStatus } from '../analysis/records.ts';
 import { openStore, type RecordedSweep, type Store } from '../store/store.ts';
 import { DEFAULT_OUTAGE_WINDOW_MS } from '../store/errors.ts';
-import { runId, runName, totalSteps, type ExecOptions, type RunConfig } from '../train/config.ts';
+import { runId, totalSteps, type ExecOptions, type RunConfig } from '../train/config.ts';
 import type { RunOutcome } from '../train/run.ts';
 import type { StoreTimeouts } from './trainer-process.ts';
 import { SweepSpecError, expandSweep, makeManifest, type SweepManifest, type SweepSpec } from './spec.ts';
@@ -90,8 +90,6 @@ export function sweepStatus(runs: SweepRunResult[]): SweepResult['status'] {
 export function fromOutcome(o: RunOutcome, attempts: number): SweepRunResult {
   return { id: o.id, name: o.name, status: o.status, step: o.step, totalSteps: o.totalSteps, attempts, finalTrainLoss: o.finalTrainLoss, finalTestLoss: o.finalTestLoss, message: o.message };
 }
-
-export const describeRun = (c: RunConfig) => ({ id: runId(c), name: runName(c), totalSteps: totalSteps(c) });
 
 // ---- the whole thing, in process (the CLI and the demo call this)
 

@@ -13,7 +13,7 @@ export interface LocalExecutorOptions {
 }
 
 /** Workers that fit on this machine when each run uses `threadsPerWorker` threads. */
-export function defaultWorkers(threadsPerWorker = 1): number {
+function defaultWorkers(threadsPerWorker = 1): number {
   return Math.max(1, Math.floor(availableParallelism() / Math.max(1, threadsPerWorker)));
 }
 

@@ -151,7 +151,7 @@ export async function planSweep(spec: SweepSpec, configs: RunConfig[], options: 
  * Per model size and batch size, the LRs and seeds the sweep trains, when any batch size has more than one of
  * either: a batch-size scan takes the best LR per batch size (its envelope), and seeds measure the spread.
  */
-export function envelopeLines(runs: readonly PlannedRun[]): string[] {
+function envelopeLines(runs: readonly PlannedRun[]): string[] {
   const groups = new Map<string, { model: string; batch: number; tokens: Set<number>; lrs: Set<number>; seeds: Set<number>; runs: number }>();
   for (const r of runs) {
     const model = modelName(r.config);

@@ -3,7 +3,7 @@
 import { hostname } from 'node:os';
 import { Queue, UnrecoverableError, Worker, WaitingError, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { openStore, StoreError, type Store } from '../store/store.ts';
+import { openStore, StoreError } from '../store/store.ts';
 import { DEFAULT_OUTAGE_WINDOW_MS, OutageTracker, formatOutage, isTransient, withRetry } from '../store/errors.ts';
 import { runId, runName, totalSteps, type ExecOptions, type RunConfig } from '../train/config.ts';
 import { redactUrl } from '../util/redact.ts';

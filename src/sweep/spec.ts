@@ -20,7 +20,7 @@ export class SweepSpecError extends Error {
 // ---- the schema
 
 /** Every RunConfig key can be an axis, a base value or an override in an extra run. */
-export const AXIS_KEYS = Object.keys(RunConfigSchema.shape) as (keyof RunConfig)[];
+const AXIS_KEYS = Object.keys(RunConfigSchema.shape) as (keyof RunConfig)[];
 
 const SWEEP_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
@@ -55,7 +55,7 @@ const LrRule = z
   .strict();
 type LrRule = z.output<typeof LrRule>;
 
-export const SweepSpecSchema = z
+const SweepSpecSchema = z
   .object({
     name: z.string().regex(SWEEP_NAME, 'letters, digits, . _ - (at most 100), starting with a letter or digit'),
     purpose: z.string().min(1).default('free').describe("'batch-scan', 'size-data', or free text; reports pick charts by it"),

@@ -312,7 +312,7 @@ export async function finishedRunProblem(store: Store, config: RunConfig): Promi
 }
 
 /** The steps at which a run logs a metric row, up to `upTo`: every logEvery-th step and every evaluation. */
-export function expectedRowSteps(config: RunConfig, upTo: number): number[] {
+function expectedRowSteps(config: RunConfig, upTo: number): number[] {
   const evals = new Set(evalSteps(config));
   const out: number[] = [];
   for (let s = 1; s <= upTo; s++) if (s % config.logEvery === 0 || evals.has(s)) out.push(s);

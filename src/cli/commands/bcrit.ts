@@ -147,7 +147,7 @@ function groupText(label: string, a: BcritAnalysis): string {
   ].join('\n');
 }
 
-export async function runBcrit(source: string, o: BcritCliOptions): Promise<Record<string, unknown> & { text: string }> {
+async function runBcrit(source: string, o: BcritCliOptions): Promise<Record<string, unknown> & { text: string }> {
   if (o.bootstrap < 1) throw new AnalysisInputError('bcrit needs bootstrap resamples: its intervals and the pooled-law test are read from them', 'give --bootstrap 1 or more');
   const { curves, from } = await loadCurves(source, o);
   const groups = groupCurves(curves);

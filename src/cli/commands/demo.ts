@@ -21,7 +21,7 @@ import { addDeprecatedAlias, addShared, cacheDirOf, parallelism } from '../optio
 const SPEC_DIR = fileURLToPath(new URL('../../../examples/demo/', import.meta.url));
 
 /** The demo's two sweeps: the full ones (about 9 minutes on 2 idle cores) or the quick ones (about 2, fewer and shorter runs). */
-export function demoSpecPaths(quick: boolean): string[] {
+function demoSpecPaths(quick: boolean): string[] {
   return (quick ? ['quick-scan.yaml', 'quick-grid.yaml'] : ['scan.yaml', 'grid.yaml']).map((f) => resolve(SPEC_DIR, f));
 }
 
@@ -31,7 +31,7 @@ const ci = (c: [number, number]) => formatInterval(c, sci);
 const duration = (s: number) => (s >= 60 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s` : `${s.toFixed(0)} s`);
 
 /** The headline numbers, as lines. */
-export function headlineLines(h: Headline): string[] {
+function headlineLines(h: Headline): string[] {
   const lines: string[] = [];
   lines.push('critical batch size, B_crit(L) = B* / L^(1/alpha_B) in tokens (Kaplan et al. 2020 eq. 5.3):');
   if (h.bcrit.length === 0) lines.push('  (no fit)');

@@ -102,12 +102,12 @@ function allWarnings(result: Record<string, unknown>): Warning[] {
 }
 
 /** The import summary as JSON: rows, filters, exclusions, groups. */
-export function importJson(g: GroupedImport) {
+function importJson(g: GroupedImport) {
   return { rows: g.total, where: g.where, filtered: g.filtered, exclude: g.exclude, groupColumns: g.groupColumns, groups: g.groups.map((x) => ({ label: x.label, rows: x.rows, fitted: x.imp !== null, ...(x.reason ? { reason: x.reason } : {}) })) };
 }
 
 /** Everything `fit` prints; `text` is the human rendering (left out of --json). */
-export function runFit(file: string, o: FitOptions): Record<string, unknown> & { text?: string } {
+function runFit(file: string, o: FitOptions): Record<string, unknown> & { text?: string } {
   const table = parseTable(readSource(file), file);
   const minRuns = o.law === 'chinchilla' ? 6 : 5;
   const g = importGroupedPoints(table, {

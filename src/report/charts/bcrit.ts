@@ -7,7 +7,7 @@ import type { ReportData } from '../data.ts';
 import type { ScanFit } from './scan.ts';
 import { maxOf, minOf } from '../../analysis/extent.ts';
 
-export const BCRIT_TITLE = 'Critical batch size vs loss';
+const BCRIT_TITLE = 'Critical batch size vs loss';
 
 /** One size's noise-scale summary (B_simple in tokens, per loss bin), and which loss it is plotted against. */
 export interface NoiseSeries {
@@ -25,7 +25,7 @@ const LIGHT = ['#7fb2dc', '#ec8a8b', '#8fd18f', '#c3a9d9', '#ffb570', '#c49c94',
  * "B_crit = 2.1e8 tokens * L^-4.8" (Kaplan et al. 2020 eq. 5.3 with the fitted numbers); the exponent's sign written
  * once whatever alpha_B's sign ("L^1.9" when alpha_B < 0: B_crit falling as the loss falls, flagged).
  */
-export function bcritLabel(bStar: number, alphaB: number): string {
+function bcritLabel(bStar: number, alphaB: number): string {
   return `B_crit = ${num(bStar)} tokens * ${power('L', -1 / alphaB)}${alphaB < 0 ? ' (falls as loss falls: not eq. 5.3\'s trend)' : ''}`;
 }
 

@@ -5,7 +5,7 @@ import { batchTokens } from './format.ts';
 import type { ReportData } from '../data.ts';
 import { maxOf, minOf } from '../../analysis/extent.ts';
 
-export const CURVES_TITLE = 'Learning curves';
+const CURVES_TITLE = 'Learning curves';
 
 /** ColorBrewer's sequential ramps, light to dark: one per model size, a shade per batch size within it. */
 const RAMPS = [

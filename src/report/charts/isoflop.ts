@@ -12,10 +12,10 @@ import type { ReportData } from '../data.ts';
 import type { LndPanel } from './lnd.ts';
 import { maxOf, minOf } from '../../analysis/extent.ts';
 
-export const ISOFLOP_TITLE = 'IsoFLOP profiles';
-export const FRONTIER_TITLE = 'Compute-optimal frontier';
+const ISOFLOP_TITLE = 'IsoFLOP profiles';
+const FRONTIER_TITLE = 'Compute-optimal frontier';
 /** Most entries a categorical legend may have; more budgets get a colour bar (still one colour per budget). */
-export const MAX_LEGEND = 12;
+const MAX_LEGEND = 12;
 
 const budgetLabel = (c: number): string => `C = ${sci(c)} FLOPs`;
 

@@ -52,8 +52,8 @@ const shortForm = (p: LndPanel): string => (p.form === 'chinchilla' ? 'Chinchill
  * Every 3D panel has this size whatever its title: the title and subtitle are cut (with an ellipsis) at the panel's
  * width instead of widening it (a file path as title once made a 4232 x 814 PNG, mostly empty).
  */
-export const PANEL_3D = { width: 400, height: 330 } as const;
-export const PANEL_2D = { width: 330, height: 260 } as const;
+const PANEL_3D = { width: 400, height: 330 } as const;
+const PANEL_2D = { width: 330, height: 260 } as const;
 
 /** Successful bootstrap resamples behind a panel's intervals. */
 export function bootCount(p: LndPanel): number {

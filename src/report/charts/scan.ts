@@ -14,10 +14,10 @@ export interface ScanFit {
   reason?: string;
 }
 
-export const SCAN_TITLE = 'Batch-size scans';
+const SCAN_TITLE = 'Batch-size scans';
 
 /** Up to `k` usable levels spread over the loss range, for the contours. */
-export function contourLevels(levels: readonly BcritLevel[], k = 4): BcritLevel[] {
+function contourLevels(levels: readonly BcritLevel[], k = 4): BcritLevel[] {
   const ok = levels.filter((l) => l.status === 'ok');
   if (ok.length <= k) return ok;
   return Array.from({ length: k }, (_, i) => ok[Math.round((i * (ok.length - 1)) / (k - 1))]);
