@@ -66,7 +66,7 @@ async function main(): Promise<void> {
   }
   mkdirSync(values.out, { recursive: true });
   const scans = { ours: readScan(values.ours), torch: readScan(values.torch) };
-  const seeds = [...new Set(scans.ours.rows.map((r) => r.seed))].sort();
+  const seeds = [...new Set(scans.ours.rows.map((r) => r.seed))].sort((a, b) => a - b);
   const variants: { key: string; trainer: 'ours' | 'torch'; seed: number; file: string; rows: Row[] }[] = [];
   for (const trainer of ['ours', 'torch'] as const) {
     for (const seed of seeds) {

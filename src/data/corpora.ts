@@ -218,7 +218,7 @@ export function stripBrownTags(tagged: string): string {
         .replace(/ ''/g, '"') // closing quote: attach to the previous word
         .replace(/``|''/g, '"')
         .replace(/ ([.,;:?!)\]}])/g, '$1')
-        .replace(/([(\[{]) /g, '$1'),
+        .replace(/([([{]) /g, '$1'),
     );
   }
   return sentences.join('\n') + '\n';
@@ -243,7 +243,7 @@ function loadReuters(dir: string): Document[] {
     for (const s of stories) {
       if (!s.body) continue;
       // Bodies end with "Reuter\n\u0003" (an end-of-text control byte): drop the control byte.
-      const body = normaliseText(s.body.replace(/\u0003/g, '')).trimEnd();
+      const body = normaliseText(s.body.replaceAll('\u0003', '')).trimEnd();
       docs.push({ id: `reuters-${s.id ?? docs.length}`, text: `${(s.title ?? '').trim()}\n${body}\n` });
     }
   }

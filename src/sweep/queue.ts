@@ -135,6 +135,8 @@ async function runQueued(request: SweepRequest, options: QueueExecutorOptions): 
     const pending = new Set(todo.map(runId));
     const byId = new Map(todo.map((c) => [runId(c), c]));
     while (pending.size > 0 && !signal?.aborted) {
+      // a copy: the loop deletes from pending as runs finish
+      // oxlint-disable-next-line unicorn/no-useless-spread
       for (const id of [...pending]) {
         const config = byId.get(id)!;
         const name = runName(config);

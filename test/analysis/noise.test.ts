@@ -291,13 +291,13 @@ test('agreement across batch sizes: seeds of a batch size are pooled; equal nois
   const seeded = (seed: number, scale = (_b: number) => 1) =>
     records({ g: 0.4, t: 0.1 }, seed).map((r) => ({ ...r, metrics: r.metrics.map((m) => ({ ...m, traceSigma: m.traceSigma! * scale(r.batchSize) })) }));
   const levels = Array.from({ length: 8 }, (_, k) => ({ loss: 2.6 * 0.96 ** k, status: 'ok' })) as unknown as BcritLevel[];
-  const analysisOf = (recs: RunRecord[]) => ({ levels, curves: RUNS.map(([b]) => ({ batchTokens: b * CONTEXT })) }) as unknown as BcritAnalysis;
+  const analysisOf = () => ({ levels, curves: RUNS.map(([b]) => ({ batchTokens: b * CONTEXT })) }) as unknown as BcritAnalysis;
   for (const seed of [1, 2, 3]) {
     const second = seeded(seed + 10)
       .filter((r) => r.batchSize === 32 || r.batchSize === 128)
       .map((r) => ({ ...r, id: `${r.id}-seed1` }));
     const recs = [...seeded(seed), ...second];
-    const ag = noiseAgreement(recs, analysisOf(recs))!;
+    const ag = noiseAgreement(recs, analysisOf())!;
     assert.equal(ag.runs, recs.length);
     assert.equal(ag.batchSizes.length, ag.bins.length);
     const withTwo = ag.batchSizes.filter((bs) => bs.length >= 2);
@@ -311,7 +311,7 @@ test('agreement across batch sizes: seeds of a batch size are pooled; equal nois
     assert.ok(ag.spreadMedian >= 1 && ag.spreadMax <= 1.3, `seed ${seed}: equal noise scales: spread median ${ag.spreadMedian.toFixed(3)}, worst ${ag.spreadMax.toFixed(3)}`);
     // batch 512 measures 3x the noise scale: the spread shows it wherever 512 is kept beside another batch size
     const off = seeded(seed, (b) => (b === 512 ? 3 : 1));
-    const bad = noiseAgreement(off, analysisOf(off))!;
+    const bad = noiseAgreement(off, analysisOf())!;
     assert.ok(bad.spreadMax >= 2.4, `seed ${seed}: 3x at batch 512: worst spread ${bad.spreadMax.toFixed(2)}`);
   }
   assert.equal(noiseAgreement(records({ g: 0, t: 0 }), { levels: levels.slice(0, 1), curves: [] } as unknown as BcritAnalysis), null, 'one ok level: no check');

@@ -64,7 +64,12 @@ export function defineExecutorSuite(name: string, setup: () => Promise<ExecutorT
         await store.close();
       }
       const reader = await openStore(tg.store);
-      const recorded = await reader.getSweep(spec.name).finally(() => reader.close());
+      let recorded;
+      try {
+        recorded = await reader.getSweep(spec.name);
+      } finally {
+        await reader.close();
+      }
       assert.deepEqual(recorded?.runIds, configs.map(runId));
     });
 
