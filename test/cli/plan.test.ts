@@ -151,12 +151,28 @@ test('plan on a store: the grid gives the allocation, the batch scan B_crit and 
     }
   };
   const dir = tempDir();
-  await write(join(dir, 'runs'), [...gridRecords(), ...scanRecords({ depths: [2] })]);
+  // the scan at 3 LRs per batch size, 1e-3 the best (the others' losses 1% and 2% higher): an LR envelope
+  const lrScan = scanRecords({ depths: [2] }).flatMap((r) =>
+    [
+      [1e-3, 1],
+      [5e-4, 1.01],
+      [2e-3, 1.02],
+    ].map(([lr, f]) => ({
+      ...r,
+      id: `${r.id}-lr${lr}`,
+      name: `${r.name}-lr${lr}`,
+      lr,
+      metrics: r.metrics.map((m) => ({ ...m, lr, trainLoss: m.trainLoss * f, ...(m.testLoss !== undefined ? { testLoss: m.testLoss * f } : {}) })),
+    })),
+  );
+  await write(join(dir, 'runs'), [...gridRecords(), ...lrScan]);
   const r = cli('plan', join(dir, 'runs'), '--flops', '1e15', '--bootstrap', '30', '--no-probe', '--json');
   assert.equal(r.status, 0, r.stderr);
   const j = JSON.parse(r.stdout);
   assert.ok(j.allocation.nOpt.estimate > 0 && j.allocation.nOpt.ci[0] <= j.allocation.nOpt.estimate);
   assert.match(j.bcritLaw.from, /batch scan of/);
+  assert.ok(Math.abs(j.lr.lr / 1e-3 - 1) < 1e-9, `lr ${j.lr.lr}`);
+  assert.match(j.lr.from, /the best LR per batch size of the scan of/);
   assert.equal(j.batch.context, 64);
   assert.ok(j.batch.recommended.batchSequences >= 1 && j.batch.recommended.steps > 0);
   assert.ok(j.extrapolation.factor > 1);
