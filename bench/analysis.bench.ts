@@ -21,11 +21,16 @@ const log = (s: string): void => {
 const file = new URL('../test/fixtures/analysis/chinchilla_epoch_svg_extracted.csv', import.meta.url).pathname;
 const pts = importScalingPoints(parseCsv(readFileSync(file, 'utf8'), file), { dropHighest: 5 }).points;
 const fit = fitChinchilla(pts);
-log(`Approach 3, ${pts.length} runs, ${fit.diagnostics.starts} grid starts evaluated, ${fit.diagnostics.optimized} optimised by L-BFGS: ${(fit.diagnostics.ms / 1000).toFixed(2)} s (${fit.diagnostics.evaluations} evaluations, ${((fit.diagnostics.ms * 1000) / fit.diagnostics.evaluations).toFixed(1)} us each)`);
-log(`  E ${fit.params.E.toFixed(4)}  A ${fit.params.A.toFixed(1)}  B ${fit.params.B.toFixed(1)}  alpha ${fit.params.alpha.toFixed(4)}  beta ${fit.params.beta.toFixed(4)}  (Epoch: 1.817, 482.0, 2085.4, 0.348, 0.366)`);
+log(
+  `Approach 3, ${pts.length} runs, ${fit.diagnostics.starts} grid starts evaluated, ${fit.diagnostics.optimized} optimised by L-BFGS: ${(fit.diagnostics.ms / 1000).toFixed(2)} s (${fit.diagnostics.evaluations} evaluations, ${((fit.diagnostics.ms * 1000) / fit.diagnostics.evaluations).toFixed(1)} us each)`,
+);
+log(
+  `  E ${fit.params.E.toFixed(4)}  A ${fit.params.A.toFixed(1)}  B ${fit.params.B.toFixed(1)}  alpha ${fit.params.alpha.toFixed(4)}  beta ${fit.params.beta.toFixed(4)}  (Epoch: 1.817, 482.0, 2085.4, 0.348, 0.366)`,
+);
 const boot = bootstrapChinchilla(pts, fit, { samples: K, seed: 0 });
 log(`bootstrap, ${K} refits (${boot.strategy}): ${(boot.ms / 1000).toFixed(2)} s; total ${((fit.diagnostics.ms + boot.ms) / 1000).toFixed(2)} s`);
-for (const k of CHINCHILLA_KEYS) log(`  ${k.padEnd(5)} 95% CI [${boot.ci[k][0].toPrecision(4)}, ${boot.ci[k][1].toPrecision(4)}]  se ${boot.standardError[k].toPrecision(3)}`);
+for (const k of CHINCHILLA_KEYS)
+  log(`  ${k.padEnd(5)} 95% CI [${boot.ci[k][0].toPrecision(4)}, ${boot.ci[k][1].toPrecision(4)}]  se ${boot.standardError[k].toPrecision(3)}`);
 
 let compare: Record<string, number[]> | null = null;
 if (R > 0) {
@@ -38,17 +43,33 @@ if (R > 0) {
   for (const k of CHINCHILLA_KEYS) log(`  ${k.padEnd(5)} ${compare[k].map((v) => v.toFixed(3)).join(' ')}`);
 }
 
-const scan = syntheticBatchScan({ bStar: 2e5, alphaB: 1 / 6, batchTokens: [4, 8, 16, 32, 64, 128, 256, 512].map((b) => b * 64), finalLoss: 2, noise: 0.001, seed: 1, runsPerBatch: 2 });
+const scan = syntheticBatchScan({
+  bStar: 2e5,
+  alphaB: 1 / 6,
+  batchTokens: [4, 8, 16, 32, 64, 128, 256, 512].map((b) => b * 64),
+  finalLoss: 2,
+  noise: 0.001,
+  seed: 1,
+  runsPerBatch: 2,
+});
 const t0 = performance.now();
 const bc = analyzeBatchScan(scan, { bootstrap: { samples: K } });
 const bcMs = performance.now() - t0;
-log(`critical batch: 16 curves, ${bc.levels.length} levels, ${K} bootstrap resamples: ${(bcMs / 1000).toFixed(2)} s; B* ${bc.fit!.bStar.toPrecision(4)} (true 2e5), alpha_B ${bc.fit!.alphaB.toPrecision(4)} (true 0.1667)`);
+log(
+  `critical batch: 16 curves, ${bc.levels.length} levels, ${K} bootstrap resamples: ${(bcMs / 1000).toFixed(2)} s; B* ${bc.fit!.bStar.toPrecision(4)} (true 2e5), alpha_B ${bc.fit!.alphaB.toPrecision(4)} (true 0.1667)`,
+);
 
 if (json) {
-  console.log(JSON.stringify({
-    approach3: { runs: pts.length, starts: fit.diagnostics.starts, ms: fit.diagnostics.ms, evaluations: fit.diagnostics.evaluations, params: fit.params },
-    bootstrap: { samples: K, ms: boot.ms, strategy: boot.strategy, ci: boot.ci, standardError: boot.standardError },
-    compareGrid: compare,
-    bcrit: { ms: bcMs, samples: K, bStar: bc.fit!.bStar, alphaB: bc.fit!.alphaB },
-  }, null, 2));
+  console.log(
+    JSON.stringify(
+      {
+        approach3: { runs: pts.length, starts: fit.diagnostics.starts, ms: fit.diagnostics.ms, evaluations: fit.diagnostics.evaluations, params: fit.params },
+        bootstrap: { samples: K, ms: boot.ms, strategy: boot.strategy, ci: boot.ci, standardError: boot.standardError },
+        compareGrid: compare,
+        bcrit: { ms: bcMs, samples: K, bStar: bc.fit!.bStar, alphaB: bc.fit!.alphaB },
+      },
+      null,
+      2,
+    ),
+  );
 }

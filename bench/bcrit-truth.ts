@@ -14,7 +14,7 @@ const arg = (name: string, fallback: number) => {
 };
 const breakP = arg('--break-p', 0.01);
 const uncorrected = process.argv.includes('--uncorrected');
-const B_STAR = 5.12e5 * arg("--bstar-factor", 1);
+const B_STAR = 5.12e5 * arg('--bstar-factor', 1);
 const ALPHA_B = 1 / 6;
 const LADDER = [8, 16, 32, 64, 128, 256, 512].map((b) => b * 64);
 for (const early of [false, true]) {
@@ -23,12 +23,29 @@ for (const early of [false, true]) {
   for (const power of [0.7, 1, 1.5]) {
     for (const seed of [1, 2, 3, 4]) {
       const runs = syntheticBatchScan({
-        bStar: B_STAR, alphaB: ALPHA_B, batchTokens: LADDER, sRef: 30, lossRef: 3, lossFloor: 1.5, p: 3, finalLoss: 2.0,
-        tokenBudget: 3e6, evalInterval: 20, warmupSteps: 40, warmupPower: power, noise: 0.003, seed, runsPerBatch: 3,
+        bStar: B_STAR,
+        alphaB: ALPHA_B,
+        batchTokens: LADDER,
+        sRef: 30,
+        lossRef: 3,
+        lossFloor: 1.5,
+        p: 3,
+        finalLoss: 2.0,
+        tokenBudget: 3e6,
+        evalInterval: 20,
+        warmupSteps: 40,
+        warmupPower: power,
+        noise: 0.003,
+        seed,
+        runsPerBatch: 3,
         earlyRegime: early ? { above: 2.75, factor: 0.5, width: 0.06 } : undefined,
       });
       // the old behaviour: steps as logged, as if there were no warm-up
-      if (uncorrected) for (const r of runs) { delete r.lrSchedule; r.warmupSteps = 0; }
+      if (uncorrected)
+        for (const r of runs) {
+          delete r.lrSchedule;
+          r.warmupSteps = 0;
+        }
       const a = analyzeBatchScan(runs, { bootstrap: { samples: 1 }, breakP });
       const ok = a.levels.filter((l) => l.status === 'ok');
       const errs = ok.map((l) => Math.abs(Math.log(l.bCrit / (B_STAR * l.loss ** (-1 / ALPHA_B))))).sort((x, y) => x - y);
@@ -37,9 +54,13 @@ for (const early of [false, true]) {
       const inv = a.fit ? 1 / a.fit.alphaB : NaN;
       const bad = !(med <= 1.15 && worst <= 1.35 && Math.abs(inv / 6 - 1) <= 0.15 && ok.length >= 5);
       if (bad) fails++;
-      rows.push(`  power ${power} seed ${seed}: median x${med.toFixed(2)}, worst x${worst.toFixed(2)}, 1/alpha_B ${inv.toFixed(2)}, ${ok.length} ok levels${bad ? '  FAILS' : ''}`);
+      rows.push(
+        `  power ${power} seed ${seed}: median x${med.toFixed(2)}, worst x${worst.toFixed(2)}, 1/alpha_B ${inv.toFixed(2)}, ${ok.length} ok levels${bad ? '  FAILS' : ''}`,
+      );
     }
   }
-  console.log(`${early ? 'with an early regime (B_crit x0.5 above L 2.75)' : 'one power law'}${uncorrected ? ', progress NOT corrected for warm-up' : ''}, break test p < ${breakP}: ${12 - fails}/12 scans within tolerance`);
+  console.log(
+    `${early ? 'with an early regime (B_crit x0.5 above L 2.75)' : 'one power law'}${uncorrected ? ', progress NOT corrected for warm-up' : ''}, break test p < ${breakP}: ${12 - fails}/12 scans within tolerance`,
+  );
   console.log(rows.join('\n'));
 }

@@ -10,7 +10,11 @@ import { formatEstimate } from '../src/util/format.ts';
 
 const f = new URL('../test/fixtures/analysis/chinchilla_epoch_svg_extracted.csv', import.meta.url).pathname;
 const sets = [
-  { name: 'epoch-svg (drop 5)', points: importScalingPoints(parseCsv(readFileSync(f, 'utf8'), f), { dropHighest: 5 }).points, budget: undefined as number[] | undefined },
+  {
+    name: 'epoch-svg (drop 5)',
+    points: importScalingPoints(parseCsv(readFileSync(f, 'utf8'), f), { dropHighest: 5 }).points,
+    budget: undefined as number[] | undefined,
+  },
   ...openAthenaExperiments(),
 ];
 const R = Number(process.argv[2] ?? 200);
@@ -19,8 +23,12 @@ for (const s of sets) {
   const t = performance.now();
   const c = compareApproaches(s.points, { budget: s.budget, bootstrap: R, label: s.name });
   console.log(`## ${s.name} (${s.points.length} runs) ${(performance.now() - t).toFixed(0)} ms`);
-  for (const a of c.approaches) console.log(`  ${a.label.padEnd(32)} ${a.fitted ? '' : a.reason} a ${fmt(a.a)} alpha ${fmt(a.alpha)} beta ${fmt(a.beta)} ${a.flags.join('; ')}`);
+  for (const a of c.approaches)
+    console.log(`  ${a.label.padEnd(32)} ${a.fitted ? '' : a.reason} a ${fmt(a.a)} alpha ${fmt(a.alpha)} beta ${fmt(a.beta)} ${a.flags.join('; ')}`);
   for (const d of c.disagreements) console.log('  DISAGREE', d.text);
-  for (const h of c.heldOut) console.log(`  held-out ${h.method} C ${h.heldBudget.toPrecision(3)}: ${h.predictions.length} runs, mean |err| ${h.meanAbsPctError.toFixed(2)}% max ${h.maxAbsPctError.toFixed(2)}% bias ${h.meanPctBias.toFixed(2)}%`);
+  for (const h of c.heldOut)
+    console.log(
+      `  held-out ${h.method} C ${h.heldBudget.toPrecision(3)}: ${h.predictions.length} runs, mean |err| ${h.meanAbsPctError.toFixed(2)}% max ${h.maxAbsPctError.toFixed(2)}% bias ${h.meanPctBias.toFixed(2)}%`,
+    );
   if (c.heldOutReason) console.log('  held-out:', c.heldOutReason);
 }

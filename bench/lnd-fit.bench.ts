@@ -66,23 +66,64 @@ const cpuVboot = lastCpu();
 const cpuMs = { approach3Pruned: cpu[0], approach3Full: cpu[1], vpnls: cpu[2], bootstrap: cpu[3], vpnlsBootstrap: cpu[4] };
 
 const ours = {
-  approach3Pruned: { ms: msPruned, starts: pruned.diagnostics.starts, optimized: pruned.diagnostics.optimized, objective: pruned.objective, alpha: pruned.params.alpha, beta: pruned.params.beta },
-  approach3Full: { ms: msFull, starts: full.diagnostics.starts, optimized: full.diagnostics.optimized, objective: full.objective, alpha: full.params.alpha, beta: full.params.beta },
+  approach3Pruned: {
+    ms: msPruned,
+    starts: pruned.diagnostics.starts,
+    optimized: pruned.diagnostics.optimized,
+    objective: pruned.objective,
+    alpha: pruned.params.alpha,
+    beta: pruned.params.beta,
+  },
+  approach3Full: {
+    ms: msFull,
+    starts: full.diagnostics.starts,
+    optimized: full.diagnostics.optimized,
+    objective: full.objective,
+    alpha: full.params.alpha,
+    beta: full.params.beta,
+  },
   vpnls: { ms: msVp, alpha: vp.params.alpha, beta: vp.params.beta, wellPosed: vp.wellPosed },
   bootstrap: { samples: K, ms: msBoot, strategy: boot.strategy, alphaCi: boot.ci.alpha },
   vpnlsBootstrap: { samples: K, ms: msVboot, alphaCi: vboot.ci.alpha },
 };
 
-let scipy: { grid: string; starts: number; seconds: number; cpuSeconds: number; objective: number; alpha: number; beta: number; bootstrap?: { samples: number; seconds: number; cpuSeconds: number } } | { skipped: string } = { skipped: 'not run' };
+let scipy:
+  | {
+      grid: string;
+      starts: number;
+      seconds: number;
+      cpuSeconds: number;
+      objective: number;
+      alpha: number;
+      beta: number;
+      bootstrap?: { samples: number; seconds: number; cpuSeconds: number };
+    }
+  | { skipped: string } = { skipped: 'not run' };
 if (scipyGrid !== 'none') {
   const script = new URL('../test/analysis/reference/approach3_scipy.py', import.meta.url).pathname;
-  const pyArgs = [script, OPEN_ATHENA_FILE, '--experiment', exp.name, ...(scipyGrid === 'full' ? ['--full'] : []), ...(scipyBoot > 0 ? ['--bootstrap', String(scipyBoot)] : [])];
+  const pyArgs = [
+    script,
+    OPEN_ATHENA_FILE,
+    '--experiment',
+    exp.name,
+    ...(scipyGrid === 'full' ? ['--full'] : []),
+    ...(scipyBoot > 0 ? ['--bootstrap', String(scipyBoot)] : []),
+  ];
   const r = spawnSync('/usr/bin/python3', pyArgs, { encoding: 'utf8', maxBuffer: 1 << 24 });
   if (r.status !== 0) scipy = { skipped: `python3/scipy failed: ${(r.stderr || r.error?.message || '').slice(0, 300)}` };
   else {
     const out = JSON.parse(r.stdout);
     const e = out.experiments[exp.name];
-    scipy = { grid: out.grid, starts: out.starts, seconds: e.seconds, cpuSeconds: e.cpu_seconds, objective: e.objective, alpha: e.alpha, beta: e.beta, bootstrap: e.bootstrap ? { samples: e.bootstrap.samples, seconds: e.bootstrap.seconds, cpuSeconds: e.bootstrap.cpu_seconds } : undefined };
+    scipy = {
+      grid: out.grid,
+      starts: out.starts,
+      seconds: e.seconds,
+      cpuSeconds: e.cpu_seconds,
+      objective: e.objective,
+      alpha: e.alpha,
+      beta: e.beta,
+      bootstrap: e.bootstrap ? { samples: e.bootstrap.samples, seconds: e.bootstrap.seconds, cpuSeconds: e.bootstrap.cpu_seconds } : undefined,
+    };
   }
 }
 
@@ -91,18 +132,28 @@ log('wall-clock seconds; the CPU seconds of our process in brackets');
 log('');
 log('                                   ours                       scipy (approach3_scipy.py)');
 if ('skipped' in scipy) {
-  log(`Approach 3, grid                   ${s(msPruned)} [${cpuPruned}] (pruned: 4500 evaluated, ${pruned.diagnostics.optimized} optimised)   scipy: ${scipy.skipped}`);
+  log(
+    `Approach 3, grid                   ${s(msPruned)} [${cpuPruned}] (pruned: 4500 evaluated, ${pruned.diagnostics.optimized} optimised)   scipy: ${scipy.skipped}`,
+  );
   log(`                                   ${s(msFull)} [${cpuFull}] (all 4500 optimised)`);
 } else {
   const perStart = (scipy.seconds / scipy.starts) * 4500;
   const perStartCpu = (scipy.cpuSeconds / scipy.starts) * 4500;
-  log(`Approach 3, grid                   ${s(msPruned)} [${cpuPruned}] (pruned, ${pruned.diagnostics.optimized} of 4500)   ${scipy.seconds.toFixed(2)} s [cpu ${scipy.cpuSeconds.toFixed(2)} s] for ${scipy.grid} starts (${perStart.toFixed(0)} s [cpu ${perStartCpu.toFixed(0)} s] per 4500 at that rate)`);
+  log(
+    `Approach 3, grid                   ${s(msPruned)} [${cpuPruned}] (pruned, ${pruned.diagnostics.optimized} of 4500)   ${scipy.seconds.toFixed(2)} s [cpu ${scipy.cpuSeconds.toFixed(2)} s] for ${scipy.grid} starts (${perStart.toFixed(0)} s [cpu ${perStartCpu.toFixed(0)} s] per 4500 at that rate)`,
+  );
   log(`                                   ${s(msFull)} [${cpuFull}] (all 4500 optimised)`);
-  log(`  objective                        ${pruned.objective.toExponential(10)}   ${scipy.objective.toExponential(10)}  (ours - scipy) / scipy = ${((pruned.objective - scipy.objective) / scipy.objective).toExponential(2)}`);
-  log(`  alpha, beta                      ${pruned.params.alpha.toFixed(5)}, ${pruned.params.beta.toFixed(5)}         ${scipy.alpha.toFixed(5)}, ${scipy.beta.toFixed(5)}`);
+  log(
+    `  objective                        ${pruned.objective.toExponential(10)}   ${scipy.objective.toExponential(10)}  (ours - scipy) / scipy = ${((pruned.objective - scipy.objective) / scipy.objective).toExponential(2)}`,
+  );
+  log(
+    `  alpha, beta                      ${pruned.params.alpha.toFixed(5)}, ${pruned.params.beta.toFixed(5)}         ${scipy.alpha.toFixed(5)}, ${scipy.beta.toFixed(5)}`,
+  );
   if (scipy.bootstrap) {
     log(`Approach 3, ${K} bootstrap refits  ${s(msBoot)} [${cpuBoot}] (${boot.strategy})`);
-    log(`                                   scipy: ${scipy.bootstrap.samples} warm refits (1 start each) ${scipy.bootstrap.seconds.toFixed(2)} s [cpu ${scipy.bootstrap.cpuSeconds.toFixed(2)} s] = ${((scipy.bootstrap.seconds * K) / scipy.bootstrap.samples).toFixed(1)} s [cpu ${((scipy.bootstrap.cpuSeconds * K) / scipy.bootstrap.samples).toFixed(1)} s] per ${K}`);
+    log(
+      `                                   scipy: ${scipy.bootstrap.samples} warm refits (1 start each) ${scipy.bootstrap.seconds.toFixed(2)} s [cpu ${scipy.bootstrap.cpuSeconds.toFixed(2)} s] = ${((scipy.bootstrap.seconds * K) / scipy.bootstrap.samples).toFixed(1)} s [cpu ${((scipy.bootstrap.cpuSeconds * K) / scipy.bootstrap.samples).toFixed(1)} s] per ${K}`,
+    );
   }
 }
 if ('skipped' in scipy || !scipy.bootstrap) log(`Approach 3, ${K} bootstrap refits  ${s(msBoot)} [${cpuBoot}] (${boot.strategy})`);
@@ -115,16 +166,29 @@ log(`machine: ${note.cores} cores, load average (1 min) ${note.load1}`);
 let pruneCheck: { name: string; n: number; relObjective: number; dAlpha: number; dBeta: number; msPruned: number; msFull: number }[] | null = null;
 if (args.includes('--prune-check')) {
   const f = new URL('../test/fixtures/analysis/chinchilla_epoch_svg_extracted.csv', import.meta.url).pathname;
-  const sets = [{ name: 'epoch_svg_extracted (drop 5)', points: importScalingPoints(parseCsv(readFileSync(f, 'utf8'), f), { dropHighest: 5 }).points }, ...exps];
+  const sets = [
+    { name: 'epoch_svg_extracted (drop 5)', points: importScalingPoints(parseCsv(readFileSync(f, 'utf8'), f), { dropHighest: 5 }).points },
+    ...exps,
+  ];
   pruneCheck = [];
   log('');
   log('pruned (200 lowest starting objectives) vs all 4500 starts optimised:');
   for (const set of sets) {
     const [a, ta] = time(() => fitChinchilla(set.points));
     const [b, tb] = time(() => fitChinchilla(set.points, { prune: 0 }));
-    const row = { name: set.name, n: set.points.length, relObjective: (a.objective - b.objective) / b.objective, dAlpha: a.params.alpha - b.params.alpha, dBeta: a.params.beta - b.params.beta, msPruned: ta, msFull: tb };
+    const row = {
+      name: set.name,
+      n: set.points.length,
+      relObjective: (a.objective - b.objective) / b.objective,
+      dAlpha: a.params.alpha - b.params.alpha,
+      dBeta: a.params.beta - b.params.beta,
+      msPruned: ta,
+      msFull: tb,
+    };
     pruneCheck.push(row);
-    log(`  ${row.name.padEnd(46)} ${String(row.n).padStart(4)} runs  objective ${row.relObjective.toExponential(1).padStart(8)}  alpha ${row.dAlpha.toExponential(1).padStart(8)}  beta ${row.dBeta.toExponential(1).padStart(8)}  ${s(ta)} vs ${s(tb)}`);
+    log(
+      `  ${row.name.padEnd(46)} ${String(row.n).padStart(4)} runs  objective ${row.relObjective.toExponential(1).padStart(8)}  alpha ${row.dAlpha.toExponential(1).padStart(8)}  beta ${row.dBeta.toExponential(1).padStart(8)}  ${s(ta)} vs ${s(tb)}`,
+    );
   }
 }
 

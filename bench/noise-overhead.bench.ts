@@ -42,7 +42,8 @@ const results = configs.map(({ depth, T, V, batch, micro }) => {
 
   // the extra slab passes forwardBackward makes to report each micro-batch's own |g|^2
   const P = gpt.params.length;
-  const a = new Float32Array(P), b = new Float32Array(P).fill(1e-3);
+  const a = new Float32Array(P),
+    b = new Float32Array(P).fill(1e-3);
   const extraMs = time(() => {
     kernels.sumSquares(b, P); // first micro-batch: its norm
     for (let k = 1; k < m; k++) {
@@ -53,7 +54,10 @@ const results = configs.map(({ depth, T, V, batch, micro }) => {
   }, 50);
   const probe = new NoiseProbe();
   const microGradSq = Array.from({ length: m }, () => 1.5);
-  const probeMs = time(() => { for (let i = 0; i < 1000; i++) probe.update({ bSmall: micro, bBig: batch, microGradSq, gradSq: 1 }); }, 5) / 1000;
+  const probeMs =
+    time(() => {
+      for (let i = 0; i < 1000; i++) probe.update({ bSmall: micro, bBig: batch, microGradSq, gradSq: 1 });
+    }, 5) / 1000;
   return { depth, T, V, batch, micro, params: P, stepMs, probeExtraMs: extraMs + probeMs, overheadPercent: (100 * (extraMs + probeMs)) / stepMs };
 });
 
@@ -61,6 +65,8 @@ if (json) console.log(JSON.stringify({ backend: kernels.backend, threads: kernel
 else {
   console.log(`noise-probe overhead (${kernels.backend}, ${kernels.threads} threads)`);
   for (const r of results) {
-    console.log(`  d${r.depth} T${r.T} V${r.V} batch ${r.batch} (${r.batch / r.micro} x ${r.micro}): step ${r.stepMs.toFixed(2)} ms, probe ${r.probeExtraMs.toFixed(3)} ms = ${r.overheadPercent.toFixed(2)}% of the step`);
+    console.log(
+      `  d${r.depth} T${r.T} V${r.V} batch ${r.batch} (${r.batch / r.micro} x ${r.micro}): step ${r.stepMs.toFixed(2)} ms, probe ${r.probeExtraMs.toFixed(3)} ms = ${r.overheadPercent.toFixed(2)}% of the step`,
+    );
   }
 }

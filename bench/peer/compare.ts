@@ -16,9 +16,32 @@ import { parseArgs } from 'node:util';
 import { renderSvg, svgToPng } from '../../src/report/render.ts';
 import { formatPercent, formatSig } from '../../src/util/format.ts';
 
-interface Row { run: string; trainer: string; seed: number; batch: number; batchTokens: number; step: number; tokens: number; loss: number; lr: number; line: string }
-interface Level { loss: number; bCrit?: number; status?: string; reason?: string; sMin?: number; eMin?: number; [k: string]: unknown }
-interface Bcrit { levels: Level[]; fit?: { bStar?: number; alphaB?: number; ci?: { bStar?: number[]; alphaB?: number[] }; n?: number; r2?: number } & Record<string, unknown>; [k: string]: unknown }
+interface Row {
+  run: string;
+  trainer: string;
+  seed: number;
+  batch: number;
+  batchTokens: number;
+  step: number;
+  tokens: number;
+  loss: number;
+  lr: number;
+  line: string;
+}
+interface Level {
+  loss: number;
+  bCrit?: number;
+  status?: string;
+  reason?: string;
+  sMin?: number;
+  eMin?: number;
+  [k: string]: unknown;
+}
+interface Bcrit {
+  levels: Level[];
+  fit?: { bStar?: number; alphaB?: number; ci?: { bStar?: number[]; alphaB?: number[] }; n?: number; r2?: number } & Record<string, unknown>;
+  [k: string]: unknown;
+}
 
 function readScan(path: string): { header: string; rows: Row[] } {
   const lines = readFileSync(path, 'utf8').trim().split('\n');
@@ -29,10 +52,31 @@ function readScan(path: string): { header: string; rows: Row[] } {
     if (i < 0) throw new Error(`${path}: no column ${name}`);
     return i;
   };
-  const ix = { run: at('run'), trainer: at('trainer'), seed: at('seed'), batch: at('batch'), bt: at('batch_tokens'), step: at('step'), tokens: at('tokens'), loss: at('loss'), lr: at('lr') };
+  const ix = {
+    run: at('run'),
+    trainer: at('trainer'),
+    seed: at('seed'),
+    batch: at('batch'),
+    bt: at('batch_tokens'),
+    step: at('step'),
+    tokens: at('tokens'),
+    loss: at('loss'),
+    lr: at('lr'),
+  };
   const rows = lines.slice(1).map((line) => {
     const v = line.split(',');
-    return { run: v[ix.run], trainer: v[ix.trainer], seed: Number(v[ix.seed]), batch: Number(v[ix.batch]), batchTokens: Number(v[ix.bt]), step: Number(v[ix.step]), tokens: Number(v[ix.tokens]), loss: Number(v[ix.loss]), lr: Number(v[ix.lr]), line };
+    return {
+      run: v[ix.run],
+      trainer: v[ix.trainer],
+      seed: Number(v[ix.seed]),
+      batch: Number(v[ix.batch]),
+      batchTokens: Number(v[ix.bt]),
+      step: Number(v[ix.step]),
+      tokens: Number(v[ix.tokens]),
+      loss: Number(v[ix.loss]),
+      lr: Number(v[ix.lr]),
+      line,
+    };
   });
   return { header, rows };
 }
@@ -85,7 +129,8 @@ async function main(): Promise<void> {
     }
   }
   // the whole files too: bcrit itself treats seeds as replicas (its per-level intervals include them)
-  for (const trainer of ['ours', 'torch'] as const) variants.push({ key: `${trainer}-all`, trainer, seed: -1, file: trainer === 'ours' ? values.ours : values.torch, rows: scans[trainer].rows });
+  for (const trainer of ['ours', 'torch'] as const)
+    variants.push({ key: `${trainer}-all`, trainer, seed: -1, file: trainer === 'ours' ? values.ours : values.torch, rows: scans[trainer].rows });
   // ---- B_crit per level, same levels for all: bcrit's default levels on our whole file, unless --levels
   let levels = values.levels;
   if (!levels) {
@@ -99,26 +144,45 @@ async function main(): Promise<void> {
 
   console.log(`B_crit (tokens) per level, bcrit ${passthrough.join(' ') || '(defaults)'} --levels ${levels}`);
   console.log('ratio = PyTorch / ours (seed 0); seed spread = seed-1 scan / seed-0 scan of the same trainer (seed 1 at the batch sizes that have it)');
-  console.log('all = the whole file (seeds as replicas, bcrit\'s 95% interval over batch sizes and seeds); status of our whole file');
-  const head = ['loss', 'status (ours all)', 'ours all [95% CI]', 'torch all [95% CI]', 'ratio', 'ours s0', 'torch s0', 'torch/ours', ...seeds.slice(1).flatMap((s) => [`ours s${s}`, `torch s${s}`, `seed ours`, `seed torch`]), 'within spread', 'torch in ours CI'];
+  console.log("all = the whole file (seeds as replicas, bcrit's 95% interval over batch sizes and seeds); status of our whole file");
+  const head = [
+    'loss',
+    'status (ours all)',
+    'ours all [95% CI]',
+    'torch all [95% CI]',
+    'ratio',
+    'ours s0',
+    'torch s0',
+    'torch/ours',
+    ...seeds.slice(1).flatMap((s) => [`ours s${s}`, `torch s${s}`, `seed ours`, `seed torch`]),
+    'within spread',
+    'torch in ours CI',
+  ];
   const widths = [6, 18, 24, 24, 6, 9, 9, 10, ...seeds.slice(1).flatMap(() => [9, 9, 9, 10]), 13, 16];
-  const withCi = (l: Level | undefined) => (l?.bCrit === undefined ? '-' : `${fmt(l.bCrit)}${Array.isArray(l.ci) ? ` [${fmt((l.ci as number[])[0])}, ${fmt((l.ci as number[])[1])}]` : ''}`);
+  const withCi = (l: Level | undefined) =>
+    l?.bCrit === undefined ? '-' : `${fmt(l.bCrit)}${Array.isArray(l.ci) ? ` [${fmt((l.ci as number[])[0])}, ${fmt((l.ci as number[])[1])}]` : ''}`;
   console.log(head.map((h, i) => pad(h, widths[i])).join(' '));
   const summary: Record<string, unknown>[] = [];
   for (const loss of levelLosses) {
-    const o0 = find('ours-s0', loss), t0 = find('torch-s0', loss);
-    const oa = find('ours-all', loss), ta = find('torch-all', loss);
+    const o0 = find('ours-s0', loss),
+      t0 = find('torch-s0', loss);
+    const oa = find('ours-all', loss),
+      ta = find('torch-all', loss);
     const ratio = usable(o0) && usable(t0) ? t0!.bCrit! / o0!.bCrit! : NaN;
     const ratioAll = usable(oa) && usable(ta) ? ta!.bCrit! / oa!.bCrit! : NaN;
     const cells = [fmt(loss, 4), String(oa?.status ?? '-').slice(0, 18), withCi(oa), withCi(ta), fmt(ratioAll), fmt(o0?.bCrit), fmt(t0?.bCrit), fmt(ratio)];
     const spreads: number[] = [];
     const entry: Record<string, unknown> = {
-      loss, status: { ours: oa?.status, torch: ta?.status, 'ours-s0': o0?.status, 'torch-s0': t0?.status },
+      loss,
+      status: { ours: oa?.status, torch: ta?.status, 'ours-s0': o0?.status, 'torch-s0': t0?.status },
       bCrit: { 'ours-all': oa?.bCrit, 'torch-all': ta?.bCrit, 'ours-s0': o0?.bCrit, 'torch-s0': t0?.bCrit },
-      ci: { 'ours-all': oa?.ci, 'torch-all': ta?.ci }, ratioAll, ratio,
+      ci: { 'ours-all': oa?.ci, 'torch-all': ta?.ci },
+      ratioAll,
+      ratio,
     };
     for (const s of seeds.slice(1)) {
-      const o1 = find(`ours-s${s}`, loss), t1 = find(`torch-s${s}`, loss);
+      const o1 = find(`ours-s${s}`, loss),
+        t1 = find(`torch-s${s}`, loss);
       const so = usable(o0) && usable(o1) ? o1!.bCrit! / o0!.bCrit! : NaN;
       const st = usable(t0) && usable(t1) ? t1!.bCrit! / t0!.bCrit! : NaN;
       for (const x of [so, st]) if (Number.isFinite(x)) spreads.push(Math.abs(Math.log(x)));
@@ -141,19 +205,33 @@ async function main(): Promise<void> {
   const rms = (xs: number[]) => (xs.length ? Math.sqrt(xs.reduce((a, x) => a + x * x, 0) / xs.length) : NaN);
   const lr = summary.filter((e) => Number.isFinite(e.ratio as number)).map((e) => Math.log(e.ratio as number));
   const la = summary.filter((e) => Number.isFinite(e.ratioAll as number)).map((e) => Math.log(e.ratioAll as number));
-  console.log(`whole files, over ${la.length} levels usable in both: RMS |log(torch/ours)| ${rms(la).toFixed(3)} (x${Math.exp(rms(la)).toFixed(3)}); torch inside our 95% interval at ${summary.filter((e) => e.torchInOursCi === 'yes').length} of ${summary.filter((e) => e.torchInOursCi !== '-').length}`);
-  const ls = summary.flatMap((e) => seeds.slice(1).flatMap((s) => Object.values(e[`seedRatio-s${s}`] as Record<string, number>).filter(Number.isFinite).map(Math.log)));
-  console.log(`seed-0 scans, over ${lr.length} levels usable in both: RMS |log(torch/ours)| ${rms(lr).toFixed(3)} (x${Math.exp(rms(lr)).toFixed(3)}), RMS |log(seed ratio)| ${rms(ls).toFixed(3)} (x${Math.exp(rms(ls)).toFixed(3)}, ${ls.length} ratios)`);
+  console.log(
+    `whole files, over ${la.length} levels usable in both: RMS |log(torch/ours)| ${rms(la).toFixed(3)} (x${Math.exp(rms(la)).toFixed(3)}); torch inside our 95% interval at ${summary.filter((e) => e.torchInOursCi === 'yes').length} of ${summary.filter((e) => e.torchInOursCi !== '-').length}`,
+  );
+  const ls = summary.flatMap((e) =>
+    seeds.slice(1).flatMap((s) =>
+      Object.values(e[`seedRatio-s${s}`] as Record<string, number>)
+        .filter(Number.isFinite)
+        .map(Math.log),
+    ),
+  );
+  console.log(
+    `seed-0 scans, over ${lr.length} levels usable in both: RMS |log(torch/ours)| ${rms(lr).toFixed(3)} (x${Math.exp(rms(lr)).toFixed(3)}), RMS |log(seed ratio)| ${rms(ls).toFixed(3)} (x${Math.exp(rms(ls)).toFixed(3)}, ${ls.length} ratios)`,
+  );
   console.log('\nfit B_crit(L) = B* / L^(1/alpha_B) on the levels each scan calls usable:');
   for (const v of variants) {
     const f = results.get(v.key)!.fit;
     const ci = f?.ci;
-    console.log(`  ${v.key.padEnd(9)} B* ${fmt(f?.bStar)} [${fmt(ci?.bStar?.[0])}, ${fmt(ci?.bStar?.[1])}]  alpha_B ${fmt(f?.alphaB)} [${fmt(ci?.alphaB?.[0])}, ${fmt(ci?.alphaB?.[1])}]  1/alpha_B ${fmt(f?.alphaB ? 1 / f.alphaB : undefined)}  n ${f?.n ?? '-'}`);
+    console.log(
+      `  ${v.key.padEnd(9)} B* ${fmt(f?.bStar)} [${fmt(ci?.bStar?.[0])}, ${fmt(ci?.bStar?.[1])}]  alpha_B ${fmt(f?.alphaB)} [${fmt(ci?.alphaB?.[0])}, ${fmt(ci?.alphaB?.[1])}]  1/alpha_B ${fmt(f?.alphaB ? 1 / f.alphaB : undefined)}  n ${f?.n ?? '-'}`,
+    );
   }
 
   // ---- test-loss curves: PyTorch vs ours at the same eval steps, and seed 1 vs seed 0 of the same trainer
-  console.log('\ntest loss: relative difference at the same eval steps (median / max over the run\'s evals), and the loss at a few steps');
-  console.log(`${'batch'.padStart(5)} ${'seed'.padStart(4)} ${'torch vs ours'.padStart(17)} ${'seed1 vs seed0 (ours)'.padStart(22)} ${'(torch)'.padStart(17)}   loss ours / torch at 25%, 50%, 100% of the run`);
+  console.log("\ntest loss: relative difference at the same eval steps (median / max over the run's evals), and the loss at a few steps");
+  console.log(
+    `${'batch'.padStart(5)} ${'seed'.padStart(4)} ${'torch vs ours'.padStart(17)} ${'seed1 vs seed0 (ours)'.padStart(22)} ${'(torch)'.padStart(17)}   loss ours / torch at 25%, 50%, 100% of the run`,
+  );
   const byRun = (rows: Row[]) => {
     const m = new Map<string, Map<number, Row>>();
     for (const r of rows) {
@@ -162,10 +240,14 @@ async function main(): Promise<void> {
     }
     return m;
   };
-  const O = byRun(scans.ours.rows), Tt = byRun(scans.torch.rows);
+  const O = byRun(scans.ours.rows),
+    Tt = byRun(scans.torch.rows);
   const relStats = (a: Map<number, Row> | undefined, b: Map<number, Row> | undefined) => {
     if (!a || !b) return undefined;
-    const d = [...a.keys()].filter((s) => b.has(s)).map((s) => Math.abs(b.get(s)!.loss / a.get(s)!.loss - 1)).sort((x, y) => x - y);
+    const d = [...a.keys()]
+      .filter((s) => b.has(s))
+      .map((s) => Math.abs(b.get(s)!.loss / a.get(s)!.loss - 1))
+      .sort((x, y) => x - y);
     return d.length ? { median: d[Math.floor(d.length / 2)], max: d[d.length - 1], n: d.length } : undefined;
   };
   const runOf = (rows: Row[], batch: number, seed: number) => rows.find((r) => r.batch === batch && r.seed === seed)?.run;
@@ -183,14 +265,40 @@ async function main(): Promise<void> {
       const steps = [...(O.get(run)?.keys() ?? [])];
       const at = [0.25, 0.5, 1].map((f) => steps[Math.max(0, Math.ceil(f * steps.length) - 1)]);
       const losses = at.map((st_) => `${fmt(O.get(run)?.get(st_)?.loss, 4)}/${fmt(Tt.get(run)?.get(st_)?.loss, 4)}`).join('  ');
-      console.log(`${String(b).padStart(5)} ${String(s).padStart(4)} ${pad(pct(tv), 17)} ${pad(pct(so), 22)} ${pad(pct(st), 17)}   ${losses} (steps ${at.join(', ')})`);
+      console.log(
+        `${String(b).padStart(5)} ${String(s).padStart(4)} ${pad(pct(tv), 17)} ${pad(pct(so), 22)} ${pad(pct(st), 17)}   ${losses} (steps ${at.join(', ')})`,
+      );
       curveSummary.push({ batch: b, seed: s, run, torchVsOurs: tv, seedVsSeed0: { ours: so, torch: st } });
     }
   }
-  writeFileSync(join(values.out, 'compare.json'), JSON.stringify({ levels, bcritFlags: passthrough, rmsLogRatioAll: rms(la), rmsLogRatio: rms(lr), rmsLogSeedRatio: rms(ls), perLevel: summary, fits: Object.fromEntries([...results].map(([k, v]) => [k, v.fit])), curves: curveSummary, bcrit: Object.fromEntries(results) }, null, 1));
+  writeFileSync(
+    join(values.out, 'compare.json'),
+    JSON.stringify(
+      {
+        levels,
+        bcritFlags: passthrough,
+        rmsLogRatioAll: rms(la),
+        rmsLogRatio: rms(lr),
+        rmsLogSeedRatio: rms(ls),
+        perLevel: summary,
+        fits: Object.fromEntries([...results].map(([k, v]) => [k, v.fit])),
+        curves: curveSummary,
+        bcrit: Object.fromEntries(results),
+      },
+      null,
+      1,
+    ),
+  );
 
   // ---- the curves side by side: one panel per batch size, x tokens (log), colour trainer, dash seed
-  const data = [...scans.ours.rows, ...scans.torch.rows].map((r) => ({ batch: r.batch, seed: `seed ${r.seed}`, trainer: r.trainer === 'ours' ? 'ours' : 'PyTorch', tokens: r.tokens, loss: r.loss, series: `${r.trainer} s${r.seed}` }));
+  const data = [...scans.ours.rows, ...scans.torch.rows].map((r) => ({
+    batch: r.batch,
+    seed: `seed ${r.seed}`,
+    trainer: r.trainer === 'ours' ? 'ours' : 'PyTorch',
+    tokens: r.tokens,
+    loss: r.loss,
+    series: `${r.trainer} s${r.seed}`,
+  }));
   const spec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: values.title ?? 'Test loss, our trainer vs the PyTorch peer (same init, data order, optimiser)',
@@ -202,7 +310,12 @@ async function main(): Promise<void> {
       mark: { type: 'line', strokeWidth: 1.2, clip: true },
       encoding: {
         x: { field: 'tokens', type: 'quantitative', scale: { type: 'log', domain: [5000, 1600000] }, title: 'tokens' },
-        y: { field: 'loss', type: 'quantitative', scale: { domain: [Math.floor(Math.min(...data.map((d) => d.loss)) * 10) / 10, 3.5], zero: false }, title: 'test loss' },
+        y: {
+          field: 'loss',
+          type: 'quantitative',
+          scale: { domain: [Math.floor(Math.min(...data.map((d) => d.loss)) * 10) / 10, 3.5], zero: false },
+          title: 'test loss',
+        },
         color: { field: 'trainer', type: 'nominal', scale: { range: ['#1f77b4', '#d62728'] } },
         strokeDash: { field: 'seed', type: 'nominal' },
         detail: { field: 'series' },
@@ -213,7 +326,12 @@ async function main(): Promise<void> {
   const svg = await renderSvg(spec as never);
   writeFileSync(join(values.out, 'curves.svg'), svg);
   writeFileSync(join(values.out, 'curves.png'), svgToPng(svg, 1.5));
-  console.log(`\nwrote ${join(values.out, 'curves.png')} (and .svg), compare.json, the one-seed scans ${variants.filter((v) => v.seed >= 0).map((v) => v.key).join(', ')}.csv`);
+  console.log(
+    `\nwrote ${join(values.out, 'curves.png')} (and .svg), compare.json, the one-seed scans ${variants
+      .filter((v) => v.seed >= 0)
+      .map((v) => v.key)
+      .join(', ')}.csv`,
+  );
 }
 
 main().catch((err) => {

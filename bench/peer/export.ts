@@ -30,7 +30,8 @@ async function evalStepsOf(c: RunConfig, steps: number): Promise<number[]> {
   const mod = (await import('../../src/train/config.ts')) as Record<string, unknown>;
   if (typeof mod.evalSteps === 'function') return (mod.evalSteps as (c: RunConfig) => number[])(c);
   const extra = c as Record<string, unknown>;
-  if ((extra.evalSchedule ?? 'interval') !== 'interval') throw new Error('run config has an eval schedule this checkout cannot compute; update bench/peer/export.ts');
+  if ((extra.evalSchedule ?? 'interval') !== 'interval')
+    throw new Error('run config has an eval schedule this checkout cannot compute; update bench/peer/export.ts');
   const out: number[] = [];
   for (let s = 1; s <= steps; s++) if (s % c.evalInterval === 0 || s === steps) out.push(s);
   return out;
@@ -39,7 +40,10 @@ async function evalStepsOf(c: RunConfig, steps: number): Promise<number[]> {
 const bytes = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
 async function exists(p: string): Promise<boolean> {
-  return stat(p).then(() => true, () => false);
+  return stat(p).then(
+    () => true,
+    () => false,
+  );
 }
 
 async function main(): Promise<void> {

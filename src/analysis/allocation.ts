@@ -48,7 +48,11 @@ function withInterval(est: Allocation, all: readonly Allocation[], level: number
 
 /** The allocation with percentile intervals over the bootstrap refits (each refit's own allocation). */
 export function chinchillaAllocationInterval(p: ChinchillaParams, boot: ChinchillaBootstrap, c: number): AllocationInterval {
-  return withInterval(chinchillaAllocation(p, c), boot.x.map((x) => chinchillaAllocation(paramsFromX(x), c)), boot.level);
+  return withInterval(
+    chinchillaAllocation(p, c),
+    boot.x.map((x) => chinchillaAllocation(paramsFromX(x), c)),
+    boot.level,
+  );
 }
 
 /**

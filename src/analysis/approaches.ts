@@ -3,7 +3,15 @@
 // Open-Athena 2026); where they disagree beyond their intervals; the held-out-budget check; and predictions of
 // loss with confidence and prediction intervals.
 import type { ScalingPoint } from './records.ts';
-import { bootstrapChinchilla, chinchillaLoss, fitChinchilla, paramsFromX, type ChinchillaBootstrap, type ChinchillaFit, type ChinchillaParams } from './chinchilla.ts';
+import {
+  bootstrapChinchilla,
+  chinchillaLoss,
+  fitChinchilla,
+  paramsFromX,
+  type ChinchillaBootstrap,
+  type ChinchillaFit,
+  type ChinchillaParams,
+} from './chinchilla.ts';
 import { bootstrapIsoFlop, fitIsoFlop, isoFlopBudgets, type BudgetOptions, type Est, type IsoFlopFit } from './isoflop.ts';
 import { bootstrapVpnls, fitVpnls, type VpnlsFit } from './vpnls.ts';
 import { quantile, std } from './stats.ts';
@@ -130,7 +138,11 @@ function parametricEsts(p: ChinchillaParams, boot: ChinchillaBootstrap | null, l
     alpha: estOf(al, p.alpha, level),
     beta: estOf(be, p.beta, level),
     a: estOf(a, p.beta / s, level),
-    b: estOf(a.map((v) => 1 - v), p.alpha / s, level),
+    b: estOf(
+      a.map((v) => 1 - v),
+      p.alpha / s,
+      level,
+    ),
   };
 }
 
@@ -161,13 +173,22 @@ export function compareApproaches(points: readonly ScalingPoint[], options: Comp
   // Approach 2
   let iso: IsoFlopFit | null = null;
   if (n < 3) {
-    approaches.push({ approach: 'approach2', label: APPROACH_LABELS.approach2, fitted: false, reason: `not fitted: ${n} runs; IsoFLOP parabolas need at least 3 sizes in each of 3 budgets`, flags: [], bootstrap: none });
+    approaches.push({
+      approach: 'approach2',
+      label: APPROACH_LABELS.approach2,
+      fitted: false,
+      reason: `not fitted: ${n} runs; IsoFLOP parabolas need at least 3 sizes in each of 3 budgets`,
+      flags: [],
+      bootstrap: none,
+    });
   } else {
     iso = fitIsoFlop(points, { budget: options.budget, cluster: options.cluster });
     const flags: string[] = [];
-    if (iso.interior.total > 0 && iso.interior.ok < iso.interior.total) flags.push(`${iso.interior.total - iso.interior.ok} of ${iso.interior.total} budgets have their parabola minimum outside the sizes tried`);
+    if (iso.interior.total > 0 && iso.interior.ok < iso.interior.total)
+      flags.push(`${iso.interior.total - iso.interior.ok} of ${iso.interior.total} budgets have their parabola minimum outside the sizes tried`);
     const bad = iso.profiles.filter((p) => p.status !== 'ok');
-    if (iso.fitted && bad.length) flags.push(`${bad.length} budget${bad.length === 1 ? '' : 's'} left out: ${bad.map((p) => `C ${p.c.toPrecision(3)} (${p.reason})`).join('; ')}`);
+    if (iso.fitted && bad.length)
+      flags.push(`${bad.length} budget${bad.length === 1 ? '' : 's'} left out: ${bad.map((p) => `C ${p.c.toPrecision(3)} (${p.reason})`).join('; ')}`);
     if (iso.budgets.unassigned.length) flags.push(`${iso.budgets.unassigned.length} runs on no budget (clustering) left out`);
     if (iso.fitted) {
       const boot = R > 0 ? bootstrapIsoFlop(points, iso, { samples: R, seed, level }) : null;
@@ -212,12 +233,28 @@ export function compareApproaches(points: readonly ScalingPoint[], options: Comp
       const flags3: string[] = [];
       if (fit.params.E < 1e-3) flags3.push('E at ~0: the irreducible loss is not identified');
       if (fit.params.alpha > 2.5 || fit.params.beta > 2.5) flags3.push('an exponent above 2.5: the fit is not a usable law');
-      approaches.push({ approach: 'approach3', label: APPROACH_LABELS.approach3, fitted: true, params: fit.params, ...parametricEsts(fit.params, boot, level), flags: flags3, bootstrap: boot ? { samples: R, failures: boot.failures, ms: boot.ms } : none });
+      approaches.push({
+        approach: 'approach3',
+        label: APPROACH_LABELS.approach3,
+        fitted: true,
+        params: fit.params,
+        ...parametricEsts(fit.params, boot, level),
+        flags: flags3,
+        bootstrap: boot ? { samples: R, failures: boot.failures, ms: boot.ms } : none,
+      });
 
       const v = fitVpnls(points);
       const vb = R > 0 ? bootstrapVpnls(points, v, { samples: R, seed, level }) : null;
       vp = { fit: v, bootstrap: vb };
-      approaches.push({ approach: 'vpnls', label: APPROACH_LABELS.vpnls, fitted: true, params: v.params, ...parametricEsts(v.params, vb, level), flags: v.flags, bootstrap: vb ? { samples: R, failures: vb.failures, ms: vb.ms } : none });
+      approaches.push({
+        approach: 'vpnls',
+        label: APPROACH_LABELS.vpnls,
+        fitted: true,
+        params: v.params,
+        ...parametricEsts(v.params, vb, level),
+        flags: v.flags,
+        bootstrap: vb ? { samples: R, failures: vb.failures, ms: vb.ms } : none,
+      });
     }
   }
 
@@ -232,7 +269,19 @@ export function compareApproaches(points: readonly ScalingPoint[], options: Comp
     }
   }
 
-  return { label: options.label, n, level, approaches, disagreements: disagreements(approaches, level), isoflop: iso, approach3: a3, vpnls: vp, heldOut, heldOutReason, warnings };
+  return {
+    label: options.label,
+    n,
+    level,
+    approaches,
+    disagreements: disagreements(approaches, level),
+    isoflop: iso,
+    approach3: a3,
+    vpnls: vp,
+    heldOut,
+    heldOutReason,
+    warnings,
+  };
 }
 
 /** Pairs of fitted approaches whose intervals on a quantity do not overlap (the estimates then disagree beyond their noise). */
@@ -249,7 +298,14 @@ export function disagreements(approaches: readonly ApproachSummary[], level = 0.
         const ey = y[q];
         if (!ex || !ey || !ex.ci.every(Number.isFinite) || !ey.ci.every(Number.isFinite)) continue;
         if (ex.ci[1] < ey.ci[0] || ey.ci[1] < ex.ci[0]) {
-          out.push({ quantity: q, first: x.approach, second: y.approach, firstEst: ex, secondEst: ey, text: `${q}: ${x.label} ${fmt(ex)} vs ${y.label} ${fmt(ey)} (${Math.round(level * 100)}% intervals do not overlap)` });
+          out.push({
+            quantity: q,
+            first: x.approach,
+            second: y.approach,
+            firstEst: ex,
+            secondEst: ey,
+            text: `${q}: ${x.label} ${fmt(ex)} vs ${y.label} ${fmt(ey)} (${Math.round(level * 100)}% intervals do not overlap)`,
+          });
         }
       }
     }

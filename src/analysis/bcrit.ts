@@ -123,7 +123,11 @@ function runCurve(c: LossCurve, window: number, declared: number | undefined): R
   if (pts.length < 2) return null;
   const prog = progressOf(c, declared);
   const x = pts.map((p) => Math.log(prog.u(p.step)));
-  const loss = smooth(x, pts.map((p) => p.loss), window);
+  const loss = smooth(
+    x,
+    pts.map((p) => p.loss),
+    window,
+  );
   for (let i = 1; i < loss.length; i++) loss[i] = Math.min(loss[i], loss[i - 1]);
   return { id: c.id, lr: c.lr, x, loss, transientU: prog.u(prog.transientEnd), transientEnd: prog.transientEnd, progress: prog };
 }
@@ -171,14 +175,17 @@ function envelope(curves: readonly { x: number[]; loss: number[] }[]): { x: numb
 function batchCurves(curves: readonly LossCurve[], window = 5, warmupSteps?: number): BatchCurve[] {
   const byBatch = new Map<number, LossCurve[]>();
   for (const c of curves) {
-    if (!(c.batchTokens > 0)) throw new AnalysisInputError(`run ${c.id}: batch tokens ${c.batchTokens} is not positive`, 'give every run its batch size in tokens');
+    if (!(c.batchTokens > 0))
+      throw new AnalysisInputError(`run ${c.id}: batch tokens ${c.batchTokens} is not positive`, 'give every run its batch size in tokens');
     const list = byBatch.get(c.batchTokens);
     if (list) list.push(c);
     else byBatch.set(c.batchTokens, [c]);
   }
   const out: BatchCurve[] = [];
   for (const [batchTokens, runs] of [...byBatch].sort((a, b) => a[0] - b[0])) {
-    const per = runs.map((r) => ({ src: r, curve: runCurve(r, window, warmupSteps) })).filter((p): p is { src: LossCurve; curve: RunCurve } => p.curve !== null);
+    const per = runs
+      .map((r) => ({ src: r, curve: runCurve(r, window, warmupSteps) }))
+      .filter((p): p is { src: LossCurve; curve: RunCurve } => p.curve !== null);
     if (per.length === 0) continue;
     const bySeed = new Map<string, RunCurve[]>();
     for (const p of per) {
@@ -187,12 +194,14 @@ function batchCurves(curves: readonly LossCurve[], window = 5, warmupSteps?: num
       if (list) list.push(p.curve);
       else bySeed.set(key, [p.curve]);
     }
-    const replicas: ReplicaCurve[] = [...bySeed].sort((a, b) => a[0].localeCompare(b[0], 'en', { numeric: true })).map(([seed, rs]) => ({
-      seed,
-      runs: rs.map((r) => r.id),
-      ...envelope(rs),
-      transientU: rs.reduce((m, r) => Math.max(m, r.transientU), 0),
-    }));
+    const replicas: ReplicaCurve[] = [...bySeed]
+      .sort((a, b) => a[0].localeCompare(b[0], 'en', { numeric: true }))
+      .map(([seed, rs]) => ({
+        seed,
+        runs: rs.map((r) => r.id),
+        ...envelope(rs),
+        transientU: rs.reduce((m, r) => Math.max(m, r.transientU), 0),
+      }));
     const all = envelope(per.map((p) => p.curve));
     const steps = all.x.map(Math.exp);
     const lrs = [...new Set(per.map((p) => p.curve.lr).filter((v): v is number => v !== undefined && v > 0))].sort((a, b) => a - b);
@@ -255,7 +264,8 @@ interface BatchCrossings {
 /** S and E of one batch size from a set of replica crossings, or why there is none. */
 function pointOf(batchTokens: number, xs: readonly Crossing[]): LevelPoint | 'unreached' | 'at-first-eval' {
   const reached = xs.filter((x): x is { x: number; transient: boolean } => typeof x === 'object');
-  if (reached.length === 0 || reached.length * 2 < xs.length) return xs.some((x) => x === 'at-first-eval') && !xs.some((x) => x === 'unreached') ? 'at-first-eval' : 'unreached';
+  if (reached.length === 0 || reached.length * 2 < xs.length)
+    return xs.some((x) => x === 'at-first-eval') && !xs.some((x) => x === 'unreached') ? 'at-first-eval' : 'unreached';
   const lnS = reached.reduce((a, b) => a + b.x, 0) / reached.length;
   return { batchTokens, steps: Math.exp(lnS), tokens: Math.exp(lnS) * batchTokens, seeds: reached.length };
 }
@@ -455,11 +465,21 @@ function levelFit(points: readonly LevelPoint[], transient: number[], { minB, ma
     if (p.batchTokens * margin > bHi) bHi = p.batchTokens * margin;
   }
   const base = { sMin: f.sMin, eMin: f.eMin, bCrit: f.bCrit, r2: f.r2, rmseLog: f.rmseLog, batchSizes: distinct };
-  if (transient.length > 0) return { ...base, status: 'transient', reason: `batch size${transient.length > 1 ? 's' : ''} ${transient.join(', ')} cross it before the LR reaches its peak (warm-up)` };
+  if (transient.length > 0)
+    return {
+      ...base,
+      status: 'transient',
+      reason: `batch size${transient.length > 1 ? 's' : ''} ${transient.join(', ')} cross it before the LR reaches its peak (warm-up)`,
+    };
   switch (f.edge) {
     case 'none':
       if (!Number.isFinite(f.bCrit)) return { ...base, status: 'degenerate', reason: 'fit is not finite' };
-      if (f.bCrit < bLo || f.bCrit > bHi) return { ...base, status: 'outside-scan', reason: `B_crit ${f.bCrit.toPrecision(3)} outside the scan's reach [${bLo.toPrecision(3)}, ${bHi.toPrecision(3)}] tokens` };
+      if (f.bCrit < bLo || f.bCrit > bHi)
+        return {
+          ...base,
+          status: 'outside-scan',
+          reason: `B_crit ${f.bCrit.toPrecision(3)} outside the scan's reach [${bLo.toPrecision(3)}, ${bHi.toPrecision(3)}] tokens`,
+        };
       return { ...base, status: 'ok' };
     case 'low':
       return { ...base, status: 'degenerate', reason: 'E_min -> 0: steps do not fall with batch size (B_crit below the scanned batch sizes)' };
@@ -489,7 +509,11 @@ function levelPoints(table: readonly BatchCrossings[], pick?: (b: number, n: num
   return { points, unreached, atFirstEval, transient };
 }
 
-const lnLine = (ls: readonly { loss: number; bCrit: number }[]) => fitLine(ls.map((l) => Math.log(l.loss)), ls.map((l) => Math.log(l.bCrit)));
+const lnLine = (ls: readonly { loss: number; bCrit: number }[]) =>
+  fitLine(
+    ls.map((l) => Math.log(l.loss)),
+    ls.map((l) => Math.log(l.bCrit)),
+  );
 
 /**
  * The break test of docs/METHODS.md 1.6: the split of the ok levels (by loss, high part >= 2 levels, low part
@@ -534,7 +558,10 @@ export function regimeBreak(levels: readonly { loss: number; bCrit: number }[], 
 export function analyzeBatchScan(runs: readonly LossCurve[], options: BcritOptions = {}): BcritAnalysis {
   const curves = batchCurves(runs, options.smoothWindow ?? 5, options.warmupSteps);
   if (curves.length < 2) {
-    throw new AnalysisInputError(`a batch-size scan needs curves at 2 or more batch sizes, got ${curves.length}`, 'import one loss curve per (batch size, LR) run, each with 2 or more eval steps');
+    throw new AnalysisInputError(
+      `a batch-size scan needs curves at 2 or more batch sizes, got ${curves.length}`,
+      'import one loss curve per (batch size, LR) run, each with 2 or more eval steps',
+    );
   }
   const rules: LevelRules = { minB: options.minBatchSizes ?? 3, margin: options.scanMargin ?? 1 };
   const targets = options.levels ?? defaultLevels(curves, options.nLevels ?? 16, rules.minB);
@@ -547,7 +574,10 @@ export function analyzeBatchScan(runs: readonly LossCurve[], options: BcritOptio
   });
   const lrWarnings = curves
     .filter((c) => c.lr?.edge)
-    .map((c) => `batch ${c.batchTokens} tokens: the best LR ${c.lr!.best.toPrecision(3)} is at the ${c.lr!.best === c.lr!.tried[0] ? 'low' : 'high'} edge of the LRs tried (${c.lr!.tried.map((v) => v.toPrecision(3)).join(', ')}); a better LR may lie beyond it`);
+    .map(
+      (c) =>
+        `batch ${c.batchTokens} tokens: the best LR ${c.lr!.best.toPrecision(3)} is at the ${c.lr!.best === c.lr!.tried[0] ? 'low' : 'high'} edge of the LRs tried (${c.lr!.tried.map((v) => v.toPrecision(3)).join(', ')}); a better LR may lie beyond it`,
+    );
   const seeds = curves.reduce((m, c) => Math.max(m, c.replicas.length), 0);
   const counts = { runs: runs.length, batchSizes: curves.length, levels: levels.length, usableLevels: 0 };
   const base = { curves, levels, lrWarnings, fitWarnings: [] as string[], warnings: [] as Warning[], counts, seeds, units: 'tokens' as const };
@@ -565,53 +595,69 @@ export function analyzeBatchScan(runs: readonly LossCurve[], options: BcritOptio
   }
   const used = levels.filter((l) => l.status === 'ok');
   counts.usableLevels = used.length;
-  if (used.length < 3) return { ...base, fit: null, fitReason: `${used.length} usable levels (status ok); the B_crit(L) fit needs 3`, ...(brk && { regimeBreak: brk }) };
+  if (used.length < 3)
+    return { ...base, fit: null, fitReason: `${used.length} usable levels (status ok); the B_crit(L) fit needs 3`, ...(brk && { regimeBreak: brk }) };
   const full = lnLine(used);
   const estimate = { bStar: Math.exp(full.intercept), alphaB: -1 / full.slope };
   const inLaw = levels.map((l) => l.status === 'ok');
   const perLevel: number[][] = levels.map(() => []);
   const bs = options.bootstrap ?? {};
   const bootSeed = bs.seed ?? 0;
-  const boot = bootstrap(curves.length, (idx, r) => {
-    const rng = new SeededRandom(bootSeed * 7919 + r + 1);
-    // the same draws for every level: batch sizes idx, and within each drawn batch size its replicas
-    const draws = Array.from(idx, (b) => ({ b, reps: Array.from({ length: curves[b].replicas.length }, () => rng.int(curves[b].replicas.length)) }));
-    const got: { loss: number; bCrit: number }[] = [];
-    levels.forEach((l, j) => {
-      if (!inLaw[j]) return;
-      const table = draws.map((d) => tables[j][d.b]);
-      const { points, transient } = levelPoints(table, (k) => draws[k].reps);
-      const f = levelFit(points, transient, rules);
-      if (f.status === 'ok') {
-        got.push({ loss: l.loss, bCrit: f.bCrit });
-        perLevel[j].push(f.bCrit);
-      }
-    });
-    if (got.length < 3) return null;
-    const fl = lnLine(got);
-    return { bStar: Math.exp(fl.intercept), alphaB: -1 / fl.slope };
-  }, estimate, { samples: bs.samples ?? 1000, seed: bootSeed, level: bs.level ?? 0.95 });
+  const boot = bootstrap(
+    curves.length,
+    (idx, r) => {
+      const rng = new SeededRandom(bootSeed * 7919 + r + 1);
+      // the same draws for every level: batch sizes idx, and within each drawn batch size its replicas
+      const draws = Array.from(idx, (b) => ({ b, reps: Array.from({ length: curves[b].replicas.length }, () => rng.int(curves[b].replicas.length)) }));
+      const got: { loss: number; bCrit: number }[] = [];
+      levels.forEach((l, j) => {
+        if (!inLaw[j]) return;
+        const table = draws.map((d) => tables[j][d.b]);
+        const { points, transient } = levelPoints(table, (k) => draws[k].reps);
+        const f = levelFit(points, transient, rules);
+        if (f.status === 'ok') {
+          got.push({ loss: l.loss, bCrit: f.bCrit });
+          perLevel[j].push(f.bCrit);
+        }
+      });
+      if (got.length < 3) return null;
+      const fl = lnLine(got);
+      return { bStar: Math.exp(fl.intercept), alphaB: -1 / fl.slope };
+    },
+    estimate,
+    { samples: bs.samples ?? 1000, seed: bootSeed, level: bs.level ?? 0.95 },
+  );
   const tried = boot.failures + boot.samples.bStar.length;
   const bw = bootstrapWarnings(boot.failures, tried);
   if (bw.withheld) {
     boot.ci = { bStar: [NaN, NaN], alphaB: [NaN, NaN] };
-    base.fitWarnings.push(`${boot.failures} of ${tried} bootstrap resamples could not fit 3 levels (too few batch sizes reach the deep levels): the intervals are withheld and the law is unreliable: scan more batch sizes, or give the large batches more tokens`);
+    base.fitWarnings.push(
+      `${boot.failures} of ${tried} bootstrap resamples could not fit 3 levels (too few batch sizes reach the deep levels): the intervals are withheld and the law is unreliable: scan more batch sizes, or give the large batches more tokens`,
+    );
     base.warnings.push(...bw.warnings);
   } else if (boot.failures > 0.2 * tried) {
-    base.fitWarnings.push(`${boot.failures} of ${tried} bootstrap resamples could not fit 3 levels (too few batch sizes reach the deep levels); the intervals come from the rest and understate the uncertainty: scan more batch sizes, or give the large batches more tokens`);
+    base.fitWarnings.push(
+      `${boot.failures} of ${tried} bootstrap resamples could not fit 3 levels (too few batch sizes reach the deep levels); the intervals come from the rest and understate the uncertainty: scan more batch sizes, or give the large batches more tokens`,
+    );
     base.warnings.push(warning('bootstrap-failures', base.fitWarnings[base.fitWarnings.length - 1]));
   }
   if (full.r2 < 0.8) {
-    base.fitWarnings.push(`the levels scatter about the line (R^2 ${full.r2.toFixed(2)}): the exponent is weakly determined; read the per-level B_crit and their intervals rather than alpha_B`);
+    base.fitWarnings.push(
+      `the levels scatter about the line (R^2 ${full.r2.toFixed(2)}): the exponent is weakly determined; read the per-level B_crit and their intervals rather than alpha_B`,
+    );
     base.warnings.push(warning('bcrit-weak', base.fitWarnings[base.fitWarnings.length - 1]));
   }
   const span = Math.log(used[0].loss / used[used.length - 1].loss);
   if (span < 0.1) {
-    base.fitWarnings.push(`the law spans only L ${used[used.length - 1].loss.toPrecision(3)}-${used[0].loss.toPrecision(3)} (${formatPercent(span)} in loss): an exponent over so short a range is fragile; train the runs longer so more levels are usable`);
+    base.fitWarnings.push(
+      `the law spans only L ${used[used.length - 1].loss.toPrecision(3)}-${used[0].loss.toPrecision(3)} (${formatPercent(span)} in loss): an exponent over so short a range is fragile; train the runs longer so more levels are usable`,
+    );
     base.warnings.push(warning('bcrit-weak', base.fitWarnings[base.fitWarnings.length - 1]));
   }
   if (estimate.alphaB < 0) {
-    base.fitWarnings.push(`B_crit falls as the loss falls (alpha_B ${estimate.alphaB.toPrecision(3)} < 0), against Kaplan et al. 2020 fig. 10: the scan is too noisy or too short, or the levels sit in the warm-up; do not quote this law`);
+    base.fitWarnings.push(
+      `B_crit falls as the loss falls (alpha_B ${estimate.alphaB.toPrecision(3)} < 0), against Kaplan et al. 2020 fig. 10: the scan is too noisy or too short, or the levels sit in the warm-up; do not quote this law`,
+    );
     base.warnings.push(warning('bcrit-falls', base.fitWarnings[base.fitWarnings.length - 1]));
   }
   const a = (1 - boot.level) / 2;
@@ -782,7 +828,12 @@ export function scanLabels(runs: readonly RunRecord[], sizeLabel: (n: number) =>
  * Loss curves of stored runs: test loss at eval steps (or train loss at every step) against step and tokens, the
  * LR of every logged row, the seed, and the scan group (scanLabels).
  */
-export function curvesFromRuns(runs: readonly RunRecord[], loss: 'test' | 'train' = 'test', warmupSteps?: (run: RunRecord) => number | undefined, sizeLabel: (n: number) => string = (n) => `N=${n}`): LossCurve[] {
+export function curvesFromRuns(
+  runs: readonly RunRecord[],
+  loss: 'test' | 'train' = 'test',
+  warmupSteps?: (run: RunRecord) => number | undefined,
+  sizeLabel: (n: number) => string = (n) => `N=${n}`,
+): LossCurve[] {
   const labels = scanLabels(runs, sizeLabel);
   return runs.map((r) => ({
     id: r.id,

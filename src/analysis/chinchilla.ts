@@ -37,8 +37,7 @@ export interface InitGrid {
   a: number[];
   b: number[];
 }
-const range = (lo: number, hi: number, step: number): number[] =>
-  Array.from({ length: Math.round((hi - lo) / step) + 1 }, (_, i) => lo + i * step);
+const range = (lo: number, hi: number, step: number): number[] => Array.from({ length: Math.round((hi - lo) / step) + 1 }, (_, i) => lo + i * step);
 const CHINCHILLA_GRID: InitGrid = {
   alpha: range(0, 2, 0.5),
   beta: range(0, 2, 0.5),
@@ -51,8 +50,7 @@ const CHINCHILLA_GRID: InitGrid = {
 export function gridStarts(grid: InitGrid = CHINCHILLA_GRID): Float64Array[] {
   const out: Float64Array[] = [];
   for (const alpha of grid.alpha)
-    for (const beta of grid.beta)
-      for (const e of grid.e) for (const a of grid.a) for (const b of grid.b) out.push(Float64Array.of(a, b, e, alpha, beta));
+    for (const beta of grid.beta) for (const e of grid.e) for (const a of grid.a) for (const b of grid.b) out.push(Float64Array.of(a, b, e, alpha, beta));
   return out;
 }
 
@@ -226,10 +224,7 @@ export interface ChinchillaFit {
 
 export function checkScalingPoints(points: readonly ScalingPoint[], minimum: number, what: string): void {
   if (points.length < minimum) {
-    throw new AnalysisInputError(
-      `${what} needs at least ${minimum} runs, got ${points.length}`,
-      'add runs, or check that the import kept the rows you expect',
-    );
+    throw new AnalysisInputError(`${what} needs at least ${minimum} runs, got ${points.length}`, 'add runs, or check that the import kept the rows you expect');
   }
   for (const p of points) {
     for (const k of ['n', 'd', 'c', 'loss'] as const) {
@@ -259,7 +254,11 @@ export function fitChinchilla(points: readonly ScalingPoint[], options: Chinchil
     // large data: optimise the kept starts on the subsample, then refine its best distinct optima on every run (each
     // full-data pass costs as much as the whole subsample search; 250k runs took 12.6 min optimising all starts fully)
     const coarse = bestOfStarts(rankFg, kept, lb);
-    const fine = bestOfStarts(fg, coarse.optima.slice(0, REFINE_OPTIMA).map((o) => o.x), lb);
+    const fine = bestOfStarts(
+      fg,
+      coarse.optima.slice(0, REFINE_OPTIMA).map((o) => o.x),
+      lb,
+    );
     best = { ...fine, evaluations: coarse.evaluations + fine.evaluations, optimized: kept.length, converged: coarse.converged };
   }
   // the pruning pass evaluated every start once
@@ -274,7 +273,10 @@ export function fitChinchilla(points: readonly ScalingPoint[], options: Chinchil
   });
   const { success, message, iterations, evaluations } = best.result;
   const counts = pointCounts(points, options.budget, options.duplicatesDropped ?? 0);
-  const quality = logFitQuality(residuals, points.map((p) => p.loss));
+  const quality = logFitQuality(
+    residuals,
+    points.map((p) => p.loss),
+  );
   const notIdentified = chinchillaNotIdentified(params, minOf(data.logL.map(Math.exp)));
   const warnings = [...lndWarnings(counts, 5, quality)];
   if (notIdentified.length) warnings.push(warning('not-identified', notIdentifiedText(params, notIdentified)));
@@ -362,7 +364,11 @@ function pruneStarts(fg: ReturnType<typeof chinchillaObjective>, starts: Float64
     f[i] = Number.isFinite(v) ? v : Infinity;
   }
   const order = Array.from({ length: starts.length }, (_, i) => i).sort((i, j) => f[i] - f[j] || i - j);
-  return order.slice(0, keep).filter((i) => f[i] < Infinity).sort((i, j) => i - j).map((i) => starts[i]);
+  return order
+    .slice(0, keep)
+    .filter((i) => f[i] < Infinity)
+    .sort((i, j) => i - j)
+    .map((i) => starts[i]);
 }
 
 function bestOfStarts(fg: ReturnType<typeof chinchillaObjective>, starts: Float64Array[], opts?: LbfgsOptions) {
@@ -436,11 +442,7 @@ export interface ChinchillaBootstrap extends BootstrapResult<ChinchillaKey> {
  * < 0.001 bootstrap standard errors on 1 of 3 resamples and differed by at most 0.09 and 0.34 standard
  * errors on the other two (the near-L1 Huber objective has many close local optima).
  */
-export function bootstrapChinchilla(
-  points: readonly ScalingPoint[],
-  fit: ChinchillaFit,
-  options: ChinchillaBootstrapOptions = {},
-): ChinchillaBootstrap {
+export function bootstrapChinchilla(points: readonly ScalingPoint[], fit: ChinchillaFit, options: ChinchillaBootstrapOptions = {}): ChinchillaBootstrap {
   const t0 = performance.now();
   const R = options.samples ?? 1000;
   const seed = options.seed ?? 0;
@@ -493,7 +495,15 @@ export function bootstrapChinchilla(
   const bw = bootstrapWarnings(failures, R);
   const sum = summarize(CHINCHILLA_KEYS, fit.params, cols, level, failures, seed);
   if (bw.withheld) for (const k of CHINCHILLA_KEYS) sum.ci[k] = [NaN, NaN];
-  return { ...sum, strategy, failureFraction: bw.failureFraction, withheld: bw.withheld, warnings: bw.warnings, x: bw.withheld ? [] : xs, ms: performance.now() - t0 };
+  return {
+    ...sum,
+    strategy,
+    failureFraction: bw.failureFraction,
+    withheld: bw.withheld,
+    warnings: bw.warnings,
+    x: bw.withheld ? [] : xs,
+    ms: performance.now() - t0,
+  };
 }
 
 // ---- predictions

@@ -75,7 +75,10 @@ export function checkLndInput(points: readonly ScalingPoint[], params: number, w
   const lo = minOf(losses);
   const hi = maxOf(losses);
   if (points.length >= 2 && !(hi - lo > 1e-9 * Math.abs(hi))) {
-    throw new AnalysisInputError(`${what}: the loss is ${hi} in all ${points.length} runs; a constant loss determines no exponent`, 'check the loss column (is it the final loss of each run?)');
+    throw new AnalysisInputError(
+      `${what}: the loss is ${hi} in all ${points.length} runs; a constant loss determines no exponent`,
+      'check the loss column (is it the final loss of each run?)',
+    );
   }
   if (c.sizes < LND_MIN_SIZES || c.tokens < LND_MIN_TOKENS) {
     throw new AnalysisInputError(
@@ -106,8 +109,10 @@ export function logFitQuality(residuals: ArrayLike<number>, losses: ArrayLike<nu
 /** The warnings every L(N, D) fit shares: duplicates, too few runs per parameter, poor fit. */
 export function lndWarnings(counts: DataCounts, params: number, quality: { rmseLog: number; r2Log: number }): Warning[] {
   const out: Warning[] = [];
-  if (counts.duplicatesDropped > 0) out.push(warning('duplicate-rows', `${counts.duplicatesDropped} exact duplicate row${counts.duplicatesDropped === 1 ? '' : 's'} dropped before fitting`));
-  if (counts.runs < 2 * params) out.push(warning('few-points', `${counts.runs} runs for ${params} parameters (fewer than 2 per parameter): read the intervals as rough`));
+  if (counts.duplicatesDropped > 0)
+    out.push(warning('duplicate-rows', `${counts.duplicatesDropped} exact duplicate row${counts.duplicatesDropped === 1 ? '' : 's'} dropped before fitting`));
+  if (counts.runs < 2 * params)
+    out.push(warning('few-points', `${counts.runs} runs for ${params} parameters (fewer than 2 per parameter): read the intervals as rough`));
   if (quality.rmseLog > RMSE_LOG_WARN) {
     out.push(
       warning(
@@ -123,9 +128,25 @@ export function lndWarnings(counts: DataCounts, params: number, quality: { rmseL
 export function bootstrapWarnings(failures: number, tried: number): { failureFraction: number; withheld: boolean; warnings: Warning[] } {
   const f = tried > 0 ? failures / tried : 0;
   if (f > BOOTSTRAP_WITHHOLD) {
-    return { failureFraction: f, withheld: true, warnings: [warning('intervals-withheld', `${failures} of ${tried} bootstrap resamples failed (more than ${BOOTSTRAP_WITHHOLD * 100}%): the intervals are withheld, the estimates are unreliable`)] };
+    return {
+      failureFraction: f,
+      withheld: true,
+      warnings: [
+        warning(
+          'intervals-withheld',
+          `${failures} of ${tried} bootstrap resamples failed (more than ${BOOTSTRAP_WITHHOLD * 100}%): the intervals are withheld, the estimates are unreliable`,
+        ),
+      ],
+    };
   }
-  if (f > BOOTSTRAP_WARN) return { failureFraction: f, withheld: false, warnings: [warning('bootstrap-failures', `${failures} of ${tried} bootstrap resamples failed: the intervals come from the rest and understate the uncertainty`)] };
+  if (f > BOOTSTRAP_WARN)
+    return {
+      failureFraction: f,
+      withheld: false,
+      warnings: [
+        warning('bootstrap-failures', `${failures} of ${tried} bootstrap resamples failed: the intervals come from the rest and understate the uncertainty`),
+      ],
+    };
   return { failureFraction: f, withheld: false, warnings: [] };
 }
 

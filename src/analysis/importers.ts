@@ -110,7 +110,11 @@ export function parseCsv(text: string, file: string): Table {
         let flag = 1;
         for (;;) {
           const q = src.indexOf('"', k);
-          if (q < 0) throw new AnalysisInputError(`${file}: line ${startLine}: a quoted field is never closed`, 'close the quote or remove it', { file, row: startLine });
+          if (q < 0)
+            throw new AnalysisInputError(`${file}: line ${startLine}: a quoted field is never closed`, 'close the quote or remove it', {
+              file,
+              row: startLine,
+            });
           for (let nl = src.indexOf('\n', k); nl >= 0 && nl < q; nl = src.indexOf('\n', nl + 1)) line++;
           if (src.charCodeAt(q + 1) === 34) {
             flag = 3;
@@ -124,12 +128,20 @@ export function parseCsv(text: string, file: string): Table {
         c = src.charCodeAt(j);
         while (j < n && (c === 32 || c === 9)) c = src.charCodeAt(++j);
         if (j < n && c !== 44 && c !== 10 && c !== 13) {
-          throw new AnalysisInputError(`${file}: line ${line}: text after a closing quote`, 'quote the whole field and double any quote inside it ("")', { file, row: line });
+          throw new AnalysisInputError(`${file}: line ${line}: text after a closing quote`, 'quote the whole field and double any quote inside it ("")', {
+            file,
+            row: line,
+          });
         }
       } else {
         const s = j;
         while (j < n && c !== 44 && c !== 10 && c !== 13) {
-          if (c === 34) throw new AnalysisInputError(`${file}: line ${line}: a quote inside an unquoted field`, 'quote the whole field and double any quote inside it ("")', { file, row: line });
+          if (c === 34)
+            throw new AnalysisInputError(
+              `${file}: line ${line}: a quote inside an unquoted field`,
+              'quote the whole field and double any quote inside it ("")',
+              { file, row: line },
+            );
           c = src.charCodeAt(++j);
         }
         let e = j;
@@ -164,13 +176,18 @@ export function parseCsv(text: string, file: string): Table {
   const header = new CsvText(src, cells, []);
   const columns = Array.from({ length: headerCount }, (_, j) => header.text(recFirst[0] + j));
   const dup = columns.find((c, k) => columns.indexOf(c) !== k);
-  if (dup !== undefined) throw new AnalysisInputError(`${file}: column "${dup}" appears twice in the header`, 'rename one of them', { file, row: recLine[0], column: dup });
+  if (dup !== undefined)
+    throw new AnalysisInputError(`${file}: column "${dup}" appears twice in the header`, 'rename one of them', { file, row: recLine[0], column: dup });
   const csv = new CsvText(src, cells, columns);
   const rows: CsvRow[] = new Array(recFirst.length - 1);
   for (let r = 1; r < recFirst.length; r++) {
     const count = (recFirst[r + 1] ?? cells.length) - recFirst[r];
     if (count !== columns.length) {
-      throw new AnalysisInputError(`${file}: line ${recLine[r]}: ${count} fields, the header has ${columns.length}`, 'check for an unquoted comma or a missing field', { file, row: recLine[r] });
+      throw new AnalysisInputError(
+        `${file}: line ${recLine[r]}: ${count} fields, the header has ${columns.length}`,
+        'check for an unquoted comma or a missing field',
+        { file, row: recLine[r] },
+      );
     }
     rows[r - 1] = new CsvRow(recLine[r], recFirst[r], csv);
   }
@@ -187,10 +204,17 @@ export function parseJsonl(text: string, file: string): Table {
     try {
       v = JSON.parse(s);
     } catch (e) {
-      throw new AnalysisInputError(`${file}: line ${i + 1}: not valid JSON (${(e as Error).message})`, 'each line must be one JSON object', { file, row: i + 1 });
+      throw new AnalysisInputError(`${file}: line ${i + 1}: not valid JSON (${(e as Error).message})`, 'each line must be one JSON object', {
+        file,
+        row: i + 1,
+      });
     }
     if (v === null || typeof v !== 'object' || Array.isArray(v)) {
-      throw new AnalysisInputError(`${file}: line ${i + 1}: expected a JSON object, got ${Array.isArray(v) ? 'an array' : typeof v}`, 'each line must be one JSON object', { file, row: i + 1 });
+      throw new AnalysisInputError(
+        `${file}: line ${i + 1}: expected a JSON object, got ${Array.isArray(v) ? 'an array' : typeof v}`,
+        'each line must be one JSON object',
+        { file, row: i + 1 },
+      );
     }
     Object.keys(v).forEach((k) => columns.add(k));
     rows.push({ line: i + 1, values: v as Record<string, unknown> });
@@ -217,11 +241,20 @@ function sniffTable(text: string, file: string): void {
   let odd = 0;
   for (let i = 0; i < head.length; i++) {
     const c = head.charCodeAt(i);
-    if (c === 0) throw new AnalysisInputError(`${file}: binary data (NUL bytes), not a CSV or JSONL text file`, 'give a text file of runs (CSV with a header row, or JSON Lines); decompress a .gz or .zip first', { file });
+    if (c === 0)
+      throw new AnalysisInputError(
+        `${file}: binary data (NUL bytes), not a CSV or JSONL text file`,
+        'give a text file of runs (CSV with a header row, or JSON Lines); decompress a .gz or .zip first',
+        { file },
+      );
     if (c === 0xfffd || (c < 32 && c !== 9 && c !== 10 && c !== 13)) odd++;
   }
   if (head.length > 0 && odd / head.length > 0.05) {
-    throw new AnalysisInputError(`${file}: ${Math.round((100 * odd) / head.length)}% of its first ${head.length} characters are not text (not UTF-8?): not a CSV or JSONL file`, 'give a UTF-8 text file of runs (CSV with a header row, or JSON Lines); decompress a .gz or .zip first, or save the spreadsheet as CSV UTF-8', { file });
+    throw new AnalysisInputError(
+      `${file}: ${Math.round((100 * odd) / head.length)}% of its first ${head.length} characters are not text (not UTF-8?): not a CSV or JSONL file`,
+      'give a UTF-8 text file of runs (CSV with a header row, or JSON Lines); decompress a .gz or .zip first, or save the spreadsheet as CSV UTF-8',
+      { file },
+    );
   }
   const body = (head.charCodeAt(0) === 0xfeff ? head.slice(1) : head).trimStart();
   if (body.startsWith('[')) {
@@ -233,15 +266,22 @@ function sniffTable(text: string, file: string): void {
   }
   if (/\.(jsonl|ndjson|json)$/i.test(file)) return;
   if (body.startsWith('{')) {
-    throw new AnalysisInputError(`${file}: JSON, not CSV`, 'name a JSON Lines file (one object per line) .jsonl, or convert it to CSV with a header row', { file });
+    throw new AnalysisInputError(`${file}: JSON, not CSV`, 'name a JSON Lines file (one object per line) .jsonl, or convert it to CSV with a header row', {
+      file,
+    });
   }
   const header = body.split(/\r?\n/, 1)[0];
   const count = (ch: string) => header.split(ch).length - 1;
-  for (const [ch, name] of [[';', 'semicolons (;)'], ['\t', 'tabs']] as const) {
+  for (const [ch, name] of [
+    [';', 'semicolons (;)'],
+    ['\t', 'tabs'],
+  ] as const) {
     if (count(ch) >= 1 && count(ch) > count(',')) {
       throw new AnalysisInputError(
         `${file}: the header "${header.length > 80 ? `${header.slice(0, 77)}...` : header}" is separated by ${name}, not commas: not a comma-separated CSV`,
-        ch === ';' ? 'save it as comma-separated CSV (spreadsheets: "CSV UTF-8 (comma delimited)"; decimal commas must become points), or replace ; with ,' : 'convert the tabs to commas (e.g. tr \'\\t\' \',\' < FILE > runs.csv)',
+        ch === ';'
+          ? 'save it as comma-separated CSV (spreadsheets: "CSV UTF-8 (comma delimited)"; decimal commas must become points), or replace ; with ,'
+          : "convert the tabs to commas (e.g. tr '\\t' ',' < FILE > runs.csv)",
         { file, row: 1 },
       );
     }
@@ -287,10 +327,18 @@ function num(table: Table, row: TableRow, col: string, positive: boolean): numbe
   const raw = cellOf(table, row, col);
   const v = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
   if (!Number.isFinite(v)) {
-    throw new AnalysisInputError(`${table.file}: row at line ${row.line}, column "${col}": ${JSON.stringify(raw ?? null)} is not a number`, 'fix the value or drop the row', { file: table.file, row: row.line, column: col });
+    throw new AnalysisInputError(
+      `${table.file}: row at line ${row.line}, column "${col}": ${JSON.stringify(raw ?? null)} is not a number`,
+      'fix the value or drop the row',
+      { file: table.file, row: row.line, column: col },
+    );
   }
   if (positive && !(v > 0)) {
-    throw new AnalysisInputError(`${table.file}: row at line ${row.line}, column "${col}": ${v} is not positive`, 'N, D, C, loss and batch sizes must be > 0; fix or drop the row', { file: table.file, row: row.line, column: col });
+    throw new AnalysisInputError(
+      `${table.file}: row at line ${row.line}, column "${col}": ${v} is not positive`,
+      'N, D, C, loss and batch sizes must be > 0; fix or drop the row',
+      { file: table.file, row: row.line, column: col },
+    );
   }
   return v;
 }
@@ -298,7 +346,20 @@ function num(table: Table, row: TableRow, col: string, positive: boolean): numbe
 // ---- end points for L(N, D)
 
 const POINT_NAMES = {
-  n: ['N', 'params', 'parameters', 'n_params', 'num_params', 'model_size', 'Model Size', 'param_count', 'non_embedding_params', 'total_params', 'model_params', 'n_parameters'],
+  n: [
+    'N',
+    'params',
+    'parameters',
+    'n_params',
+    'num_params',
+    'model_size',
+    'Model Size',
+    'param_count',
+    'non_embedding_params',
+    'total_params',
+    'model_params',
+    'n_parameters',
+  ],
   d: ['D', 'tokens', 'training_tokens', 'Training Tokens', 'n_tokens', 'num_tokens', 'tokens_seen', 'train_tokens', 'dataset_size', 'data'],
   c: ['C', 'flops', 'training_flops', 'Training FLOP', 'Training FLOPs', 'compute', 'training_compute', 'flop'],
   loss: ['loss', 'L', 'val_loss', 'validation_loss', 'eval_loss', 'test_loss', 'final_loss', 'final_val_loss'],
@@ -396,12 +457,18 @@ export function importScalingPoints(table: Table, options: PointImportOptions = 
   const drop = options.dropHighest ?? 0;
   if (drop > 0) {
     // Besiroglu et al. 2024 keep losses strictly below the drop-th highest
-    const threshold = Float64Array.from(points, (p) => p.loss).sort().reverse()[Math.min(drop, points.length) - 1];
+    const threshold = Float64Array.from(points, (p) => p.loss)
+      .sort()
+      .reverse()[Math.min(drop, points.length) - 1];
     points = points.filter((p) => p.loss < threshold);
   }
   const minRows = options.minRows ?? 1;
   if (points.length < minRows) {
-    throw new AnalysisInputError(`${table.file}: ${points.length} usable rows${drop ? ` after dropping ${drop}` : ''}; the fit needs at least ${minRows}`, 'add runs to the file', { file: table.file });
+    throw new AnalysisInputError(
+      `${table.file}: ${points.length} usable rows${drop ? ` after dropping ${drop}` : ''}; the fit needs at least ${minRows}`,
+      'add runs to the file',
+      { file: table.file },
+    );
   }
   return {
     points,
@@ -428,7 +495,7 @@ export interface RowFilter {
 }
 
 export const WHERE_SYNTAX =
-  "COLUMN=PATTERN (PATTERN: text with * for any characters and ? for one, case-insensitive; several joined by |), COLUMN!=PATTERN, or COLUMN<NUMBER, <=, >, >=; repeat --where to require all";
+  'COLUMN=PATTERN (PATTERN: text with * for any characters and ? for one, case-insensitive; several joined by |), COLUMN!=PATTERN, or COLUMN<NUMBER, <=, >, >=; repeat --where to require all';
 
 /** Parses `experiment=marin*`, `condition!=exp_loss`, `budget>=1e20`, `experiment=llama*|marin*` (see WHERE_SYNTAX). */
 export function parseWhere(text: string): RowFilter {
@@ -440,14 +507,27 @@ export function parseWhere(text: string): RowFilter {
   if (op === '=' || op === '!=') return { text, column: m[1], op, patterns: m[3].split('|').map((p) => p.trim()), value: NaN };
   const value = Number(m[3]);
   if (m[3] === '' || !Number.isFinite(value)) {
-    throw new AnalysisInputError(`--where "${text}": "${m[3]}" is not a number, and ${op} compares numbers`, `write e.g. --where '${m[1]}${op}1e20', or use = with a pattern for text`);
+    throw new AnalysisInputError(
+      `--where "${text}": "${m[3]}" is not a number, and ${op} compares numbers`,
+      `write e.g. --where '${m[1]}${op}1e20', or use = with a pattern for text`,
+    );
   }
   return { text, column: m[1], op, patterns: [], value };
 }
 
 /** Case-insensitive whole-string match of any of the globs (`*` any characters, `?` one). */
 export const globRegex = (patterns: string[]): RegExp =>
-  new RegExp(`^(?:${patterns.map((p) => p.replace(/[.+^${}()[\]\\|]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')).join('|')})$`, 'i');
+  new RegExp(
+    `^(?:${patterns
+      .map((p) =>
+        p
+          .replace(/[.+^${}()[\]\\|]/g, '\\$&')
+          .replace(/\*/g, '.*')
+          .replace(/\?/g, '.'),
+      )
+      .join('|')})$`,
+    'i',
+  );
 
 /** A group or filter column that must exist: an error naming the file, the column and the columns there are. */
 function requireColumn(table: Table, column: string, flag: string): void {
@@ -474,11 +554,16 @@ export function filterRows(table: Table, filters: readonly RowFilter[]): { table
     return (row: TableRow) => {
       const v = num(table, row, f.column, false);
       switch (f.op) {
-        case '<': return v < f.value;
-        case '<=': return v <= f.value;
-        case '>': return v > f.value;
-        case '>=': return v >= f.value;
-        default: throw new Error(`unknown operator ${f.op}`);
+        case '<':
+          return v < f.value;
+        case '<=':
+          return v <= f.value;
+        case '>':
+          return v > f.value;
+        case '>=':
+          return v >= f.value;
+        default:
+          throw new Error(`unknown operator ${f.op}`);
       }
     };
   });
@@ -497,7 +582,9 @@ function flag(table: Table, row: TableRow, column: string): boolean {
   const raw = cellOf(table, row, column);
   if (typeof raw === 'boolean') return raw;
   if (typeof raw === 'number') return raw !== 0;
-  const s = String(raw ?? '').trim().toLowerCase();
+  const s = String(raw ?? '')
+    .trim()
+    .toLowerCase();
   if (TRUE.has(s)) return true;
   if (FALSE.has(s)) return false;
   throw new AnalysisInputError(
@@ -561,7 +648,11 @@ export interface GroupedImport {
 }
 
 /** The last path component: titles name a data set, never a path. */
-export const baseName = (file: string): string => file.replace(/[\\/]+$/, '').split(/[\\/]/).pop() || file;
+export const baseName = (file: string): string =>
+  file
+    .replace(/[\\/]+$/, '')
+    .split(/[\\/]/)
+    .pop() || file;
 
 /**
  * A file of several experiments to one import per group: rows filtered by `where`, rows flagged by an
@@ -574,7 +665,11 @@ export function importGroupedPoints(table: Table, o: GroupedImportOptions = {}):
   for (const g of groupColumns) requireColumn(table, g, `--group ${groupColumns.join(',')}`);
   const f = filterRows(table, o.where ?? []);
   if (f.table.rows.length === 0) {
-    throw new AnalysisInputError(`${table.file}: no row matches ${(o.where ?? []).map((w) => `--where "${w.text}"`).join(' and ')} (of ${table.rows.length} rows)`, `patterns match whole cells, case-insensitive: add * (e.g. 'experiment=marin*'); syntax: ${WHERE_SYNTAX}`, { file: table.file });
+    throw new AnalysisInputError(
+      `${table.file}: no row matches ${(o.where ?? []).map((w) => `--where "${w.text}"`).join(' and ')} (of ${table.rows.length} rows)`,
+      `patterns match whole cells, case-insensitive: add * (e.g. 'experiment=marin*'); syntax: ${WHERE_SYNTAX}`,
+      { file: table.file },
+    );
   }
   const ex = dropExcluded(f.table, o.exclude);
   const minRuns = o.minRuns ?? 5;
@@ -595,8 +690,21 @@ export function importGroupedPoints(table: Table, o: GroupedImportOptions = {}):
     // one data set: a bad cell or too few rows is an error for the whole file
     const [[label, rows]] = byKey;
     const imp = importScalingPoints({ ...table, rows }, { ...o, minRows: 0 });
-    if (imp.points.length < minRuns) throw new AnalysisInputError(`${table.file}: ${few(imp.points.length)}${imp.dropped ? ` (after dropping ${imp.dropped})` : ''}`, 'add runs to the file, or loosen --where / --keep-outliers', { file: table.file });
-    return { file: table.file, total: table.rows.length, groupColumns, filtered: f.removed, where: (o.where ?? []).map((w) => w.text), exclude: { column: ex.column, flagged: ex.flagged, removed: ex.removed, kept: !!o.exclude?.keep }, groups: [{ label, rows: rows.length, imp }] };
+    if (imp.points.length < minRuns)
+      throw new AnalysisInputError(
+        `${table.file}: ${few(imp.points.length)}${imp.dropped ? ` (after dropping ${imp.dropped})` : ''}`,
+        'add runs to the file, or loosen --where / --keep-outliers',
+        { file: table.file },
+      );
+    return {
+      file: table.file,
+      total: table.rows.length,
+      groupColumns,
+      filtered: f.removed,
+      where: (o.where ?? []).map((w) => w.text),
+      exclude: { column: ex.column, flagged: ex.flagged, removed: ex.removed, kept: !!o.exclude?.keep },
+      groups: [{ label, rows: rows.length, imp }],
+    };
   }
   const groups = [...byKey].map(([label, rows]): PointGroup => {
     try {
@@ -624,7 +732,11 @@ export function importSummary(g: GroupedImport): string {
   const parts = [`${g.total} rows`];
   if (g.filtered) parts.push(`${g.filtered} left out by ${g.where.map((w) => `--where '${w}'`).join(' ')}`);
   if (g.exclude.column !== undefined) {
-    parts.push(g.exclude.kept ? `${g.exclude.flagged} flagged in "${g.exclude.column}" kept (--keep-outliers)` : `${g.exclude.removed} flagged in "${g.exclude.column}" left out (--keep-outliers keeps them)`);
+    parts.push(
+      g.exclude.kept
+        ? `${g.exclude.flagged} flagged in "${g.exclude.column}" kept (--keep-outliers)`
+        : `${g.exclude.removed} flagged in "${g.exclude.column}" left out (--keep-outliers keeps them)`,
+    );
   }
   if (g.groupColumns.length) parts.push(`${g.groups.length} group${g.groups.length === 1 ? '' : 's'} by ${g.groupColumns.map((c) => `"${c}"`).join(', ')}`);
   return parts.join('; ');
@@ -645,7 +757,17 @@ export const CURVE_NAMES = {
 };
 
 export interface CurveImportOptions {
-  columns?: { run?: string; batchTokens?: string; batchSize?: string; step?: string; tokens?: string; loss?: string; warmup?: string; lr?: string; seed?: string };
+  columns?: {
+    run?: string;
+    batchTokens?: string;
+    batchSize?: string;
+    step?: string;
+    tokens?: string;
+    loss?: string;
+    warmup?: string;
+    lr?: string;
+    seed?: string;
+  };
   /** a column naming each run's scan (e.g. model size or experiment): runs are analysed per group */
   group?: string;
   /** tokens per sequence, to turn a batch_size column (sequences) into tokens */
@@ -673,16 +795,29 @@ export function importLossCurves(table: Table, options: CurveImportOptions = {})
     btCol = undefined;
     bsCol = findColumn(table, 'batch size', m.batchSize, CURVE_NAMES.batchSize, false);
     if (bsCol === undefined) {
-      throw new AnalysisInputError(`${table.file}: no batch_tokens column and no batch_size column`, 'add a batch_tokens column, or batch_size with --context T (bcrit maps other names with --batch-tokens-column / --batch-size-column)', { file: table.file, column: 'batch_tokens' });
+      throw new AnalysisInputError(
+        `${table.file}: no batch_tokens column and no batch_size column`,
+        'add a batch_tokens column, or batch_size with --context T (bcrit maps other names with --batch-tokens-column / --batch-size-column)',
+        { file: table.file, column: 'batch_tokens' },
+      );
     }
     if (!(options.context && options.context > 0)) {
-      throw new AnalysisInputError(`${table.file}: column "${bsCol}" counts sequences, and no context length was given`, 'pass --context T (tokens per sequence) so batch tokens = batch_size x T', { file: table.file, column: bsCol });
+      throw new AnalysisInputError(
+        `${table.file}: column "${bsCol}" counts sequences, and no context length was given`,
+        'pass --context T (tokens per sequence) so batch tokens = batch_size x T',
+        { file: table.file, column: bsCol },
+      );
     }
   }
   const byRun = new Map<string, LossCurve>();
   for (const row of table.rows) {
     const id = String(cellOf(table, row, runCol) ?? '');
-    if (id === '') throw new AnalysisInputError(`${table.file}: row at line ${row.line}, column "${runCol}": empty run id`, 'every row needs its run', { file: table.file, row: row.line, column: runCol });
+    if (id === '')
+      throw new AnalysisInputError(`${table.file}: row at line ${row.line}, column "${runCol}": empty run id`, 'every row needs its run', {
+        file: table.file,
+        row: row.line,
+        column: runCol,
+      });
     const batchTokens = btCol !== undefined ? num(table, row, btCol, true) : num(table, row, bsCol!, true) * options.context!;
     const step = num(table, row, stepCol, false);
     const rawLoss = cellOf(table, row, lossCol);
@@ -697,7 +832,11 @@ export function importLossCurves(table: Table, options: CurveImportOptions = {})
       if (groupCol !== undefined) c.group = String(cellOf(table, row, groupCol) ?? '');
       byRun.set(id, c);
     } else if (c.batchTokens !== batchTokens) {
-      throw new AnalysisInputError(`${table.file}: row at line ${row.line}: run "${id}" changes batch size (${c.batchTokens} -> ${batchTokens} tokens)`, 'one run has one batch size; give each batch size its own run id', { file: table.file, row: row.line, column: btCol ?? bsCol });
+      throw new AnalysisInputError(
+        `${table.file}: row at line ${row.line}: run "${id}" changes batch size (${c.batchTokens} -> ${batchTokens} tokens)`,
+        'one run has one batch size; give each batch size its own run id',
+        { file: table.file, row: row.line, column: btCol ?? bsCol },
+      );
     }
     if (lrCol !== undefined) {
       const lr = num(table, row, lrCol, true);

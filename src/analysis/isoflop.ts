@@ -56,7 +56,10 @@ export function budgetsFromColumn(budget: ArrayLike<number>): Budgets {
   for (let i = 0; i < budget.length; i++) {
     const b = budget[i];
     if (!(Number.isFinite(b) && b > 0)) {
-      throw new AnalysisInputError(`run ${i}: budget ${b} is not a positive number`, 'fix or drop that run, or leave out the budget column to cluster C instead');
+      throw new AnalysisInputError(
+        `run ${i}: budget ${b} is not a positive number`,
+        'fix or drop that run, or leave out the budget column to cluster C instead',
+      );
     }
     const m = by.get(b);
     if (m) m.push(i);
@@ -179,7 +182,10 @@ export function isoFlopBudgets(points: readonly ScalingPoint[], options: { budge
     }
     return budgetsFromColumn(options.budget);
   }
-  return clusterBudgets(Float64Array.from(points, (p) => p.c), options.cluster);
+  return clusterBudgets(
+    Float64Array.from(points, (p) => p.c),
+    options.cluster,
+  );
 }
 
 // ---- Approach 2: IsoFLOP profiles
@@ -252,7 +258,13 @@ export function fitIsoFlop(points: readonly ScalingPoint[], options: IsoFlopOpti
   }
   const budgets = isoFlopBudgets(points, options);
   const keep = options.keepExtrapolated ?? false;
-  const profiles = budgets.groups.map((g) => profile(g.c, g.members.map((i) => points[i]), keep));
+  const profiles = budgets.groups.map((g) =>
+    profile(
+      g.c,
+      g.members.map((i) => points[i]),
+      keep,
+    ),
+  );
   return isoFlopLaws(profiles, budgets, options.accounting ?? { n: 'unknown', flops: 'given' });
 }
 
@@ -264,12 +276,27 @@ function isoFlopLaws(profiles: IsoFlopProfile[], budgets: Budgets, accounting: A
   const reason = fitted
     ? undefined
     : `not fitted: ${ok.length} usable budget${ok.length === 1 ? '' : 's'} of ${profiles.length} (need ${MIN_BUDGETS}; a line through 2 minima tests nothing)` +
-      (profiles.length > ok.length ? `; ${profiles.filter((p) => p.status !== 'ok').map((p) => `C ${p.c.toPrecision(3)}: ${p.reason}`).join('; ')}` : '');
+      (profiles.length > ok.length
+        ? `; ${profiles
+            .filter((p) => p.status !== 'ok')
+            .map((p) => `C ${p.c.toPrecision(3)}: ${p.reason}`)
+            .join('; ')}`
+        : '');
   return {
     form: 'chinchilla-approach2',
     profiles,
-    nOpt: fitted ? powerLaw(ok.map((p) => p.c), ok.map((p) => p.nOpt)) : null,
-    dOpt: fitted ? powerLaw(ok.map((p) => p.c), ok.map((p) => p.dOpt)) : null,
+    nOpt: fitted
+      ? powerLaw(
+          ok.map((p) => p.c),
+          ok.map((p) => p.nOpt),
+        )
+      : null,
+    dOpt: fitted
+      ? powerLaw(
+          ok.map((p) => p.c),
+          ok.map((p) => p.dOpt),
+        )
+      : null,
     fitted,
     reason,
     interior: { ok: nInterior, total: convex.length, fraction: convex.length ? nInterior / convex.length : NaN },
@@ -289,15 +316,39 @@ function profile(c: number, g: ScalingPoint[], keepExtrapolated: boolean): IsoFl
   const base = { c, cRange: [cLo, cHi] as [number, number], runs: g.map((p) => p.id) };
   const sizes = new Set(g.map((p) => p.n)).size;
   if (sizes < 3) {
-    return { ...base, parabola: null, nOpt: NaN, dOpt: NaN, lossOpt: NaN, interior: false, status: 'too-few-sizes', reason: `${sizes} distinct model size${sizes === 1 ? '' : 's'}; a parabola needs 3` };
+    return {
+      ...base,
+      parabola: null,
+      nOpt: NaN,
+      dOpt: NaN,
+      lossOpt: NaN,
+      interior: false,
+      status: 'too-few-sizes',
+      reason: `${sizes} distinct model size${sizes === 1 ? '' : 's'}; a parabola needs 3`,
+    };
   }
   const lN = g.map((p) => Math.log(p.n));
-  const par = fitParabola(lN, g.map((p) => p.loss));
+  const par = fitParabola(
+    lN,
+    g.map((p) => p.loss),
+  );
   if (!(par.c2 > 0)) {
-    return { ...base, parabola: par, nOpt: NaN, dOpt: NaN, lossOpt: NaN, interior: false, status: 'not-convex', reason: `parabola opens downward (c2 = ${par.c2.toPrecision(3)})` };
+    return {
+      ...base,
+      parabola: par,
+      nOpt: NaN,
+      dOpt: NaN,
+      lossOpt: NaN,
+      interior: false,
+      status: 'not-convex',
+      reason: `parabola opens downward (c2 = ${par.c2.toPrecision(3)})`,
+    };
   }
   const x = -par.c1 / (2 * par.c2);
-  const dLine: LineFit = fitLine(lN, g.map((p) => Math.log(p.d)));
+  const dLine: LineFit = fitLine(
+    lN,
+    g.map((p) => Math.log(p.d)),
+  );
   const nOpt = Math.exp(x);
   const dOpt = Math.exp(dLine.intercept + dLine.slope * x);
   const lossOpt = par.c0 + par.c1 * x + par.c2 * x * x;
@@ -309,7 +360,16 @@ function profile(c: number, g: ScalingPoint[], keepExtrapolated: boolean): IsoFl
   }
   const inside = x >= lo && x <= hi;
   if (!inside && !keepExtrapolated) {
-    return { ...base, parabola: par, nOpt, dOpt, lossOpt, interior: false, status: 'minimum-outside-sizes', reason: `vertex N = ${nOpt.toPrecision(3)} outside the sizes tried (${Math.exp(lo).toPrecision(3)}-${Math.exp(hi).toPrecision(3)})` };
+    return {
+      ...base,
+      parabola: par,
+      nOpt,
+      dOpt,
+      lossOpt,
+      interior: false,
+      status: 'minimum-outside-sizes',
+      reason: `vertex N = ${nOpt.toPrecision(3)} outside the sizes tried (${Math.exp(lo).toPrecision(3)}-${Math.exp(hi).toPrecision(3)})`,
+    };
   }
   return { ...base, parabola: par, nOpt, dOpt, lossOpt, interior: inside, status: 'ok' };
 }
@@ -342,7 +402,11 @@ export interface IsoFlopBootstrap {
  * budgets still usable; percentile intervals on a and b. A resample with fewer than 3 usable budgets counts
  * as a failure. Resample r uses the PRNG seeded by (seed, r).
  */
-export function bootstrapIsoFlop(points: readonly ScalingPoint[], fit: IsoFlopFit, options: { samples?: number; seed?: number; level?: number } = {}): IsoFlopBootstrap {
+export function bootstrapIsoFlop(
+  points: readonly ScalingPoint[],
+  fit: IsoFlopFit,
+  options: { samples?: number; seed?: number; level?: number } = {},
+): IsoFlopBootstrap {
   const t0 = performance.now();
   const R = options.samples ?? 1000;
   const seed = options.seed ?? 0;
@@ -365,8 +429,14 @@ export function bootstrapIsoFlop(points: readonly ScalingPoint[], fit: IsoFlopFi
       failures++;
       continue;
     }
-    const a = fitPowerLaw(ok.map((p) => p.c), ok.map((p) => p.nOpt)).p;
-    const b = fitPowerLaw(ok.map((p) => p.c), ok.map((p) => p.dOpt)).p;
+    const a = fitPowerLaw(
+      ok.map((p) => p.c),
+      ok.map((p) => p.nOpt),
+    ).p;
+    const b = fitPowerLaw(
+      ok.map((p) => p.c),
+      ok.map((p) => p.dOpt),
+    ).p;
     if (!Number.isFinite(a) || !Number.isFinite(b)) {
       failures++;
       continue;
@@ -414,14 +484,16 @@ export interface EnvelopeFit {
  */
 export function fitEnvelope(curves: readonly LossCurve[], options: { bins?: number; accounting?: Accounting } = {}): EnvelopeFit {
   const bins = options.bins ?? 200;
-  const prepared = curves.map((cv) => {
-    if (!(cv.n && cv.n > 0)) throw new AnalysisInputError(`curve ${cv.id} has no parameter count`, 'the envelope needs N for every run');
-    const pts = cv.points
-      .map((p) => ({ c: p.flops ?? 6 * cv.n! * p.tokens, loss: p.loss, d: p.tokens }))
-      .filter((p) => p.c > 0 && Number.isFinite(p.loss))
-      .sort((a, b) => a.c - b.c);
-    return { id: cv.id, n: cv.n, pts };
-  }).filter((cv) => cv.pts.length >= 2);
+  const prepared = curves
+    .map((cv) => {
+      if (!(cv.n && cv.n > 0)) throw new AnalysisInputError(`curve ${cv.id} has no parameter count`, 'the envelope needs N for every run');
+      const pts = cv.points
+        .map((p) => ({ c: p.flops ?? 6 * cv.n! * p.tokens, loss: p.loss, d: p.tokens }))
+        .filter((p) => p.c > 0 && Number.isFinite(p.loss))
+        .sort((a, b) => a.c - b.c);
+      return { id: cv.id, n: cv.n, pts };
+    })
+    .filter((cv) => cv.pts.length >= 2);
   if (prepared.length === 0) throw new AnalysisInputError('envelope: no curve has two points with FLOPs', 'import loss curves with steps and tokens');
   const cMin = minOf(prepared.map((cv) => cv.pts[0].c));
   const cMax = maxOf(prepared.map((cv) => cv.pts[cv.pts.length - 1].c));
@@ -442,6 +514,11 @@ export function fitEnvelope(curves: readonly LossCurve[], options: { bins?: numb
     if (best) out.push(best);
   }
   const fit = (key: 'n' | 'd'): PowerLaw | null =>
-    new Set(out.map((p) => p.run)).size >= 2 ? powerLaw(out.map((p) => p.c), out.map((p) => p[key])) : null;
+    new Set(out.map((p) => p.run)).size >= 2
+      ? powerLaw(
+          out.map((p) => p.c),
+          out.map((p) => p[key]),
+        )
+      : null;
   return { form: 'chinchilla-approach1', points: out, nOpt: fit('n'), dOpt: fit('d'), accounting: options.accounting ?? { n: 'unknown', flops: 'given' } };
 }

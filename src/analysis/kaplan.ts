@@ -44,13 +44,24 @@ export interface KaplanFit<P> {
   counts?: DataCounts;
   /** poor fit, exponents at their bounds, duplicates (docs: analysis/diagnostics.ts WARNING_CODES) */
   warnings: Warning[];
-  diagnostics: { starts: number; converged: number; rmseLog: number; r2Log?: number; optimizer: Pick<OptimizeResult, 'success' | 'message' | 'iterations' | 'evaluations'> };
+  diagnostics: {
+    starts: number;
+    converged: number;
+    rmseLog: number;
+    r2Log?: number;
+    optimizer: Pick<OptimizeResult, 'success' | 'message' | 'iterations' | 'evaluations'>;
+  };
 }
 
 /** A Kaplan bootstrap with its failure fraction; intervals withheld (NaN) when most resamples failed. */
 export type KaplanBootstrap<K extends string> = BootstrapResult<K> & { failureFraction: number; withheld: boolean; warnings: Warning[] };
 
-const EXP_BOUNDS: Bounds = [[null, null], [null, null], [1e-4, 5], [1e-4, 5]];
+const EXP_BOUNDS: Bounds = [
+  [null, null],
+  [null, null],
+  [1e-4, 5],
+  [1e-4, 5],
+];
 
 // ---- L(N, D)
 
@@ -96,7 +107,9 @@ function ndObjective(lN: Float64Array, lD: Float64Array, lL: Float64Array, w?: F
 
 function ndStarts(): Float64Array[] {
   const out: Float64Array[] = [];
-  for (const aN of [0.05, 0.1, 0.3]) for (const aD of [0.05, 0.1, 0.3]) for (const nc of [8, 11, 14]) for (const dc of [8, 11, 14]) out.push(Float64Array.of(nc * Math.LN10, dc * Math.LN10, aN, aD));
+  for (const aN of [0.05, 0.1, 0.3])
+    for (const aD of [0.05, 0.1, 0.3])
+      for (const nc of [8, 11, 14]) for (const dc of [8, 11, 14]) out.push(Float64Array.of(nc * Math.LN10, dc * Math.LN10, aN, aD));
   return out;
 }
 
@@ -119,12 +132,21 @@ export function fitKaplanND(
   const residuals = Float64Array.from(points, (p, i) => Math.log(kaplanNDLoss(params, p.n, p.d)) - lL[i]);
   const fit = finish('kaplan-nd', 'L(N, D) = [(Nc/N)^(alphaN/alphaD) + Dc/D]^alphaD', params, best, residuals, points.length, accounting, starts.length);
   const counts = pointCounts(points, data.budget, data.duplicatesDropped ?? 0);
-  const quality = logFitQuality(residuals, points.map((p) => p.loss));
+  const quality = logFitQuality(
+    residuals,
+    points.map((p) => p.loss),
+  );
   fit.counts = counts;
   fit.diagnostics.r2Log = quality.r2Log;
   fit.warnings.push(...lndWarnings(counts, 4, quality));
   const atBound = (['alphaN', 'alphaD'] as const).filter((k) => !(params[k] > 1.01 * EXP_BOUNDS[2][0]! && params[k] < 0.99 * EXP_BOUNDS[2][1]!));
-  if (atBound.length) fit.warnings.push(warning('not-identified', `${atBound.map((k) => `${k} = ${params[k].toPrecision(3)}`).join(', ')} at the bound of [${EXP_BOUNDS[2][0]}, ${EXP_BOUNDS[2][1]}]: not identified by these runs`));
+  if (atBound.length)
+    fit.warnings.push(
+      warning(
+        'not-identified',
+        `${atBound.map((k) => `${k} = ${params[k].toPrecision(3)}`).join(', ')} at the bound of [${EXP_BOUNDS[2][0]}, ${EXP_BOUNDS[2][1]}]: not identified by these runs`,
+      ),
+    );
   return fit;
 }
 
@@ -136,7 +158,11 @@ function withFailures<K extends string>(b: BootstrapResult<K>, keys: readonly K[
   return { ...b, failureFraction: bw.failureFraction, withheld: bw.withheld, warnings: bw.warnings };
 }
 
-export function bootstrapKaplanND(points: readonly ScalingPoint[], fit: KaplanFit<KaplanNDParams>, options: BootstrapOptions = {}): KaplanBootstrap<KaplanNDKey> {
+export function bootstrapKaplanND(
+  points: readonly ScalingPoint[],
+  fit: KaplanFit<KaplanNDParams>,
+  options: BootstrapOptions = {},
+): KaplanBootstrap<KaplanNDKey> {
   const lN = Float64Array.from(points, (p) => Math.log(p.n));
   const lD = Float64Array.from(points, (p) => Math.log(p.d));
   const lL = Float64Array.from(points, (p) => Math.log(p.loss));
@@ -144,12 +170,17 @@ export function bootstrapKaplanND(points: readonly ScalingPoint[], fit: KaplanFi
   const w = new Float64Array(points.length);
   // warm start from the full-data optimum plus 3 fixed grid points (the same documented speed-up as Approach 3)
   const starts = [fit.x, grid[13], grid[40], grid[67]];
-  const res = bootstrap(points.length, (idx) => {
-    w.fill(0);
-    for (const i of idx) w[i]++;
-    const b = bestOf(ndObjective(lN, lD, lL, w), starts);
-    return b.r.x.every(Number.isFinite) ? { ...ndParams(b.r.x) } : null;
-  }, { ...fit.params }, options);
+  const res = bootstrap(
+    points.length,
+    (idx) => {
+      w.fill(0);
+      for (const i of idx) w[i]++;
+      const b = bestOf(ndObjective(lN, lD, lL, w), starts);
+      return b.r.x.every(Number.isFinite) ? { ...ndParams(b.r.x) } : null;
+    },
+    { ...fit.params },
+    options,
+  );
   return withFailures(res, KAPLAN_ND_KEYS);
 }
 
@@ -206,7 +237,8 @@ export function fitKaplanNS(points: readonly StepPoint[], accounting?: Accountin
   const lS = Float64Array.from(points, (p) => Math.log(p.sMin));
   const lL = Float64Array.from(points, (p) => Math.log(p.loss));
   const starts: Float64Array[] = [];
-  for (const aN of [0.05, 0.2]) for (const aS of [0.2, 0.8]) for (const nc of [8, 11, 14]) for (const sc of [2, 3, 5]) starts.push(Float64Array.of(nc * Math.LN10, sc * Math.LN10, aN, aS));
+  for (const aN of [0.05, 0.2])
+    for (const aS of [0.2, 0.8]) for (const nc of [8, 11, 14]) for (const sc of [2, 3, 5]) starts.push(Float64Array.of(nc * Math.LN10, sc * Math.LN10, aN, aS));
   const best = bestOf(nsObjective(lN, lS, lL), starts);
   const x = best.r.x;
   const params: KaplanNSParams = { Nc: Math.exp(x[0]), Sc: Math.exp(x[1]), alphaN: x[2], alphaS: x[3] };

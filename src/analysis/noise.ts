@@ -129,7 +129,8 @@ export function noiseScaleBins(records: readonly RunRecord[], o: NoiseOptions = 
     }
     const kept = runs.filter((r) => !r.excluded);
     if (kept.length === 0 || !(g > 0)) {
-      if (runs.length > 0) out.push({ loss: e.centre, lossRange: [e.lo, e.hi], n: 0, bSimpleTokens: NaN, min: NaN, max: NaN, spread: NaN, runs, excluded: runs.length });
+      if (runs.length > 0)
+        out.push({ loss: e.centre, lossRange: [e.lo, e.hi], n: 0, bSimpleTokens: NaN, min: NaN, max: NaN, spread: NaN, runs, excluded: runs.length });
       continue;
     }
     // tokens: context is shared within a group; weight by rows as the ratio of means does
@@ -140,7 +141,17 @@ export function noiseScaleBins(records: readonly RunRecord[], o: NoiseOptions = 
       if (r.bSimpleTokens < min) min = r.bSimpleTokens;
       if (r.bSimpleTokens > max) max = r.bSimpleTokens;
     }
-    out.push({ loss: e.centre, lossRange: [e.lo, e.hi], n, bSimpleTokens: (t / g) * context, min, max, spread: max / min, runs, excluded: runs.length - kept.length });
+    out.push({
+      loss: e.centre,
+      lossRange: [e.lo, e.hi],
+      n,
+      bSimpleTokens: (t / g) * context,
+      min,
+      max,
+      spread: max / min,
+      runs,
+      excluded: runs.length - kept.length,
+    });
   }
   return out;
 }

@@ -198,15 +198,7 @@ export function lbfgs(fg: ValueAndGradient, x0: ArrayLike<number>, options: Lbfg
 }
 
 /** d = -H g over the free coordinates (Nocedal & Wright 2006, Algorithm 7.4), H0 = (s'y / y'y) I. */
-function twoLoop(
-  d: Float64Array,
-  g: Float64Array,
-  free: Uint8Array,
-  S: Float64Array[],
-  Y: Float64Array[],
-  rho: number[],
-  alpha: Float64Array,
-): void {
+function twoLoop(d: Float64Array, g: Float64Array, free: Uint8Array, S: Float64Array[], Y: Float64Array[], rho: number[], alpha: Float64Array): void {
   const n = g.length;
   for (let i = 0; i < n; i++) d[i] = free[i] ? -g[i] : 0;
   const k = S.length;
@@ -352,7 +344,7 @@ function strongWolfe(
 /** minimiser of the cubic through (a, fa, da), (b, fb, db) (Nocedal & Wright 2006, eq. 3.59); NaN if none */
 function cubicMin(a: number, fa: number, da: number, b: number, fb: number, db: number): number {
   if (!Number.isFinite(fa) || !Number.isFinite(fb) || Number.isNaN(da) || Number.isNaN(db)) return NaN;
-  const d1 = da + db - 3 * (fa - fb) / (a - b);
+  const d1 = da + db - (3 * (fa - fb)) / (a - b);
   const disc = d1 * d1 - da * db;
   if (disc < 0) return NaN;
   const d2 = Math.sign(b - a) * Math.sqrt(disc);

@@ -111,9 +111,7 @@ export function fitParabola(x: ArrayLike<number>, y: ArrayLike<number>): { c0: n
     [s[2], s[3], s[4]],
   ];
   const det3 = (A: number[][]): number =>
-    A[0][0] * (A[1][1] * A[2][2] - A[1][2] * A[2][1]) -
-    A[0][1] * (A[1][0] * A[2][2] - A[1][2] * A[2][0]) +
-    A[0][2] * (A[1][0] * A[2][1] - A[1][1] * A[2][0]);
+    A[0][0] * (A[1][1] * A[2][2] - A[1][2] * A[2][1]) - A[0][1] * (A[1][0] * A[2][2] - A[1][2] * A[2][0]) + A[0][2] * (A[1][0] * A[2][1] - A[1][1] * A[2][0]);
   const D = det3(M);
   const col = (k: number): number => det3(M.map((row, i) => row.map((v, j) => (j === k ? t[i] : v)))) / D;
   const [b0, b1, b2] = [col(0), col(1), col(2)];
@@ -210,7 +208,10 @@ export function summarize<K extends string>(
 
 /** ln Gamma(x) for x > 0 (Lanczos approximation, g = 7, 9 terms; ~1e-15 relative). */
 function lnGamma(x: number): number {
-  const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
+  const c = [
+    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012,
+    9.9843695780195716e-6, 1.5056327351493116e-7,
+  ];
   if (x < 0.5) return Math.log(Math.PI / Math.abs(Math.sin(Math.PI * x))) - lnGamma(1 - x);
   const z = x - 1;
   let a = c[0];
@@ -270,6 +271,6 @@ function fSurvival(f: number, d1: number, d2: number): number {
  */
 export function nestedFTest(sseRestricted: number, sseFull: number, extra: number, dofFull: number): { f: number; p: number } {
   if (!(dofFull > 0 && extra > 0)) return { f: NaN, p: NaN };
-  const f = sseFull > 0 ? (Math.max(0, sseRestricted - sseFull) / extra) / (sseFull / dofFull) : sseRestricted > 0 ? Infinity : 0;
+  const f = sseFull > 0 ? Math.max(0, sseRestricted - sseFull) / extra / (sseFull / dofFull) : sseRestricted > 0 ? Infinity : 0;
   return { f, p: fSurvival(f, extra, dofFull) };
 }

@@ -64,7 +64,8 @@ export function syntheticBatchScan(o: SyntheticScanOptions): LossCurve[] {
   const gamma = o.warmupPower ?? 1;
   const rng = new SeededRandom(o.seed ?? 0);
   const sMin = (L: number): number => sRef * ((L - floor) / (lossRef - floor)) ** -p;
-  const early = (L: number): number => (o.earlyRegime ? o.earlyRegime.factor ** (1 / (1 + Math.exp(-(L - o.earlyRegime.above) / (o.earlyRegime.width ?? 0.05)))) : 1);
+  const early = (L: number): number =>
+    o.earlyRegime ? o.earlyRegime.factor ** (1 / (1 + Math.exp(-(L - o.earlyRegime.above) / (o.earlyRegime.width ?? 0.05)))) : 1;
   const bCrit = (L: number): number => o.bStar * L ** (-1 / o.alphaB) * early(L);
   const progress = (s: number): number => {
     if (s <= W) {
@@ -124,7 +125,8 @@ export function syntheticBatchScan(o: SyntheticScanOptions): LossCurve[] {
 export function syntheticChinchilla(params: ChinchillaParams, ns: number[], ds: number[], noise: number, seed = 0): ScalingPoint[] {
   const rng = new SeededRandom(seed);
   const out: ScalingPoint[] = [];
-  for (const n of ns) for (const d of ds) out.push({ id: `n${n}-d${d}`, n, d, c: 6 * n * d, loss: chinchillaLoss(params, n, d) * Math.exp(noise * rng.normal()) });
+  for (const n of ns)
+    for (const d of ds) out.push({ id: `n${n}-d${d}`, n, d, c: 6 * n * d, loss: chinchillaLoss(params, n, d) * Math.exp(noise * rng.normal()) });
   return out;
 }
 
@@ -142,7 +144,15 @@ export interface SyntheticIsoFlopOptions {
  * budget's optimum N_opt(C) (Hoffmann et al. 2022 eq. 4) times `offset`, D = C / (6N), and multiplicative
  * log-normal noise.
  */
-export function syntheticIsoFlop(params: ChinchillaParams, budgets: number[], sizesPerBudget: number, spread: number, noise: number, seed = 0, options: SyntheticIsoFlopOptions = {}): ScalingPoint[] {
+export function syntheticIsoFlop(
+  params: ChinchillaParams,
+  budgets: number[],
+  sizesPerBudget: number,
+  spread: number,
+  noise: number,
+  seed = 0,
+  options: SyntheticIsoFlopOptions = {},
+): ScalingPoint[] {
   const rng = new SeededRandom(seed);
   const out: ScalingPoint[] = [];
   const s = params.alpha + params.beta;

@@ -3,7 +3,17 @@
 // inner problem is solved exactly and only (alpha, beta) are searched, on a grid and then by L-BFGS.
 import type { Accounting, ScalingPoint } from './records.ts';
 import { bootstrapWarnings } from './diagnostics.ts';
-import { CHINCHILLA_KEYS, chinchillaLoss, chinchillaObjective, checkScalingPoints, logData, HUBER_DELTA, type ChinchillaBootstrap, type ChinchillaKey, type ChinchillaParams } from './chinchilla.ts';
+import {
+  CHINCHILLA_KEYS,
+  chinchillaLoss,
+  chinchillaObjective,
+  checkScalingPoints,
+  logData,
+  HUBER_DELTA,
+  type ChinchillaBootstrap,
+  type ChinchillaKey,
+  type ChinchillaParams,
+} from './chinchilla.ts';
 import { lbfgs } from './optimize.ts';
 import { summarize } from './stats.ts';
 import { SeededRandom } from '../util/random.ts';
@@ -68,7 +78,16 @@ interface VpData {
 function innerNnls(d: VpData, x1: Float64Array, x2: Float64Array, out: Float64Array): number {
   const n = d.y.length;
   // Gram of columns (1, x1, x2) and their products with y, weighted
-  let s0 = 0, s1 = 0, s2 = 0, s11 = 0, s12 = 0, s22 = 0, t0 = 0, t1 = 0, t2 = 0, yy = 0;
+  let s0 = 0,
+    s1 = 0,
+    s2 = 0,
+    s11 = 0,
+    s12 = 0,
+    s22 = 0,
+    t0 = 0,
+    t1 = 0,
+    t2 = 0,
+    yy = 0;
   const w = d.w;
   const y = d.y;
   for (let i = 0; i < n; i++) {
@@ -92,10 +111,19 @@ function innerNnls(d: VpData, x1: Float64Array, x2: Float64Array, out: Float64Ar
   const k0 = 1 / Math.sqrt(s0);
   const k1 = s11 > 0 ? 1 / Math.sqrt(s11) : 1;
   const k2 = s22 > 0 ? 1 / Math.sqrt(s22) : 1;
-  const g00 = s0 * k0 * k0, g01 = s1 * k0 * k1, g02 = s2 * k0 * k2, g11 = s11 * k1 * k1, g12 = s12 * k1 * k2, g22 = s22 * k2 * k2;
-  const c0 = t0 * k0, c1 = t1 * k1, c2 = t2 * k2;
+  const g00 = s0 * k0 * k0,
+    g01 = s1 * k0 * k1,
+    g02 = s2 * k0 * k2,
+    g11 = s11 * k1 * k1,
+    g12 = s12 * k1 * k2,
+    g22 = s22 * k2 * k2;
+  const c0 = t0 * k0,
+    c1 = t1 * k1,
+    c2 = t2 * k2;
   let best = yy;
-  let bE = 0, bA = 0, bB = 0;
+  let bE = 0,
+    bA = 0,
+    bB = 0;
   // SSE(theta) = yy - 2 c'theta + theta' G theta; at a face's unconstrained optimum c'theta = theta' G theta,
   // so SSE = yy - c'theta there
   const consider = (e: number, a: number, b: number): void => {
@@ -311,7 +339,8 @@ export function fitVpnls(points: readonly ScalingPoint[], options: VpnlsOptions 
   if (s.E <= 1e-4 * minLoss) flags.push('E at its bound 0: the irreducible loss is not identified by these runs');
   if (s.A <= 0) flags.push('A = 0: no model-size term fitted');
   if (s.B <= 0) flags.push('B = 0: no data term fitted');
-  const edge = (v: number, [lo, hi]: [number, number]): boolean => v <= lo + 1e-6 * (hi - lo) || v >= hi - 1e-6 * (hi - lo) || v - lo < (hi - lo) / (k - 1) / 2 || hi - v < (hi - lo) / (k - 1) / 2;
+  const edge = (v: number, [lo, hi]: [number, number]): boolean =>
+    v <= lo + 1e-6 * (hi - lo) || v >= hi - 1e-6 * (hi - lo) || v - lo < (hi - lo) / (k - 1) / 2 || hi - v < (hi - lo) / (k - 1) / 2;
   if (edge(s.alpha, box.alpha)) flags.push(`alpha ${s.alpha.toPrecision(3)} at the edge of the search box [${box.alpha.join(', ')}]`);
   if (edge(s.beta, box.beta)) flags.push(`beta ${s.beta.toPrecision(3)} at the edge of the search box [${box.beta.join(', ')}]`);
   if (!(det > 0 && haa > 0)) flags.push('flat objective: the profiled sum of squares has no curvature in some direction of (alpha, beta)');

@@ -83,7 +83,11 @@ const SHARED = {
     )
       .choices(['kaplan', 'total', 'unknown'])
       .default('unknown'),
-  strict: () => new Option('--strict', 'exit with code 5 when any result carries a warning (poor fit, a parameter not identified, duplicates dropped, bootstrap failures, ...)'),
+  strict: () =>
+    new Option(
+      '--strict',
+      'exit with code 5 when any result carries a warning (poor fit, a parameter not identified, duplicates dropped, bootstrap failures, ...)',
+    ),
   // ---- reading a corpus
   corpus: () =>
     new Option('--corpus <name|path>', 'packaged corpus (see `scaling-lab corpora`), or a .txt/.md file, a directory of them, or a .jsonl file').default(

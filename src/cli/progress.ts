@@ -32,7 +32,13 @@ export function createProgress(label: string, o: ProgressOptions): ProgressView 
   if (stream.isTTY) {
     const formatValue = (v: number, _options: unknown, type: string): string => (type === 'value' || type === 'total' ? count(v) : String(v));
     const bar = new cliProgress.SingleBar(
-      { format: `${label} [{bar}] {value}/{total} ${o.unit} | {fields} | eta {eta_formatted}`, stream, hideCursor: true, etaBuffer: 50, ...(o.compactCounts ? { formatValue } : {}) },
+      {
+        format: `${label} [{bar}] {value}/{total} ${o.unit} | {fields} | eta {eta_formatted}`,
+        stream,
+        hideCursor: true,
+        etaBuffer: 50,
+        ...(o.compactCounts ? { formatValue } : {}),
+      },
       cliProgress.Presets.shades_classic,
     );
     bar.start(o.total, 0, { fields: '' });
@@ -76,7 +82,11 @@ export function createProgress(label: string, o: ProgressOptions): ProgressView 
 }
 
 function formatFields(fields?: Record<string, string>): string {
-  return fields ? Object.entries(fields).map(([k, v]) => `${k} ${v}`).join(' | ') : '';
+  return fields
+    ? Object.entries(fields)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(' | ')
+    : '';
 }
 
 /**

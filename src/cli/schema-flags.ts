@@ -19,7 +19,7 @@ function describeField(schema: AnySchema): { type: string; defaultValue?: unknow
     if (t.def.type === 'default') defaultValue = t.def.defaultValue;
     t = t.def.innerType!;
   }
-  const choices = t.def.type === 'enum' ? ((t as unknown as { options: string[] }).options) : undefined;
+  const choices = t.def.type === 'enum' ? (t as unknown as { options: string[] }).options : undefined;
   return { type: t.def.type, defaultValue, choices };
 }
 
@@ -50,7 +50,9 @@ export function schemaValues(opts: Record<string, unknown>, shape: Record<string
 
 /** A two-column table of a resolved config, printed at the start of a run (docs/ARCHITECTURE.md 5.3). */
 export function configTable(title: string, values: Record<string, unknown>): string {
-  const rows = Object.entries(values).filter(([, v]) => v !== undefined).map(([k, v]) => [kebab(k), typeof v === 'number' ? formatNumber(v) : String(v)]);
+  const rows = Object.entries(values)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => [kebab(k), typeof v === 'number' ? formatNumber(v) : String(v)]);
   const width = maxOf(rows.map(([k]) => k.length));
   return [title, ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`)].join('\n');
 }

@@ -199,11 +199,15 @@ export function trainBpe(texts: Iterable<string>, vocabSize: number, options: Tr
       const n = lens[wi];
       const f = freq[wi];
       let has = false;
-      for (let j = 0; j + 1 < n; j++) if (s[j] === a && s[j + 1] === b) { has = true; break; }
+      for (let j = 0; j + 1 < n; j++)
+        if (s[j] === a && s[j + 1] === b) {
+          has = true;
+          break;
+        }
       if (!has) continue; // a stale entry: an earlier merge already consumed this pair here
       for (let j = 0; j + 1 < n; j++) add(pairKey(s[j], s[j + 1]), -f);
       let out = 0;
-      for (let j = 0; j < n; ) {
+      for (let j = 0; j < n;) {
         if (j + 1 < n && s[j] === a && s[j + 1] === b) {
           s[out++] = z;
           j += 2;
@@ -286,7 +290,7 @@ export class BpeTokenizer implements Tokenizer {
       const a = this.merges[2 * best];
       const b = this.merges[2 * best + 1];
       let out = 0;
-      for (let j = 0; j < s.length; ) {
+      for (let j = 0; j < s.length;) {
         if (j + 1 < s.length && s[j] === a && s[j + 1] === b) {
           s[out++] = 256 + best;
           j += 2;
@@ -350,7 +354,10 @@ export class BpeTokenizer implements Tokenizer {
   /** Parse and validate a saved tokenizer; `file` names the source in errors. */
   static fromJSON(obj: unknown, file = '(json)'): BpeTokenizer {
     const bad = (what: string): never => {
-      throw new TokenizerError(`${file} is not a scaling-lab BPE tokenizer: ${what}`, 'train one with `scaling-lab tokenize --tokenizer bpe-4096 --save <file>`, or pass byte / gpt2 / bpe-<V>');
+      throw new TokenizerError(
+        `${file} is not a scaling-lab BPE tokenizer: ${what}`,
+        'train one with `scaling-lab tokenize --tokenizer bpe-4096 --save <file>`, or pass byte / gpt2 / bpe-<V>',
+      );
     };
     if (obj === null || typeof obj !== 'object') return bad('not a JSON object');
     const o = obj as Partial<BpeFile>;
@@ -378,7 +385,10 @@ export class BpeTokenizer implements Tokenizer {
     try {
       obj = JSON.parse(text);
     } catch (err) {
-      throw new TokenizerError(`${file} is not valid JSON (${(err as Error).message})`, 'the file is corrupt: delete it and train again (`scaling-lab tokenize --tokenizer bpe-<V> --save <file>`)');
+      throw new TokenizerError(
+        `${file} is not valid JSON (${(err as Error).message})`,
+        'the file is corrupt: delete it and train again (`scaling-lab tokenize --tokenizer bpe-<V> --save <file>`)',
+      );
     }
     return BpeTokenizer.fromJSON(obj, file);
   }

@@ -42,14 +42,16 @@ export function tokenCachePath(dir: string, label: string, key: CacheKey): strin
 }
 
 function checkLittleEndian(): void {
-  if (endianness() !== 'LE') throw new CacheError('token cache files are little-endian and this machine is big-endian', 'run on a little-endian machine (x86-64, arm64)');
+  if (endianness() !== 'LE')
+    throw new CacheError('token cache files are little-endian and this machine is big-endian', 'run on a little-endian machine (x86-64, arm64)');
 }
 
 /** Write tokens with their key, crash-safe. */
 export function writeTokenCache(file: string, key: CacheKey, tokens: TokenArray): void {
   checkLittleEndian();
   const bytesPerToken = key.vocabSize <= 65536 ? 2 : 4;
-  if (tokens.BYTES_PER_ELEMENT !== bytesPerToken) throw new RangeError(`tokens are ${tokens.BYTES_PER_ELEMENT}-byte but vocab ${key.vocabSize} needs ${bytesPerToken}`);
+  if (tokens.BYTES_PER_ELEMENT !== bytesPerToken)
+    throw new RangeError(`tokens are ${tokens.BYTES_PER_ELEMENT}-byte but vocab ${key.vocabSize} needs ${bytesPerToken}`);
   const payload = new Uint8Array(tokens.buffer, tokens.byteOffset, tokens.byteLength);
   const header = Buffer.alloc(HEADER_BYTES);
   header.write(CACHE_MAGIC, 0, 'latin1');
@@ -87,7 +89,8 @@ export function readTokenCache(file: string, key: CacheKey): TokenArray {
   if (buf.toString('hex', 64, 96) !== key.corpusHash) return bad('was written for a different corpus or split');
   if (vocabSize !== key.vocabSize) return bad(`has vocabulary ${vocabSize}, expected ${key.vocabSize}`);
   if (bytesPerToken !== (vocabSize <= 65536 ? 2 : 4)) return bad(`has ${bytesPerToken} bytes per token, wrong for vocabulary ${vocabSize}`);
-  if (buf.length !== HEADER_BYTES + count * bytesPerToken) return bad(`has ${buf.length - HEADER_BYTES} payload bytes, the header says ${count} tokens x ${bytesPerToken}`);
+  if (buf.length !== HEADER_BYTES + count * bytesPerToken)
+    return bad(`has ${buf.length - HEADER_BYTES} payload bytes, the header says ${count} tokens x ${bytesPerToken}`);
   const payload = buf.subarray(HEADER_BYTES);
   if (!createHash('sha256').update(payload).digest().equals(buf.subarray(96, 128))) return bad('fails its checksum (corrupt)');
   const tokens = bytesPerToken === 2 ? new Uint16Array(count) : new Uint32Array(count);

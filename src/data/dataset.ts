@@ -97,7 +97,14 @@ export async function prepareDataset(options: DatasetOptions = {}): Promise<Data
   const corpusSeconds = seconds(t0);
 
   t0 = performance.now();
-  const { tokenizer, fromCache: tokenizerFromCache } = await resolveTokenizer(options.tokenizer ?? DEFAULT_TOKENIZER, split, label, cacheDir, options.onProgress, notice);
+  const { tokenizer, fromCache: tokenizerFromCache } = await resolveTokenizer(
+    options.tokenizer ?? DEFAULT_TOKENIZER,
+    split,
+    label,
+    cacheDir,
+    options.onProgress,
+    notice,
+  );
   const tokenizerSeconds = seconds(t0);
 
   t0 = performance.now();

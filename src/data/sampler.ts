@@ -19,9 +19,7 @@ function checkShape(tokens: TokenArray, B: number, T: number, label: string): vo
   if (tokens.length < T + 1) {
     throw new SamplerError(
       `the ${label} split has ${tokens.length} tokens, fewer than one window of T+1 = ${T + 1}`,
-      label === 'test'
-        ? 'use a larger corpus, a larger --test-fraction, or a shorter context'
-        : 'use a larger corpus or a shorter context (sequence length)',
+      label === 'test' ? 'use a larger corpus, a larger --test-fraction, or a shorter context' : 'use a larger corpus or a shorter context (sequence length)',
     );
   }
 }

@@ -115,7 +115,10 @@ export function splitCorpus(corpus: Corpus, options: SplitOptions = {}): Split {
     throw new CorpusError(`test fraction must be in (0, 1), got ${testFraction}`, 'pass e.g. --test-fraction 0.1');
   }
   if (!(Number.isInteger(chunkChars) && chunkChars >= 0)) {
-    throw new CorpusError(`chunk size must be a non-negative integer of characters, got ${chunkChars}`, 'pass e.g. --chunk-chars 16384, or 0 for whole documents');
+    throw new CorpusError(
+      `chunk size must be a non-negative integer of characters, got ${chunkChars}`,
+      'pass e.g. --chunk-chars 16384, or 0 for whole documents',
+    );
   }
   const units = chunkDocuments(corpus.documents, chunkChars);
   const train: Document[] = [];

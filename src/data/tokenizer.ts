@@ -68,7 +68,10 @@ export class Gpt2Tokenizer implements Tokenizer {
       api = await import('gpt-tokenizer/encoding/r50k_base');
       version = (createRequire(import.meta.url)('gpt-tokenizer/package.json') as { version: string }).version;
     } catch (err) {
-      throw new TokenizerError(`the gpt2 tokenizer needs the npm package gpt-tokenizer (${(err as Error).message})`, 'npm install gpt-tokenizer to use tokenizer gpt2');
+      throw new TokenizerError(
+        `the gpt2 tokenizer needs the npm package gpt-tokenizer (${(err as Error).message})`,
+        'npm install gpt-tokenizer to use tokenizer gpt2',
+      );
     }
     return new Gpt2Tokenizer(api, version);
   }
@@ -108,7 +111,10 @@ export function parseTokenizerSpec(spec: string): TokenizerSpec {
   }
   if (/^bpe/i.test(s)) checkVocabSize(Number(s.replace(/^bpe[-:]?/i, '')));
   if (s.endsWith('.json') || existsSync(s)) return { kind: 'file', path: s };
-  throw new TokenizerError(`unknown tokenizer '${spec}'`, "use byte, gpt2, bpe-<V> (e.g. bpe-4096) or a path to a tokenizer .json saved by `scaling-lab tokenize --save`");
+  throw new TokenizerError(
+    `unknown tokenizer '${spec}'`,
+    'use byte, gpt2, bpe-<V> (e.g. bpe-4096) or a path to a tokenizer .json saved by `scaling-lab tokenize --save`',
+  );
 }
 
 /** A tokenizer that needs no corpus (byte, gpt2, a saved file). bpe-<V> needs training: see prepareDataset. */
@@ -122,7 +128,10 @@ export async function loadTokenizer(spec: string | TokenizerSpec): Promise<Token
     case 'file':
       return BpeTokenizer.load(s.path);
     case 'bpe':
-      throw new TokenizerError(`bpe-${s.vocabSize} must be trained on a corpus first`, 'use prepareDataset({ tokenizer: "bpe-N" }) or `scaling-lab tokenize`, which train and cache it');
+      throw new TokenizerError(
+        `bpe-${s.vocabSize} must be trained on a corpus first`,
+        'use prepareDataset({ tokenizer: "bpe-N" }) or `scaling-lab tokenize`, which train and cache it',
+      );
     default:
       return s satisfies never;
   }

@@ -31,8 +31,10 @@ export function loadKernels(options: BackendOptions = {}): Kernels {
   const backend = options.backend ?? 'auto';
   const threads = options.threads ?? defaultThreads();
   if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
-    throw new BackendOptionError(`threads must be an integer from 1 to 64, got ${String(options.threads)}`,
-      `pass --threads N with N between 1 and 64 (this machine has ${defaultThreads()} cores)`);
+    throw new BackendOptionError(
+      `threads must be an integer from 1 to 64, got ${String(options.threads)}`,
+      `pass --threads N with N between 1 and 64 (this machine has ${defaultThreads()} cores)`,
+    );
   }
   switch (backend) {
     case 'ts':
@@ -44,8 +46,10 @@ export function loadKernels(options: BackendOptions = {}): Kernels {
       if (status.available) return createNativeKernels(threads);
       if (!noticeGiven) {
         noticeGiven = true;
-        process.stderr.write(`scaling-lab: native kernels unavailable (${status.reason}); using the TypeScript reference ` +
-          `kernels, which are much slower. To fix: ${NATIVE_BUILD_HINT}.\n`);
+        process.stderr.write(
+          `scaling-lab: native kernels unavailable (${status.reason}); using the TypeScript reference ` +
+            `kernels, which are much slower. To fix: ${NATIVE_BUILD_HINT}.\n`,
+        );
       }
       return kernelsRef;
     }

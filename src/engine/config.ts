@@ -62,7 +62,10 @@ function totalParams({ nLayer: L, dModel: C, vocab: V, context: T }: GPTConfig):
 
 function checkPositiveInt(name: string, value: unknown, why: string): void {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    throw new ConfigError(`${name} must be a positive integer, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`, `${why}; pass a whole number >= 1`);
+    throw new ConfigError(
+      `${name} must be a positive integer, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`,
+      `${why}; pass a whole number >= 1`,
+    );
   }
 }
 

@@ -9,7 +9,17 @@
 import type { F32, Kernels } from './kernels.ts';
 import { Rng } from '../util/random.ts';
 import { InputError, StateError } from './errors.ts';
-import { type GPTConfig, type ParamName, type ParamTensor, type ParamCounts, type FlopsPerToken, paramTable, paramCounts, flopsPerToken, validateConfig } from './config.ts';
+import {
+  type GPTConfig,
+  type ParamName,
+  type ParamTensor,
+  type ParamCounts,
+  type FlopsPerToken,
+  paramTable,
+  paramCounts,
+  flopsPerToken,
+  validateConfig,
+} from './config.ts';
 import type { AdamW } from './adamw.ts';
 
 export interface GPTOptions {
@@ -28,8 +38,18 @@ export interface MicroBatch {
 
 /** Per-layer views of one slab (parameters or gradients). */
 interface LayerViews {
-  ln1w: F32; ln1b: F32; qkvw: F32; qkvb: F32; attprojw: F32; attprojb: F32;
-  ln2w: F32; ln2b: F32; fcw: F32; fcb: F32; fcprojw: F32; fcprojb: F32;
+  ln1w: F32;
+  ln1b: F32;
+  qkvw: F32;
+  qkvb: F32;
+  attprojw: F32;
+  attprojb: F32;
+  ln2w: F32;
+  ln2b: F32;
+  fcw: F32;
+  fcb: F32;
+  fcprojw: F32;
+  fcprojb: F32;
 }
 
 interface SlabViews {
@@ -52,9 +72,18 @@ function slabViews(slab: F32, table: ParamTensor[], L: number): SlabViews {
       return layer(v, l, v.length / L);
     };
     layers.push({
-      ln1w: per('ln1w'), ln1b: per('ln1b'), qkvw: per('qkvw'), qkvb: per('qkvb'),
-      attprojw: per('attprojw'), attprojb: per('attprojb'), ln2w: per('ln2w'), ln2b: per('ln2b'),
-      fcw: per('fcw'), fcb: per('fcb'), fcprojw: per('fcprojw'), fcprojb: per('fcprojb'),
+      ln1w: per('ln1w'),
+      ln1b: per('ln1b'),
+      qkvw: per('qkvw'),
+      qkvb: per('qkvb'),
+      attprojw: per('attprojw'),
+      attprojb: per('attprojb'),
+      ln2w: per('ln2w'),
+      ln2b: per('ln2b'),
+      fcw: per('fcw'),
+      fcb: per('fcb'),
+      fcprojw: per('fcprojw'),
+      fcprojb: per('fcprojb'),
     });
   }
   return { named, layers };
@@ -208,16 +237,28 @@ export class GPT {
     for (const t of this.table) {
       const view = this.p[t.name];
       switch (t.name) {
-        case 'wte': case 'wpe': case 'qkvw': case 'fcw':
+        case 'wte':
+        case 'wpe':
+        case 'qkvw':
+        case 'fcw':
           for (let i = 0; i < view.length; i++) view[i] = rng.normal() * std;
           break;
-        case 'attprojw': case 'fcprojw':
+        case 'attprojw':
+        case 'fcprojw':
           for (let i = 0; i < view.length; i++) view[i] = rng.normal() * residualStd;
           break;
-        case 'ln1w': case 'ln2w': case 'lnfw':
+        case 'ln1w':
+        case 'ln2w':
+        case 'lnfw':
           view.fill(1);
           break;
-        case 'ln1b': case 'ln2b': case 'lnfb': case 'qkvb': case 'attprojb': case 'fcb': case 'fcprojb':
+        case 'ln1b':
+        case 'ln2b':
+        case 'lnfb':
+        case 'qkvb':
+        case 'attprojb':
+        case 'fcb':
+        case 'fcprojb':
           view.fill(0);
           break;
         default:
@@ -305,7 +346,10 @@ export class GPT {
   /** The last forward's logits (B,T,V), a view valid until the next backward or forward. */
   logitsView(): Float32Array {
     if (this.last === null || !this.last.logitsValid) {
-      throw new InputError('no logits to read: backward has reused their buffer, or no forward has run', 'call forward() and read logitsView() before forwardBackward()');
+      throw new InputError(
+        'no logits to read: backward has reused their buffer, or no forward has run',
+        'call forward() and read logitsView() before forwardBackward()',
+      );
     }
     const { B, T } = this.last;
     return this.acts.logits.subarray(0, B * T * this.config.vocab);
@@ -321,7 +365,8 @@ export class GPT {
     let sum = 0;
     for (let b0 = 0; b0 < B; b0 += this.maxMicroBatch) {
       const nb = Math.min(this.maxMicroBatch, B - b0);
-      const lo = b0 * T, hi = (b0 + nb) * T;
+      const lo = b0 * T,
+        hi = (b0 + nb) * T;
       sum += this.forward(inputs.subarray(lo, hi), targets.subarray(lo, hi), nb, T) * nb;
     }
     return sum / B;
@@ -450,10 +495,16 @@ export class GPT {
     if (!Number.isSafeInteger(B) || B <= 0 || B > this.maxMicroBatch) throw this.batchError(B);
     const { context, vocab } = this.config;
     if (!Number.isSafeInteger(T) || T <= 0 || T > context) {
-      throw new InputError(`sequence length T must be an integer in [1, ${context}] (the model's context), got ${T}`, `build the model with context >= ${T}, or feed shorter sequences`);
+      throw new InputError(
+        `sequence length T must be an integer in [1, ${context}] (the model's context), got ${T}`,
+        `build the model with context >= ${T}, or feed shorter sequences`,
+      );
     }
     if (inputs.length !== B * T || (targets !== null && targets.length !== B * T)) throw this.lengthError(inputs, targets, B, T);
-    for (const [name, ids] of [['inputs', inputs], ['targets', targets]] as const) {
+    for (const [name, ids] of [
+      ['inputs', inputs],
+      ['targets', targets],
+    ] as const) {
       if (ids === null) continue;
       for (let i = 0; i < ids.length; i++) {
         const id = ids[i];
@@ -537,4 +588,3 @@ export function trainStep(gpt: GPT, optimizer: AdamW, microBatches: MicroBatch[]
   optimizer.step(options.lr);
   return { loss: lossSum / n, microGradSq, gradSq, gradNorm, clipped };
 }
-

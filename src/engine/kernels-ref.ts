@@ -286,7 +286,19 @@ function softmaxCrossEntropyBackward(dlogits: F32, probs: F32, targets: Int32Arr
 
 // ---- AdamW (Loshchilov & Hutter 2019, Algorithm 2; the update PyTorch's torch.optim.AdamW makes)
 
-function adamw(params: F32, grads: F32, m: F32, v: F32, N: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, t: number): void {
+function adamw(
+  params: F32,
+  grads: F32,
+  m: F32,
+  v: F32,
+  N: number,
+  lr: number,
+  beta1: number,
+  beta2: number,
+  eps: number,
+  weightDecay: number,
+  t: number,
+): void {
   // m, v: first and second moments; bias-corrected with step t >= 1; decay decoupled from the gradient:
   // p -= lr * (mhat / (sqrt(vhat) + eps) + wd * p), with the old p in the decay term, as PyTorch.
   const bc1 = 1 - Math.pow(beta1, t);

@@ -9,9 +9,23 @@ import type { F32, Kernels } from './kernels.ts';
 const NATIVE_ADDON_PATH = fileURLToPath(new URL('../../build/Release/scaling_lab_native.node', import.meta.url));
 
 const KERNEL_NAMES = [
-  'encoderForward', 'encoderBackward', 'layernormForward', 'layernormBackward', 'matmulForward', 'matmulBackward',
-  'attentionForward', 'attentionBackward', 'geluForward', 'geluBackward', 'residualForward', 'residualBackward',
-  'softmaxCrossEntropyForward', 'softmaxCrossEntropyBackward', 'adamw', 'sumSquares', 'scale',
+  'encoderForward',
+  'encoderBackward',
+  'layernormForward',
+  'layernormBackward',
+  'matmulForward',
+  'matmulBackward',
+  'attentionForward',
+  'attentionBackward',
+  'geluForward',
+  'geluBackward',
+  'residualForward',
+  'residualBackward',
+  'softmaxCrossEntropyForward',
+  'softmaxCrossEntropyBackward',
+  'adamw',
+  'sumSquares',
+  'scale',
 ] as const;
 
 type KernelFns = Omit<Kernels, 'backend' | 'threads'>;
@@ -42,7 +56,8 @@ export class NativeUnavailableError extends Error {
   }
 }
 
-export const NATIVE_BUILD_HINT = 'build the C kernels with `node scripts/build-native.mjs` (needs a C compiler, make and python3; ' +
+export const NATIVE_BUILD_HINT =
+  'build the C kernels with `node scripts/build-native.mjs` (needs a C compiler, make and python3; ' +
   'npm install runs it), or choose the TypeScript kernels with --backend ts';
 
 let addon: Addon | undefined;

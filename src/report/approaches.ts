@@ -34,7 +34,9 @@ export function approachNotes(c: ApproachComparison): string[] {
   out.push(
     c.disagreements.length
       ? `disagree beyond their ${pct} intervals: ${c.disagreements.map((d) => d.text).join('; ')}`
-      : c.approaches.filter((s) => s.fitted).length >= 2 ? `no two approaches disagree beyond their ${pct} intervals` : 'fewer than two approaches fitted: nothing to compare',
+      : c.approaches.filter((s) => s.fitted).length >= 2
+        ? `no two approaches disagree beyond their ${pct} intervals`
+        : 'fewer than two approaches fitted: nothing to compare',
   );
   for (const h of c.heldOut) {
     out.push(

@@ -97,7 +97,8 @@ const fitErr = (err: unknown): string => {
 
 function scanFits(data: ReportData, o: Required<Pick<ReportOptions, 'bootstrap' | 'seed' | 'level'>>): ScanFit[] {
   return data.groups.map((group) => {
-    if (group.batchTokens.length < 3) return { group, analysis: null, reason: `${group.batchTokens.length} batch size${group.batchTokens.length === 1 ? '' : 's'}; a scan needs 3` };
+    if (group.batchTokens.length < 3)
+      return { group, analysis: null, reason: `${group.batchTokens.length} batch size${group.batchTokens.length === 1 ? '' : 's'}; a scan needs 3` };
     try {
       // the analysis's own bootstrap seed per scan, so that pooledLaw can pool replicate r of every scan
       return { group, analysis: analyzeBatchScan(group.curves, { bootstrap: { samples: Math.max(1, o.bootstrap), seed: o.seed, level: o.level } }) };
@@ -115,7 +116,8 @@ function noiseFits(data: ReportData, scans: readonly ScanFit[]): NoiseSeries[] {
     const analysis = scans.find((s) => s.group === g)?.analysis;
     const levels = analysis?.levels.map((l) => l.loss);
     const bins = noiseScaleBins(g.runs, levels && levels.length >= 2 ? { levels } : {});
-    if (bins.some((b) => Number.isFinite(b.bSimpleTokens))) out.push({ label: g.label, bins, loss: 'test', agreement: analysis ? noiseAgreement(g.runs, analysis) : null });
+    if (bins.some((b) => Number.isFinite(b.bSimpleTokens)))
+      out.push({ label: g.label, bins, loss: 'test', agreement: analysis ? noiseAgreement(g.runs, analysis) : null });
   }
   return out;
 }
@@ -126,12 +128,14 @@ function lndFit(set: PointSet, form: 'chinchilla' | 'kaplan', o: Required<Pick<R
   switch (form) {
     case 'chinchilla': {
       const fit: ChinchillaFit = fitChinchilla(set.points, { accounting: set.accounting, budget: set.budget, duplicatesDropped: set.duplicates });
-      const boot: ChinchillaBootstrap | null = o.bootstrap > 0 ? bootstrapChinchilla(set.points, fit, { samples: o.bootstrap, seed: o.seed, level: o.level }) : null;
+      const boot: ChinchillaBootstrap | null =
+        o.bootstrap > 0 ? bootstrapChinchilla(set.points, fit, { samples: o.bootstrap, seed: o.seed, level: o.level }) : null;
       return { label: set.label, form, set, fit, boot };
     }
     case 'kaplan': {
       const fit: KaplanFit<KaplanNDParams> = fitKaplanND(set.points, set.accounting, undefined, { budget: set.budget, duplicatesDropped: set.duplicates });
-      const boot: BootstrapResult<keyof KaplanNDParams> | null = o.bootstrap > 0 ? bootstrapKaplanND(set.points, fit, { samples: o.bootstrap, seed: o.seed, level: o.level }) : null;
+      const boot: BootstrapResult<keyof KaplanNDParams> | null =
+        o.bootstrap > 0 ? bootstrapKaplanND(set.points, fit, { samples: o.bootstrap, seed: o.seed, level: o.level }) : null;
       return { label: set.label, form, set, fit, boot };
     }
     default:
@@ -145,14 +149,30 @@ function approachFits(data: ReportData, o: Required<Pick<ReportOptions, 'bootstr
   return sets.map((set) => {
     progress(`comparing Approach 2, Approach 3 and VPNLS on ${set.label} (${set.points.length} runs, ${o.bootstrap} bootstrap resamples each)`);
     try {
-      return { label: set.label, set, comparison: compareApproaches(set.points, { budget: set.budget, bootstrap: o.bootstrap, seed: o.seed, level: o.level, label: set.label, duplicatesDropped: set.duplicates }) };
+      return {
+        label: set.label,
+        set,
+        comparison: compareApproaches(set.points, {
+          budget: set.budget,
+          bootstrap: o.bootstrap,
+          seed: o.seed,
+          level: o.level,
+          label: set.label,
+          duplicatesDropped: set.duplicates,
+        }),
+      };
     } catch (err) {
       return { label: set.label, set, comparison: null, reason: fitErr(err) };
     }
   });
 }
 
-function lndFits(data: ReportData, o: Required<Pick<ReportOptions, 'bootstrap' | 'seed' | 'level'>>, progress: (l: string) => void, approaches: readonly ApproachFits[] = []): { panels: LndPanel[]; reason?: string } {
+function lndFits(
+  data: ReportData,
+  o: Required<Pick<ReportOptions, 'bootstrap' | 'seed' | 'level'>>,
+  progress: (l: string) => void,
+  approaches: readonly ApproachFits[] = [],
+): { panels: LndPanel[]; reason?: string } {
   // Approach 3 was fitted (with its bootstrap) in the comparison: the panel reuses it
   const chinchilla = (set: PointSet): LndPanel => {
     const a3 = approaches.find((x) => x.set === set)?.comparison?.approach3;
@@ -163,7 +183,10 @@ function lndFits(data: ReportData, o: Required<Pick<ReportOptions, 'bootstrap' |
   const sizes = new Set(set.points.map((p) => p.n)).size;
   const budgets = new Set(set.points.map((p) => p.d)).size;
   if (set.points.length < 6 || sizes < LND_MIN_SIZES || budgets < LND_MIN_TOKENS) {
-    return { panels: [], reason: `L(N, D) needs at least 6 runs over ${LND_MIN_SIZES} or more model sizes and ${LND_MIN_TOKENS} or more token counts; this data set has ${set.points.length} runs, ${sizes} size${sizes === 1 ? '' : 's'}, ${budgets} token count${budgets === 1 ? '' : 's'}` };
+    return {
+      panels: [],
+      reason: `L(N, D) needs at least 6 runs over ${LND_MIN_SIZES} or more model sizes and ${LND_MIN_TOKENS} or more token counts; this data set has ${set.points.length} runs, ${sizes} size${sizes === 1 ? '' : 's'}, ${budgets} token count${budgets === 1 ? '' : 's'}`,
+    };
   }
   try {
     progress(`fitting L(N, D), Chinchilla form, ${set.points.length} runs, ${o.bootstrap} bootstrap resamples`);
@@ -205,7 +228,13 @@ function headline(fits: ReportFits, o: Required<Pick<ReportOptions, 'bootstrap' 
   if (ch && ch.form === 'chinchilla') {
     const boot = ch.boot as (ChinchillaBootstrap & Boot<keyof ChinchillaParams>) | null;
     const p = ch.fit.params;
-    chinchilla = { label: ch.label, params: p, ci: boot ? boot.ci : { E: nan, A: nan, B: nan, alpha: nan, beta: nan }, runs: ch.fit.n, nCount: ch.set.accounting.n };
+    chinchilla = {
+      label: ch.label,
+      params: p,
+      ci: boot ? boot.ci : { E: nan, A: nan, B: nan, alpha: nan, beta: nan },
+      runs: ch.fit.n,
+      nCount: ch.set.accounting.n,
+    };
     // Hoffmann et al. 2022 eq. (4): N_opt ~ C^(beta/(alpha+beta)), D_opt ~ C^(alpha/(alpha+beta)); intervals over the refits
     const lo = (1 - o.level) / 2;
     const as = boot ? boot.x.map((x) => x[4] / (x[3] + x[4])) : [];
@@ -215,7 +244,13 @@ function headline(fits: ReportFits, o: Required<Pick<ReportOptions, 'bootstrap' 
   let kaplan: Headline['kaplan'] = null;
   if (kp && kp.form === 'kaplan') {
     const boot = kp.boot as Boot<keyof KaplanNDParams> | null;
-    kaplan = { label: kp.label, params: kp.fit.params, ci: boot ? boot.ci : { Nc: nan, Dc: nan, alphaN: nan, alphaD: nan }, runs: kp.fit.n, nCount: kp.set.accounting.n };
+    kaplan = {
+      label: kp.label,
+      params: kp.fit.params,
+      ci: boot ? boot.ci : { Nc: nan, Dc: nan, alphaN: nan, alphaD: nan },
+      runs: kp.fit.n,
+      nCount: kp.set.accounting.n,
+    };
   }
   const iso = fits.isoflop;
   return {
@@ -263,24 +298,39 @@ export async function buildReport(input: ReportInput, options: ReportOptions = {
   const progress = options.onProgress ?? (() => {});
   const o = { bootstrap: options.bootstrap ?? 200, seed: options.seed ?? 0, level: options.level ?? 0.95 };
   if (input.records.length === 0 && !input.curves?.length && !input.points?.points.length) {
-    throw new ReportInputError(`${input.source}: the source holds no runs`, 'run a sweep into it first (scaling-lab sweep), or point at another store or an import file');
+    throw new ReportInputError(
+      `${input.source}: the source holds no runs`,
+      'run a sweep into it first (scaling-lab sweep), or point at another store or an import file',
+    );
   }
   const data = prepareData(input, options.nCount ?? 'kaplan');
   const endPoints = (data.pointGroups ?? (data.points ? [data.points] : [])).reduce((t, set) => t + set.points.length, 0);
   if (data.records.length || data.curves.length) {
-    progress(`loaded ${data.records.length || data.curves.length} runs in ${data.groups.length} model size${data.groups.length === 1 ? '' : 's'} from ${data.source}`);
+    progress(
+      `loaded ${data.records.length || data.curves.length} runs in ${data.groups.length} model size${data.groups.length === 1 ? '' : 's'} from ${data.source}`,
+    );
     progress(`fitting batch-size scans (${data.groups.map((g) => `${g.label}: ${g.batchTokens.length} batch sizes`).join(', ')})`);
   } else {
     progress(`loaded ${endPoints} run end points${data.pointGroups ? ` in ${data.pointGroups.length} groups` : ''} from ${data.source}`);
   }
   const scans = scanFits(data, o);
   const noise = noiseFits(data, scans);
-  const pooled = pooledLaw(scans.flatMap((s) => (s.analysis ? [s.analysis] : [])), o.level);
+  const pooled = pooledLaw(
+    scans.flatMap((s) => (s.analysis ? [s.analysis] : [])),
+    o.level,
+  );
   const approaches = approachFits(data, o, progress);
   const lnd = lndFits(data, o, progress, approaches);
   const iso = isoFit(data, approaches);
   const fits: ReportFits = { scans, pooled, noise, lnd: lnd.panels, lndReason: lnd.reason, isoflop: iso.fit, isoflopReason: iso.reason, approaches };
-  const charts: Chart[] = [scanChart(data, scans), bcritChart(data, scans, noise), ...lndCharts(data, fits.lnd, fits.lndReason), learningCurvesChart(data), isoflopChart(data, fits.isoflop, fits.isoflopReason), frontierChart(data, fits.isoflop, fits.lnd, fits.isoflopReason, approaches.find((x) => x.set === data.points)?.comparison ?? null)];
+  const charts: Chart[] = [
+    scanChart(data, scans),
+    bcritChart(data, scans, noise),
+    ...lndCharts(data, fits.lnd, fits.lndReason),
+    learningCurvesChart(data),
+    isoflopChart(data, fits.isoflop, fits.isoflopReason),
+    frontierChart(data, fits.isoflop, fits.lnd, fits.isoflopReason, approaches.find((x) => x.set === data.points)?.comparison ?? null),
+  ];
   charts.sort((a, b) => CHART_ORDER.indexOf(a.id) - CHART_ORDER.indexOf(b.id));
   if (options.render ?? true) {
     for (const c of charts) {
@@ -291,7 +341,15 @@ export async function buildReport(input: ReportInput, options: ReportOptions = {
   }
   const head = headline(fits, o);
   const diagnostics = fitDiagnostics(fits);
-  const report: Omit<Report, 'html'> = { source: data.source, charts, fits, headline: head, warnings: [...data.warnings, ...diagnostics.map((w) => `[${w.code}] ${w.fit}: ${w.message}`)], diagnostics, data };
+  const report: Omit<Report, 'html'> = {
+    source: data.source,
+    charts,
+    fits,
+    headline: head,
+    warnings: [...data.warnings, ...diagnostics.map((w) => `[${w.code}] ${w.fit}: ${w.message}`)],
+    diagnostics,
+    data,
+  };
   return { ...report, html: reportHtml(report) };
 }
 
@@ -301,7 +359,12 @@ export interface WrittenFiles {
 }
 
 /** Writes `<id>.svg`, `<id>.png` per drawn chart and `report.html` (as asked by `formats`) into `dir`. */
-export function writeReport(dir: string, report: Report, formats: readonly Format[] = ['svg', 'png', 'html'], onProgress?: (line: string) => void): WrittenFiles {
+export function writeReport(
+  dir: string,
+  report: Report,
+  formats: readonly Format[] = ['svg', 'png', 'html'],
+  onProgress?: (line: string) => void,
+): WrittenFiles {
   const out = resolve(dir);
   mkdirSync(out, { recursive: true });
   const files: WrittenFiles['files'] = [];

@@ -129,10 +129,11 @@ export function logTicks(lo: number, hi: number): number[] {
   const b = Math.ceil(Math.log10(hi));
   const mult = hi / lo <= 1e3 ? [1, 2, 5] : [1];
   const out: number[] = [];
-  for (let e = a; e <= b; e++) for (const m of mult) {
-    const v = m * 10 ** e;
-    if (v >= lo * 0.999 && v <= hi * 1.001) out.push(Number(v.toPrecision(3)));
-  }
+  for (let e = a; e <= b; e++)
+    for (const m of mult) {
+      const v = m * 10 ** e;
+      if (v >= lo * 0.999 && v <= hi * 1.001) out.push(Number(v.toPrecision(3)));
+    }
   return out;
 }
 

@@ -84,7 +84,13 @@ function endPoint(r: RunRecord, n: NCount): ScalingPoint | null {
   for (let i = r.metrics.length - 1; i >= 0; i--) {
     const m = r.metrics[i];
     if (m.testLoss !== undefined && Number.isFinite(m.testLoss) && m.tokens > 0) {
-      return { id: r.name || r.id, n: n === 'kaplan' ? r.paramsKaplan : r.paramsTotal, d: m.tokens, c: m.flops > 0 ? m.flops : 6 * r.paramsKaplan * m.tokens, loss: m.testLoss };
+      return {
+        id: r.name || r.id,
+        n: n === 'kaplan' ? r.paramsKaplan : r.paramsTotal,
+        d: m.tokens,
+        c: m.flops > 0 ? m.flops : 6 * r.paramsKaplan * m.tokens,
+        loss: m.testLoss,
+      };
     }
   }
   return null;
@@ -101,7 +107,12 @@ export function prepareData(input: ReportInput, nCount: NCount = 'kaplan'): Repo
     const usable = input.records.filter((r) => r.metrics.some((m) => m.testLoss !== undefined && Number.isFinite(m.testLoss)));
     const noTest = input.records.filter((r) => !usable.includes(r));
     if (noTest.length > 0) {
-      warnings.push(`${noTest.length} of ${input.records.length} runs have no test-loss rows and are left out: ${noTest.slice(0, 8).map((r) => r.name || r.id).join(', ')}${noTest.length > 8 ? ', ...' : ''}`);
+      warnings.push(
+        `${noTest.length} of ${input.records.length} runs have no test-loss rows and are left out: ${noTest
+          .slice(0, 8)
+          .map((r) => r.name || r.id)
+          .join(', ')}${noTest.length > 8 ? ', ...' : ''}`,
+      );
     }
     if (usable.length === 0) {
       throw new ReportInputError(
@@ -122,26 +133,39 @@ export function prepareData(input: ReportInput, nCount: NCount = 'kaplan'): Repo
       if (list) list.push(r);
       else byKey.set(key, [r]);
     }
-    const groups = [...byKey.values()].sort((a, b) => a[0].paramsKaplan - b[0].paramsKaplan || labels.get(a[0].id)!.localeCompare(labels.get(b[0].id)!)).map((runs): SizeGroup => {
-      const ids = new Set(runs.map((r) => r.id));
-      const cs = curves.filter((c) => ids.has(c.id));
-      const n = runs[0].paramsKaplan;
-      return { n, nTotal: runs[0].paramsTotal, label: labels.get(runs[0].id)!, curves: cs, runs, batchTokens: [...new Set(cs.map((c) => c.batchTokens))].sort((a, b) => a - b) };
-    });
+    const groups = [...byKey.values()]
+      .sort((a, b) => a[0].paramsKaplan - b[0].paramsKaplan || labels.get(a[0].id)!.localeCompare(labels.get(b[0].id)!))
+      .map((runs): SizeGroup => {
+        const ids = new Set(runs.map((r) => r.id));
+        const cs = curves.filter((c) => ids.has(c.id));
+        const n = runs[0].paramsKaplan;
+        return {
+          n,
+          nTotal: runs[0].paramsTotal,
+          label: labels.get(runs[0].id)!,
+          curves: cs,
+          runs,
+          batchTokens: [...new Set(cs.map((c) => c.batchTokens))].sort((a, b) => a - b),
+        };
+      });
     // L(N, D) and IsoFLOP end points come from sweeps that are size x data grids (3 or more model sizes)
     const gridRuns: RunRecord[] = [];
     for (const sw of sweeps) {
       const runs = usable.filter((r) => (r.sweep ?? '') === sw);
       const sizes = new Set(runs.map((r) => r.paramsKaplan)).size;
       if (sizes >= 3) gridRuns.push(...runs);
-      else if (sweeps.length > 1) warnings.push(`sweep ${sw || '(none)'} spans ${sizes} model size${sizes === 1 ? '' : 's'}: left out of the L(N, D), IsoFLOP and frontier charts, which need a size x data grid (3 or more sizes)`);
+      else if (sweeps.length > 1)
+        warnings.push(
+          `sweep ${sw || '(none)'} spans ${sizes} model size${sizes === 1 ? '' : 's'}: left out of the L(N, D), IsoFLOP and frontier charts, which need a size x data grid (3 or more sizes)`,
+        );
     }
     const pts = (gridRuns.length ? gridRuns : usable).map((r) => endPoint(r, nCount)).filter((p): p is ScalingPoint => p !== null);
     const flopsFromRows = usable.every((r) => r.metrics.some((m) => m.flops > 0));
     const cWords = flopsFromRows
       ? "C = the runs' logged training FLOPs: 6 N_kaplan + 6 n_layer T d_model per token (Kaplan et al. 2020 Table 1, attention term included)"
       : 'C = 6 N D';
-    const nWords = nCount === 'kaplan' ? "N = Kaplan's non-embedding parameters (12 n_layer d_model^2)" : 'N = all parameters, embeddings included (Chinchilla)';
+    const nWords =
+      nCount === 'kaplan' ? "N = Kaplan's non-embedding parameters (12 n_layer d_model^2)" : 'N = all parameters, embeddings included (Chinchilla)';
     return {
       source: input.source,
       records: usable,
@@ -158,7 +182,10 @@ export function prepareData(input: ReportInput, nCount: NCount = 'kaplan'): Repo
   // an import: curves and/or end points as given
   const curves = (input.curves ?? []).map((c) => ({ ...c, points: c.points.filter((p) => Number.isFinite(p.loss)) })).filter((c) => c.points.length >= 2);
   if (curves.length === 0 && !input.points?.points.length) {
-    throw new ReportInputError(`${input.source}: no runs, curves or end points to draw`, 'give a runs directory, a postgres:// store, or a CSV/JSONL of loss curves or run end points');
+    throw new ReportInputError(
+      `${input.source}: no runs, curves or end points to draw`,
+      'give a runs directory, a postgres:// store, or a CSV/JSONL of loss curves or run end points',
+    );
   }
   // an import's scans: its group column where it has one, else its model size
   const byKey = new Map<string, LossCurve[]>();
@@ -186,7 +213,13 @@ export function prepareData(input: ReportInput, nCount: NCount = 'kaplan'): Repo
     pointsReason: input.points ? undefined : `${input.source} holds loss curves, not run end points (N, D, loss)`,
     reference: input.reference,
     pointGroups: input.pointGroups,
-    nWords: acc ? (acc.n === 'unknown' ? 'N as given in the import (convention not stated)' : acc.n === 'kaplan' ? "N = Kaplan's non-embedding parameters (as imported)" : 'N = all parameters (as imported)') : 'N as imported',
+    nWords: acc
+      ? acc.n === 'unknown'
+        ? 'N as given in the import (convention not stated)'
+        : acc.n === 'kaplan'
+          ? "N = Kaplan's non-embedding parameters (as imported)"
+          : 'N = all parameters (as imported)'
+      : 'N as imported',
     cWords: acc ? (acc.flops === 'given' ? 'C = the FLOPs column of the import' : 'C = 6 N D') : 'C not given',
     warnings: [...warnings, ...(input.importNotes ?? [])],
     lossColumn: input.lossColumn,

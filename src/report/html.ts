@@ -47,8 +47,12 @@ function chartSection(c: Chart, k: number): string {
 
 /** Per batch size, the LRs tried and the winner of the envelope, marked when it sits at the edge of the axis. */
 function lrTable(a: BcritAnalysis): string {
-  const rows = a.curves.filter((c) => c.lr).map((c) => [c.batchTokens, c.lr!.tried.map((v) => sci(v, 3)).join(', '), sci(c.lr!.best, 3), c.lr!.edge ? 'at the edge: a better LR may lie beyond' : '']);
-  return rows.length ? `<p>LR envelope per batch size (tokens): the LR whose runs reached the lowest final loss.</p>${table(['batch (tokens)', 'LRs tried', 'best', ''], rows)}` : '';
+  const rows = a.curves
+    .filter((c) => c.lr)
+    .map((c) => [c.batchTokens, c.lr!.tried.map((v) => sci(v, 3)).join(', '), sci(c.lr!.best, 3), c.lr!.edge ? 'at the edge: a better LR may lie beyond' : '']);
+  return rows.length
+    ? `<p>LR envelope per batch size (tokens): the LR whose runs reached the lowest final loss.</p>${table(['batch (tokens)', 'LRs tried', 'best', ''], rows)}`
+    : '';
 }
 
 function fitSection(r: Omit<Report, 'html'>): string {
@@ -58,18 +62,41 @@ function fitSection(r: Omit<Report, 'html'>): string {
   const scans = r.fits.scans.filter((s) => s.analysis);
   if (scans.length) {
     parts.push('<h3>Critical batch size, B_crit(L) = B* / L^(1/alpha_B) (Kaplan et al. 2020 eq. 5.3), tokens</h3>');
-    parts.push(table(['model size', 'B* (tokens)', pct, 'alpha_B', pct, '1/alpha_B', 'levels', 'R^2'], scans.map((s) => {
-      const f = s.analysis!.fit;
-      return f ? [s.group.label, sci(f.bStar, 3), ciText(f.ci.bStar), sci(f.alphaB, 3), ciText(f.ci.alphaB), sci(1 / f.alphaB, 3), f.n, sci(f.r2, 3)] : [s.group.label, '-', '-', '-', '-', '-', 0, s.analysis!.fitReason ?? ''];
-    })));
+    parts.push(
+      table(
+        ['model size', 'B* (tokens)', pct, 'alpha_B', pct, '1/alpha_B', 'levels', 'R^2'],
+        scans.map((s) => {
+          const f = s.analysis!.fit;
+          return f
+            ? [s.group.label, sci(f.bStar, 3), ciText(f.ci.bStar), sci(f.alphaB, 3), ciText(f.ci.alphaB), sci(1 / f.alphaB, 3), f.n, sci(f.r2, 3)]
+            : [s.group.label, '-', '-', '-', '-', '-', 0, s.analysis!.fitReason ?? ''];
+        }),
+      ),
+    );
     const pl = r.fits.pooled;
     if (pl) {
-      parts.push(`<p>Pooled across the ${pl.groups} scans (Kaplan et al. 2020 Figure 10, one line): B* = ${esc(sci(pl.bStar, 3))} ${esc(ciText(pl.ci.bStar))} tokens, alpha_B = ${esc(sci(pl.alphaB, 3))} ${esc(ciText(pl.ci.alphaB))} over ${pl.n} levels; ${pl.agree ? `every scan agrees with it within its own intervals (alpha_B, and B_crit at L ${esc(sci(pl.lossMid, 3))}): B_crit depends on the loss, not the model size` : 'the scans do <b>not</b> agree with one law within their intervals'} (F-test of one line vs one per scan, indicative only as levels are correlated: F = ${esc(sci(pl.f, 3))}, p = ${esc(sci(pl.p, 2))}).</p>`);
+      parts.push(
+        `<p>Pooled across the ${pl.groups} scans (Kaplan et al. 2020 Figure 10, one line): B* = ${esc(sci(pl.bStar, 3))} ${esc(ciText(pl.ci.bStar))} tokens, alpha_B = ${esc(sci(pl.alphaB, 3))} ${esc(ciText(pl.ci.alphaB))} over ${pl.n} levels; ${pl.agree ? `every scan agrees with it within its own intervals (alpha_B, and B_crit at L ${esc(sci(pl.lossMid, 3))}): B_crit depends on the loss, not the model size` : 'the scans do <b>not</b> agree with one law within their intervals'} (F-test of one line vs one per scan, indicative only as levels are correlated: F = ${esc(sci(pl.f, 3))}, p = ${esc(sci(pl.p, 2))}).</p>`,
+      );
     }
     const warn = scans.flatMap((s) => [...s.analysis!.fitWarnings, ...s.analysis!.lrWarnings].map((w) => `${s.group.label}: ${w}`));
     if (warn.length) parts.push(`<ul class="warnings">${warn.map((w) => `<li>${esc(w)}</li>`).join('')}</ul>`);
     for (const s of scans) {
-      parts.push(`<details><summary>${esc(s.group.label)}: per-level eq. 5.1 fits</summary>${table(['loss', 'batch sizes', 'S_min', 'E_min', 'B_crit (tokens)', pct, 'R^2', 'status'], s.analysis!.levels.map((l) => [sci(l.loss, 4), l.batchSizes, sci(l.sMin, 3), sci(l.eMin, 3), sci(l.bCrit, 3), l.ci ? ciText(l.ci) : '', sci(l.r2, 3), l.status + (l.reason ? `: ${l.reason}` : '')]))}${lrTable(s.analysis!)}</details>`);
+      parts.push(
+        `<details><summary>${esc(s.group.label)}: per-level eq. 5.1 fits</summary>${table(
+          ['loss', 'batch sizes', 'S_min', 'E_min', 'B_crit (tokens)', pct, 'R^2', 'status'],
+          s.analysis!.levels.map((l) => [
+            sci(l.loss, 4),
+            l.batchSizes,
+            sci(l.sMin, 3),
+            sci(l.eMin, 3),
+            sci(l.bCrit, 3),
+            l.ci ? ciText(l.ci) : '',
+            sci(l.r2, 3),
+            l.status + (l.reason ? `: ${l.reason}` : ''),
+          ]),
+        )}${lrTable(s.analysis!)}</details>`,
+      );
     }
   }
   for (const p of r.fits.lnd) {
@@ -78,14 +105,25 @@ function fitSection(r: Omit<Report, 'html'>): string {
     const est = p.fit.params as unknown as Record<string, number>;
     const ci = (p.boot?.ci ?? {}) as Record<string, [number, number]>;
     const se = (p.boot?.standardError ?? {}) as Record<string, number>;
-    parts.push(table(['parameter', 'estimate', pct, 'std err'], keys.map((k) => [k, sci(est[k], 4), ciText(ci[k], 3), sci(se[k], 2)])));
-    parts.push(`<p class="note">${p.fit.n} runs; N counted as ${esc(p.set.accounting.n)}; C ${p.set.accounting.flops === 'given' ? 'as logged/given' : '= 6ND'}; rmse(log L) ${sci(p.fit.diagnostics.rmseLog, 3)}; ${bootCount(p)} bootstrap resamples.</p>`);
+    parts.push(
+      table(
+        ['parameter', 'estimate', pct, 'std err'],
+        keys.map((k) => [k, sci(est[k], 4), ciText(ci[k], 3), sci(se[k], 2)]),
+      ),
+    );
+    parts.push(
+      `<p class="note">${p.fit.n} runs; N counted as ${esc(p.set.accounting.n)}; C ${p.set.accounting.flops === 'given' ? 'as logged/given' : '= 6ND'}; rmse(log L) ${sci(p.fit.diagnostics.rmseLog, 3)}; ${bootCount(p)} bootstrap resamples.</p>`,
+    );
   }
   if (h.allocation) {
-    parts.push(`<h3>Compute-optimal allocation</h3><p>From the Chinchilla fit (C = 6ND): N_opt ~ C^${sci(h.allocation.a, 3)} ${ciText(h.allocation.aCi, 3)}, D_opt ~ C^${sci(h.allocation.b, 3)} ${ciText(h.allocation.bCi, 3)}.</p>`);
+    parts.push(
+      `<h3>Compute-optimal allocation</h3><p>From the Chinchilla fit (C = 6ND): N_opt ~ C^${sci(h.allocation.a, 3)} ${ciText(h.allocation.aCi, 3)}, D_opt ~ C^${sci(h.allocation.b, 3)} ${ciText(h.allocation.bCi, 3)}.</p>`,
+    );
   }
   if (h.isoflop) {
-    parts.push(`<p>From ${h.isoflop.profiles} IsoFLOP profiles (Approach 2): N_opt ~ C^${sci(h.isoflop.a, 3)} (std err ${sci(h.isoflop.aStdErr, 2)}), D_opt ~ C^${sci(h.isoflop.b, 3)} (std err ${sci(h.isoflop.bStdErr, 2)}).</p>`);
+    parts.push(
+      `<p>From ${h.isoflop.profiles} IsoFLOP profiles (Approach 2): N_opt ~ C^${sci(h.isoflop.a, 3)} (std err ${sci(h.isoflop.aStdErr, 2)}), D_opt ~ C^${sci(h.isoflop.b, 3)} (std err ${sci(h.isoflop.bStdErr, 2)}).</p>`,
+    );
   }
   if (r.fits.lndReason) parts.push(`<p class="note">No L(N, D) fit: ${esc(r.fits.lndReason)}</p>`);
   for (const g of r.fits.approaches ?? []) {
@@ -95,7 +133,11 @@ function fitSection(r: Omit<Report, 'html'>): string {
       continue;
     }
     parts.push(table(APPROACH_HEADER, approachRows(g.comparison), 'approaches'));
-    parts.push(`<ul class="note">${approachNotes(g.comparison).map((l) => `<li>${esc(l)}</li>`).join('')}</ul>`);
+    parts.push(
+      `<ul class="note">${approachNotes(g.comparison)
+        .map((l) => `<li>${esc(l)}</li>`)
+        .join('')}</ul>`,
+    );
   }
   return `<section class="fits" id="fits">${parts.join('\n')}</section>`;
 }
@@ -104,12 +146,29 @@ function runsSection(r: Omit<Report, 'html'>): string {
   if (r.data.records.length === 0) {
     const pts = r.data.points?.points ?? [];
     if (pts.length === 0) return `<section id="runs"><h2>Runs</h2><p>${r.data.curves.length} imported loss curves.</p></section>`;
-    return `<section id="runs"><h2>Runs (imported end points)</h2>${table(['run', 'N', 'D (tokens)', 'C (FLOPs)', 'loss'], pts.map((p) => [p.id, sci(p.n, 3), sci(p.d, 3), sci(p.c, 3), p.loss.toFixed(4)]), 'runs')}</section>`;
+    return `<section id="runs"><h2>Runs (imported end points)</h2>${table(
+      ['run', 'N', 'D (tokens)', 'C (FLOPs)', 'loss'],
+      pts.map((p) => [p.id, sci(p.n, 3), sci(p.d, 3), sci(p.c, 3), p.loss.toFixed(4)]),
+      'runs',
+    )}</section>`;
   }
   const rows = r.data.records.map((x) => {
     const last = x.metrics[x.metrics.length - 1];
     const test = [...x.metrics].reverse().find((m) => m.testLoss !== undefined);
-    return [x.name || x.id, x.sweep ?? '', x.status, params(x.paramsKaplan), params(x.paramsTotal), x.batchSize, x.context, x.lr !== undefined ? sci(x.lr) : '', last?.step ?? 0, sci(last?.tokens ?? NaN, 3), sci(last?.flops ?? NaN, 3), test?.testLoss?.toFixed(4) ?? '-'];
+    return [
+      x.name || x.id,
+      x.sweep ?? '',
+      x.status,
+      params(x.paramsKaplan),
+      params(x.paramsTotal),
+      x.batchSize,
+      x.context,
+      x.lr !== undefined ? sci(x.lr) : '',
+      last?.step ?? 0,
+      sci(last?.tokens ?? NaN, 3),
+      sci(last?.flops ?? NaN, 3),
+      test?.testLoss?.toFixed(4) ?? '-',
+    ];
   });
   return `<section id="runs"><h2>Runs (${rows.length})</h2>${table(['run', 'sweep', 'status', 'N (Kaplan)', 'N (total)', 'batch (seqs)', 'T', 'lr', 'steps', 'tokens', 'FLOPs', 'final test loss'], rows, 'runs')}</section>`;
 }

@@ -19,7 +19,10 @@ const reportFiles = (): string[] => [...CHART_ORDER.flatMap((id) => [`${id}.svg`
 export function checkReportOut(dir: string, flag = '--out'): void {
   const out = resolve(dir);
   if (existsSync(out) && !statSync(out).isDirectory()) {
-    throw new ReportInputError(`${flag} ${dir}: a file is there, not a folder`, `give ${flag} a folder (new, or holding an earlier report), e.g. ${flag} reports`);
+    throw new ReportInputError(
+      `${flag} ${dir}: a file is there, not a folder`,
+      `give ${flag} a folder (new, or holding an earlier report), e.g. ${flag} reports`,
+    );
   }
   let parent = dirname(out);
   while (!existsSync(parent) && dirname(parent) !== parent) parent = dirname(parent);
@@ -49,7 +52,9 @@ export function writeReportAtomic(dir: string, report: Report, formats: readonly
   const cleanup = () => rmSync(temp, { recursive: true, force: true });
   const onSignal = (signal: NodeJS.Signals) => {
     cleanup();
-    process.stderr.write(`report: interrupted (${signal}) while writing; nothing was written to ${out}${existsSync(out) ? ' (what was there is unchanged)' : ''}\n`);
+    process.stderr.write(
+      `report: interrupted (${signal}) while writing; nothing was written to ${out}${existsSync(out) ? ' (what was there is unchanged)' : ''}\n`,
+    );
     process.exit(130);
   };
   process.once('SIGINT', onSignal);

@@ -14,13 +14,84 @@ import { ReportInputError } from './common.ts';
  * the fonts resvg draws with are DejaVu, so measuring with its widths lays text out as it will look.
  */
 const EM: Record<string, number> = {
-  ' ': 0.318, a: 0.613, b: 0.635, c: 0.55, d: 0.635, e: 0.615, f: 0.352, g: 0.635, h: 0.634, i: 0.278, j: 0.278, k: 0.579, l: 0.278, m: 0.974,
-  n: 0.634, o: 0.612, p: 0.635, q: 0.635, r: 0.411, s: 0.521, t: 0.392, u: 0.634, v: 0.592, w: 0.818, x: 0.592, y: 0.592, z: 0.525,
-  A: 0.684, B: 0.686, C: 0.698, D: 0.77, E: 0.632, F: 0.575, G: 0.775, H: 0.752, I: 0.295, J: 0.295, K: 0.656, L: 0.557, M: 0.863, N: 0.748,
-  O: 0.787, P: 0.603, Q: 0.787, R: 0.695, S: 0.635, T: 0.611, U: 0.732, V: 0.684, W: 0.989, X: 0.685, Y: 0.611, Z: 0.685,
-  '.': 0.318, ',': 0.318, ':': 0.337, ';': 0.337, '-': 0.361, _: 0.5, '(': 0.39, ')': 0.39, '[': 0.39, ']': 0.39, '/': 0.337, '*': 0.5,
-  '+': 0.838, '=': 0.838, '^': 0.838, '%': 0.95, "'": 0.275, '"': 0.46, '!': 0.4, '<': 0.838, '>': 0.838, '~': 0.838, '|': 0.337,
-  '±': 0.838, '·': 0.318,
+  ' ': 0.318,
+  a: 0.613,
+  b: 0.635,
+  c: 0.55,
+  d: 0.635,
+  e: 0.615,
+  f: 0.352,
+  g: 0.635,
+  h: 0.634,
+  i: 0.278,
+  j: 0.278,
+  k: 0.579,
+  l: 0.278,
+  m: 0.974,
+  n: 0.634,
+  o: 0.612,
+  p: 0.635,
+  q: 0.635,
+  r: 0.411,
+  s: 0.521,
+  t: 0.392,
+  u: 0.634,
+  v: 0.592,
+  w: 0.818,
+  x: 0.592,
+  y: 0.592,
+  z: 0.525,
+  A: 0.684,
+  B: 0.686,
+  C: 0.698,
+  D: 0.77,
+  E: 0.632,
+  F: 0.575,
+  G: 0.775,
+  H: 0.752,
+  I: 0.295,
+  J: 0.295,
+  K: 0.656,
+  L: 0.557,
+  M: 0.863,
+  N: 0.748,
+  O: 0.787,
+  P: 0.603,
+  Q: 0.787,
+  R: 0.695,
+  S: 0.635,
+  T: 0.611,
+  U: 0.732,
+  V: 0.684,
+  W: 0.989,
+  X: 0.685,
+  Y: 0.611,
+  Z: 0.685,
+  '.': 0.318,
+  ',': 0.318,
+  ':': 0.337,
+  ';': 0.337,
+  '-': 0.361,
+  _: 0.5,
+  '(': 0.39,
+  ')': 0.39,
+  '[': 0.39,
+  ']': 0.39,
+  '/': 0.337,
+  '*': 0.5,
+  '+': 0.838,
+  '=': 0.838,
+  '^': 0.838,
+  '%': 0.95,
+  "'": 0.275,
+  '"': 0.46,
+  '!': 0.4,
+  '<': 0.838,
+  '>': 0.838,
+  '~': 0.838,
+  '|': 0.337,
+  '±': 0.838,
+  '·': 0.318,
 };
 const DIGIT = 0.636;
 
@@ -62,9 +133,18 @@ function libraryLogger(warn: (message: string) => void, fatal: (message: string)
       level = l;
       return logger;
     },
-    error: (...m: unknown[]) => { fatal(text(m)); return logger; },
-    warn: (...m: unknown[]) => { if (level >= vega.Warn) warn(text(m)); return logger; },
-    info: (...m: unknown[]) => { if (level >= vega.Info && debugVega()) warn(`info: ${text(m)}`); return logger; },
+    error: (...m: unknown[]) => {
+      fatal(text(m));
+      return logger;
+    },
+    warn: (...m: unknown[]) => {
+      if (level >= vega.Warn) warn(text(m));
+      return logger;
+    },
+    info: (...m: unknown[]) => {
+      if (level >= vega.Info && debugVega()) warn(`info: ${text(m)}`);
+      return logger;
+    },
     debug: () => logger,
   };
   return logger;
@@ -80,7 +160,9 @@ export async function renderSvg(spec: TopLevelSpec, onWarn?: (message: string) =
     onWarn?.(`${source}: ${m}`);
     if (debugVega()) process.stderr.write(`${source} warning: ${m}\n`);
   };
-  const vlLogger = libraryLogger(warn('vega-lite'), (m) => { throw new Error(`vega-lite: ${m}`); });
+  const vlLogger = libraryLogger(warn('vega-lite'), (m) => {
+    throw new Error(`vega-lite: ${m}`);
+  });
   const vgLogger = libraryLogger(warn('vega'), (m) => warn('vega')(`error: ${m}`));
   useDejavuMetrics();
   const compiled = vl.compile(spec, { logger: vlLogger as never }).spec;

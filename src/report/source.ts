@@ -2,7 +2,19 @@
 // curves or of run end points). Reading stores is store/'s job and parsing imports is analysis/importers.ts's.
 import { readFileSync, statSync } from 'node:fs';
 import { openStore } from '../store/store.ts';
-import { baseName, findColumn, globRegex, importGroupedPoints, importLossCurves, importScalingPoints, importSummary, parseTable, parseWhere, CURVE_NAMES, type Table } from '../analysis/importers.ts';
+import {
+  baseName,
+  findColumn,
+  globRegex,
+  importGroupedPoints,
+  importLossCurves,
+  importScalingPoints,
+  importSummary,
+  parseTable,
+  parseWhere,
+  CURVE_NAMES,
+  type Table,
+} from '../analysis/importers.ts';
 import type { ParamConvention } from '../analysis/records.ts';
 import { ReportInputError } from './common.ts';
 import type { PointSet, ReportInput } from './data.ts';
@@ -45,9 +57,13 @@ function readText(file: string): string {
 }
 
 /** Reads an import file into end points (L(N, D)) or loss curves (scans, learning curves), by its columns. */
-export function importFile(file: string, o: SourceOptions = {}): Pick<ReportInput, 'curves' | 'points' | 'reference' | 'pointGroups' | 'importNotes' | 'lossColumn'> {
+export function importFile(
+  file: string,
+  o: SourceOptions = {},
+): Pick<ReportInput, 'curves' | 'points' | 'reference' | 'pointGroups' | 'importNotes' | 'lossColumn'> {
   const table = parseTable(readText(file), file);
-  if (isCurveTable(table)) return { curves: importLossCurves(table, { context: o.context }), lossColumn: findColumn(table, 'loss', undefined, CURVE_NAMES.loss, false) };
+  if (isCurveTable(table))
+    return { curves: importLossCurves(table, { context: o.context }), lossColumn: findColumn(table, 'loss', undefined, CURVE_NAMES.loss, false) };
   const grouped = !!o.group?.length;
   const g = importGroupedPoints(table, {
     nConvention: o.nConvention,
@@ -58,18 +74,41 @@ export function importFile(file: string, o: SourceOptions = {}): Pick<ReportInpu
     label: o.label ?? baseName(file),
     minRuns: grouped ? 6 : 1,
   });
-  const sets: PointSet[] = g.groups.flatMap((x) => (x.imp ? [{ label: x.label, points: x.imp.points, accounting: x.imp.accounting, lossColumn: x.imp.columns.loss, duplicates: x.imp.duplicates, ...(x.imp.budget ? { budget: x.imp.budget } : {}) }] : []));
+  const sets: PointSet[] = g.groups.flatMap((x) =>
+    x.imp
+      ? [
+          {
+            label: x.label,
+            points: x.imp.points,
+            accounting: x.imp.accounting,
+            lossColumn: x.imp.columns.loss,
+            duplicates: x.imp.duplicates,
+            ...(x.imp.budget ? { budget: x.imp.budget } : {}),
+          },
+        ]
+      : [],
+  );
   // said when something was left out or split: filters, outlier flags, groups (and those that cannot be fitted)
   const told = g.filtered > 0 || g.exclude.column !== undefined || grouped;
-  const notes = [...(told ? [`${baseName(file)}: ${importSummary(g)}`] : []), ...g.groups.filter((x) => !x.imp).map((x) => `${x.label}: not fitted: ${x.reason}`)];
+  const notes = [
+    ...(told ? [`${baseName(file)}: ${importSummary(g)}`] : []),
+    ...g.groups.filter((x) => !x.imp).map((x) => `${x.label}: not fitted: ${x.reason}`),
+  ];
   if (sets.length === 0) {
-    throw new ReportInputError(`${file}: no group can be fitted: ${g.groups.map((x) => `${x.label}: ${x.reason}`).join('; ')}`, 'loosen --where, pass --keep-outliers, or group by another column');
+    throw new ReportInputError(
+      `${file}: no group can be fitted: ${g.groups.map((x) => `${x.label}: ${x.reason}`).join('; ')}`,
+      'loosen --where, pass --keep-outliers, or group by another column',
+    );
   }
   if (!grouped) return { points: sets[0], importNotes: notes };
   const pick = (pattern: string): PointSet => {
     const re = globRegex([pattern]);
     const hit = sets.find((x) => x.label === pattern) ?? sets.find((x) => re.test(x.label));
-    if (!hit) throw new ReportInputError(`--panels: no fitted group matches "${pattern}"; the groups are ${sets.map((x) => `"${x.label}"`).join(', ')}`, 'name a group (or a pattern with *) from that list');
+    if (!hit)
+      throw new ReportInputError(
+        `--panels: no fitted group matches "${pattern}"; the groups are ${sets.map((x) => `"${x.label}"`).join(', ')}`,
+        'name a group (or a pattern with *) from that list',
+      );
     return hit;
   };
   const [first, second] = o.panels?.length ? o.panels.map(pick) : sets;
@@ -99,7 +138,9 @@ export async function loadReportInput(source: string, o: SourceOptions = {}): Pr
       if (records.length === 0) {
         throw new ReportInputError(
           `${store.location}: the store holds no runs${o.sweep ? ` of sweep ${o.sweep}` : ''}`,
-          o.sweep ? 'check the sweep name (scaling-lab status lists them), or leave out --sweep' : 'run a sweep into it first (scaling-lab sweep), or point at another store',
+          o.sweep
+            ? 'check the sweep name (scaling-lab status lists them), or leave out --sweep'
+            : 'run a sweep into it first (scaling-lab sweep), or point at another store',
         );
       }
       return { source: store.location, records };

@@ -16,7 +16,19 @@ const TRANSIENT_SQLSTATES = new Set([
 ]);
 
 /** Node socket errors that say the other end is gone or slow. */
-const TRANSIENT_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EHOSTUNREACH', 'EHOSTDOWN', 'ENETUNREACH', 'ENETDOWN', 'EPIPE', 'EAI_AGAIN', 'ENOTCONN']);
+const TRANSIENT_ERRNOS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EPIPE',
+  'EAI_AGAIN',
+  'ENOTCONN',
+]);
 
 /** Messages of pg, pg-pool and ioredis errors that carry no code. */
 const TRANSIENT_MESSAGES = [
@@ -71,7 +83,9 @@ interface ErrorLike {
 /** A short reason for an outage line: the code and the first line of the message. */
 function describeError(err: unknown): string {
   const e = err as ErrorLike;
-  const msg = String(e?.message ?? err).split('\n')[0]!.replace(/^cannot reach the Postgres store [^:]+: /, '');
+  const msg = String(e?.message ?? err)
+    .split('\n')[0]!
+    .replace(/^cannot reach the Postgres store [^:]+: /, '');
   return typeof e?.code === 'string' && !msg.includes(e.code) && e.name !== 'StoreError' ? `${e.code} ${msg}` : msg;
 }
 

@@ -88,11 +88,7 @@ function encodeCheckpoint(step: number, bytes: Uint8Array): Uint8Array[] {
 
 function decodeCheckpoint(buf: Buffer, path: string): Checkpoint {
   const corrupt = (what: string) =>
-    new StoreError(
-      'corrupt',
-      `${path} is not a readable checkpoint: ${what}`,
-      'delete it to restart the run from step 0 (its metric rows will be recomputed)',
-    );
+    new StoreError('corrupt', `${path} is not a readable checkpoint: ${what}`, 'delete it to restart the run from step 0 (its metric rows will be recomputed)');
   if (buf.length < CHECKPOINT_HEADER || !buf.subarray(0, 8).equals(CHECKPOINT_MAGIC)) throw corrupt('bad magic number');
   const version = buf.readUInt32LE(8);
   if (version !== CHECKPOINT_VERSION) {
@@ -185,12 +181,7 @@ async function readJson(path: string): Promise<unknown> {
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new StoreError(
-      'corrupt',
-      `${path} is not valid JSON`,
-      'it was edited by hand or damaged; restore it or delete the run directory',
-      { cause: err },
-    );
+    throw new StoreError('corrupt', `${path} is not valid JSON`, 'it was edited by hand or damaged; restore it or delete the run directory', { cause: err });
   }
 }
 
@@ -279,7 +270,10 @@ export class FileStore implements Store {
           }
           const text = await readFile(lock, 'utf8').catch(() => undefined);
           if (text === undefined) continue; // released meanwhile
-          const age = await stat(lock).then((st) => Date.now() - st.mtimeMs, () => 0);
+          const age = await stat(lock).then(
+            (st) => Date.now() - st.mtimeMs,
+            () => 0,
+          );
           let owner: { pid?: number; host?: string } = {};
           try {
             owner = JSON.parse(text) as typeof owner;
@@ -296,7 +290,7 @@ export class FileStore implements Store {
             throw new StoreError(
               'held',
               `the write lock of run '${id}' (${lock}) has been held by pid ${owner.pid} on ${owner.host} for ${Math.round(age / 1000)} s`,
-              'a write takes milliseconds: that process is stopped or hung mid-write; resume or kill it (a dead holder\'s lock is broken at once)',
+              "a write takes milliseconds: that process is stopped or hung mid-write; resume or kill it (a dead holder's lock is broken at once)",
             );
           }
           await sleep(wait);
@@ -466,9 +460,7 @@ export class FileStore implements Store {
   async listRuns(filter: RunFilter = {}): Promise<StoredRun[]> {
     this.checkOpen();
     const entries = await readdir(this.location, { withFileTypes: true });
-    const files = await Promise.all(
-      entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => this.readSpecFile(e.name).catch(skipForeign)),
-    );
+    const files = await Promise.all(entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => this.readSpecFile(e.name).catch(skipForeign)));
     const runs = await Promise.all(
       files.filter((f): f is SpecFile => f !== undefined && (filter.sweep === undefined || f.sweep === filter.sweep)).map((f) => this.toStoredRun(f)),
     );
@@ -489,7 +481,10 @@ export class FileStore implements Store {
   /** The steps stored for a run, repairing a torn last line first (the next writer repairs, readers ignore). */
   private async metricsIndex(id: string): Promise<MetricsIndex> {
     const path = join(this.dir(id), METRICS_FILE);
-    const size = await stat(path).then((s) => s.size, () => -1);
+    const size = await stat(path).then(
+      (s) => s.size,
+      () => -1,
+    );
     const cached = this.indexes.get(id);
     if (cached !== undefined && cached.size === size) return cached;
     const scan = await scanMetrics(path);
@@ -571,7 +566,11 @@ export class FileStore implements Store {
       const header = Buffer.alloc(CHECKPOINT_HEADER);
       const { bytesRead } = await handle.read(header, 0, CHECKPOINT_HEADER, 0);
       if (bytesRead < CHECKPOINT_HEADER || !header.subarray(0, 8).equals(CHECKPOINT_MAGIC) || header.readUInt32LE(8) !== CHECKPOINT_VERSION) {
-        throw new StoreError('corrupt', `${path} is not a readable checkpoint: bad header`, 'delete it to restart the run from step 0 (its metric rows will be recomputed)');
+        throw new StoreError(
+          'corrupt',
+          `${path} is not a readable checkpoint: bad header`,
+          'delete it to restart the run from step 0 (its metric rows will be recomputed)',
+        );
       }
       return Number(header.readBigUInt64LE(16));
     } finally {
@@ -644,7 +643,8 @@ export class FileStore implements Store {
     await mkdir(join(this.location, SWEEPS_DIR), { recursive: true });
     const created = await createFileExclusive(path, JSON.stringify(manifest, null, 2) + '\n');
     const stored = await this.getSweep<Spec>(manifest.name);
-    if (stored === undefined) throw new StoreError('corrupt', `${path} was recorded but cannot be read back`, 'check the store directory is writable and not being cleaned up');
+    if (stored === undefined)
+      throw new StoreError('corrupt', `${path} was recorded but cannot be read back`, 'check the store directory is writable and not being cleaned up');
     return { created, stored };
   }
 
@@ -684,7 +684,8 @@ async function removeDeadLock(lock: string): Promise<void> {
   } catch {
     return;
   }
-  if (owner.host === THIS_HOST && !pidAlive(owner.pid ?? -1) && (await readFile(lock, 'utf8').catch(() => undefined)) === text) await unlink(lock).catch(() => {});
+  if (owner.host === THIS_HOST && !pidAlive(owner.pid ?? -1) && (await readFile(lock, 'utf8').catch(() => undefined)) === text)
+    await unlink(lock).catch(() => {});
 }
 
 /** A directory in the store that is not a run (no spec.json, a bad name, a foreign file) is left alone by listRuns. */

@@ -31,7 +31,11 @@ function heldByThisProcess(lease: RunLease): boolean {
 
 export function checkLeaseOptions(holder: unknown, options: AcquireOptions): number {
   if (typeof holder !== 'string' || holder.length === 0 || holder.length > 512) {
-    throw new StoreError('bad-input', `bad lease holder ${JSON.stringify(holder)}: expected a non-empty string`, 'a holder names who trains the run, e.g. "train host:pid"');
+    throw new StoreError(
+      'bad-input',
+      `bad lease holder ${JSON.stringify(holder)}: expected a non-empty string`,
+      'a holder names who trains the run, e.g. "train host:pid"',
+    );
   }
   const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
   if (!Number.isInteger(leaseMs) || leaseMs < 1) {
@@ -94,7 +98,8 @@ export interface RunWriteState {
 export function checkWrite(id: string, state: RunWriteState, fence: Fence | undefined): void {
   if (fence !== undefined && fence.epoch !== state.epoch) throw fencedError(id, fence.epoch, state.epoch);
   if (isFinished(state.status)) throw finishedError(id, state.status);
-  if (fence === undefined && state.lease !== undefined && leaseIsLive(state.lease, state.now) && !heldByThisProcess(state.lease)) throw heldError(id, state.lease, state.now);
+  if (fence === undefined && state.lease !== undefined && leaseIsLive(state.lease, state.now) && !heldByThisProcess(state.lease))
+    throw heldError(id, state.lease, state.now);
 }
 
 /**

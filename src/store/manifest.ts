@@ -53,8 +53,12 @@ export function checkManifest(manifest: SweepManifest): SweepManifest {
 export function readManifest(value: unknown, where: string): SweepManifest {
   const m = value as Partial<SweepManifest> | null;
   const ok =
-    typeof m === 'object' && m !== null &&
-    typeof m.name === 'string' && typeof m.hash === 'string' && typeof m.createdAt === 'string' && Array.isArray(m.runIds);
+    typeof m === 'object' &&
+    m !== null &&
+    typeof m.name === 'string' &&
+    typeof m.hash === 'string' &&
+    typeof m.createdAt === 'string' &&
+    Array.isArray(m.runIds);
   if (!ok) {
     throw new StoreError(
       'corrupt',

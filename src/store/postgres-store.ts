@@ -166,8 +166,14 @@ function fromLeaseRow(id: string, r: LeaseRow): RunWriteState {
     r.lease_holder === null || r.lease_since === null || r.lease_heartbeat === null
       ? undefined
       : {
-          id, epoch: Number(r.epoch), holder: r.lease_holder, host: r.lease_host ?? '', pid: r.lease_pid ?? 0,
-          since: r.lease_since.toISOString(), heartbeatAt: r.lease_heartbeat.toISOString(), leaseMs: r.lease_ms ?? 0,
+          id,
+          epoch: Number(r.epoch),
+          holder: r.lease_holder,
+          host: r.lease_host ?? '',
+          pid: r.lease_pid ?? 0,
+          since: r.lease_since.toISOString(),
+          heartbeatAt: r.lease_heartbeat.toISOString(),
+          leaseMs: r.lease_ms ?? 0,
         };
   return { status: r.status, epoch: Number(r.epoch), lease, now: r.db_now.getTime() };
 }
@@ -266,12 +272,9 @@ export class PostgresStore implements Store {
     try {
       url = new URL(location);
     } catch (err) {
-      throw new StoreError(
-        'bad-input',
-        `bad Postgres URL ${location}`,
-        'write it as postgres://user[:password]@host[:port]/database[?schema=NAME]',
-        { cause: err },
-      );
+      throw new StoreError('bad-input', `bad Postgres URL ${location}`, 'write it as postgres://user[:password]@host[:port]/database[?schema=NAME]', {
+        cause: err,
+      });
     }
     const schema = url.searchParams.get('schema') ?? DEFAULT_SCHEMA;
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
@@ -294,8 +297,14 @@ export class PostgresStore implements Store {
     // Nothing waits forever: a connection attempt fails after timeoutMs, a statement is cancelled by the server after
     // statementMs, and a server that does not answer at all (frozen, cut off) fails the query client-side soon after.
     const pool = new pg.Pool({
-      connectionString: url.href, connectionTimeoutMillis: timeoutMs, max: 4, idleTimeoutMillis: 10_000, keepAlive: true,
-      statement_timeout: statementMs, query_timeout: statementMs + Math.min(QUERY_TIMEOUT_SLACK_MS, statementMs), idle_in_transaction_session_timeout: statementMs + QUERY_TIMEOUT_SLACK_MS,
+      connectionString: url.href,
+      connectionTimeoutMillis: timeoutMs,
+      max: 4,
+      idleTimeoutMillis: 10_000,
+      keepAlive: true,
+      statement_timeout: statementMs,
+      query_timeout: statementMs + Math.min(QUERY_TIMEOUT_SLACK_MS, statementMs),
+      idle_in_transaction_session_timeout: statementMs + QUERY_TIMEOUT_SLACK_MS,
     });
     // An idle connection that the server drops is removed from the pool; the next query opens a new one.
     pool.on('error', () => {});
@@ -362,12 +371,14 @@ export class PostgresStore implements Store {
 
   /** Waits out an outage for outageWindowMs (errors.ts), then gives up with StoreError 'unreachable'. */
   private retrying<T>(fn: () => Promise<T>): Promise<T> {
-    return withRetry(fn, { windowMs: this.outageWindowMs, tracker: this.outage, transient: (err) => isConnectionError(err) && !this.closed }).catch((err: unknown) => {
-      if (err instanceof StoreError || !isConnectionError(err)) throw err;
-      const e = unreachable(err, this.location, this.timeoutMs);
-      if (this.outageWindowMs > 0) Object.defineProperty(e, 'final', { value: true }); // the window is spent: no outer loop waits again
-      throw e;
-    });
+    return withRetry(fn, { windowMs: this.outageWindowMs, tracker: this.outage, transient: (err) => isConnectionError(err) && !this.closed }).catch(
+      (err: unknown) => {
+        if (err instanceof StoreError || !isConnectionError(err)) throw err;
+        const e = unreachable(err, this.location, this.timeoutMs);
+        if (this.outageWindowMs > 0) Object.defineProperty(e, 'final', { value: true }); // the window is spent: no outer loop waits again
+        throw e;
+      },
+    );
   }
 
   /** Every query goes through here: an outage is waited out (outageWindowMs), then becomes StoreError 'unreachable'. */
@@ -389,7 +400,6 @@ export class PostgresStore implements Store {
     if (rowCount === 0) throw this.notFound(id);
   }
 
-
   // ---- runs
 
   async putRun(input: NewRun): Promise<StoredRun> {
@@ -399,9 +409,21 @@ export class PostgresStore implements Store {
        VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'pending')
        ON CONFLICT (id) DO NOTHING RETURNING *`,
       [
-        run.id, run.name, run.sweep ?? null, JSON.stringify(run.spec), run.model === undefined ? null : JSON.stringify(run.model),
-        run.paramsKaplan, run.paramsTotal, run.batchSize, run.context, run.batchTokens, run.lr ?? null, run.warmupSteps ?? null, run.seed ?? null,
-        run.schedule ?? null, run.data ?? null,
+        run.id,
+        run.name,
+        run.sweep ?? null,
+        JSON.stringify(run.spec),
+        run.model === undefined ? null : JSON.stringify(run.model),
+        run.paramsKaplan,
+        run.paramsTotal,
+        run.batchSize,
+        run.context,
+        run.batchTokens,
+        run.lr ?? null,
+        run.warmupSteps ?? null,
+        run.seed ?? null,
+        run.schedule ?? null,
+        run.data ?? null,
       ],
     );
     if (inserted.rows[0] !== undefined) return fromRunRow(inserted.rows[0]);
@@ -424,10 +446,7 @@ export class PostgresStore implements Store {
   }
 
   async listRuns(filter: RunFilter = {}): Promise<StoredRun[]> {
-    const { rows } = await this.q<RunRow>(
-      `SELECT * FROM ${this.s}.runs WHERE $1::text IS NULL OR sweep = $1 ORDER BY created_at, id`,
-      [filter.sweep ?? null],
-    );
+    const { rows } = await this.q<RunRow>(`SELECT * FROM ${this.s}.runs WHERE $1::text IS NULL OR sweep = $1 ORDER BY created_at, id`, [filter.sweep ?? null]);
     return rows.map(fromRunRow);
   }
 
@@ -489,7 +508,9 @@ export class PostgresStore implements Store {
     return this.transaction(async (client) => {
       const state = await this.lockRun(client, lease.id);
       if (state.epoch !== lease.epoch) throw fencedError(lease.id, lease.epoch, state.epoch);
-      const { rows } = await client.query<{ at: Date }>(`UPDATE ${this.s}.runs SET lease_heartbeat = now() WHERE id = $1 RETURNING lease_heartbeat AS at`, [lease.id]);
+      const { rows } = await client.query<{ at: Date }>(`UPDATE ${this.s}.runs SET lease_heartbeat = now() WHERE id = $1 RETURNING lease_heartbeat AS at`, [
+        lease.id,
+      ]);
       return { ...lease, heartbeatAt: rows[0]!.at.toISOString() };
     });
   }
@@ -531,10 +552,9 @@ export class PostgresStore implements Store {
   }
 
   async readMetrics(id: string): Promise<MetricRow[]> {
-    const { rows } = await this.q<Record<string, number | null>>(
-      `SELECT ${METRIC_COLUMNS} FROM ${this.s}.metrics WHERE run_id = $1 ORDER BY step`,
-      [checkRunId(id)],
-    );
+    const { rows } = await this.q<Record<string, number | null>>(`SELECT ${METRIC_COLUMNS} FROM ${this.s}.metrics WHERE run_id = $1 ORDER BY step`, [
+      checkRunId(id),
+    ]);
     if (rows.length === 0) await this.mustExist(id);
     return rows.map(fromMetricRow);
   }
@@ -676,10 +696,11 @@ export class PostgresStore implements Store {
 
   async putSweep<Spec>(manifest: SweepManifest<Spec>): Promise<RecordedSweep<Spec>> {
     checkManifest(manifest);
-    const { rowCount } = await this.q(
-      `INSERT INTO ${this.s}.sweeps (name, hash, manifest) VALUES ($1, $2, $3::jsonb) ON CONFLICT (name) DO NOTHING`,
-      [manifest.name, manifest.hash, JSON.stringify(manifest)],
-    );
+    const { rowCount } = await this.q(`INSERT INTO ${this.s}.sweeps (name, hash, manifest) VALUES ($1, $2, $3::jsonb) ON CONFLICT (name) DO NOTHING`, [
+      manifest.name,
+      manifest.hash,
+      JSON.stringify(manifest),
+    ]);
     const stored = await this.getSweep<Spec>(manifest.name);
     if (stored === undefined) throw new Error(`sweep ${manifest.name} was recorded but cannot be read back from ${this.location}`);
     return { created: rowCount === 1, stored };

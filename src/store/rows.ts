@@ -52,11 +52,7 @@ export function checkRunId(id: unknown): string {
 
 export function checkStep(step: unknown, what = 'step'): number {
   if (typeof step !== 'number' || !Number.isInteger(step) || step < 0 || step > MAX_STEP) {
-    throw new StoreError(
-      'bad-input',
-      `bad ${what} ${String(step)}: expected an integer from 0 to ${MAX_STEP}`,
-      'steps count optimiser updates from 0',
-    );
+    throw new StoreError('bad-input', `bad ${what} ${String(step)}: expected an integer from 0 to ${MAX_STEP}`, 'steps count optimiser updates from 0');
   }
   return step;
 }
@@ -115,7 +111,7 @@ function checkNumber(value: unknown, field: string, kind: 'positive' | 'positive
     throw new StoreError(
       'bad-input',
       `bad run: '${field}' is ${JSON.stringify(value)}, expected a ${kind.replace('-', ' ')} number`,
-      'the run summary fields come from the model\'s own accounting and the run config',
+      "the run summary fields come from the model's own accounting and the run config",
     );
   }
 }
@@ -141,7 +137,11 @@ export function checkNewRun(run: NewRun): NewRun {
   for (const key of ['schedule', 'data'] as const) {
     const v = run[key];
     if (v !== undefined && (typeof v !== 'string' || v.length === 0)) {
-      throw new StoreError('bad-input', `bad run ${id}: '${key}' must be a non-empty string when given`, key === 'schedule' ? "the LR schedule's name, e.g. 'constant' or 'cosine'" : "corpus and tokenizer, e.g. 'gutenberg/byte'");
+      throw new StoreError(
+        'bad-input',
+        `bad run ${id}: '${key}' must be a non-empty string when given`,
+        key === 'schedule' ? "the LR schedule's name, e.g. 'constant' or 'cosine'" : "corpus and tokenizer, e.g. 'gutenberg/byte'",
+      );
     }
   }
   let model: ModelShape | undefined;
@@ -192,11 +192,7 @@ function checkJsonValue(value: unknown, path: string): void {
     for (const [k, v] of Object.entries(value)) checkJsonValue(v, `${path}.${k}`);
     return;
   }
-  throw new StoreError(
-    'bad-input',
-    `bad run spec: ${path} is ${String(value)}, which JSON cannot hold`,
-    'a spec is plain JSON data: the resolved config',
-  );
+  throw new StoreError('bad-input', `bad run spec: ${path} is ${String(value)}, which JSON cannot hold`, 'a spec is plain JSON data: the resolved config');
 }
 
 // ---- encodings

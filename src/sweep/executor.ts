@@ -16,7 +16,17 @@ export type SweepEvent =
   /** progress of a run; the local executor reports every step, the queue executor what the store shows */
   | { kind: 'step'; id: string; step: number; totalSteps: number; trainLoss?: number; testLoss?: number; tokensPerSecond?: number }
   /** a run ended: done, diverged (a result, not a failure), failed (retries used up) or interrupted */
-  | { kind: 'end'; id: string; name: string; status: SweepRunStatus; step: number; totalSteps: number; finalTrainLoss?: number; finalTestLoss?: number; message?: string }
+  | {
+      kind: 'end';
+      id: string;
+      name: string;
+      status: SweepRunStatus;
+      step: number;
+      totalSteps: number;
+      finalTrainLoss?: number;
+      finalTestLoss?: number;
+      message?: string;
+    }
   /** a worker crashed (or the run threw) on this attempt; `retry` says whether it goes back on the queue */
   | { kind: 'crash'; id: string; name: string; attempt: number; worker: string; message: string; retry: boolean }
   /** a line worth showing (resumed from step k, a worker joined, ...) */
@@ -75,7 +85,15 @@ export async function partitionFinished(store: Store, configs: RunConfig[]): Pro
   for (const config of configs) {
     const run = await store.getRun(runId(config));
     if (run && isFinished(run.state.status)) {
-      finished.push({ id: run.id, name: run.name, status: run.state.status, step: run.state.step ?? totalSteps(config), totalSteps: totalSteps(config), attempts: 0, message: 'already finished' });
+      finished.push({
+        id: run.id,
+        name: run.name,
+        status: run.state.status,
+        step: run.state.step ?? totalSteps(config),
+        totalSteps: totalSteps(config),
+        attempts: 0,
+        message: 'already finished',
+      });
     } else todo.push(config);
   }
   return { finished, todo };
@@ -88,7 +106,17 @@ export function sweepStatus(runs: SweepRunResult[]): SweepResult['status'] {
 }
 
 export function fromOutcome(o: RunOutcome, attempts: number): SweepRunResult {
-  return { id: o.id, name: o.name, status: o.status, step: o.step, totalSteps: o.totalSteps, attempts, finalTrainLoss: o.finalTrainLoss, finalTestLoss: o.finalTestLoss, message: o.message };
+  return {
+    id: o.id,
+    name: o.name,
+    status: o.status,
+    step: o.step,
+    totalSteps: o.totalSteps,
+    attempts,
+    finalTrainLoss: o.finalTrainLoss,
+    finalTestLoss: o.finalTestLoss,
+    message: o.message,
+  };
 }
 
 // ---- the whole thing, in process (the CLI and the demo call this)
@@ -106,7 +134,10 @@ export interface RunSweepOptions extends Omit<SweepRequest, 'sweep' | 'configs'>
  */
 export async function runSweep(spec: SweepSpec, options: RunSweepOptions): Promise<SweepResult & { manifest: SweepManifest }> {
   const configs = expandSweep(spec);
-  const store = await openStore(options.exec.store, { outageWindowMs: options.store?.outageWindowMs ?? DEFAULT_OUTAGE_WINDOW_MS, statementTimeoutMs: options.store?.statementTimeoutMs });
+  const store = await openStore(options.exec.store, {
+    outageWindowMs: options.store?.outageWindowMs ?? DEFAULT_OUTAGE_WINDOW_MS,
+    statementTimeoutMs: options.store?.statementTimeoutMs,
+  });
   let stored: SweepManifest;
   try {
     ({ stored } = await recordSweep(store, makeManifest(spec, configs)));

@@ -64,13 +64,32 @@ async function runLocal(request: SweepRequest, options: LocalExecutorOptions): P
           const outcome = await proc.run(
             { config, exec, sweep: request.sweep, worker, attempt, store: request.store },
             {
-              onStep: (s) => onEvent?.({ kind: 'step', id, step: s.step, totalSteps: s.totalSteps, trainLoss: s.trainLoss, testLoss: s.testLoss, tokensPerSecond: s.tokensPerSecond }),
+              onStep: (s) =>
+                onEvent?.({
+                  kind: 'step',
+                  id,
+                  step: s.step,
+                  totalSteps: s.totalSteps,
+                  trainLoss: s.trainLoss,
+                  testLoss: s.testLoss,
+                  tokensPerSecond: s.tokensPerSecond,
+                }),
               onNotice: (message) => onEvent?.({ kind: 'notice', message, id }),
             },
           );
           const r = fromOutcome(outcome, attempt);
           results.set(id, r);
-          onEvent?.({ kind: 'end', id, name, status: r.status, step: r.step, totalSteps: r.totalSteps, finalTrainLoss: r.finalTrainLoss, finalTestLoss: r.finalTestLoss, message: r.message });
+          onEvent?.({
+            kind: 'end',
+            id,
+            name,
+            status: r.status,
+            step: r.step,
+            totalSteps: r.totalSteps,
+            finalTrainLoss: r.finalTrainLoss,
+            finalTestLoss: r.finalTestLoss,
+            message: r.message,
+          });
         } catch (err) {
           if (!(err instanceof TrainerCrash || err instanceof TrainerError)) throw err;
           // a run that throws with a hint (bad corpus, spec clash, fenced) fails the same way every time: no retry; a
@@ -121,7 +140,8 @@ async function runLocal(request: SweepRequest, options: LocalExecutorOptions): P
   // runs never started (aborted before their turn) are reported as they stand
   for (const config of request.configs) {
     const id = runId(config);
-    if (!results.has(id)) results.set(id, { id, name: runName(config), status: 'interrupted', step: 0, totalSteps: totalSteps(config), attempts: 0, message: 'not started' });
+    if (!results.has(id))
+      results.set(id, { id, name: runName(config), status: 'interrupted', step: 0, totalSteps: totalSteps(config), attempts: 0, message: 'not started' });
   }
   const runs = request.configs.map((c) => results.get(runId(c))!);
   return { status: sweepStatus(runs), runs, skipped: finished.length };

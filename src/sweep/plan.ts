@@ -104,7 +104,19 @@ export async function planSweep(spec: SweepSpec, configs: RunConfig[], options: 
     const fpt = flopsPerToken(g).kaplan;
     const steps = totalSteps(config);
     const tokens = steps * config.batch * config.context;
-    runs.push({ id: runId(config), name: runName(config), config, steps, evals: evalSteps(config).length, tokens, vocab, paramsKaplan: counts.kaplan, paramsTotal: counts.total, flopsPerToken: fpt, flops: tokens * fpt });
+    runs.push({
+      id: runId(config),
+      name: runName(config),
+      config,
+      steps,
+      evals: evalSteps(config).length,
+      tokens,
+      vocab,
+      paramsKaplan: counts.kaplan,
+      paramsTotal: counts.total,
+      flopsPerToken: fpt,
+      flops: tokens * fpt,
+    });
   }
   const workers = Math.max(1, options.workers ?? 1);
   const plan: SweepPlan = {
@@ -134,7 +146,11 @@ export async function planSweep(spec: SweepSpec, configs: RunConfig[], options: 
     const key = `${shape.nLayer}/${shape.dModel}/${shape.nHead}/${r.vocab}/${r.config.context}/${micro}`;
     let s = timed.get(key);
     if (s === undefined) {
-      s = timeTrainingSteps(r.config, r.vocab, kernels, { steps: options.probeSteps ?? 2, maxSeconds: options.probeSeconds ?? 3, cpuTime: options.threads === 1 }).secondsPerMicroStep;
+      s = timeTrainingSteps(r.config, r.vocab, kernels, {
+        steps: options.probeSteps ?? 2,
+        maxSeconds: options.probeSeconds ?? 3,
+        cpuTime: options.threads === 1,
+      }).secondsPerMicroStep;
       timed.set(key, s);
       plan.probes.push({ label: `${modelName(r.config)} (V ${r.vocab}, T ${r.config.context}) micro ${micro}`, secondsPerMicroStep: s });
     }
@@ -168,13 +184,19 @@ function envelopeLines(runs: readonly PlannedRun[]): string[] {
   const sorted = (xs: Set<number>) => [...xs].sort((a, b) => a - b);
   const modelWidth = maxOf(all.map((g) => g.model.length));
   const batchWidth = maxOf(all.map((g) => String(g.batch).length));
-  const lrText = (g: (typeof all)[number]) => sorted(g.lrs).map((x) => formatSig(x, { small: Infinity, shortExponent: true })).join(' ');
+  const lrText = (g: (typeof all)[number]) =>
+    sorted(g.lrs)
+      .map((x) => formatSig(x, { small: Infinity, shortExponent: true }))
+      .join(' ');
   const lrWidth = maxOf(all.map((g) => lrText(g).length));
   return [
     `LRs and seeds per model and batch size (a scan takes the best LR per batch size and seed; seeds are replicas):`,
     ...all
       .sort((a, b) => (a.model === b.model ? a.batch - b.batch : a.model < b.model ? -1 : 1))
-      .map((g) => `  ${g.model.padEnd(modelWidth)}  batch ${String(g.batch).padStart(batchWidth)}: ${g.lrs.size} LR${g.lrs.size > 1 ? 's' : ' '} ${lrText(g).padEnd(lrWidth)}  x  ${g.seeds.size} seed${g.seeds.size > 1 ? 's' : ' '} ${sorted(g.seeds).join(' ')}  (${g.runs} runs)`),
+      .map(
+        (g) =>
+          `  ${g.model.padEnd(modelWidth)}  batch ${String(g.batch).padStart(batchWidth)}: ${g.lrs.size} LR${g.lrs.size > 1 ? 's' : ' '} ${lrText(g).padEnd(lrWidth)}  x  ${g.seeds.size} seed${g.seeds.size > 1 ? 's' : ' '} ${sorted(g.seeds).join(' ')}  (${g.runs} runs)`,
+      ),
   ];
 }
 
@@ -204,7 +226,9 @@ export function formatPlan(plan: SweepPlan, state: Map<string, string> = new Map
   if (plan.estimatedSeconds !== undefined) {
     const todo = plan.runs.filter((r) => !['done', 'diverged'].includes(state.get(r.id) ?? ''));
     const left = todo.reduce((a, r) => a + (r.estimatedSeconds ?? 0), 0) / plan.workers;
-    out.push(`estimated time: ${formatDuration(plan.estimatedSeconds)} on ${plan.workers} worker(s)${todo.length < plan.runs.length ? `, ${formatDuration(left)} for the ${todo.length} runs not finished` : ''} (from the probe${plan.cpuTimed ? "'s CPU time, so for cores no other job uses" : ''}; evaluation and data preparation not counted)`);
+    out.push(
+      `estimated time: ${formatDuration(plan.estimatedSeconds)} on ${plan.workers} worker(s)${todo.length < plan.runs.length ? `, ${formatDuration(left)} for the ${todo.length} runs not finished` : ''} (from the probe${plan.cpuTimed ? "'s CPU time, so for cores no other job uses" : ''}; evaluation and data preparation not counted)`,
+    );
   } else out.push(`estimated time: not probed (${plan.notProbed ?? 'no probe'}), so unknown`);
   return out.join('\n');
 }

@@ -8,14 +8,27 @@ import { DEFAULT_OUTAGE_WINDOW_MS, OutageTracker, formatOutage, isTransient, wit
 import { runId, runName, totalSteps, type ExecOptions, type RunConfig } from '../train/config.ts';
 import { redactUrl } from '../util/redact.ts';
 import { TrainerCrash, TrainerError, TrainerProcess, type StoreTimeouts } from './trainer-process.ts';
-import { isFinished, partitionFinished, sweepStatus, type Executor, type SweepEvent, type SweepRequest, type SweepResult, type SweepRunResult } from './executor.ts';
+import {
+  isFinished,
+  partitionFinished,
+  sweepStatus,
+  type Executor,
+  type SweepEvent,
+  type SweepRequest,
+  type SweepResult,
+  type SweepRunResult,
+} from './executor.ts';
 
 export const DEFAULT_QUEUE_NAME = 'scaling-lab';
 
 /** A queue that cannot be used (bad URL, unreachable Redis), with what to do about it. */
 export class QueueError extends Error {
   override name = 'QueueError';
-  constructor(message: string, readonly hint: string, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    readonly hint: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
   }
 }
@@ -58,7 +71,11 @@ export async function connectQueue(url: string, timeoutMs = 3000, role: 'worker'
       new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs + 500).unref()),
     ]);
   } catch (err) {
-    throw new QueueError(`cannot reach the queue ${redactUrl(url)}: ${(err as Error).message}`, 'start Redis there, or fix the host and port in --queue redis://host:port', { cause: err });
+    throw new QueueError(
+      `cannot reach the queue ${redactUrl(url)}: ${(err as Error).message}`,
+      'start Redis there, or fix the host and port in --queue redis://host:port',
+      { cause: err },
+    );
   } finally {
     probe.disconnect();
   }
@@ -100,10 +117,12 @@ async function runQueued(request: SweepRequest, options: QueueExecutorOptions): 
   // an outage of either service is waited out, and reported as one line when it ends
   const report = (o: Parameters<typeof formatOutage>[0]) => onEvent?.({ kind: 'notice', message: formatOutage(o) });
   const connection = await connectQueue(options.url);
-  const store = await openStore(exec.store, { outageWindowMs: windowMs, statementTimeoutMs: request.store?.statementTimeoutMs, onOutage: report }).catch(async (err) => {
-    connection.disconnect();
-    throw err;
-  });
+  const store = await openStore(exec.store, { outageWindowMs: windowMs, statementTimeoutMs: request.store?.statementTimeoutMs, onOutage: report }).catch(
+    async (err) => {
+      connection.disconnect();
+      throw err;
+    },
+  );
   const queueOutage = new OutageTracker(`queue ${redactUrl(options.url)}`, report);
   const q = <T>(fn: () => Promise<T>) => withRetry(fn, { windowMs, tracker: queueOutage, signal });
   const queue = new Queue<JobData, JobResult>(options.queueName ?? DEFAULT_QUEUE_NAME, { connection });
@@ -126,7 +145,11 @@ async function runQueued(request: SweepRequest, options: QueueExecutorOptions): 
         await q(() => job.remove());
         await q(() => add(queue, config, request, retries, options));
       } else if (!job) await q(() => add(queue, config, request, retries, options));
-      onEvent?.({ kind: 'notice', id, message: `${id}: ${state === undefined ? 'queued' : state === 'failed' ? 'failed before; queued again' : state === 'completed' ? 'queued again' : `already ${state} in the queue`}` });
+      onEvent?.({
+        kind: 'notice',
+        id,
+        message: `${id}: ${state === undefined ? 'queued' : state === 'failed' ? 'failed before; queued again' : state === 'completed' ? 'queued again' : `already ${state} in the queue`}`,
+      });
     }
 
     // ---- watch the store (and the queue for runs that failed for good) until every run is finished
@@ -155,31 +178,57 @@ async function runQueued(request: SweepRequest, options: QueueExecutorOptions): 
         if (st && (isFinished(st.status) || st.status === 'failed')) {
           const rows = await store.readMetrics(id);
           result = {
-            id, name, status: st.status, step: st.step ?? rows.at(-1)?.step ?? 0, totalSteps: steps, attempts: Math.max(st.attempt ?? 1, mostAttempts.get(id) ?? 1),
-            finalTrainLoss: rows.at(-1)?.trainLoss, finalTestLoss: rows.findLast((r) => r.testLoss !== undefined)?.testLoss, message: st.message,
+            id,
+            name,
+            status: st.status,
+            step: st.step ?? rows.at(-1)?.step ?? 0,
+            totalSteps: steps,
+            attempts: Math.max(st.attempt ?? 1, mostAttempts.get(id) ?? 1),
+            finalTrainLoss: rows.at(-1)?.trainLoss,
+            finalTestLoss: rows.findLast((r) => r.testLoss !== undefined)?.testLoss,
+            message: st.message,
           };
         } else {
           const job = await q(() => queue.getJob(id));
           if (job && (await q(() => job.getState())) === 'failed') {
             const tries = job.attemptsMade + (job.stalledCounter ?? 0);
             const message = `job failed after ${tries} attempt(s): ${job.failedReason}`;
-            if (run) await store.setStatus(id, 'failed', { message, attempt: tries }).catch((err: unknown) => {
-              if (!isMoot(err)) throw err;
-            });
+            if (run)
+              await store.setStatus(id, 'failed', { message, attempt: tries }).catch((err: unknown) => {
+                if (!isMoot(err)) throw err;
+              });
             result = { id, name, status: 'failed', step: st?.step ?? 0, totalSteps: steps, attempts: tries, message };
           }
         }
         if (result) {
           pending.delete(id);
           results.set(id, result);
-          onEvent?.({ kind: 'end', id, name, status: result.status, step: result.step, totalSteps: steps, finalTrainLoss: result.finalTrainLoss, finalTestLoss: result.finalTestLoss, message: result.message });
+          onEvent?.({
+            kind: 'end',
+            id,
+            name,
+            status: result.status,
+            step: result.step,
+            totalSteps: steps,
+            finalTrainLoss: result.finalTrainLoss,
+            finalTestLoss: result.finalTestLoss,
+            message: result.message,
+          });
         }
       }
       if (pending.size > 0) await sleep(options.pollMs ?? 500, signal);
     }
     for (const id of pending) {
       const c = byId.get(id)!;
-      results.set(id, { id, name: runName(c), status: 'interrupted', step: seen.get(id)?.step ?? 0, totalSteps: totalSteps(c), attempts: 0, message: 'stopped watching; the job stays in the queue' });
+      results.set(id, {
+        id,
+        name: runName(c),
+        status: 'interrupted',
+        step: seen.get(id)?.step ?? 0,
+        totalSteps: totalSteps(c),
+        attempts: 0,
+        message: 'stopped watching; the job stays in the queue',
+      });
     }
     const runs = request.configs.map((c) => results.get(runId(c))!);
     return { status: sweepStatus(runs), runs, skipped: finished.length };
@@ -192,13 +241,17 @@ async function runQueued(request: SweepRequest, options: QueueExecutorOptions): 
 
 function add(queue: Queue<JobData, JobResult>, config: RunConfig, request: SweepRequest, retries: number, options: QueueExecutorOptions) {
   const id = runId(config);
-  return queue.add(runName(config), { config, sweep: request.sweep, checkpointEvery: request.exec.checkpointEvery }, {
-    jobId: id,
-    attempts: retries + 1,
-    backoff: { type: 'exponential', delay: options.backoffMs ?? 1000 },
-    removeOnComplete: true,
-    removeOnFail: false,
-  });
+  return queue.add(
+    runName(config),
+    { config, sweep: request.sweep, checkpointEvery: request.exec.checkpointEvery },
+    {
+      jobId: id,
+      attempts: retries + 1,
+      backoff: { type: 'exponential', delay: options.backoffMs ?? 1000 },
+      removeOnComplete: true,
+      removeOnFail: false,
+    },
+  );
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -247,7 +300,11 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<void>
   const windowMs = options.store?.outageWindowMs ?? DEFAULT_OUTAGE_WINDOW_MS;
   const report = (o: Parameters<typeof formatOutage>[0]) => onEvent?.({ kind: 'notice', message: formatOutage(o) });
   const connection = await connectQueue(options.url, 3000, 'worker');
-  const store = await openStore(options.exec.store, { outageWindowMs: windowMs, statementTimeoutMs: options.store?.statementTimeoutMs, onOutage: report }).catch(async (err) => {
+  const store = await openStore(options.exec.store, {
+    outageWindowMs: windowMs,
+    statementTimeoutMs: options.store?.statementTimeoutMs,
+    onOutage: report,
+  }).catch(async (err) => {
     connection.disconnect();
     throw err;
   });
@@ -297,7 +354,16 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<void>
       const running = proc.run(
         { config, sweep, worker: me, attempt, exec: { ...options.exec, checkpointEvery }, store: options.store },
         {
-          onStep: (s) => onEvent?.({ kind: 'step', id, step: s.step, totalSteps: s.totalSteps, trainLoss: s.trainLoss, testLoss: s.testLoss, tokensPerSecond: s.tokensPerSecond }),
+          onStep: (s) =>
+            onEvent?.({
+              kind: 'step',
+              id,
+              step: s.step,
+              totalSteps: s.totalSteps,
+              trainLoss: s.trainLoss,
+              testLoss: s.testLoss,
+              tokensPerSecond: s.tokensPerSecond,
+            }),
           onNotice: (message) => onEvent?.({ kind: 'notice', message, id }),
         },
       );
@@ -309,10 +375,28 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<void>
       if (outcome.status === 'interrupted') {
         // shutting down: hand the job back without spending an attempt; the next worker resumes from the checkpoint
         await withRetry(() => job.moveToWait(token), { windowMs, tracker: queueOutage });
-        onEvent?.({ kind: 'end', id, name, status: 'interrupted', step: outcome.step, totalSteps: outcome.totalSteps, message: 'checkpointed; job back in the queue' });
+        onEvent?.({
+          kind: 'end',
+          id,
+          name,
+          status: 'interrupted',
+          step: outcome.step,
+          totalSteps: outcome.totalSteps,
+          message: 'checkpointed; job back in the queue',
+        });
         throw new WaitingError();
       }
-      onEvent?.({ kind: 'end', id, name, status: outcome.status, step: outcome.step, totalSteps: outcome.totalSteps, finalTrainLoss: outcome.finalTrainLoss, finalTestLoss: outcome.finalTestLoss, message: outcome.message });
+      onEvent?.({
+        kind: 'end',
+        id,
+        name,
+        status: outcome.status,
+        step: outcome.step,
+        totalSteps: outcome.totalSteps,
+        finalTrainLoss: outcome.finalTrainLoss,
+        finalTestLoss: outcome.finalTestLoss,
+        message: outcome.message,
+      });
       return { status: outcome.status, step: outcome.step, finalTrainLoss: outcome.finalTrainLoss, finalTestLoss: outcome.finalTestLoss };
     } catch (err) {
       active.delete(proc);
@@ -368,7 +452,12 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<void>
     for (const [id, h] of held) {
       const stuckMs = h.proc.storeBusySince === undefined ? 0 : Date.now() - h.proc.storeBusySince;
       if (stuckMs >= lockDuration) {
-        if (!h.skipping) onEvent?.({ kind: 'notice', id, message: `${id}: the store has not answered for ${(stuckMs / 1000).toFixed(0)} s; not renewing the job lock, so another worker can take the run over` });
+        if (!h.skipping)
+          onEvent?.({
+            kind: 'notice',
+            id,
+            message: `${id}: the store has not answered for ${(stuckMs / 1000).toFixed(0)} s; not renewing the job lock, so another worker can take the run over`,
+          });
         h.skipping = true;
         continue;
       }
@@ -394,7 +483,10 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<void>
     void renewLocks().finally(() => (renewing = false));
   }, lockDuration / 2);
 
-  onEvent?.({ kind: 'notice', message: `worker ${me} taking jobs from ${redactUrl(options.url)} (queue ${options.queueName ?? DEFAULT_QUEUE_NAME}), store ${store.location}` });
+  onEvent?.({
+    kind: 'notice',
+    message: `worker ${me} taking jobs from ${redactUrl(options.url)} (queue ${options.queueName ?? DEFAULT_QUEUE_NAME}), store ${store.location}`,
+  });
 
   await new Promise<void>((resolve) => {
     if (options.signal?.aborted) resolve();

@@ -12,7 +12,10 @@ import type { SweepManifest as StoredManifest } from '../store/store.ts';
 /** A spec that cannot be expanded or run, with what to do about it (main.ts prints the hint). */
 export class SweepSpecError extends Error {
   override name = 'SweepSpecError';
-  constructor(message: string, readonly hint: string) {
+  constructor(
+    message: string,
+    readonly hint: string,
+  ) {
     super(message);
   }
 }
@@ -63,7 +66,10 @@ const SweepSpecSchema = z
     base: z.record(z.string(), z.unknown()).default({}),
     axes: z.record(z.string(), z.array(z.unknown())).default({}),
     runs: z.array(z.record(z.string(), z.unknown())).default([]),
-    couple: z.object({ microBatch: MicroBatchRule.optional(), lr: z.union([LrRule, z.array(LrRule).min(1)]).optional() }).strict().default({}),
+    couple: z
+      .object({ microBatch: MicroBatchRule.optional(), lr: z.union([LrRule, z.array(LrRule).min(1)]).optional() })
+      .strict()
+      .default({}),
   })
   .strict();
 
@@ -94,7 +100,8 @@ export function parseSweepSpec(input: unknown, source = 'sweep spec'): SweepSpec
       const list = kind === 'axis' ? (value as unknown[]) : [value];
       list.forEach((v, i) => {
         const r = field.safeParse(v);
-        if (!r.success) problems.push(`${where}.${key}${kind === 'axis' ? `[${i}]` : ''}: ${r.error.issues.map((x) => x.message).join('; ')} (got ${JSON.stringify(v)})`);
+        if (!r.success)
+          problems.push(`${where}.${key}${kind === 'axis' ? `[${i}]` : ''}: ${r.error.issues.map((x) => x.message).join('; ')} (got ${JSON.stringify(v)})`);
       });
     }
   };
@@ -104,12 +111,17 @@ export function parseSweepSpec(input: unknown, source = 'sweep spec'): SweepSpec
   for (const [key, values] of Object.entries(spec.axes)) {
     if (values.length === 0) problems.push(`axes.${key}: no values, so the grid is empty; give at least one value or remove the axis`);
   }
-  if (spec.couple.lr && 'lr' in spec.axes) problems.push("couple.lr: both an lr axis and an lr rule; use one (couple.lr.scan crosses LR multipliers with the rule)");
+  if (spec.couple.lr && 'lr' in spec.axes)
+    problems.push('couple.lr: both an lr axis and an lr rule; use one (couple.lr.scan crosses LR multipliers with the rule)');
   lrRules(spec).forEach((rule, i) => {
     const at = Array.isArray(spec.couple.lr) ? `couple.lr[${i}].where` : 'couple.lr.where';
     if (rule.where) checkFields(at, rule.where, 'key');
   });
-  if (problems.length) throw new SweepSpecError(`invalid ${source}:\n  ${problems.join('\n  ')}`, 'axes and base keys are run config keys (see `scaling-lab train --help`, camelCase)');
+  if (problems.length)
+    throw new SweepSpecError(
+      `invalid ${source}:\n  ${problems.join('\n  ')}`,
+      'axes and base keys are run config keys (see `scaling-lab train --help`, camelCase)',
+    );
   return spec;
 }
 
@@ -216,7 +228,10 @@ export function expandSweep(spec: SweepSpec): RunConfig[] {
  */
 export function sweepHash(spec: SweepSpec, configs: RunConfig[] = expandSweep(spec)): string {
   const ids = configs.map(runId).sort();
-  return createHash('sha256').update(JSON.stringify({ name: spec.name, purpose: spec.purpose, ids })).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(JSON.stringify({ name: spec.name, purpose: spec.purpose, ids }))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 // ---- the sweep's record in the store (store/manifest.ts keeps it; executor.ts recordSweep checks it)

@@ -40,7 +40,11 @@ export type FromChild =
 /** The child died (killed, out of memory, a native crash) while it held a run. */
 export class TrainerCrash extends Error {
   override name = 'TrainerCrash';
-  constructor(message: string, readonly exitCode: number | null, readonly signal: NodeJS.Signals | null) {
+  constructor(
+    message: string,
+    readonly exitCode: number | null,
+    readonly signal: NodeJS.Signals | null,
+  ) {
     super(message);
   }
 }

@@ -83,7 +83,15 @@ async function runJob(job: RunJob): Promise<void> {
         const now = performance.now();
         if (now - lastSent < 100 && s.testLoss === undefined && s.step !== s.totalSteps && s.row?.testLoss === undefined) return;
         lastSent = now;
-        send({ type: 'step', id: runId(c), step: s.step, totalSteps: s.totalSteps, trainLoss: s.trainLoss, testLoss: s.row?.testLoss, tokensPerSecond: s.tokensPerSecond });
+        send({
+          type: 'step',
+          id: runId(c),
+          step: s.step,
+          totalSteps: s.totalSteps,
+          trainLoss: s.trainLoss,
+          testLoss: s.row?.testLoss,
+          tokensPerSecond: s.tokensPerSecond,
+        });
       },
     });
     send({ type: 'outcome', outcome });

@@ -34,7 +34,10 @@ export interface Checkpoint extends CheckpointHeader {
 
 export class CheckpointError extends Error {
   override name = 'CheckpointError';
-  constructor(message: string, readonly hint: string) {
+  constructor(
+    message: string,
+    readonly hint: string,
+  ) {
     super(message);
   }
 }
@@ -100,10 +103,13 @@ export function decodeCheckpoint(bytes: Uint8Array, source: string): Checkpoint 
     throw new CheckpointError(`${source}: the header is not valid JSON`, hint);
   }
   const wellFormed =
-    typeof header === 'object' && header !== null &&
+    typeof header === 'object' &&
+    header !== null &&
     typeof header.runId === 'string' &&
-    Number.isSafeInteger(header.step) && header.step >= 0 &&
-    typeof header.state === 'object' && header.state !== null &&
+    Number.isSafeInteger(header.step) &&
+    header.step >= 0 &&
+    typeof header.state === 'object' &&
+    header.state !== null &&
     Array.isArray(header.tensors) &&
     header.tensors.every((t) => typeof t?.name === 'string' && Number.isSafeInteger(t.length) && t.length >= 0);
   if (!wellFormed) throw new CheckpointError(`${source}: the header lacks runId, step, state or a valid tensor table`, hint);
@@ -150,7 +156,10 @@ export function verifyCheckpoint(ckpt: Checkpoint, expect: CheckpointExpectation
   for (const [name, length] of Object.entries(expect.tensors)) {
     const t = ckpt.tensors[name];
     if (t === undefined) {
-      throw new CheckpointError(`${source} has no '${name}' tensor (it holds: ${Object.keys(ckpt.tensors).join(', ') || 'none'})`, `it is incomplete; ${restart}`);
+      throw new CheckpointError(
+        `${source} has no '${name}' tensor (it holds: ${Object.keys(ckpt.tensors).join(', ') || 'none'})`,
+        `it is incomplete; ${restart}`,
+      );
     }
     if (t.length !== length) {
       throw new CheckpointError(
@@ -162,7 +171,10 @@ export function verifyCheckpoint(ckpt: Checkpoint, expect: CheckpointExpectation
   for (const [key, type] of Object.entries(expect.state ?? {})) {
     const value = ckpt.state[key];
     if (typeof value !== type || value === null) {
-      throw new CheckpointError(`${source}: state '${key}' is ${JSON.stringify(value) ?? 'missing'}, expected ${type === 'object' ? 'an' : 'a'} ${type}`, `it is incomplete; ${restart}`);
+      throw new CheckpointError(
+        `${source}: state '${key}' is ${JSON.stringify(value) ?? 'missing'}, expected ${type === 'object' ? 'an' : 'a'} ${type}`,
+        `it is incomplete; ${restart}`,
+      );
     }
   }
 }
@@ -191,11 +203,15 @@ const showKernels = (k: KernelsInfo) => (k.isa === undefined ? k.backend : `${k.
 export function kernelsChange(saved: unknown, now: KernelsInfo): string | undefined {
   const s = saved as Partial<KernelsInfo> | undefined;
   if (typeof s !== 'object' || s === null || typeof s.backend !== 'string') {
-    return `the checkpoint does not record which kernels wrote it (an older scaling-lab); if they were not ${showKernels(now)}, ` +
-      'the resumed steps will not be bit-identical to an uninterrupted run';
+    return (
+      `the checkpoint does not record which kernels wrote it (an older scaling-lab); if they were not ${showKernels(now)}, ` +
+      'the resumed steps will not be bit-identical to an uninterrupted run'
+    );
   }
   if (s.backend === now.backend && s.isa === now.isa) return undefined;
-  return `the checkpoint was written by ${showKernels(s as KernelsInfo)} kernels and this resume uses ${showKernels(now)}: ` +
+  return (
+    `the checkpoint was written by ${showKernels(s as KernelsInfo)} kernels and this resume uses ${showKernels(now)}: ` +
     'the resumed steps will not be bit-identical to an uninterrupted run (still a valid run; for an exact repeat, ' +
-    `resume with --backend ${s.backend} on a machine that has those kernels, or restart from step 0)`;
+    `resume with --backend ${s.backend} on a machine that has those kernels, or restart from step 0)`
+  );
 }

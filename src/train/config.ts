@@ -30,7 +30,9 @@ export const RunConfigSchema = z
     testFraction: z.number().gt(0).lt(1).default(0.1).describe('fraction of documents held out for test loss'),
     // optional, and left out at their defaults (parseRunConfig): a config without them hashes (and so ids) as before
     textField: z.string().min(1).optional().describe("for .jsonl corpora: the field that holds each document's text (default text)"),
-    chunkChars: int(0).optional().describe(`cut documents longer than this into sections before the split (default ${DEFAULT_CHUNK_CHARS}; 0 = whole documents)`),
+    chunkChars: int(0)
+      .optional()
+      .describe(`cut documents longer than this into sections before the split (default ${DEFAULT_CHUNK_CHARS}; 0 = whole documents)`),
     // ---- batch and budget
     batch: int(1).default(32).describe('sequences per optimiser step'),
     microBatch: int(1).optional().describe('sequences per forward/backward (default: the batch size); must divide it'),
@@ -54,8 +56,14 @@ export const RunConfigSchema = z
     evalSchedule: z
       .enum(['interval', 'log'])
       .optional()
-      .describe("when to evaluate test loss: 'interval' (default; every --eval-interval steps) or 'log' (--evals log-spaced steps from 1 to the last, so runs of any batch size at one token budget get as many; for scans)"),
-    evals: int(2).optional().describe(`log schedule: number of evaluations (default ${DEFAULT_LOG_EVALS}; all steps when the run is shorter), always including the first and last step`),
+      .describe(
+        "when to evaluate test loss: 'interval' (default; every --eval-interval steps) or 'log' (--evals log-spaced steps from 1 to the last, so runs of any batch size at one token budget get as many; for scans)",
+      ),
+    evals: int(2)
+      .optional()
+      .describe(
+        `log schedule: number of evaluations (default ${DEFAULT_LOG_EVALS}; all steps when the run is shorter), always including the first and last step`,
+      ),
     evalWindows: int(1).default(64).describe('fixed test windows per evaluation'),
     noiseInterval: int(0).default(1).describe('steps between noise-scale measurements (0 = off; needs >= 2 micro-batches)'),
     noiseBeta: z.number().min(0).lt(1).default(0.99).describe('EMA beta of the noise-scale estimates'),
@@ -81,7 +89,10 @@ export interface ExecOptions {
 /** Error for a config that cannot run, with what to do about it. */
 export class ConfigError extends Error {
   override name = 'ConfigError';
-  constructor(message: string, readonly hint: string) {
+  constructor(
+    message: string,
+    readonly hint: string,
+  ) {
     super(message);
   }
 }
@@ -96,18 +107,30 @@ export function parseRunConfig(input: unknown): RunConfig {
   const c = parsed.data;
   const explicit = [c.nLayer, c.dModel, c.nHead].filter((v) => v !== undefined).length;
   if (c.depth === undefined && explicit === 0) throw new ConfigError('no model size given', 'pass --depth D, or --n-layer, --d-model and --n-head');
-  if (c.depth !== undefined && explicit > 0) throw new ConfigError('both --depth and an explicit shape given', 'pass either --depth or --n-layer/--d-model/--n-head');
-  if (c.depth === undefined && explicit !== 3) throw new ConfigError('an explicit shape needs all of --n-layer, --d-model and --n-head', 'add the missing ones, or use --depth');
+  if (c.depth !== undefined && explicit > 0)
+    throw new ConfigError('both --depth and an explicit shape given', 'pass either --depth or --n-layer/--d-model/--n-head');
+  if (c.depth === undefined && explicit !== 3)
+    throw new ConfigError('an explicit shape needs all of --n-layer, --d-model and --n-head', 'add the missing ones, or use --depth');
   if ((c.tokens === undefined) === (c.steps === undefined)) throw new ConfigError('give exactly one budget', 'pass --tokens N or --steps N');
   const micro = c.microBatch ?? c.batch;
-  if (c.batch % micro !== 0) throw new ConfigError(`micro-batch ${micro} does not divide batch size ${c.batch}`, `choose a micro-batch that divides ${c.batch}`);
-  if (c.evals !== undefined && c.evalSchedule !== 'log') throw new ConfigError(`--evals ${c.evals} is for the log eval schedule`, 'add --eval-schedule log, or use --eval-interval for evaluations every N steps');
+  if (c.batch % micro !== 0)
+    throw new ConfigError(`micro-batch ${micro} does not divide batch size ${c.batch}`, `choose a micro-batch that divides ${c.batch}`);
+  if (c.evals !== undefined && c.evalSchedule !== 'log')
+    throw new ConfigError(`--evals ${c.evals} is for the log eval schedule`, 'add --eval-schedule log, or use --eval-interval for evaluations every N steps');
   if (c.tokens !== undefined && c.tokens < c.batch * c.context) {
-    throw new ConfigError(`token budget ${c.tokens} is smaller than one step (${c.batch} x ${c.context} = ${c.batch * c.context} tokens)`, 'raise --tokens or lower --batch/--context');
+    throw new ConfigError(
+      `token budget ${c.tokens} is smaller than one step (${c.batch} x ${c.context} = ${c.batch * c.context} tokens)`,
+      'raise --tokens or lower --batch/--context',
+    );
   }
   // the data defaults are left out rather than written in, so giving them explicitly is the same run as not
   const { textField, chunkChars, ...rest } = c;
-  return { ...rest, ...(textField !== undefined && textField !== 'text' && { textField }), ...(chunkChars !== undefined && chunkChars !== DEFAULT_CHUNK_CHARS && { chunkChars }), microBatch: micro };
+  return {
+    ...rest,
+    ...(textField !== undefined && textField !== 'text' && { textField }),
+    ...(chunkChars !== undefined && chunkChars !== DEFAULT_CHUNK_CHARS && { chunkChars }),
+    microBatch: micro,
+  };
 }
 
 /** Model shape the config asks for (vocab comes from the tokenizer). */

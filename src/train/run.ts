@@ -122,7 +122,15 @@ export async function trainRun(config: RunConfig, exec: ExecOptions, store: Stor
     schedule: config.schedule,
     data: `${dataset.key.corpus}/${dataset.tokenizer.name}`,
   });
-  const outcome = (status: RunOutcome['status'], step: number, extra: Partial<RunOutcome> = {}): RunOutcome => ({ id, name, status, step, totalSteps: steps, stepsTrained: 0, ...extra });
+  const outcome = (status: RunOutcome['status'], step: number, extra: Partial<RunOutcome> = {}): RunOutcome => ({
+    id,
+    name,
+    status,
+    step,
+    totalSteps: steps,
+    stepsTrained: 0,
+    ...extra,
+  });
   const alreadyFinished = async (status: RunStatus) => {
     const rows = await store.readMetrics(id);
     const last = rows.at(-1);
@@ -144,7 +152,11 @@ export async function trainRun(config: RunConfig, exec: ExecOptions, store: Stor
   const me = `${hostname()}:${process.pid}`;
   let lease: RunLease;
   try {
-    lease = await store.acquireRun(id, hooks.worker !== undefined ? `worker ${hooks.worker} (trainer ${me})` : `train ${me}`, { takeOver: hooks.takeOver, leaseMs: hooks.leaseMs, reopen });
+    lease = await store.acquireRun(id, hooks.worker !== undefined ? `worker ${hooks.worker} (trainer ${me})` : `train ${me}`, {
+      takeOver: hooks.takeOver,
+      leaseMs: hooks.leaseMs,
+      reopen,
+    });
   } catch (err) {
     // finished by another process since we looked
     if (err instanceof StoreError && err.code === 'finished') return alreadyFinished((await store.getRun(id))?.state.status ?? 'done');
@@ -173,10 +185,16 @@ export async function trainRun(config: RunConfig, exec: ExecOptions, store: Stor
       const source = `the checkpoint of run ${id} in the ${store.kind} store ${store.location}`;
       const c = decodeCheckpoint(ckpt.bytes, source);
       const n = gpt.params.length;
-      verifyCheckpoint(c, { runId: id, step: ckpt.step, tensors: { params: n, m: n, v: n }, state: { t: 'number', wallMs: 'number', noise: 'object' } }, source);
+      verifyCheckpoint(
+        c,
+        { runId: id, step: ckpt.step, tensors: { params: n, m: n, v: n }, state: { t: 'number', wallMs: 'number', noise: 'object' } },
+        source,
+      );
       const mismatch = rowsMismatch(await store.readMetrics(id), rowSteps(ckpt.step));
       if (mismatch !== undefined) {
-        hooks.onNotice?.(`warning: ${id}: its metric rows do not match its checkpoint at step ${ckpt.step} (${mismatch}); restarting the run from step 0 (the rows are recomputed, bit for bit)`);
+        hooks.onNotice?.(
+          `warning: ${id}: its metric rows do not match its checkpoint at step ${ckpt.step} (${mismatch}); restarting the run from step 0 (the rows are recomputed, bit for bit)`,
+        );
       } else {
         const changed = kernelsChange(c.state.kernels, kernelsNow);
         if (changed !== undefined) hooks.onNotice?.(`${id}: ${changed}`);
@@ -203,13 +221,25 @@ export async function trainRun(config: RunConfig, exec: ExecOptions, store: Stor
     };
 
     // ---- the loop
-    const schedule = { kind: config.schedule, lr: config.lr, warmupSteps: config.warmupSteps, minLrRatio: config.minLrRatio, decayFraction: config.decayFraction };
+    const schedule = {
+      kind: config.schedule,
+      lr: config.lr,
+      warmupSteps: config.warmupSteps,
+      minLrRatio: config.minLrRatio,
+      decayFraction: config.decayFraction,
+    };
     const sampler = new BatchSampler(dataset.train, micro, T, config.seed);
-    const microBatches: Batch[] = Array.from({ length: nMicro }, () => ({ B: micro, T, inputs: new Int32Array(micro * T), targets: new Int32Array(micro * T) }));
+    const microBatches: Batch[] = Array.from({ length: nMicro }, () => ({
+      B: micro,
+      T,
+      inputs: new Int32Array(micro * T),
+      targets: new Int32Array(micro * T),
+    }));
     const evalSet = evalBatches(dataset.test, micro, T, config.evalWindows);
     const evalAt = new Set(evalSteps(config));
     const evaluate = () => {
-      let sum = 0, n = 0;
+      let sum = 0,
+        n = 0;
       for (const b of evalSet) {
         sum += gpt.evaluate(b.inputs, b.targets, b.B, b.T) * b.B;
         n += b.B;
@@ -254,7 +284,15 @@ export async function trainRun(config: RunConfig, exec: ExecOptions, store: Stor
       const r = trainStep(gpt, optimizer, microBatches, micro, T, { lr, clip: config.gradClip });
       trainLoss = r.loss;
       const wallMs = wallMsBefore + (performance.now() - started);
-      const row: MetricRow = { step, tokens: step * config.batch * T, flops: step * config.batch * T * flopsPerToken, trainLoss, lr, gradNorm: r.gradNorm, wallMs };
+      const row: MetricRow = {
+        step,
+        tokens: step * config.batch * T,
+        flops: step * config.batch * T * flopsPerToken,
+        trainLoss,
+        lr,
+        gradNorm: r.gradNorm,
+        wallMs,
+      };
 
       // McCandlish et al. 2018 App. A.1: B_small = one micro-batch, B_big = the accumulated batch. The row keeps
       // this step's raw unbiased |G|^2 and tr(Sigma) (analysis averages them over a loss bin: a ratio of means, with
@@ -339,7 +377,12 @@ function rowsMismatch(rows: readonly MetricRow[], expected: readonly number[]): 
  * row is there. Diverged: the row of the step it diverged at shows the loss that ended it, and the rows before are there.
  */
 async function finishedStatusProblem(
-  store: Store, id: string, run: StoredRun, steps: number, divergeLoss: number, rowSteps: (upTo: number) => number[],
+  store: Store,
+  id: string,
+  run: StoredRun,
+  steps: number,
+  divergeLoss: number,
+  rowSteps: (upTo: number) => number[],
 ): Promise<string | undefined> {
   const rows = await store.readMetrics(id);
   if (run.state.status === 'done') {
@@ -352,7 +395,10 @@ async function finishedStatusProblem(
   const at = run.state.step ?? rows.at(-1)?.step ?? 0;
   const last = rows.find((r) => r.step === at);
   if (last === undefined || (Number.isFinite(last.trainLoss) && last.trainLoss <= divergeLoss)) return `no row at step ${at} shows a diverged loss`;
-  const mismatch = rowsMismatch(rows.filter((r) => r.step < at), rowSteps(at - 1));
+  const mismatch = rowsMismatch(
+    rows.filter((r) => r.step < at),
+    rowSteps(at - 1),
+  );
   return mismatch === undefined ? undefined : `its metric rows are incomplete (${mismatch})`;
 }
 

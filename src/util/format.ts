@@ -52,7 +52,14 @@ export interface CountOptions {
   unitBeforeRounding?: boolean;
 }
 
-const COUNT_UNITS: readonly [number, 'k' | 'M' | 'G' | 'T' | 'P' | 'E'][] = [[1e18, 'E'], [1e15, 'P'], [1e12, 'T'], [1e9, 'G'], [1e6, 'M'], [1e3, 'k']];
+const COUNT_UNITS: readonly [number, 'k' | 'M' | 'G' | 'T' | 'P' | 'E'][] = [
+  [1e18, 'E'],
+  [1e15, 'P'],
+  [1e12, 'T'],
+  [1e9, 'G'],
+  [1e6, 'M'],
+  [1e3, 'k'],
+];
 
 /**
  * A count with an SI suffix: 250000 -> '250k', 1500000 -> '1.5M', 3.2e18 -> '3.2E' (FLOPs), 999 -> '999',

@@ -25,7 +25,10 @@ test('Marin ladders: Approach 2 puts a at 0.42-0.45, Approach 3 at 0.32-0.38, an
   for (const e of exps.filter((x) => x.name.startsWith('marin'))) {
     const c = compare(e.name);
     const [a2, a3, vp] = c.approaches;
-    assert.deepEqual(c.approaches.map((a) => a.approach), ['approach2', 'approach3', 'vpnls']);
+    assert.deepEqual(
+      c.approaches.map((a) => a.approach),
+      ['approach2', 'approach3', 'vpnls'],
+    );
     assert.ok(a2.fitted && a3.fitted && vp.fitted);
     assert.ok(a2.a!.estimate > 0.42 && a2.a!.estimate < 0.45, `${e.name} A2 a ${a2.a!.estimate}`);
     assert.ok(a3.a!.estimate > 0.32 && a3.a!.estimate < 0.38, `${e.name} A3 a ${a3.a!.estimate}`);
@@ -51,12 +54,19 @@ test('VPNLS agrees with Approach 3 on all seven experiments, where it is well po
     const vp = c.vpnls!.fit;
     if (!vp.wellPosed) continue;
     const clash = c.disagreements.filter((x) => x.first === 'approach3' && x.second === 'vpnls');
-    assert.deepEqual(clash.map((x) => x.text), [], e.name);
+    assert.deepEqual(
+      clash.map((x) => x.text),
+      [],
+      e.name,
+    );
     const a3 = c.approach3!.fit.params;
     const aOf = (p: { alpha: number; beta: number }) => p.beta / (p.alpha + p.beta);
     assert.ok(Math.abs(aOf(vp.params) - aOf(a3)) < 0.03, `${e.name}: a ${aOf(vp.params)} vs ${aOf(a3)}`);
   }
-  assert.ok(exps.every((e) => compare(e.name).vpnls!.fit.wellPosed), 'all seven are well posed');
+  assert.ok(
+    exps.every((e) => compare(e.name).vpnls!.fit.wellPosed),
+    'all seven are well posed',
+  );
 });
 
 test('held-out budget: laws fitted below the largest budget predict its runs within ~1-2%', () => {
@@ -93,16 +103,25 @@ test("too few runs or budgets: every approach says 'not fitted: why', nothing th
   const e = byName('marin_202603__dclm');
   const four = e.points.slice(0, 4);
   const c = compareApproaches(four, { budget: e.budget.slice(0, 4), bootstrap: 10 });
-  assert.deepEqual(c.approaches.map((a) => a.fitted), [false, false, false]);
+  assert.deepEqual(
+    c.approaches.map((a) => a.fitted),
+    [false, false, false],
+  );
   assert.match(c.approaches[0].reason!, /^not fitted: /);
   assert.match(c.approaches[1].reason!, /^not fitted: 4 runs; the 5-parameter law needs at least 6/);
   assert.deepEqual(c.disagreements, []);
   assert.match(c.heldOutReason!, /not checked/);
   // two budgets: the parametric fits run, Approach 2 does not
   const keep = e.budget.map((b) => b <= 1.8e19);
-  const two = compareApproaches(e.points.filter((_, i) => keep[i]), { budget: e.budget.filter((_, i) => keep[i]), bootstrap: 0, heldOut: false });
+  const two = compareApproaches(
+    e.points.filter((_, i) => keep[i]),
+    { budget: e.budget.filter((_, i) => keep[i]), bootstrap: 0, heldOut: false },
+  );
   assert.equal(two.approaches[0].fitted, false);
   assert.match(two.approaches[0].reason!, /not fitted: 2 usable budgets of 2/);
   assert.ok(two.approaches[1].fitted && two.approaches[2].fitted);
-  assert.throws(() => compareApproaches([...e.points, { id: 'neg', n: 1e8, d: -1, c: 1e18, loss: 3 }]), (x: unknown) => x instanceof AnalysisInputError && /run neg: d = -1/.test(x.message));
+  assert.throws(
+    () => compareApproaches([...e.points, { id: 'neg', n: 1e8, d: -1, c: 1e18, loss: 3 }]),
+    (x: unknown) => x instanceof AnalysisInputError && /run neg: d = -1/.test(x.message),
+  );
 });

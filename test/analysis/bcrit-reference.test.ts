@@ -54,7 +54,8 @@ interface Law {
 function whyNoScipy(): string | undefined {
   if (!existsSync(PYTHON)) return `${PYTHON} not found (install Debian's python3-scipy)`;
   const r = spawnSync(PYTHON, ['-c', 'import numpy, scipy'], { encoding: 'utf8' });
-  if (r.status !== 0) return `${PYTHON} cannot import numpy and scipy (install Debian's python3-scipy): ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`;
+  if (r.status !== 0)
+    return `${PYTHON} cannot import numpy and scipy (install Debian's python3-scipy): ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`;
   return undefined;
 }
 
@@ -82,7 +83,7 @@ test('the reference itself: closed forms of docs/METHODS.md 1.1, 1.2, 1.4, 1.5',
   assert.equal(r.stdout.trim(), 'ok');
 });
 
-test('the reference recovers the synthetic scan\'s known B_crit within 15% (L 2.70-2.25, reached by 6-7 of 7 batch sizes)', (t) => {
+test("the reference recovers the synthetic scan's known B_crit within 15% (L 2.70-2.25, reached by 6-7 of 7 batch sizes)", (t) => {
   if (!needs(t, 'python', whyNoScipy())) return;
   // fixed levels past the warm-up and above the deep end (reached by few batch sizes, where eq. 5.1 extrapolates
   // S_min and B_crit comes out ~20% low): a check of the reference, independent of 1.6's default levels
@@ -94,7 +95,12 @@ test('the reference recovers the synthetic scan\'s known B_crit within 15% (L 2.
     t.diagnostic(`L ${l.loss.toFixed(4)}: ref ${l.bCrit?.toPrecision(4)} (${l.batchSizes} sizes, ${l.status}), truth ${truth[i].bCrit.toPrecision(4)}`);
     assert.ok(fittable(l) && l.status !== 'transient' && l.batchSizes >= 6, `L ${l.loss}: ${l.status}, ${l.batchSizes} batch sizes`);
   }
-  assertClose('reference B_crit vs truth', ref.map((l) => l.bCrit!), truth.map((x) => x.bCrit), { rtol: 0.15, atol: 0 });
+  assertClose(
+    'reference B_crit vs truth',
+    ref.map((l) => l.bCrit!),
+    truth.map((x) => x.bCrit),
+    { rtol: 0.15, atol: 0 },
+  );
 });
 
 interface Comparison {
@@ -118,7 +124,12 @@ function compare(t: { diagnostic(m: string): void }, label: string, file: string
   assert.ok(ours.length > 0, `bcrit on ${label} reported no levels`);
 
   // String(x) is the shortest round-trip form: the reference gets exactly our levels
-  const out = python<{ levels: Level[]; law: Law | null; defaultLevels: number[] }>(reference, [file, '--levels', ours.map((l) => String(l.loss)).join(','), ...args]);
+  const out = python<{ levels: Level[]; law: Law | null; defaultLevels: number[] }>(reference, [
+    file,
+    '--levels',
+    ours.map((l) => String(l.loss)).join(','),
+    ...args,
+  ]);
   const ref = out.levels;
   assert.equal(ref.length, ours.length);
 
@@ -191,7 +202,10 @@ test('bcrit agrees with the scipy reference on a declared warm-up (no lr column,
   const loss = header.indexOf('loss');
   const lr = header.indexOf('lr');
   const keep = (cells: string[]) => cells.filter((_, j) => j !== lr).join(',');
-  const rows = lines.slice(1).map((l) => l.split(',')).filter((c) => c[loss] !== '');
+  const rows = lines
+    .slice(1)
+    .map((l) => l.split(','))
+    .filter((c) => c[loss] !== '');
   const dir = mkdtempSync(join(tmpdir(), 'scaling-lab-bcrit-ref-'));
   try {
     const file = join(dir, 'synthetic-no-lr.csv');

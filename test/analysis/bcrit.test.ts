@@ -151,7 +151,10 @@ test('lrProgress: a logged linear warm-up gives the closed form, also logged onl
 test('a run with no LR logged and no warm-up declared is an input error that says to pass --warmup-steps', () => {
   // syntheticBatchScan without a warm-up logs neither an lrSchedule nor warmupSteps
   const runs = syntheticBatchScan({ ...SCAN, warmupSteps: 0, seed: 1 });
-  assert.ok(runs.every((r) => r.lrSchedule === undefined && r.warmupSteps === undefined), 'no LR, no warm-up');
+  assert.ok(
+    runs.every((r) => r.lrSchedule === undefined && r.warmupSteps === undefined),
+    'no LR, no warm-up',
+  );
   assert.throws(
     () => analyzeBatchScan(runs, FAST),
     (e: unknown) => {
@@ -186,7 +189,11 @@ test('known truth with an early plateau regime: the early levels are cut (pre-re
     assertAcceptance(`seed ${seed}, early regime`, a);
     const bent = a.levels.filter((l) => early(l.loss) < 0.75);
     assert.ok(bent.length > 0, `seed ${seed}: the default levels reach into the early regime`);
-    for (const l of bent) assert.ok(l.status === 'pre-regime' || l.status === 'transient', `seed ${seed}: level ${l.loss.toFixed(3)} (B_crit x${early(l.loss).toFixed(2)} of the law) is ${l.status}`);
+    for (const l of bent)
+      assert.ok(
+        l.status === 'pre-regime' || l.status === 'transient',
+        `seed ${seed}: level ${l.loss.toFixed(3)} (B_crit x${early(l.loss).toFixed(2)} of the law) is ${l.status}`,
+      );
     assert.ok(a.regimeBreak, `seed ${seed}: a break`);
     assert.ok(a.regimeBreak.p < 0.05 && a.regimeBreak.loss > 2.55 && a.regimeBreak.loss < 2.85, `seed ${seed}: break ${JSON.stringify(a.regimeBreak)}`);
     for (const l of a.levels.filter((x) => x.status === 'pre-regime')) {
@@ -225,7 +232,10 @@ test('warm-up cannot bend it: LR-weighted and declared warm-up both meet the tol
     const fresh = () => syntheticBatchScan({ ...SCAN, seed });
     // (a) as logged: progress from each curve's lrSchedule
     const lr = analyzeBatchScan(fresh(), FAST);
-    assert.ok(lr.curves.every((c) => c.transientSteps === 40), 'transient ends at the 40-step warm-up');
+    assert.ok(
+      lr.curves.every((c) => c.transientSteps === 40),
+      'transient ends at the 40-step warm-up',
+    );
     assertAcceptance(`seed ${seed}, LR-weighted`, lr);
     // (b) no LR logged, the warm-up declared on the curves
     const declaredRuns = fresh();
@@ -375,10 +385,17 @@ test('seeds are replicas: seed-to-seed spread widens the per-level intervals, an
   let covered = 0;
   for (const seed of SEEDS) {
     const withSpread = analyzeBatchScan(syntheticBatchScan({ ...SCAN, seed, seeds: 3, seedSpread: 0.05 }), { bootstrap: { samples: 100, seed } });
-    const without = analyzeBatchScan(syntheticBatchScan({ ...SCAN, seed, seeds: 3, seedSpread: 0 }), { bootstrap: { samples: 100, seed }, levels: withSpread.levels.map((l) => l.loss) });
+    const without = analyzeBatchScan(syntheticBatchScan({ ...SCAN, seed, seeds: 3, seedSpread: 0 }), {
+      bootstrap: { samples: 100, seed },
+      levels: withSpread.levels.map((l) => l.loss),
+    });
     assert.equal(withSpread.seeds, 3);
     for (const c of withSpread.curves) assert.equal(c.replicas.length, 3);
-    for (const l of withSpread.levels.filter((x) => x.status === 'ok')) assert.equal(l.points.every((p) => p.seeds >= 2), true);
+    for (const l of withSpread.levels.filter((x) => x.status === 'ok'))
+      assert.equal(
+        l.points.every((p) => p.seeds >= 2),
+        true,
+      );
     const ratios: number[] = [];
     withSpread.levels.forEach((l, j) => {
       const m = without.levels[j];
@@ -419,7 +436,11 @@ test('the bootstrap resamples seeds within each batch size: a replica that is sl
 
 test('replicas that differ only in noise meet the same tolerances as one replica', () => {
   // 3 seeds per batch size, no seed-to-seed factor: the same truth measured with 3x the data
-  for (const seed of SEEDS) assertAcceptance(`seed ${seed}, 3 replicas`, analyzeBatchScan(syntheticBatchScan({ ...SCAN, seed, seeds: 3, seedSpread: 0 }), { bootstrap: { samples: 20, seed } }));
+  for (const seed of SEEDS)
+    assertAcceptance(
+      `seed ${seed}, 3 replicas`,
+      analyzeBatchScan(syntheticBatchScan({ ...SCAN, seed, seeds: 3, seedSpread: 0 }), { bootstrap: { samples: 20, seed } }),
+    );
 });
 
 test('pooledLaw: groups from one law agree and recover it; different exponents do not agree', () => {
@@ -441,7 +462,10 @@ test('pooledLaw: groups from one law agree and recover it; different exponents d
     assert.equal(same.groups, 2);
     assert.equal(same.n, a.fit!.n + b.fit!.n);
     if (same.agree) agree++;
-    assert.equal(same.agree, same.groupsAgree.every((g) => g.alphaB && g.bCritMid));
+    assert.equal(
+      same.agree,
+      same.groupsAgree.every((g) => g.alphaB && g.bCritMid),
+    );
     assertClose(`pair ${i}: pooled alpha_B`, same.alphaB, ALPHA_B, { rtol: 0.1, atol: 0 });
     assertClose(`pair ${i}: pooled B_crit at L 2.5`, same.bStar * 2.5 ** (-1 / same.alphaB), truth(2.5), { rtol: 0.1, atol: 0 });
     if (same.ci.alphaB[0] <= ALPHA_B && ALPHA_B <= same.ci.alphaB[1]) coveredAlpha++;
@@ -450,7 +474,10 @@ test('pooledLaw: groups from one law agree and recover it; different exponents d
   }
   assert.ok(agree >= pairs.length - 1, `${agree} of ${pairs.length} same-law pairs agree`);
   // 95% intervals: most pairs cover the truth
-  assert.ok(coveredAlpha >= pairs.length - 1 && coveredBStar >= pairs.length - 1, `intervals cover alpha_B in ${coveredAlpha}, B* in ${coveredBStar} of ${pairs.length} pairs`);
+  assert.ok(
+    coveredAlpha >= pairs.length - 1 && coveredBStar >= pairs.length - 1,
+    `intervals cover alpha_B in ${coveredAlpha}, B* in ${coveredBStar} of ${pairs.length} pairs`,
+  );
   // alpha_B 1/3 (B_crit equal at L = 2.5): never one law
   for (const i of [1, 2, 3]) {
     const steep = analyzeBatchScan(syntheticBatchScan({ ...SCAN, seed: 200 + i, alphaB: 1 / 3, bStar: B_STAR / 2.5 ** 3 }), opts(200 + i));
@@ -485,5 +512,8 @@ test('a law read with care says why: a narrow loss range is warned about, a clea
   assert.deepEqual(clean.fitWarnings, []);
   const narrow = analyzeBatchScan(syntheticBatchScan({ ...SCAN, seed: 1 }), { levels: [2.5, 2.48, 2.46, 2.44], bootstrap: { samples: 50, seed: 1 } });
   assert.ok(narrow.fit, narrow.fitReason);
-  assert.ok(narrow.fitWarnings.some((w) => /spans only L/.test(w)), narrow.fitWarnings.join('; '));
+  assert.ok(
+    narrow.fitWarnings.some((w) => /spans only L/.test(w)),
+    narrow.fitWarnings.join('; '),
+  );
 });

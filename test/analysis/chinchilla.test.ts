@@ -27,7 +27,7 @@ const epochFit = () => (epochFitCache ??= fitChinchilla(epochPoints()));
 const EPOCH = { E: 1.817, A: 482.0, B: 2085.4, alpha: 0.348, beta: 0.366 };
 const HOFFMANN = { E: 1.69, A: 406.4, B: 410.7, alpha: 0.34, beta: 0.28 };
 
-test('the grid is Hoffmann et al.\'s: 5 x 5 x 5 x 6 x 6 = 4500 starts', () => {
+test("the grid is Hoffmann et al.'s: 5 x 5 x 5 x 6 x 6 = 4500 starts", () => {
   const g = gridStarts();
   assert.equal(g.length, 4500);
   assert.deepEqual(Array.from(g[0]), [0, 0, -1, 0, 0]);
@@ -38,7 +38,11 @@ test('the analytic gradient matches central differences', () => {
   const data = logData(epochPoints());
   const w = Float64Array.from({ length: data.logN.length }, (_, i) => (i % 3) + 0.5);
   const fg = chinchillaObjective(data, 1e-3, w);
-  for (const x of [[6.2, 7.7, 0.6, 0.35, 0.37], [3, 10, -0.5, 0.2, 0.5], [20, 1, 1, 1.5, 0.1]]) {
+  for (const x of [
+    [6.2, 7.7, 0.6, 0.35, 0.37],
+    [3, 10, -0.5, 0.2, 0.5],
+    [20, 1, 1, 1.5, 0.1],
+  ]) {
     const g = new Float64Array(5);
     fg(Float64Array.from(x), g);
     const num = x.map((_, i) => {
@@ -81,7 +85,7 @@ test("reproduces Epoch AI's refit of the reconstructed Chinchilla data", () => {
   assert.ok(fit.diagnostics.rmseLog < 0.02);
 });
 
-test('pruning the grid to the 200 lowest starting objectives keeps the full-grid optimum on Epoch\'s data', () => {
+test("pruning the grid to the 200 lowest starting objectives keeps the full-grid optimum on Epoch's data", () => {
   const pruned = epochFit();
   assert.equal(pruned.diagnostics.optimized, 200);
   const full = fitChinchilla(epochPoints(), { prune: 0 });

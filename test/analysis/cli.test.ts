@@ -42,14 +42,16 @@ test('fit --json on the Epoch data: params, ci, n, exponents', () => {
 test('fit --law kaplan prints a table; bad input exits 2 with a hint naming the row and column', () => {
   const dir = tempDir('fit');
   const rows = ['N,D,loss'];
-  for (const n of [1e6, 1e7, 1e8]) for (const d of [1e8, 1e9, 1e10]) rows.push(`${n},${d},${(((6.4e13 / n) ** (0.076 / 0.103) + 1.8e13 / d) ** 0.103).toFixed(5)}`);
+  for (const n of [1e6, 1e7, 1e8])
+    for (const d of [1e8, 1e9, 1e10]) rows.push(`${n},${d},${(((6.4e13 / n) ** (0.076 / 0.103) + 1.8e13 / d) ** 0.103).toFixed(5)}`);
   writeFileSync(join(dir, 'k.csv'), rows.join('\n'));
   const k = cli('fit', join(dir, 'k.csv'), '--law', 'kaplan', '--bootstrap', '20');
   assert.equal(k.status, 0, k.stderr);
   assert.match(k.stdout, /alphaN/);
   assert.match(k.stdout, /N_opt ~ C\^/);
   const kj = JSON.parse(cli('fit', join(dir, 'k.csv'), '--law', 'kaplan', '--bootstrap', '20', '--json').stdout);
-  for (const key of ['a', 'b']) assert.ok(kj.exponents.ci[key][0] <= kj.exponents[key] && kj.exponents[key] <= kj.exponents.ci[key][1], `${key}: ${kj.exponents.ci[key]}`);
+  for (const key of ['a', 'b'])
+    assert.ok(kj.exponents.ci[key][0] <= kj.exponents[key] && kj.exponents[key] <= kj.exponents.ci[key][1], `${key}: ${kj.exponents.ci[key]}`);
   writeFileSync(join(dir, 'bad.csv'), 'N,D,loss\n1e6,1e7,3\n1e6,x,3\n');
   const b = cli('fit', join(dir, 'bad.csv'));
   assert.equal(b.status, 2);
@@ -62,7 +64,15 @@ test('fit --law kaplan prints a table; bad input exits 2 with a hint naming the 
 
 test('bcrit --json on a synthetic scan CSV: levels and the B*, alpha_B fit', () => {
   const dir = tempDir('bcrit');
-  const runs = syntheticBatchScan({ bStar: 2e5, alphaB: 1 / 6, batchTokens: [4, 8, 16, 32, 64, 128, 256, 512].map((b) => b * 64), finalLoss: 2, noise: 0.001, seed: 2, evals: 60 });
+  const runs = syntheticBatchScan({
+    bStar: 2e5,
+    alphaB: 1 / 6,
+    batchTokens: [4, 8, 16, 32, 64, 128, 256, 512].map((b) => b * 64),
+    finalLoss: 2,
+    noise: 0.001,
+    seed: 2,
+    evals: 60,
+  });
   const lines = ['run,batch_size,step,tokens,loss'];
   for (const r of runs) for (const p of r.points) lines.push(`${r.id},${r.batchTokens / 64},${p.step},${p.tokens},${p.loss}`);
   writeFileSync(join(dir, 'scan.csv'), lines.join('\n'));
@@ -92,11 +102,32 @@ test('bcrit reads a file store (runs directory) through openStore', async () => 
   const { openStore } = await import('../../src/store/store.ts');
   const dir = tempDir('store');
   const store = await openStore(dir);
-  const runs = syntheticBatchScan({ bStar: 2e5, alphaB: 1 / 6, batchTokens: [4, 8, 16, 32, 64, 128].map((b) => b * 64), finalLoss: 2.2, noise: 0, seed: 1, evals: 40 });
+  const runs = syntheticBatchScan({
+    bStar: 2e5,
+    alphaB: 1 / 6,
+    batchTokens: [4, 8, 16, 32, 64, 128].map((b) => b * 64),
+    finalLoss: 2.2,
+    noise: 0,
+    seed: 1,
+    evals: 40,
+  });
   for (const r of runs) {
     const id = r.id.replace(/[^a-zA-Z0-9._-]/g, '-');
-    await store.putRun({ id, name: id, paramsKaplan: 1e5, paramsTotal: 2e5, batchSize: r.batchTokens / 64, context: 64, batchTokens: r.batchTokens, warmupSteps: 3, spec: { id } });
-    await store.appendMetrics(id, r.points.map((p) => ({ step: p.step, tokens: p.tokens, flops: 0, trainLoss: p.loss, testLoss: p.loss, lr: 1e-3, gradNorm: 1, wallMs: 0 })));
+    await store.putRun({
+      id,
+      name: id,
+      paramsKaplan: 1e5,
+      paramsTotal: 2e5,
+      batchSize: r.batchTokens / 64,
+      context: 64,
+      batchTokens: r.batchTokens,
+      warmupSteps: 3,
+      spec: { id },
+    });
+    await store.appendMetrics(
+      id,
+      r.points.map((p) => ({ step: p.step, tokens: p.tokens, flops: 0, trainLoss: p.loss, testLoss: p.loss, lr: 1e-3, gradNorm: 1, wallMs: 0 })),
+    );
   }
   await store.close();
   const r = cli('bcrit', dir, '--bootstrap', '20', '--json');
@@ -113,7 +144,10 @@ test('fit --group on the Open-Athena file: one fit per experiment, outliers left
   const r = cli('fit', athena, '--group', 'experiment', '--where', 'experiment=marin_202603__comma*|marin_202603__dclm*', '--bootstrap', '0', '--json');
   assert.equal(r.status, 0, r.stderr);
   const j = JSON.parse(r.stdout);
-  assert.deepEqual(j.groups.map((g: { label: string }) => g.label), ['marin_202603__comma__llama_2', 'marin_202603__dclm__llama_2']);
+  assert.deepEqual(
+    j.groups.map((g: { label: string }) => g.label),
+    ['marin_202603__comma__llama_2', 'marin_202603__dclm__llama_2'],
+  );
   assert.equal(j.import.rows, 947);
   assert.equal(j.import.filtered, 947 - 170);
   assert.deepEqual(j.import.exclude, { column: 'outlier', flagged: 11, removed: 11, kept: false });
@@ -125,7 +159,10 @@ test('fit --group on the Open-Athena file: one fit per experiment, outliers left
   assert.equal(j.groups[1].n, 79);
   const t = cli('fit', athena, '--group', 'experiment', '--where', 'experiment=marin_202603__dclm*', '--bootstrap', '0', '--keep-outliers');
   assert.equal(t.status, 0, t.stderr);
-  assert.match(t.stdout, /947 rows; 862 left out by --where 'experiment=marin_202603__dclm\*'; 6 flagged in "outlier" kept \(--keep-outliers\); 1 group by "experiment"/);
+  assert.match(
+    t.stdout,
+    /947 rows; 862 left out by --where 'experiment=marin_202603__dclm\*'; 6 flagged in "outlier" kept \(--keep-outliers\); 1 group by "experiment"/,
+  );
   assert.match(t.stdout, /== marin_202603__dclm__llama_2 ==\nL\(N, D\)/);
   assert.match(t.stdout, /marin_202603__dclm__llama_2: 85 runs used/);
 });
@@ -133,7 +170,10 @@ test('fit --group on the Open-Athena file: one fit per experiment, outliers left
 test('fit --group: a missing group column exits 2 naming the columns; a small or broken group is "not fitted: why" and the rest are fitted', () => {
   const g = cli('fit', athena, '--group', 'Experiment');
   assert.equal(g.status, 2);
-  assert.match(g.stderr, /isoflops_open_athena\.csv: --group Experiment names column "Experiment", which the file does not have; the columns are "source", "dataset"/);
+  assert.match(
+    g.stderr,
+    /isoflops_open_athena\.csv: --group Experiment names column "Experiment", which the file does not have; the columns are "source", "dataset"/,
+  );
   assert.match(g.stderr, /hint: did you mean "experiment"\?/);
   const w = cli('fit', athena, '--where', 'experiment');
   assert.equal(w.status, 2);
@@ -159,7 +199,14 @@ test('fit --approaches: Approach 2, Approach 3 and VPNLS side by side with inter
   const r = cli('fit', athena, '--group', 'experiment', '--where', 'experiment=marin_202603__dclm*', '--bootstrap', '20', '--approaches', '--json');
   assert.equal(r.status, 0, r.stderr);
   const g = JSON.parse(r.stdout).groups[0];
-  assert.deepEqual(g.approaches.approaches.map((a: { approach: string; fitted: boolean }) => [a.approach, a.fitted]), [['approach2', true], ['approach3', true], ['vpnls', true]]);
+  assert.deepEqual(
+    g.approaches.approaches.map((a: { approach: string; fitted: boolean }) => [a.approach, a.fitted]),
+    [
+      ['approach2', true],
+      ['approach3', true],
+      ['vpnls', true],
+    ],
+  );
   for (const a of g.approaches.approaches) assert.ok(a.a.ci[0] <= a.a.estimate && a.a.estimate <= a.a.ci[1], JSON.stringify(a.a));
   assert.equal(g.approaches.heldOut.length, 2);
   assert.ok(g.approaches.heldOut.every((h: { meanAbsPctError: number }) => h.meanAbsPctError > 0 && h.meanAbsPctError < 5));
@@ -173,8 +220,19 @@ test('fit --approaches: Approach 2, Approach 3 and VPNLS side by side with inter
 test('bcrit --group: two groups with 4x different B_crit are pooled, and the text names the group and what lies outside its interval', () => {
   const dir = tempDir('bcrit-pool');
   const lines = ['run,grp,batch_size,step,tokens,loss'];
-  for (const [grp, bStar] of [['a', 2e5], ['b', 8e5]] as const) {
-    const runs = syntheticBatchScan({ bStar, alphaB: 1 / 6, batchTokens: [4, 8, 16, 32, 64, 128, 256, 512].map((b) => b * 64), finalLoss: 2, noise: 0.001, seed: 3, evals: 60 });
+  for (const [grp, bStar] of [
+    ['a', 2e5],
+    ['b', 8e5],
+  ] as const) {
+    const runs = syntheticBatchScan({
+      bStar,
+      alphaB: 1 / 6,
+      batchTokens: [4, 8, 16, 32, 64, 128, 256, 512].map((b) => b * 64),
+      finalLoss: 2,
+      noise: 0.001,
+      seed: 3,
+      evals: 60,
+    });
     for (const r of runs) for (const p of r.points) lines.push(`${grp}-${r.id},${grp},${r.batchTokens / 64},${p.step},${p.tokens},${p.loss}`);
   }
   writeFileSync(join(dir, 'scan.csv'), lines.join('\n'));

@@ -3,7 +3,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { cellReader, dropExcluded, filterRows, importGroupedPoints, importLossCurves, importScalingPoints, importSummary, parseCsv, parseJsonl, parseTable, parseWhere } from '../../src/analysis/importers.ts';
+import {
+  cellReader,
+  dropExcluded,
+  filterRows,
+  importGroupedPoints,
+  importLossCurves,
+  importScalingPoints,
+  importSummary,
+  parseCsv,
+  parseJsonl,
+  parseTable,
+  parseWhere,
+} from '../../src/analysis/importers.ts';
 import { AnalysisInputError } from '../../src/analysis/errors.ts';
 
 const throwsInput = (fn: () => unknown, where: { row?: number; column?: string }, message: RegExp): void => {
@@ -56,12 +68,19 @@ test('points: detection by common names, D = C/(6N) or C = 6ND, mapping flags, c
   assert.equal(x.points[0].c, 6e13);
   // drop the k highest losses
   const dr = importScalingPoints(parseCsv('N,D,loss\n1,1,5\n1,1,4\n1,1,3\n1,1,2\n', 'd.csv'), { dropHighest: 2 });
-  assert.deepEqual(dr.points.map((p) => p.loss), [3, 2]);
+  assert.deepEqual(
+    dr.points.map((p) => p.loss),
+    [3, 2],
+  );
   assert.equal(dr.dropped, 2);
 });
 
 test('points: every problem names the file, row and column', () => {
-  throwsInput(() => importScalingPoints(parseCsv('N,D,loss\n1e6,1e7,3\n1e6,abc,3\n', 'f.csv')), { row: 3, column: 'D' }, /f\.csv: row at line 3, column "D": "abc" is not a number/);
+  throwsInput(
+    () => importScalingPoints(parseCsv('N,D,loss\n1e6,1e7,3\n1e6,abc,3\n', 'f.csv')),
+    { row: 3, column: 'D' },
+    /f\.csv: row at line 3, column "D": "abc" is not a number/,
+  );
   throwsInput(() => importScalingPoints(parseCsv('N,D,loss\n1e6,1e7,-3\n', 'f.csv')), { row: 2, column: 'loss' }, /not positive/);
   throwsInput(() => importScalingPoints(parseCsv('N,D,loss\n1e6,,3\n', 'f.csv')), { row: 2, column: 'D' }, /is not a number/);
   throwsInput(() => importScalingPoints(parseCsv('N,D,lossy\n1,1,1\n', 'f.csv')), { column: 'loss' }, /no column for loss/);
@@ -76,7 +95,10 @@ test('loss curves: batch_tokens, or batch_size with a context; runs grouped and 
   const c = importLossCurves(parseCsv(csv, 's.csv'), { context: 64 });
   assert.equal(c.length, 2);
   assert.equal(c[0].batchTokens, 256);
-  assert.deepEqual(c[0].points.map((p) => p.step), [10, 20]);
+  assert.deepEqual(
+    c[0].points.map((p) => p.step),
+    [10, 20],
+  );
   assert.equal(c[0].points[0].tokens, 2560);
   const t = importLossCurves(parseCsv('id,batch_tokens,iter,tokens,val_loss,warmup_steps\na,512,5,2560,4,100\n', 't.csv'));
   assert.equal(t[0].batchTokens, 512);
@@ -86,7 +108,10 @@ test('loss curves: batch_tokens, or batch_size with a context; runs grouped and 
 
 test('CSV: line numbers after quoted newlines, a trailing comma, text after a closing quote, rows read by column', () => {
   const t = parseCsv('a,b,c\n"x\ny",2,\n3,"q""",4\n', 'l.csv');
-  assert.deepEqual(t.rows.map((r) => r.line), [2, 4]);
+  assert.deepEqual(
+    t.rows.map((r) => r.line),
+    [2, 4],
+  );
   assert.deepEqual(t.rows[0].values, { a: 'x\ny', b: '2', c: '' });
   const read = cellReader(t, 'b');
   assert.deepEqual(t.rows.map(read), ['2', 'q"']);
@@ -105,10 +130,21 @@ test('--where: globs with | alternatives, != and numeric comparisons; bad syntax
   assert.equal(n('experiment=marin*', 'experiment!=*dclm*'), 258 - 85);
   assert.equal(n('budget>=1e21') + n('budget<1e21'), 947);
   assert.equal(n('experiment=marin'), 0, 'whole-cell match');
-  assert.throws(() => parseWhere('experiment'), (e: unknown) => e instanceof AnalysisInputError && /not a condition/.test(e.message) && /COLUMN=PATTERN/.test(e.hint));
+  assert.throws(
+    () => parseWhere('experiment'),
+    (e: unknown) => e instanceof AnalysisInputError && /not a condition/.test(e.message) && /COLUMN=PATTERN/.test(e.hint),
+  );
   throwsInput(() => parseWhere('budget>big'), {}, /"big" is not a number/);
-  throwsInput(() => filterRows(t, [parseWhere('Experiment=x')]), { column: 'Experiment' }, /isoflops_open_athena\.csv: --where "Experiment=x" names column "Experiment", which the file does not have/);
-  throwsInput(() => filterRows(t, [parseWhere('experiment>3')]), { row: 2, column: 'experiment' }, /line 2, column "experiment": "epochai_chinchilla__massivetext__chinchilla" is not a number/);
+  throwsInput(
+    () => filterRows(t, [parseWhere('Experiment=x')]),
+    { column: 'Experiment' },
+    /isoflops_open_athena\.csv: --where "Experiment=x" names column "Experiment", which the file does not have/,
+  );
+  throwsInput(
+    () => filterRows(t, [parseWhere('experiment>3')]),
+    { row: 2, column: 'experiment' },
+    /line 2, column "experiment": "epochai_chinchilla__massivetext__chinchilla" is not a number/,
+  );
 });
 
 test('outlier columns: detected by name, left out unless kept, bad flags name the cell', () => {
@@ -134,10 +170,19 @@ test('groups: the Open-Athena file by experiment, budgets from the budget column
   assert.equal(new Set(marin.imp!.budget).size, 6);
   assert.equal(marin.imp!.accounting.flops, '6ND', 'a budget is not C: C = 6ND');
   const two = importGroupedPoints(athena(), { group: ['experiment', 'condition'], where: [parseWhere('experiment=llama*')] });
-  assert.deepEqual(two.groups.map((x) => x.label), ['llama_3__exp_loss / exp_loss', 'llama_3__raw_loss / raw_loss']);
+  assert.deepEqual(
+    two.groups.map((x) => x.label),
+    ['llama_3__exp_loss / exp_loss', 'llama_3__raw_loss / raw_loss'],
+  );
   throwsInput(() => importGroupedPoints(athena(), { group: ['Experiment'] }), { column: 'Experiment' }, /names column "Experiment".*the columns are "source"/);
   throwsInput(() => importGroupedPoints(athena(), { where: [parseWhere('experiment=nope*')] }), {}, /no row matches --where "experiment=nope\*"/);
-  const csv = ['exp,N,D,loss', ...[1, 2, 3, 4, 5, 6].map((i) => `a,${i}e6,1e9,${3 - i / 10}`), 'b,1e6,1e9,3', 'b,2e6,1e9,2.9', ...[1, 2, 3, 4, 5, 6].map((i) => `c,${i}e6,${i === 3 ? -1 : 1e9},3`)].join('\n');
+  const csv = [
+    'exp,N,D,loss',
+    ...[1, 2, 3, 4, 5, 6].map((i) => `a,${i}e6,1e9,${3 - i / 10}`),
+    'b,1e6,1e9,3',
+    'b,2e6,1e9,2.9',
+    ...[1, 2, 3, 4, 5, 6].map((i) => `c,${i}e6,${i === 3 ? -1 : 1e9},3`),
+  ].join('\n');
   const s = importGroupedPoints(parseCsv(csv, 's.csv'), { group: ['exp'], minRuns: 5 });
   assert.ok(s.groups[0].imp);
   assert.equal(s.groups[1].imp, null);
@@ -155,7 +200,14 @@ test('200k rows (past the ~120k where spread arguments throw RangeError): parsed
   const g = importGroupedPoints(t, { group: ['exp'], where: [parseWhere('N>=1000100')] });
   assert.equal(g.filtered, 100);
   assert.equal(g.exclude.removed, 1999);
-  assert.deepEqual(g.groups.map((x) => [x.label, x.imp!.points.length]), [['e1', 99_950], ['e0', 97_951]], 'groups in order of first appearance; e0 holds the flagged rows');
+  assert.deepEqual(
+    g.groups.map((x) => [x.label, x.imp!.points.length]),
+    [
+      ['e1', 99_950],
+      ['e0', 97_951],
+    ],
+    'groups in order of first appearance; e0 holds the flagged rows',
+  );
   assert.equal(g.groups[1].imp!.points[0].id, 'line 104', 'ids name the line: row i = 102 of e0');
 });
 
@@ -167,6 +219,9 @@ test('published column names: model_size/n_tokens, N/D/C/L, Training FLOPs, a bu
   assert.deepEqual([b.columns.loss, b.points[0].c, b.accounting.flops], ['L', 1.3e18, 'given']);
   const c = importScalingPoints(parseCsv('Model Size,Training FLOPs,loss\n1e8,1.2e18,3\n', 'c.csv'));
   assert.equal(c.points[0].d, 2e9);
-  const j = importGroupedPoints(parseJsonl('{"family":"a","N":1e6,"D":1e9,"loss":3,"exclude":true}\n{"family":"a","N":2e6,"D":1e9,"loss":2.9,"exclude":false}\n', 'j.jsonl'), { group: ['family'], minRuns: 1 });
+  const j = importGroupedPoints(
+    parseJsonl('{"family":"a","N":1e6,"D":1e9,"loss":3,"exclude":true}\n{"family":"a","N":2e6,"D":1e9,"loss":2.9,"exclude":false}\n', 'j.jsonl'),
+    { group: ['family'], minRuns: 1 },
+  );
   assert.deepEqual([j.exclude.column, j.exclude.removed, j.groups[0].imp!.points.length], ['exclude', 1, 1]);
 });

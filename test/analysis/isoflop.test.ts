@@ -28,10 +28,11 @@ test("Epoch's noisy C cluster into Chinchilla's budgets, not 35 groups", () => {
   }
   // every run is in one budget or unassigned, none twice
   const seen = new Set<number>();
-  for (const g of b.groups) for (const i of g.members) {
-    assert.ok(!seen.has(i));
-    seen.add(i);
-  }
+  for (const g of b.groups)
+    for (const i of g.members) {
+      assert.ok(!seen.has(i));
+      seen.add(i);
+    }
   for (const i of b.unassigned) assert.ok(!seen.has(i));
   assert.equal(seen.size + b.unassigned.length, pts.length);
   assert.match(b.method, /0\.05 decades/);
@@ -49,13 +50,22 @@ test("Epoch's noisy C cluster into Chinchilla's budgets, not 35 groups", () => {
 test('clustering: exact budgets, a stated tolerance, and budgets closer than the separation', () => {
   const c = [1e19, 1e19, 1e19, 1e19, 1e19, 1e19, 1.05e20, 0.97e20, 1e20, 1.02e20, 0.99e20, 1.01e20, 5e20];
   const b = clusterBudgets(c);
-  assert.deepEqual(b.groups.map((g) => g.members.length), [6, 6]);
+  assert.deepEqual(
+    b.groups.map((g) => g.members.length),
+    [6, 6],
+  );
   assert.deepEqual(b.unassigned, [12]);
   // Misfitting's 14 budgets are 0.093 decades apart: the default separation (0.15) merges neighbours, a
   // tolerance of 0.02 (separation 0.06) finds all 14, as the budget column does
   const mis = openAthenaExperiments().find((e) => e.name.startsWith('misfitting'))!;
   assert.equal(budgetsFromColumn(mis.budget).groups.length, 14);
-  assert.equal(clusterBudgets(mis.points.map((p) => p.c), { tolerance: 0.02 }).groups.length, 14);
+  assert.equal(
+    clusterBudgets(
+      mis.points.map((p) => p.c),
+      { tolerance: 0.02 },
+    ).groups.length,
+    14,
+  );
   assert.ok(clusterBudgets(mis.points.map((p) => p.c)).groups.length < 14);
   assert.throws(() => clusterBudgets([1e19, -1]), AnalysisInputError);
   assert.throws(() => budgetsFromColumn([1e19, NaN]), AnalysisInputError);
@@ -87,12 +97,19 @@ test("Approach 2 with fewer than 3 usable budgets: 'not fitted: why', never a la
   assert.equal(fit.dOpt, null);
   assert.match(fit.reason!, /^not fitted: 2 usable budgets of 2 \(need 3/);
   // a third budget with only 2 sizes does not count, and its reason is named
-  const two = [{ id: 'x', n: 1e9, d: 1e12, c: 1e21, loss: 2 }, { id: 'y', n: 2e9, d: 5e11, c: 1e21, loss: 2.1 }, { id: 'z', n: 2e9, d: 5e11, c: 1e21, loss: 2.1 }];
+  const two = [
+    { id: 'x', n: 1e9, d: 1e12, c: 1e21, loss: 2 },
+    { id: 'y', n: 2e9, d: 5e11, c: 1e21, loss: 2.1 },
+    { id: 'z', n: 2e9, d: 5e11, c: 1e21, loss: 2.1 },
+  ];
   const g = fitIsoFlop([...pts, ...two], { budget: [...pts.map((p) => p.c), 1e21, 1e21, 1e21] });
   assert.equal(g.fitted, false);
   assert.match(g.reason!, /2 usable budgets of 3.*2 distinct model sizes; a parabola needs 3/);
   // non-positive values are a clear error
-  assert.throws(() => fitIsoFlop([...pts, { id: 'bad', n: 1e9, d: 1e10, c: 6e19, loss: 0 }]), (e: unknown) => e instanceof AnalysisInputError && /run bad: loss = 0/.test(e.message));
+  assert.throws(
+    () => fitIsoFlop([...pts, { id: 'bad', n: 1e9, d: 1e10, c: 6e19, loss: 0 }]),
+    (e: unknown) => e instanceof AnalysisInputError && /run bad: loss = 0/.test(e.message),
+  );
   assert.throws(() => fitIsoFlop([...pts, { id: 'neg', n: -5, d: 1e10, c: 6e19, loss: 2 }]), /run neg: n = -5/);
 });
 

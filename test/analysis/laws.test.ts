@@ -5,7 +5,15 @@ import assert from 'node:assert/strict';
 import { chinchillaAllocation, kaplanAllocation, kaplanAllocationInterval } from '../../src/analysis/allocation.ts';
 import { chinchillaLoss } from '../../src/analysis/chinchilla.ts';
 import { fitEnvelope, fitIsoFlop } from '../../src/analysis/isoflop.ts';
-import { bootstrapKaplanND, fitKaplanND, fitKaplanNS, kaplanNDLoss, kaplanNSLoss, KAPLAN_ND_PUBLISHED, KAPLAN_NS_PUBLISHED } from '../../src/analysis/kaplan.ts';
+import {
+  bootstrapKaplanND,
+  fitKaplanND,
+  fitKaplanNS,
+  kaplanNDLoss,
+  kaplanNSLoss,
+  KAPLAN_ND_PUBLISHED,
+  KAPLAN_NS_PUBLISHED,
+} from '../../src/analysis/kaplan.ts';
 import { syntheticIsoFlop } from '../../src/analysis/synthetic.ts';
 import { SeededRandom } from '../../src/util/random.ts';
 import { quantile } from '../../src/analysis/stats.ts';
@@ -30,10 +38,20 @@ function numericNopt(loss: (n: number) => number): number {
 test('compute-optimal allocation (G formula) matches a numerical minimum of L(N, C/6N)', () => {
   for (const C of [1e18, 1e21, 5.76e23]) {
     const al = chinchillaAllocation(P, C);
-    assertClose(`N_opt at ${C}`, al.nOpt, numericNopt((n) => chinchillaLoss(P, n, C / (6 * n))), { rtol: 1e-6, atol: 0 });
+    assertClose(
+      `N_opt at ${C}`,
+      al.nOpt,
+      numericNopt((n) => chinchillaLoss(P, n, C / (6 * n))),
+      { rtol: 1e-6, atol: 0 },
+    );
     assertClose(`6 N D = C at ${C}`, 6 * al.nOpt * al.dOpt, C, { rtol: 1e-12, atol: 0 });
     const k = kaplanAllocation(KAPLAN_ND_PUBLISHED, C);
-    assertClose(`Kaplan N_opt at ${C}`, k.nOpt, numericNopt((n) => kaplanNDLoss(KAPLAN_ND_PUBLISHED, n, C / (6 * n))), { rtol: 1e-6, atol: 0 });
+    assertClose(
+      `Kaplan N_opt at ${C}`,
+      k.nOpt,
+      numericNopt((n) => kaplanNDLoss(KAPLAN_ND_PUBLISHED, n, C / (6 * n))),
+      { rtol: 1e-6, atol: 0 },
+    );
   }
   const al = chinchillaAllocation(P, 1e21);
   assertClose('a = beta/(alpha+beta)', al.a, 0.28 / 0.62, { rtol: 1e-12, atol: 0 });
@@ -53,7 +71,10 @@ test('Approach 2: IsoFLOP parabolas recover the N_opt(C) exponent; near-equal bu
   assertClose('a', f.nOpt!.p, 0.28 / 0.62, { rtol: 0, atol: 0.03 });
   assertClose('b', f.dOpt!.p, 0.34 / 0.62, { rtol: 0, atol: 0.03 });
   // a budget with 2 sizes is reported, not dropped: by the budget column, and by clustering (6 runs, 2 sizes)
-  const two = [{ id: 'x', n: 1e9, d: 1e12, c: 6e21, loss: 2 }, { id: 'y', n: 2e9, d: 5e11, c: 6e21, loss: 2.1 }];
+  const two = [
+    { id: 'x', n: 1e9, d: 1e12, c: 6e21, loss: 2 },
+    { id: 'y', n: 2e9, d: 5e11, c: 6e21, loss: 2.1 },
+  ];
   const g = fitIsoFlop([...pts, ...two], { budget: [...pts.map((p) => budgets[Math.round(Math.log10(p.c)) - 18]), 6e24, 6e24] });
   const lonely = g.profiles.find((p) => p.runs.includes('x'))!;
   assert.equal(lonely.status, 'too-few-sizes');
@@ -93,7 +114,8 @@ test('Approach 1: the envelope of training curves picks the best run at each FLO
 
 test("Kaplan's L(N, D) and L(N, S_min) forms recover their parameters", () => {
   const pts = [];
-  for (const n of [1e6, 1e7, 1e8, 1e9]) for (const d of [1e8, 1e9, 1e10, 1e11]) pts.push({ id: `${n}-${d}`, n, d, c: 6 * n * d, loss: kaplanNDLoss(KAPLAN_ND_PUBLISHED, n, d) });
+  for (const n of [1e6, 1e7, 1e8, 1e9])
+    for (const d of [1e8, 1e9, 1e10, 1e11]) pts.push({ id: `${n}-${d}`, n, d, c: 6 * n * d, loss: kaplanNDLoss(KAPLAN_ND_PUBLISHED, n, d) });
   const f = fitKaplanND(pts);
   assertClose('alphaN', f.params.alphaN, KAPLAN_ND_PUBLISHED.alphaN, { rtol: 0.01, atol: 0 });
   assertClose('alphaD', f.params.alphaD, KAPLAN_ND_PUBLISHED.alphaD, { rtol: 0.01, atol: 0 });
@@ -101,7 +123,8 @@ test("Kaplan's L(N, D) and L(N, S_min) forms recover their parameters", () => {
   assertClose('Dc', f.params.Dc, KAPLAN_ND_PUBLISHED.Dc, { rtol: 0.1, atol: 0 });
   assert.equal(f.accounting.n, 'unknown');
   const sp = [];
-  for (const n of [1e6, 1e7, 1e8, 1e9]) for (const s of [1e3, 1e4, 1e5, 1e6]) sp.push({ id: `${n}-${s}`, n, sMin: s, loss: kaplanNSLoss(KAPLAN_NS_PUBLISHED, n, s) });
+  for (const n of [1e6, 1e7, 1e8, 1e9])
+    for (const s of [1e3, 1e4, 1e5, 1e6]) sp.push({ id: `${n}-${s}`, n, sMin: s, loss: kaplanNSLoss(KAPLAN_NS_PUBLISHED, n, s) });
   const g = fitKaplanNS(sp);
   assertClose('alphaS', g.params.alphaS, KAPLAN_NS_PUBLISHED.alphaS, { rtol: 0.01, atol: 0 });
   assertClose('alphaN (S)', g.params.alphaN, KAPLAN_NS_PUBLISHED.alphaN, { rtol: 0.01, atol: 0 });
@@ -111,7 +134,8 @@ test("Kaplan allocation interval: kaplanAllocation's estimate, inside percentile
   const rng = new SeededRandom(3);
   const pts = [];
   for (const n of [1e6, 1e7, 1e8, 1e9]) {
-    for (const d of [1e8, 1e9, 1e10, 1e11]) pts.push({ id: `${n}-${d}`, n, d, c: 6 * n * d, loss: kaplanNDLoss(KAPLAN_ND_PUBLISHED, n, d) * (1 + 0.01 * (2 * rng.float() - 1)) });
+    for (const d of [1e8, 1e9, 1e10, 1e11])
+      pts.push({ id: `${n}-${d}`, n, d, c: 6 * n * d, loss: kaplanNDLoss(KAPLAN_ND_PUBLISHED, n, d) * (1 + 0.01 * (2 * rng.float() - 1)) });
   }
   const f = fitKaplanND(pts);
   const boot = bootstrapKaplanND(pts, f, { samples: 40, seed: 1, level: 0.9 });

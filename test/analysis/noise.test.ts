@@ -70,7 +70,19 @@ function records(cv: { g: number; t: number }, seed = 1): RunRecord[] {
       });
     }
     const id = `b${b}-s${steps}`;
-    return { id, name: id, status: 'done', paramsKaplan: 1e5, paramsTotal: 1.2e5, batchSize: b, context: CONTEXT, batchTokens: b * CONTEXT, lr: 1e-3, warmupSteps: 0, metrics };
+    return {
+      id,
+      name: id,
+      status: 'done',
+      paramsKaplan: 1e5,
+      paramsTotal: 1.2e5,
+      batchSize: b,
+      context: CONTEXT,
+      batchTokens: b * CONTEXT,
+      lr: 1e-3,
+      warmupSteps: 0,
+      metrics,
+    };
   });
 }
 
@@ -113,12 +125,28 @@ test('B_simple per bin, exact rows: within 5% of the truth at the bin centre at 
     // each run's own ratio: no lag, whatever the run's length
     for (const r of bin.runs) {
       // against the truth over its own rows in the bin (placement on the smoothed test-loss curve, no lag): 2%
-      assert.ok(relErr(r.bSimpleTokens, truthOver([r.run], bin)) <= 0.02, `run ${r.run} at L ${bin.loss.toFixed(3)}: ${r.bSimpleTokens.toFixed(1)} vs ${truthOver([r.run], bin).toFixed(1)} over its rows`);
+      assert.ok(
+        relErr(r.bSimpleTokens, truthOver([r.run], bin)) <= 0.02,
+        `run ${r.run} at L ${bin.loss.toFixed(3)}: ${r.bSimpleTokens.toFixed(1)} vs ${truthOver([r.run], bin).toFixed(1)} over its rows`,
+      );
       // a run that spans the whole bin: the truth at the bin centre, 5%
-      if (covers(r.run, bin)) assert.ok(relErr(r.bSimpleTokens, want) <= 0.05, `run ${r.run} at L ${bin.loss.toFixed(3)}: ${r.bSimpleTokens.toFixed(1)} vs ${want.toFixed(1)}`);
+      if (covers(r.run, bin))
+        assert.ok(relErr(r.bSimpleTokens, want) <= 0.05, `run ${r.run} at L ${bin.loss.toFixed(3)}: ${r.bSimpleTokens.toFixed(1)} vs ${want.toFixed(1)}`);
     }
     // the bin: the truth at its centre when a kept run spans it (else only the ends of runs sit in it)
-    assert.ok(relErr(bin.bSimpleTokens, truthOver(kept.map((r) => r.run), bin)) <= 0.02, `bin at L ${bin.loss.toFixed(3)}: ${bin.bSimpleTokens.toFixed(1)} vs ${truthOver(kept.map((r) => r.run), bin).toFixed(1)} over its kept rows`);
+    assert.ok(
+      relErr(
+        bin.bSimpleTokens,
+        truthOver(
+          kept.map((r) => r.run),
+          bin,
+        ),
+      ) <= 0.02,
+      `bin at L ${bin.loss.toFixed(3)}: ${bin.bSimpleTokens.toFixed(1)} vs ${truthOver(
+        kept.map((r) => r.run),
+        bin,
+      ).toFixed(1)} over its kept rows`,
+    );
     if (kept.some((r) => covers(r.run, bin))) {
       centred++;
       assert.ok(relErr(bin.bSimpleTokens, want) <= 0.05, `bin at L ${bin.loss.toFixed(3)}: ${bin.bSimpleTokens.toFixed(1)} vs truth ${want.toFixed(1)}`);
@@ -127,7 +155,10 @@ test('B_simple per bin, exact rows: within 5% of the truth at the bin centre at 
     const spanning = kept.filter((r) => covers(r.run, bin)).map((r) => r.bSimpleTokens);
     if (spanning.length >= 2) assert.ok(Math.max(...spanning) / Math.min(...spanning) <= 1.05, `bin at L ${bin.loss.toFixed(3)}: spread ${spanning}`);
     assert.ok(bin.spread >= 1 && bin.spread <= 1.25, `bin at L ${bin.loss.toFixed(3)}: spread ${bin.spread}`);
-    assert.equal(bin.n, kept.reduce((s, r) => s + r.rows, 0));
+    assert.equal(
+      bin.n,
+      kept.reduce((s, r) => s + r.rows, 0),
+    );
   }
   assert.ok(centred >= 8, `${centred} bins spanned by a kept run`);
   // every run length is represented, the shortest (60 steps) included
@@ -146,8 +177,16 @@ test('B_simple per bin, noisy rows (|G|^2 estimates often negative in small batc
     for (const bin of finite(bins)) {
       const kept = bin.runs.filter((r) => !r.excluded);
       // the truth at the bin centre where a kept run spans the bin, else over the kept rows (only the ends of runs sit in it)
-      const want = kept.some((r) => covers(r.run, bin)) ? bSimpleAt(bin.loss) : truthOver(kept.map((r) => r.run), bin);
-      assert.ok(relErr(bin.bSimpleTokens, want) <= 0.05, `seed ${seed}: bin at L ${bin.loss.toFixed(3)} (${bin.n} rows): ${bin.bSimpleTokens.toFixed(1)} vs truth ${want.toFixed(1)}`);
+      const want = kept.some((r) => covers(r.run, bin))
+        ? bSimpleAt(bin.loss)
+        : truthOver(
+            kept.map((r) => r.run),
+            bin,
+          );
+      assert.ok(
+        relErr(bin.bSimpleTokens, want) <= 0.05,
+        `seed ${seed}: bin at L ${bin.loss.toFixed(3)} (${bin.n} rows): ${bin.bSimpleTokens.toFixed(1)} vs truth ${want.toFixed(1)}`,
+      );
       // batch sizes agree at the same loss (the issue asks for a factor 2 in the demo)
       assert.ok(bin.spread <= 1.3, `seed ${seed}: bin at L ${bin.loss.toFixed(3)}: spread ${bin.spread.toFixed(3)}`);
     }
@@ -159,7 +198,11 @@ test('B_simple per bin, noisy rows (|G|^2 estimates often negative in small batc
       [...levels].sort((x, y) => x - y).map((l) => l.toFixed(6)),
     );
     assert.ok(finite(at).length >= 10, `seed ${seed}: ${finite(at).length} level bins with a value`);
-    for (const bin of finite(at)) assert.ok(relErr(bin.bSimpleTokens, bSimpleAt(bin.loss)) <= 0.05, `seed ${seed}: level ${bin.loss.toFixed(3)} (${bin.n} rows): ${bin.bSimpleTokens.toFixed(1)} vs ${bSimpleAt(bin.loss).toFixed(1)}`);
+    for (const bin of finite(at))
+      assert.ok(
+        relErr(bin.bSimpleTokens, bSimpleAt(bin.loss)) <= 0.05,
+        `seed ${seed}: level ${bin.loss.toFixed(3)} (${bin.n} rows): ${bin.bSimpleTokens.toFixed(1)} vs ${bSimpleAt(bin.loss).toFixed(1)}`,
+      );
   }
 });
 
@@ -176,8 +219,10 @@ test('runs with B_big < 2 B_simple are left out of a bin and counted', () => {
       const twice = (2 * bSimpleAt(bin.loss)) / CONTEXT; // sequences
       for (const r of bin.runs) {
         // clear cases only (the rule uses the run's own noisy ratio): 20% either side of the threshold
-        if (r.batchSize < twice / 1.2) assert.equal(r.excluded, true, `cv ${cv.g}: run ${r.run} at L ${bin.loss.toFixed(3)} (2 B_simple ${twice.toFixed(1)} seq)`);
-        if (r.batchSize > twice * 1.2) assert.equal(r.excluded, false, `cv ${cv.g}: run ${r.run} at L ${bin.loss.toFixed(3)} (2 B_simple ${twice.toFixed(1)} seq)`);
+        if (r.batchSize < twice / 1.2)
+          assert.equal(r.excluded, true, `cv ${cv.g}: run ${r.run} at L ${bin.loss.toFixed(3)} (2 B_simple ${twice.toFixed(1)} seq)`);
+        if (r.batchSize > twice * 1.2)
+          assert.equal(r.excluded, false, `cv ${cv.g}: run ${r.run} at L ${bin.loss.toFixed(3)} (2 B_simple ${twice.toFixed(1)} seq)`);
         assert.equal(r.excluded, !(r.batchSize >= (2 * r.bSimpleTokens) / CONTEXT));
       }
       if (bin.runs.length > 0 && bin.runs.every((r) => r.excluded)) {
@@ -186,7 +231,10 @@ test('runs with B_big < 2 B_simple are left out of a bin and counted', () => {
     }
     assert.ok(excluded >= 5, `cv ${cv.g}: ${excluded} exclusions`);
     // batch 8 is below 2 B_simple from L ~2.4 on: left out there
-    assert.ok(bins.some((b) => b.runs.some((r) => r.batchSize === 8 && r.excluded)), `cv ${cv.g}: batch 8 left out somewhere`);
+    assert.ok(
+      bins.some((b) => b.runs.some((r) => r.batchSize === 8 && r.excluded)),
+      `cv ${cv.g}: batch 8 left out somewhere`,
+    );
   }
 });
 
@@ -223,7 +271,10 @@ test('the old estimate (bias-corrected EMA, beta 0.99, from step 1) lags in the 
   for (const [b, steps] of RUNS.slice(-2)) {
     const w = worst.get(`b${b}-s${steps}`);
     assert.ok(w, `run b${b}`);
-    assert.ok(w.ema >= 0.2 && w.ratio <= 0.02, `run b${b}-s${steps}: EMA off by ${(100 * w.ema).toFixed(1)}%, ratio of means by ${(100 * w.ratio).toFixed(1)}%`);
+    assert.ok(
+      w.ema >= 0.2 && w.ratio <= 0.02,
+      `run b${b}-s${steps}: EMA off by ${(100 * w.ema).toFixed(1)}%, ratio of means by ${(100 * w.ratio).toFixed(1)}%`,
+    );
   }
   // and by more than in the longest run: the EMA's error depends on the run's length, the ratio of means' does not
   const longest = worst.get(`b${RUNS[0][0]}-s${RUNS[0][1]}`)!;
@@ -238,7 +289,10 @@ test('rows before the first eval or after the last are left out; runs without ra
   const rowsPlaced = (bins: NoiseBin[]) => bins.reduce((s, b) => s + b.runs.reduce((t, r) => t + r.rows, 0), 0);
   assert.equal(rowsPlaced(noiseScaleBins([short], { minRows: 1 })), short.metrics.length);
   // drop the evals before step 20 and after step 45: the rows outside the remaining evals have no test loss to sit on
-  const cut: RunRecord = { ...short, metrics: short.metrics.map(({ testLoss, ...m }) => (m.step < 20 || m.step > 45 ? m : { ...m, ...(testLoss !== undefined && { testLoss }) })) };
+  const cut: RunRecord = {
+    ...short,
+    metrics: short.metrics.map(({ testLoss, ...m }) => (m.step < 20 || m.step > 45 ? m : { ...m, ...(testLoss !== undefined && { testLoss }) })),
+  };
   const evals = cut.metrics.filter((m) => m.testLoss !== undefined).map((m) => m.step);
   assert.ok(evals.length >= 5 && evals[0] >= 20 && evals[evals.length - 1] <= 45, `evals ${evals}`);
   assert.equal(rowsPlaced(noiseScaleBins([cut], { minRows: 1 })), evals[evals.length - 1] - evals[0] + 1, `evals ${evals}`);
@@ -307,8 +361,14 @@ test('agreement across batch sizes: seeds of a batch size are pooled; equal nois
       assert.equal(new Set(bs.map((b) => b.batchSize)).size, bs.length);
       for (const b of bs) if (b.batchSize === 32 || b.batchSize === 128) assert.ok(b.runs <= 2);
     }
-    assert.ok(ag.batchSizes.some((bs) => bs.some((b) => b.runs === 2)), `seed ${seed}: seeds pooled somewhere`);
-    assert.ok(ag.spreadMedian >= 1 && ag.spreadMax <= 1.3, `seed ${seed}: equal noise scales: spread median ${ag.spreadMedian.toFixed(3)}, worst ${ag.spreadMax.toFixed(3)}`);
+    assert.ok(
+      ag.batchSizes.some((bs) => bs.some((b) => b.runs === 2)),
+      `seed ${seed}: seeds pooled somewhere`,
+    );
+    assert.ok(
+      ag.spreadMedian >= 1 && ag.spreadMax <= 1.3,
+      `seed ${seed}: equal noise scales: spread median ${ag.spreadMedian.toFixed(3)}, worst ${ag.spreadMax.toFixed(3)}`,
+    );
     // batch 512 measures 3x the noise scale: the spread shows it wherever 512 is kept beside another batch size
     const off = seeded(seed, (b) => (b === 512 ? 3 : 1));
     const bad = noiseAgreement(off, analysisOf())!;

@@ -50,16 +50,33 @@ test('L-BFGS with bounds stops on the bounds (projected, L-BFGS-B style)', () =>
     g[2] = 2 * (x[2] - 0.5);
     return (x[0] - 3) ** 2 + (x[1] + 1) ** 2 + (x[2] - 0.5) ** 2;
   };
-  const r = lbfgs(fg, [1, 4, -3], { bounds: [[0, 2], [0, 5], [null, null]] });
+  const r = lbfgs(fg, [1, 4, -3], {
+    bounds: [
+      [0, 2],
+      [0, 5],
+      [null, null],
+    ],
+  });
   assert.ok(r.success, r.message);
   assertClose('x', r.x, [2, 0, 0.5], { rtol: 0, atol: 1e-7 });
   assertClose('fun', r.fun, 2, { rtol: 1e-9, atol: 0 });
   // bounded Rosenbrock: with x0 <= 0.5 the constrained minimum is on x0 = 0.5, x1 = 0.25
-  const b = lbfgs(rosenFg, [-1, 2], { bounds: [[-2, 0.5], [-2, 2]] });
+  const b = lbfgs(rosenFg, [-1, 2], {
+    bounds: [
+      [-2, 0.5],
+      [-2, 2],
+    ],
+  });
   assert.ok(b.success, b.message);
   assertClose('bounded rosenbrock', b.x, [0.5, 0.25], { rtol: 0, atol: 1e-5 });
   // a start outside the box is projected into it first
-  const c = lbfgs(fg, [10, -10, 0], { bounds: [[0, 2], [0, 5], [null, null]] });
+  const c = lbfgs(fg, [10, -10, 0], {
+    bounds: [
+      [0, 2],
+      [0, 5],
+      [null, null],
+    ],
+  });
   assertClose('projected start', c.x, [2, 0, 0.5], { rtol: 0, atol: 1e-7 });
 });
 
@@ -70,18 +87,25 @@ test('non-convergence is reported, never thrown', () => {
   assert.match(r.message, /ITERATIONS/);
   assert.equal(r.iterations, 3);
   // unbounded below: f = x0 + x1 heads to -infinity
-  const u = lbfgs((x, g) => {
-    g[0] = 1;
-    g[1] = 1;
-    return x[0] + x[1];
-  }, [0, 0], { maxIterations: 50 });
+  const u = lbfgs(
+    (x, g) => {
+      g[0] = 1;
+      g[1] = 1;
+      return x[0] + x[1];
+    },
+    [0, 0],
+    { maxIterations: 50 },
+  );
   assert.equal(u.success, false);
   assert.ok(u.fun < -1e3, `fun ${u.fun}`);
   // NaN objective at the start
-  const n = lbfgs((_x, g) => {
-    g.fill(0);
-    return NaN;
-  }, [0]);
+  const n = lbfgs(
+    (_x, g) => {
+      g.fill(0);
+      return NaN;
+    },
+    [0],
+  );
   assert.equal(n.success, false);
   const nm = nelderMead(rosen, [-1.2, 1], { maxIterations: 10 });
   assert.equal(nm.success, false);
@@ -97,6 +121,13 @@ test('Nelder-Mead solves 2-D and 4-D Rosenbrock like scipy', () => {
   const q = nelderMead(rosen, [1.3, 0.7, 0.8, 1.9], { xatol: 1e-8, fatol: 1e-10, maxIterations: 5000, maxEvaluations: 10000 });
   assert.ok(q.success, q.message);
   assertClose('x 4-D', q.x, [1, 1, 1, 1], { rtol: 0, atol: 1e-4 });
-  const b = nelderMead(rosen, [0, 0], { bounds: [[-2, 0.5], [-2, 2]], xatol: 1e-8, fatol: 1e-10 });
+  const b = nelderMead(rosen, [0, 0], {
+    bounds: [
+      [-2, 0.5],
+      [-2, 2],
+    ],
+    xatol: 1e-8,
+    fatol: 1e-10,
+  });
   assertClose('bounded', b.x, [0.5, 0.25], { rtol: 0, atol: 1e-4 });
 });

@@ -30,7 +30,10 @@ test('Approach 3 reaches scipy L-BFGS-B optimum on all seven experiments', { tim
   if (!needs(t, 'python', skip)) return;
   const r = spawnSync(py!, [SCRIPT, OPEN_ATHENA_FILE], { encoding: 'utf8', maxBuffer: 1 << 24 });
   assert.equal(r.status, 0, r.stderr);
-  const ref = JSON.parse(r.stdout) as { starts: number; experiments: Record<string, { n: number; objective: number; alpha: number; beta: number; E: number; seconds: number }> };
+  const ref = JSON.parse(r.stdout) as {
+    starts: number;
+    experiments: Record<string, { n: number; objective: number; alpha: number; beta: number; E: number; seconds: number }>;
+  };
   assert.equal(ref.starts, 243);
   const exps = openAthenaExperiments();
   assert.deepEqual(Object.keys(ref.experiments).sort(), exps.map((e) => e.name).sort());

@@ -24,7 +24,10 @@ test('noise-free data: VPNLS recovers every parameter (the inner problem is exac
 });
 
 test('VPNLS recovers a within 2% on centred and off-centre IsoFLOP designs, where Approach 2 is biased', () => {
-  for (const [name, offset] of [['centred', 1], ['off-centre, drifting', (c: number) => 3 * (c / BUDGETS[0]) ** 0.1]] as const) {
+  for (const [name, offset] of [
+    ['centred', 1],
+    ['off-centre, drifting', (c: number) => 3 * (c / BUDGETS[0]) ** 0.1],
+  ] as const) {
     for (const noise of [0, 0.003]) {
       const pts = syntheticIsoFlop(P, BUDGETS, 9, 8, noise, 1, { offset });
       const v = fitVpnls(pts);
@@ -45,18 +48,27 @@ test('not well posed: E at its bound, a missing term, an exponent at the box edg
   // E = 0 in truth: the fit puts E on its bound and says so
   const e0 = fitVpnls(syntheticChinchilla({ ...P, E: 0 }, ns, ds, 0, 0));
   assert.equal(e0.wellPosed, false);
-  assert.ok(e0.flags.some((f) => f.startsWith('E at its bound 0')), e0.flags.join('; '));
+  assert.ok(
+    e0.flags.some((f) => f.startsWith('E at its bound 0')),
+    e0.flags.join('; '),
+  );
   // loss independent of D: no data term (B = 0 or beta at an edge), flagged
   const noD = fitVpnls(ns.flatMap((n) => ds.map((d) => ({ id: `${n}-${d}`, n, d, c: 6 * n * d, loss: 1.7 + 400 / n ** 0.34 }))));
   assert.equal(noD.wellPosed, false, JSON.stringify(noD.params));
   // the true beta outside the search box: the fit stops on the edge and says so
   const edge = fitVpnls(syntheticChinchilla(P, ns, ds, 0, 0), { beta: [0.4, 1] });
-  assert.ok(edge.flags.some((f) => /^beta .* at the edge of the search box \[0.4, 1\]/.test(f)), edge.flags.join('; '));
+  assert.ok(
+    edge.flags.some((f) => /^beta .* at the edge of the search box \[0.4, 1\]/.test(f)),
+    edge.flags.join('; '),
+  );
   // noise swamping a tiny grid: exponents not determined
   const flat = fitVpnls(syntheticChinchilla(P, [1e8, 1.2e8, 1.4e8], [1e10, 1.2e10, 1.4e10], 0.02, 3));
   assert.equal(flat.wellPosed, false, JSON.stringify(flat.diagnostics.curvatureSE));
   // bad input is a clear error
-  assert.throws(() => fitVpnls(syntheticChinchilla(P, [1e8, 2e8], [1e10, 2e10], 0, 0)), (e: unknown) => e instanceof AnalysisInputError && /at least 6 runs, got 4/.test(e.message));
+  assert.throws(
+    () => fitVpnls(syntheticChinchilla(P, [1e8, 2e8], [1e10, 2e10], 0, 0)),
+    (e: unknown) => e instanceof AnalysisInputError && /at least 6 runs, got 4/.test(e.message),
+  );
   assert.throws(() => fitVpnls([...syntheticChinchilla(P, ns, ds, 0, 0), { id: 'z', n: 1e8, d: 0, c: 1, loss: 2 }]), /run z: d = 0/);
 });
 

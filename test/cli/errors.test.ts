@@ -44,7 +44,10 @@ test('fit: warnings printed as "warning [code]: ...", in --json as {code, messag
   assert.equal(strict.status, EXIT_WARNINGS, strict.stderr);
   assert.equal(EXIT_WARNINGS, 5);
   const j = JSON.parse(strict.stdout);
-  assert.deepEqual(j.warnings.map((w: { code: string }) => w.code), ['duplicate-rows']);
+  assert.deepEqual(
+    j.warnings.map((w: { code: string }) => w.code),
+    ['duplicate-rows'],
+  );
   assert.equal(j.counts.duplicatesDropped, 20);
   assert.equal(j.import.rows, 40);
   const clean = cli('fit', fixture('lnd-grid.csv'), '--bootstrap', '10', '--strict');
@@ -59,7 +62,10 @@ test('fit: pooled experiments flagged as a poor fit; --group fits each experimen
   assert.match(pooled.stdout, /warning \[poor-fit\]: poor fit: rmse of log loss 0\.\d+/);
   const grouped = cli('fit', fixture('pooled-experiments.csv'), '--bootstrap', '0', '--group', 'experiment', '--strict', '--json');
   assert.equal(grouped.status, 0, grouped.stderr);
-  assert.deepEqual(JSON.parse(grouped.stdout).groups.map((g: { warnings: unknown[] }) => g.warnings.length), [0, 0]);
+  assert.deepEqual(
+    JSON.parse(grouped.stdout).groups.map((g: { warnings: unknown[] }) => g.warnings.length),
+    [0, 0],
+  );
 });
 
 test('fit: degenerate inputs refused with the reason (constant loss, two sizes), exit 2', () => {
@@ -123,7 +129,9 @@ test('report: an earlier report is replaced (no stale charts; other files kept),
 test('report: Ctrl-C during the fits leaves no folder and no partial one', async () => {
   const dir = tempDir();
   const out = join(dir, 'reports');
-  const child = spawn(process.execPath, [bin, 'report', fixture('pooled-experiments.csv'), '--out', out, '--bootstrap', '1000'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [bin, 'report', fixture('pooled-experiments.csv'), '--out', out, '--bootstrap', '1000'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   const code = await new Promise<number | null>((resolve) => {
     child.stderr.on('data', (d) => {
@@ -138,7 +146,10 @@ test('report: Ctrl-C during the fits leaves no folder and no partial one', async
 
 test('file-system and allocation errors become one line and a hint', () => {
   const errno = (code: string, syscall: string, path: string) => Object.assign(new Error(`${code}: ${syscall} '${path}'`), { code, syscall, path });
-  assert.deepEqual(describeSystemError(errno('EPERM', 'open', '/runs/x/spec.json')), { message: '/runs/x/spec.json: operation not permitted (EPERM in open)', hint: 'check the permissions, or choose a path you can write to' });
+  assert.deepEqual(describeSystemError(errno('EPERM', 'open', '/runs/x/spec.json')), {
+    message: '/runs/x/spec.json: operation not permitted (EPERM in open)',
+    hint: 'check the permissions, or choose a path you can write to',
+  });
   assert.match(describeSystemError(errno('EEXIST', 'mkdir', '/tmp/out'))!.message, /^\/tmp\/out: a file is already there \(EEXIST in mkdir\)$/);
   assert.match(describeSystemError(errno('EROFS', 'mkdir', '/ro'))!.hint, /writable disk/);
   assert.match(describeSystemError(new RangeError('Invalid typed array length: 196608000000000'))!.message, /a size is too large to allocate/);
@@ -151,7 +162,7 @@ test('train --depth 1000: the parameter count and the limit, before allocating (
   assert.match(r.stderr, /hint: the largest depth at vocab 256 and context 64 is \d+/);
 });
 
-test('--version prints package.json\'s version', () => {
+test("--version prints package.json's version", () => {
   const r = cli('--version');
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout.trim(), JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version);
@@ -166,7 +177,10 @@ test('status lists runs trained with train (outside any sweep) with their state'
   assert.match(r.stdout, /runs outside any sweep in .* \(1; e\.g\. trained with `scaling-lab train`\)/);
   assert.match(r.stdout, /d1-b4-s0-t640-\w+ +d1-b4-s0-t640 +done +10\/10 +\d\.\d{4} +\d\.\d{4}/);
   const j = JSON.parse(cli('status', '--store', store, '--json').stdout);
-  assert.deepEqual(j.map((s: { name: string | null; done: number }) => [s.name, s.done]), [[null, 1]]);
+  assert.deepEqual(
+    j.map((s: { name: string | null; done: number }) => [s.name, s.done]),
+    [[null, 1]],
+  );
 });
 
 // ---- every hint names a flag the command that can raise it has
@@ -208,7 +222,9 @@ function raisers(file: string, line: number, text: string, commands: string[]): 
 test('every --flag in a hint or message names a flag of each command that can raise it (or of the command it names)', () => {
   const flags = flagsByCommand();
   const commands = [...flags.keys()];
-  const files = spawnSync('git', ['ls-files', 'src'], { cwd: root, encoding: 'utf8' }).stdout.split('\n').filter((f) => f.endsWith('.ts'));
+  const files = spawnSync('git', ['ls-files', 'src'], { cwd: root, encoding: 'utf8' })
+    .stdout.split('\n')
+    .filter((f) => f.endsWith('.ts'));
   for (const f of readdirSync(join(root, 'src/report')).filter((x) => x.endsWith('.ts'))) if (!files.includes(`src/report/${f}`)) files.push(`src/report/${f}`);
   const bad: string[] = [];
   let checked = 0;
@@ -225,8 +241,14 @@ test('every --flag in a hint or message names a flag of each command that can ra
         for (const m of lit.matchAll(/--[a-z][a-z0-9-]*/g)) {
           const flag = m[0];
           // a command named just before the flag in the same clause scopes it: "fit --d-column", "bcrit also takes --warmup-steps W"
-          const before = lit.slice(Math.max(0, m.index - 60), m.index).split(/[;.()]/).pop()!;
-          const word = [...before.matchAll(/\b([a-z]+)\b/g)].map((w) => w[1]).reverse().find((w) => commands.includes(w));
+          const before = lit
+            .slice(Math.max(0, m.index - 60), m.index)
+            .split(/[;.()]/)
+            .pop()!;
+          const word = [...before.matchAll(/\b([a-z]+)\b/g)]
+            .map((w) => w[1])
+            .reverse()
+            .find((w) => commands.includes(w));
           const by = raisers(file, i, text, commands);
           const named = word ? [word] : by;
           if (named.length === 0) continue;

@@ -31,13 +31,10 @@ test('phaseProgress: a line per phase start and end, counts compact, nothing whe
   report({ phase: 'encode train', done: 3_000_000, total: 3_000_000, unit: 'chars' }); // the end always prints
   report({ phase: 'train bpe-512', done: 10, total: 256, unit: 'merges' });
   report({ phase: 'encode test', done: 0, total: 1000, unit: 'chars' }); // a new phase stops the last one where it was
-  assert.deepEqual(lines.map((l) => l.replace(/ \| .*$/, '')), [
-    'encode train 0/3M chars',
-    'encode train 3M/3M chars',
-    'train bpe-512 10/256 merges',
-    'train bpe-512 10/256 merges',
-    'encode test 0/1k chars',
-  ]);
+  assert.deepEqual(
+    lines.map((l) => l.replace(/ \| .*$/, '')),
+    ['encode train 0/3M chars', 'encode train 3M/3M chars', 'train bpe-512 10/256 merges', 'train bpe-512 10/256 merges', 'encode test 0/1k chars'],
+  );
   const quiet = capture();
   phaseProgress({ stream: quiet.stream, quiet: true })({ phase: 'x', done: 1, total: 1, unit: 'u' });
   assert.deepEqual(quiet.lines, []);

@@ -17,7 +17,8 @@ function naiveMerges(texts: string[], vocabSize: number): number[] {
   const merges: number[] = [];
   for (let z = 256; z < vocabSize; z++) {
     const pairs = new Map<number, number>();
-    for (const { s, c } of words) for (let j = 0; j + 1 < s.length; j++) pairs.set(s[j] * MAX_VOCAB + s[j + 1], (pairs.get(s[j] * MAX_VOCAB + s[j + 1]) ?? 0) + c);
+    for (const { s, c } of words)
+      for (let j = 0; j + 1 < s.length; j++) pairs.set(s[j] * MAX_VOCAB + s[j + 1], (pairs.get(s[j] * MAX_VOCAB + s[j + 1]) ?? 0) + c);
     let best = -1;
     let bestCount = 0;
     for (const [k, c] of pairs) if (c > bestCount || (c === bestCount && k < best)) [best, bestCount] = [k, c];
@@ -27,7 +28,7 @@ function naiveMerges(texts: string[], vocabSize: number): number[] {
     merges.push(a, b);
     for (const w of words) {
       const out: number[] = [];
-      for (let j = 0; j < w.s.length; ) {
+      for (let j = 0; j < w.s.length;) {
         if (j + 1 < w.s.length && w.s[j] === a && w.s[j + 1] === b) {
           out.push(z);
           j += 2;
@@ -70,7 +71,10 @@ test('pre-tokens cover the text and merges never cross them', () => {
   for (let i = 0; i < 100; i++) {
     const s = randomText(rng) + " it's a dog's life, 2024!  ok\n\n";
     assert.equal(preTokenize(s).join(''), s);
-    assert.deepEqual(bpe.encode(s), preTokenize(s).flatMap((w) => bpe.encode(w)));
+    assert.deepEqual(
+      bpe.encode(s),
+      preTokenize(s).flatMap((w) => bpe.encode(w)),
+    );
   }
 });
 
@@ -97,7 +101,10 @@ test('save and load give the same tokenizer; a foreign or corrupt file is an err
 
 test('a vocabulary below 256 is refused with a hint; a text that runs out of pairs stops early', () => {
   for (const v of [0, 255, 100.5]) {
-    assert.throws(() => checkVocabSize(v), (e: unknown) => e instanceof TokenizerError && /from 256/.test(e.message) && /256 byte values/.test(e.hint));
+    assert.throws(
+      () => checkVocabSize(v),
+      (e: unknown) => e instanceof TokenizerError && /from 256/.test(e.message) && /256 byte values/.test(e.hint),
+    );
   }
   assert.throws(() => trainBpe(['abc'], 200), TokenizerError);
   assert.equal(trainBpe(['ab ab'], 256).vocabSize, 256, 'V = 256 is bytes only');

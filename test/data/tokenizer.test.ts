@@ -28,9 +28,15 @@ test('tokenizer specs parse, and bad ones say what is accepted', () => {
   assert.deepEqual(parseTokenizerSpec('bpe-4096'), { kind: 'bpe', vocabSize: 4096 });
   assert.deepEqual(parseTokenizerSpec('bpe512'), { kind: 'bpe', vocabSize: 512 });
   assert.deepEqual(parseTokenizerSpec('my/tok.json'), { kind: 'file', path: 'my/tok.json' });
-  assert.throws(() => parseTokenizerSpec('bpe-100'), (e: unknown) => e instanceof TokenizerError && /got 100/.test(e.message));
+  assert.throws(
+    () => parseTokenizerSpec('bpe-100'),
+    (e: unknown) => e instanceof TokenizerError && /got 100/.test(e.message),
+  );
   assert.throws(() => parseTokenizerSpec('bpe-abc'), TokenizerError);
-  assert.throws(() => parseTokenizerSpec('sentencepiece'), (e: unknown) => e instanceof TokenizerError && /byte, gpt2, bpe-<V>/.test(e.hint));
+  assert.throws(
+    () => parseTokenizerSpec('sentencepiece'),
+    (e: unknown) => e instanceof TokenizerError && /byte, gpt2, bpe-<V>/.test(e.hint),
+  );
 });
 
 test('documents are joined with a blank line; ids are uint16 for V <= 65536 and uint32 above', async () => {
@@ -38,7 +44,10 @@ test('documents are joined with a blank line; ids are uint16 for V <= 65536 and 
   assert.equal(documentWithSeparator('a\n'), 'a\n\n');
   assert.equal(documentWithSeparator('a\n\n'), 'a\n\n');
   const byte = new ByteTokenizer();
-  const docs = [{ id: '1', text: 'one' }, { id: '2', text: 'two\n' }];
+  const docs = [
+    { id: '1', text: 'one' },
+    { id: '2', text: 'two\n' },
+  ];
   const tokens = encodeDocuments(byte, docs);
   assert.ok(tokens instanceof Uint16Array);
   assert.equal(byte.decode(tokens), 'one\n\ntwo\n\n');

@@ -46,12 +46,15 @@ test('golden file of the wrong version, wrong magic or truncated: an error sayin
   const raw = new Uint8Array(readFileSync(GOLDEN_PATH));
   const bad = raw.slice();
   new DataView(bad.buffer).setInt32(4, GOLDEN_VERSION + 98, true);
-  assert.throws(() => parseGolden(bad), (e: unknown) => {
-    assert.ok(e instanceof GoldenFormatError);
-    assert.match(e.message, new RegExp(`version ${GOLDEN_VERSION + 98}, expected version ${GOLDEN_VERSION}`));
-    assert.match(e.hint, /make_golden\.py/);
-    return true;
-  });
+  assert.throws(
+    () => parseGolden(bad),
+    (e: unknown) => {
+      assert.ok(e instanceof GoldenFormatError);
+      assert.match(e.message, new RegExp(`version ${GOLDEN_VERSION + 98}, expected version ${GOLDEN_VERSION}`));
+      assert.match(e.hint, /make_golden\.py/);
+      return true;
+    },
+  );
   const badMagic = raw.slice();
   new DataView(badMagic.buffer).setInt32(0, 12345, true);
   assert.throws(() => parseGolden(badMagic), /bad magic number, expected 20260417, got 12345/);
@@ -122,7 +125,9 @@ for (const { name, kernels, skip } of engineBackends()) {
       assert.ok(clippedSteps > 0, 'the golden run clips (norms > 1): the clipping path must be exercised');
       assertClose(`[${name}] step losses`, losses, golden.stepLosses, STEP_LOSS_TOL);
       assertClose(`[${name}] step grad norms`, norms, golden.stepGradNorms, STEP_NORM_TOL);
-      t.diagnostic(`max |diff| step losses ${maxDiff(losses, golden.stepLosses).toExponential(2)}, grad norms ${maxDiff(norms, golden.stepGradNorms).toExponential(2)}`);
+      t.diagnostic(
+        `max |diff| step losses ${maxDiff(losses, golden.stepLosses).toExponential(2)}, grad norms ${maxDiff(norms, golden.stepGradNorms).toExponential(2)}`,
+      );
     });
   }
 }

@@ -19,8 +19,12 @@ function batch(seed: number, B: number, T: number, V: number) {
 }
 
 function std(x: Float32Array): number {
-  let s = 0, s2 = 0;
-  for (const v of x) { s += v; s2 += v * v; }
+  let s = 0,
+    s2 = 0;
+  for (const v of x) {
+    s += v;
+    s2 += v * v;
+  }
   const m = s / x.length;
   return Math.sqrt(s2 / x.length - m * m);
 }
@@ -32,8 +36,16 @@ test('init: N(0, 0.02) matrices and embeddings, 0.02/sqrt(2L) residual projectio
   // sample std of n normals has relative sd 1/sqrt(2n); n >= 8k here, so 5% is > 6 sigma
   for (const name of ['wte', 'wpe', 'qkvw', 'fcw'] as const) assertClose(`std ${name}`, std(gpt.p[name]), 0.02, { rtol: 0.05, atol: 0 });
   for (const name of ['attprojw', 'fcprojw'] as const) assertClose(`std ${name}`, std(gpt.p[name]), 0.02 / Math.sqrt(8), { rtol: 0.05, atol: 0 });
-  for (const name of ['ln1b', 'ln2b', 'lnfb', 'qkvb', 'attprojb', 'fcb', 'fcprojb'] as const) assert.ok(gpt.p[name].every((v) => v === 0), `${name} zero`);
-  for (const name of ['ln1w', 'ln2w', 'lnfw'] as const) assert.ok(gpt.p[name].every((v) => v === 1), `${name} one`);
+  for (const name of ['ln1b', 'ln2b', 'lnfb', 'qkvb', 'attprojb', 'fcb', 'fcprojb'] as const)
+    assert.ok(
+      gpt.p[name].every((v) => v === 0),
+      `${name} zero`,
+    );
+  for (const name of ['ln1w', 'ln2w', 'lnfw'] as const)
+    assert.ok(
+      gpt.p[name].every((v) => v === 1),
+      `${name} one`,
+    );
 });
 
 test('initial loss of a fresh model is about ln(V) (near-uniform predictions)', () => {
@@ -56,7 +68,9 @@ for (const { name, kernels: k, skip } of engineBackends()) {
       for (let s = 0; s < 5; s++) losses.push(trainStep(gpt, opt, [batch(s, 2, 16, 16), batch(s + 50, 2, 16, 16)], 2, 16, { lr: 1e-3, clip: 1 }).loss);
       return { init, losses, final: gpt.params.slice() };
     };
-    const a = run(7), b = run(7), c = run(8);
+    const a = run(7),
+      b = run(7),
+      c = run(8);
     assert.deepEqual(a.init, b.init);
     assert.deepEqual(a.losses, b.losses); // exact equality of doubles
     assert.deepEqual(a.final, b.final);
@@ -68,7 +82,8 @@ for (const { name, kernels: k, skip } of engineBackends()) {
     const kernels = k;
     const gpt = new GPT(TINY, kernels, { seed: 0, maxMicroBatch: 4 });
     const opt = new AdamW(gpt, { weightDecay: 0 });
-    const B = 4, T = 16;
+    const B = 4,
+      T = 16;
     const mb = batch(42, B, T, TINY.vocab); // random targets: only memorising them lowers the loss
     const first = trainStep(gpt, opt, [mb], B, T, { lr: 3e-3, clip: 1 }).loss;
     let last = first;
@@ -81,7 +96,8 @@ for (const { name, kernels: k, skip } of engineBackends()) {
   test(`[${name}] accumulating 2 micro-batches of B/2 gives the gradient of one batch of B; microGradSq is each micro-batch's own |g|^2`, (t) => {
     if (k === null) return missing(t, 'native', skip!);
     const kernels = k;
-    const B = 4, T = 12;
+    const B = 4,
+      T = 12;
     const full = batch(5, B, T, TINY.vocab);
     const half = (i: number) => ({
       inputs: full.inputs.subarray(i * (B / 2) * T, (i + 1) * (B / 2) * T),
@@ -120,13 +136,17 @@ for (const { name, kernels: k, skip } of engineBackends()) {
     let distSq = 0;
     for (let i = 0; i < direct[0].grads.length; i++) distSq += (direct[0].grads[i] - direct[1].grads[i]) ** 2;
     assert.ok(distSq > 1e-6 * acc[0].microGradSq, 'the halves have different gradients');
-    assertClose('|G_big|^2 = mean |g_i|^2 - |g0 - g1|^2 / 4', gpt.gradSq(), (acc[0].microGradSq + acc[1].microGradSq) / 2 - distSq / 4, { rtol: 1e-4, atol: 0 });
+    assertClose('|G_big|^2 = mean |g_i|^2 - |g0 - g1|^2 / 4', gpt.gradSq(), (acc[0].microGradSq + acc[1].microGradSq) / 2 - distSq / 4, {
+      rtol: 1e-4,
+      atol: 0,
+    });
   });
 
   test(`[${name}] params + AdamW state (m, v, t) round-trip: a restored run continues bit-identically`, (t) => {
     if (k === null) return missing(t, 'native', skip!);
     const kernels = k;
-    const B = 2, T = 8;
+    const B = 2,
+      T = 8;
     const data = Array.from({ length: 6 }, (_, s) => batch(100 + s, B, T, 16));
     const step = (gpt: GPT, opt: AdamW, s: number) => trainStep(gpt, opt, [data[s]], B, T, { lr: 2e-3, clip: 1 }).loss;
     const a = new GPT(TINY, kernels, { seed: 4, maxMicroBatch: B });
@@ -140,10 +160,16 @@ for (const { name, kernels: k, skip } of engineBackends()) {
     b.loadParams(saved.params);
     optB.setState(saved.opt);
     assert.equal(optB.t, 3);
-    assert.deepEqual([3, 4, 5].map((s) => step(b, optB, s)), lossesA);
+    assert.deepEqual(
+      [3, 4, 5].map((s) => step(b, optB, s)),
+      lossesA,
+    );
     assert.deepEqual(b.params, a.params);
 
-    assert.throws(() => b.loadParams(new Float32Array(10)), (e: unknown) => e instanceof StateError && /10 values, expected \d+/.test(e.message));
+    assert.throws(
+      () => b.loadParams(new Float32Array(10)),
+      (e: unknown) => e instanceof StateError && /10 values, expected \d+/.test(e.message),
+    );
     assert.throws(() => optB.setState({ m: new Float32Array(3), v: new Float32Array(3), t: 1 }), StateError);
   });
 }
@@ -151,7 +177,8 @@ for (const { name, kernels: k, skip } of engineBackends()) {
 // ---- gradient norms and clipping
 
 test('trainStep reports micro and accumulated norms before clipping, and clips to the global norm', () => {
-  const B = 2, T = 8;
+  const B = 2,
+    T = 8;
   const gpt = new GPT(TINY, kernelsRef, { seed: 2, maxMicroBatch: B });
   const opt = new AdamW(gpt);
   const mbs = [batch(1, B, T, 16), batch(2, B, T, 16), batch(3, B, T, 16)];
@@ -160,7 +187,7 @@ test('trainStep reports micro and accumulated norms before clipping, and clips t
   assertClose('gradNorm', r.gradNorm, Math.sqrt(r.gradSq), { rtol: 1e-15, atol: 0 });
   assert.ok(r.clipped && r.gradNorm > 1e-3);
   // after clipping the gradient buffer has norm clip (torch.nn.utils.clip_grad_norm_: clip / (norm + 1e-6))
-  assertClose('clipped norm', Math.sqrt(gpt.gradSq()), 1e-3 * r.gradNorm / (r.gradNorm + 1e-6), { rtol: 1e-5, atol: 0 });
+  assertClose('clipped norm', Math.sqrt(gpt.gradSq()), (1e-3 * r.gradNorm) / (r.gradNorm + 1e-6), { rtol: 1e-5, atol: 0 });
   const noClip = trainStep(gpt, opt, mbs, B, T, { lr: 0, clip: 0 });
   assert.equal(noClip.clipped, false);
   assertClose('unclipped norm', Math.sqrt(gpt.gradSq()), noClip.gradNorm, { rtol: 1e-12, atol: 0 });
@@ -176,7 +203,12 @@ test('AdamW decays only the decay group: with zero gradients, matrices shrink by
   new AdamW(gpt, { weightDecay: 0.1 }).step(0.5);
   for (const t of gpt.table) {
     const factor = t.decay ? 1 - 0.5 * 0.1 : 1;
-    assertClose(`decay ${t.name}`, gpt.p[t.name], before.subarray(t.offset, t.offset + t.size).map((v) => v * factor), { rtol: 1e-6, atol: 0 });
+    assertClose(
+      `decay ${t.name}`,
+      gpt.p[t.name],
+      before.subarray(t.offset, t.offset + t.size).map((v) => v * factor),
+      { rtol: 1e-6, atol: 0 },
+    );
   }
 });
 

@@ -63,9 +63,7 @@ function accumulated(before: Float32Array, grad: Float64Array): Float32Array {
 
 function encoder64(wte: Float64Array, wpe: Float64Array, inp: Int32Array, B: number, T: number, C: number): Float64Array {
   const out = new Float64Array(B * T * C);
-  for (let b = 0; b < B; b++)
-    for (let t = 0; t < T; t++)
-      for (let c = 0; c < C; c++) out[(b * T + t) * C + c] = wte[inp[b * T + t] * C + c] + wpe[t * C + c];
+  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) for (let c = 0; c < C; c++) out[(b * T + t) * C + c] = wte[inp[b * T + t] * C + c] + wpe[t * C + c];
   return out;
 }
 
@@ -135,16 +133,23 @@ function crossEntropy64(logits: Float64Array, targets: Int32Array, N: number, V:
 
 test('encoder: forward matches float64; backward matches finite differences and accumulates', () => {
   const rng = new Rng(1);
-  const B = 2, T = 3, C = 4, V = 5, maxT = 4;
+  const B = 2,
+    T = 3,
+    C = 4,
+    V = 5,
+    maxT = 4;
   const inp = Int32Array.from([0, 3, 3, 4, 1, 0]); // repeated ids: their gradients must add up
-  const wte = randn(rng, V * C), wpe = randn(rng, maxT * C);
+  const wte = randn(rng, V * C),
+    wpe = randn(rng, maxT * C);
   const out = new Float32Array(B * T * C);
   K.encoderForward(out, inp, wte, wpe, B, T, C);
   assertClose('encoder out', out, encoder64(f64(wte), f64(wpe), inp, B, T, C), FWD_TOL);
 
   const dout = randn(rng, B * T * C);
-  const dwte0 = randn(rng, V * C), dwpe0 = randn(rng, maxT * C);
-  const dwte = dwte0.slice(), dwpe = dwpe0.slice();
+  const dwte0 = randn(rng, V * C),
+    dwpe0 = randn(rng, maxT * C);
+  const dwte = dwte0.slice(),
+    dwpe = dwpe0.slice();
   K.encoderBackward(dwte, dwpe, dout, inp, B, T, C);
   const gwte = fdGrad((x) => dot(dout, encoder64(x, f64(wpe), inp, B, T, C)), wte);
   const gwpe = fdGrad((x) => dot(dout, encoder64(f64(wte), x, inp, B, T, C)), wpe);
@@ -156,22 +161,55 @@ test('encoder: forward matches float64; backward matches finite differences and 
 
 test('layernorm: forward matches float64; backward matches finite differences and accumulates', () => {
   const rng = new Rng(2);
-  const B = 2, T = 3, C = 8;
+  const B = 2,
+    T = 3,
+    C = 8;
   const inp = randn(rng, B * T * C, 2);
-  const w = randn(rng, C), bias = randn(rng, C);
-  const out = new Float32Array(B * T * C), mean = new Float32Array(B * T), rstd = new Float32Array(B * T);
+  const w = randn(rng, C),
+    bias = randn(rng, C);
+  const out = new Float32Array(B * T * C),
+    mean = new Float32Array(B * T),
+    rstd = new Float32Array(B * T);
   K.layernormForward(out, mean, rstd, inp, w, bias, B, T, C);
   assertClose('layernorm out', out, layernorm64(f64(inp), f64(w), f64(bias), B * T, C), { rtol: 1e-5, atol: 1e-6 });
 
   const dout = randn(rng, B * T * C);
-  const dinp0 = randn(rng, B * T * C), dw0 = randn(rng, C), db0 = randn(rng, C);
-  const dinp = dinp0.slice(), dw = dw0.slice(), db = db0.slice();
+  const dinp0 = randn(rng, B * T * C),
+    dw0 = randn(rng, C),
+    db0 = randn(rng, C);
+  const dinp = dinp0.slice(),
+    dw = dw0.slice(),
+    db = db0.slice();
   K.layernormBackward(dinp, dw, db, dout, inp, w, mean, rstd, B, T, C);
   const f = (x: Float64Array, ww: Float64Array, bb: Float64Array) => dot(dout, layernorm64(x, ww, bb, B * T, C));
   // mean and rstd are float32 roundings (relative 6e-8), amplified by the 1/sigma in the LN gradient: 1e-5 holds.
-  assertClose('ln dinp', dinp, accumulated(dinp0, fdGrad((x) => f(x, f64(w), f64(bias)), inp)), { rtol: 1e-4, atol: 1e-5 });
-  assertClose('ln dweight', dw, accumulated(dw0, fdGrad((x) => f(f64(inp), x, f64(bias)), w)), { rtol: 1e-4, atol: 1e-5 });
-  assertClose('ln dbias', db, accumulated(db0, fdGrad((x) => f(f64(inp), f64(w), x), bias)), GRAD_TOL);
+  assertClose(
+    'ln dinp',
+    dinp,
+    accumulated(
+      dinp0,
+      fdGrad((x) => f(x, f64(w), f64(bias)), inp),
+    ),
+    { rtol: 1e-4, atol: 1e-5 },
+  );
+  assertClose(
+    'ln dweight',
+    dw,
+    accumulated(
+      dw0,
+      fdGrad((x) => f(f64(inp), x, f64(bias)), w),
+    ),
+    { rtol: 1e-4, atol: 1e-5 },
+  );
+  assertClose(
+    'ln dbias',
+    db,
+    accumulated(
+      db0,
+      fdGrad((x) => f(f64(inp), f64(w), x), bias),
+    ),
+    GRAD_TOL,
+  );
 });
 
 // ---- matmul
@@ -179,21 +217,55 @@ test('layernorm: forward matches float64; backward matches finite differences an
 for (const withBias of [true, false]) {
   test(`matmul (${withBias ? 'with' : 'no'} bias): forward matches float64; backward matches finite differences`, () => {
     const rng = new Rng(3);
-    const B = 2, T = 3, C = 5, OC = 7;
-    const inp = randn(rng, B * T * C), w = randn(rng, OC * C), bias = withBias ? randn(rng, OC) : null;
+    const B = 2,
+      T = 3,
+      C = 5,
+      OC = 7;
+    const inp = randn(rng, B * T * C),
+      w = randn(rng, OC * C),
+      bias = withBias ? randn(rng, OC) : null;
     const out = new Float32Array(B * T * OC);
     K.matmulForward(out, inp, w, bias, B, T, C, OC);
     assertClose('matmul out', out, matmul64(f64(inp), f64(w), bias && f64(bias), B * T, C, OC), FWD_TOL);
 
     const dout = randn(rng, B * T * OC);
-    const dinp0 = randn(rng, B * T * C), dw0 = randn(rng, OC * C), db0 = randn(rng, OC);
-    const dinp = dinp0.slice(), dw = dw0.slice(), db = withBias ? db0.slice() : null;
+    const dinp0 = randn(rng, B * T * C),
+      dw0 = randn(rng, OC * C),
+      db0 = randn(rng, OC);
+    const dinp = dinp0.slice(),
+      dw = dw0.slice(),
+      db = withBias ? db0.slice() : null;
     K.matmulBackward(dinp, dw, db, dout, inp, w, B, T, C, OC);
     const f = (x: Float64Array, ww: Float64Array, bb: Float64Array | null) => dot(dout, matmul64(x, ww, bb, B * T, C, OC));
     const b64 = bias && f64(bias);
-    assertClose('matmul dinp', dinp, accumulated(dinp0, fdGrad((x) => f(x, f64(w), b64), inp)), GRAD_TOL);
-    assertClose('matmul dweight', dw, accumulated(dw0, fdGrad((x) => f(f64(inp), x, b64), w)), GRAD_TOL);
-    if (withBias) assertClose('matmul dbias', db!, accumulated(db0, fdGrad((x) => f(f64(inp), f64(w), x), bias!)), GRAD_TOL);
+    assertClose(
+      'matmul dinp',
+      dinp,
+      accumulated(
+        dinp0,
+        fdGrad((x) => f(x, f64(w), b64), inp),
+      ),
+      GRAD_TOL,
+    );
+    assertClose(
+      'matmul dweight',
+      dw,
+      accumulated(
+        dw0,
+        fdGrad((x) => f(f64(inp), x, b64), w),
+      ),
+      GRAD_TOL,
+    );
+    if (withBias)
+      assertClose(
+        'matmul dbias',
+        db!,
+        accumulated(
+          db0,
+          fdGrad((x) => f(f64(inp), f64(w), x), bias!),
+        ),
+        GRAD_TOL,
+      );
   });
 }
 
@@ -201,10 +273,14 @@ for (const withBias of [true, false]) {
 
 test('attention: forward matches float64 (causal: no look-ahead); backward matches finite differences', () => {
   const rng = new Rng(4);
-  const B = 2, T = 5, C = 8, NH = 2;
+  const B = 2,
+    T = 5,
+    C = 8,
+    NH = 2;
   const inp = randn(rng, B * T * 3 * C);
   const out = new Float32Array(B * T * C);
-  const preatt = new Float32Array(B * NH * T * T), att = new Float32Array(B * NH * T * T);
+  const preatt = new Float32Array(B * NH * T * T),
+    att = new Float32Array(B * NH * T * T);
   K.attentionForward(out, preatt, att, inp, B, T, C, NH);
   assertClose('attention out', out, attention64(f64(inp), B, T, C, NH), { rtol: 1e-5, atol: 1e-6 });
   for (let r = 0; r < B * NH * T; r++) {
@@ -221,7 +297,8 @@ test('attention: forward matches float64 (causal: no look-ahead); backward match
   const dinp0 = randn(rng, B * T * 3 * C);
   const dinp = dinp0.slice();
   // scratch buffers filled with garbage: the kernel must not read stale values from them
-  const dpreatt = randn(rng, B * NH * T * T), datt = randn(rng, B * NH * T * T);
+  const dpreatt = randn(rng, B * NH * T * T),
+    datt = randn(rng, B * NH * T * T);
   K.attentionBackward(dinp, dpreatt, datt, dout, inp, att, B, T, C, NH);
   const g = fdGrad((x) => dot(dout, attention64(x, B, T, C, NH)), inp);
   // att is a float32 rounding of the softmax; its relative error 6e-8 feeds every gradient term: 1e-4 / 1e-5 holds it.
@@ -240,7 +317,11 @@ test('gelu (tanh): forward matches float64; backward matches finite differences,
   const rng = new Rng(5);
   const N = 64;
   const inp = randn(rng, N, 3);
-  inp[0] = 12; inp[1] = -12; inp[2] = 0; inp[3] = 40; inp[4] = -40; // saturated tails: no NaN from cosh overflow
+  inp[0] = 12;
+  inp[1] = -12;
+  inp[2] = 0;
+  inp[3] = 40;
+  inp[4] = -40; // saturated tails: no NaN from cosh overflow
   const out = new Float32Array(N);
   K.geluForward(out, inp, N);
   assertClose('gelu out', out, gelu64(f64(inp)), FWD_TOL);
@@ -248,7 +329,15 @@ test('gelu (tanh): forward matches float64; backward matches finite differences,
   const dinp0 = randn(rng, N);
   const dinp = dinp0.slice();
   K.geluBackward(dinp, inp, dout, N);
-  assertClose('gelu dinp', dinp, accumulated(dinp0, fdGrad((x) => dot(dout, gelu64(x)), inp)), GRAD_TOL);
+  assertClose(
+    'gelu dinp',
+    dinp,
+    accumulated(
+      dinp0,
+      fdGrad((x) => dot(dout, gelu64(x)), inp),
+    ),
+    GRAD_TOL,
+  );
 });
 
 // ---- residual
@@ -256,26 +345,61 @@ test('gelu (tanh): forward matches float64; backward matches finite differences,
 test('residual: forward adds; backward passes dout to both inputs and accumulates', () => {
   const rng = new Rng(6);
   const N = 10;
-  const a = randn(rng, N), b = randn(rng, N), out = new Float32Array(N);
+  const a = randn(rng, N),
+    b = randn(rng, N),
+    out = new Float32Array(N);
   K.residualForward(out, a, b, N);
-  assertClose('residual out', out, f64(a).map((v, i) => v + b[i]), FWD_TOL);
-  const dout = randn(rng, N), da0 = randn(rng, N), db0 = randn(rng, N);
-  const da = da0.slice(), db = db0.slice();
+  assertClose(
+    'residual out',
+    out,
+    f64(a).map((v, i) => v + b[i]),
+    FWD_TOL,
+  );
+  const dout = randn(rng, N),
+    da0 = randn(rng, N),
+    db0 = randn(rng, N);
+  const da = da0.slice(),
+    db = db0.slice();
   K.residualBackward(da, db, dout, N);
-  const g = fdGrad((x) => dot(dout, x.map((v, i) => v + b[i])), a);
+  const g = fdGrad(
+    (x) =>
+      dot(
+        dout,
+        x.map((v, i) => v + b[i]),
+      ),
+    a,
+  );
   assertClose('residual dinp1', da, accumulated(da0, g), GRAD_TOL);
-  assertClose('residual dinp2', db, accumulated(db0, fdGrad((x) => dot(dout, x.map((v, i) => a[i] + v)), b)), GRAD_TOL);
+  assertClose(
+    'residual dinp2',
+    db,
+    accumulated(
+      db0,
+      fdGrad(
+        (x) =>
+          dot(
+            dout,
+            x.map((v, i) => a[i] + v),
+          ),
+        b,
+      ),
+    ),
+    GRAD_TOL,
+  );
 });
 
 // ---- softmax + cross-entropy
 
 test('softmax cross-entropy: forward matches float64 (finite for extreme logits); backward matches finite differences', () => {
   const rng = new Rng(7);
-  const B = 2, T = 3, V = 11;
+  const B = 2,
+    T = 3,
+    V = 11;
   const logits = randn(rng, B * T * V, 3);
   const targets = Int32Array.from([0, 10, 5, 5, 2, 7]);
   logits[0] = -200; // target prob underflows float32: the loss must stay finite (~200)
-  const losses = new Float32Array(B * T), probs = new Float32Array(B * T * V);
+  const losses = new Float32Array(B * T),
+    probs = new Float32Array(B * T * V);
   K.softmaxCrossEntropyForward(losses, probs, logits, targets, B, T, V);
   assertClose('ce losses', losses, crossEntropy64(f64(logits), targets, B * T, V), FWD_TOL);
   for (let n = 0; n < B * T; n++) {
@@ -298,9 +422,16 @@ test('adamw: matches a float64 AdamW (Loshchilov & Hutter) over 3 steps, with an
   const rng = new Rng(8);
   const N = 50;
   for (const wd of [0, 0.1]) {
-    const p = randn(rng, N), m = new Float32Array(N), v = new Float32Array(N);
-    const p64 = f64(p), m64 = new Float64Array(N), v64 = new Float64Array(N);
-    const lr = 1e-2, b1 = 0.9, b2 = 0.95, eps = 1e-8;
+    const p = randn(rng, N),
+      m = new Float32Array(N),
+      v = new Float32Array(N);
+    const p64 = f64(p),
+      m64 = new Float64Array(N),
+      v64 = new Float64Array(N);
+    const lr = 1e-2,
+      b1 = 0.9,
+      b2 = 0.95,
+      eps = 1e-8;
     for (let t = 1; t <= 3; t++) {
       const g = randn(rng, N);
       K.adamw(p, g, m, v, N, lr, b1, b2, eps, wd, t);
@@ -317,7 +448,8 @@ test('adamw: matches a float64 AdamW (Loshchilov & Hutter) over 3 steps, with an
     assertClose(`adamw v (wd ${wd})`, v, v64, { rtol: 1e-5, atol: 1e-6 });
   }
   // first step, no decay: bias correction makes the update lr * g / (|g| + eps) = lr * sign(g)
-  const p = Float32Array.from([1, 1]), g = Float32Array.from([3, -0.5]);
+  const p = Float32Array.from([1, 1]),
+    g = Float32Array.from([3, -0.5]);
   K.adamw(p, g, new Float32Array(2), new Float32Array(2), 2, 0.1, 0.9, 0.999, 1e-12, 0, 1);
   assertClose('adamw first step', p, [0.9, 1.1], { rtol: 0, atol: 1e-6 });
 });

@@ -133,13 +133,17 @@ eachIsa('native: matmul forward and backward (with and without bias) match the r
   for (const { B, T, C, OC } of SHAPES) {
     for (const withBias of [true, false]) {
       const label = `B${B} T${T} C${C} OC${OC} bias ${withBias}`;
-      const inp = randn(rng, B * T * C), w = randn(rng, OC * C), bias = withBias ? randn(rng, OC) : null;
+      const inp = randn(rng, B * T * C),
+        w = randn(rng, OC * C),
+        bias = withBias ? randn(rng, OC) : null;
       const fwd = runBoth(k, [randn(rng, B * T * OC), inp, w, bias], (kk, a) =>
-        kk.matmulForward(f(a[0]), f(a[1]), f(a[2]), a[3] as Float32Array | null, B, T, C, OC));
+        kk.matmulForward(f(a[0]), f(a[1]), f(a[2]), a[3] as Float32Array | null, B, T, C, OC),
+      );
       expectClose(`matmulForward ${label}`, fwd, [0], GEMM_TOL);
       // gradients start non-zero: backward kernels accumulate
-      const bwd = runBoth(k, [randn(rng, B * T * C), randn(rng, OC * C), withBias ? randn(rng, OC) : null, randn(rng, B * T * OC), inp, w],
-        (kk, a) => kk.matmulBackward(f(a[0]), f(a[1]), a[2] as Float32Array | null, f(a[3]), f(a[4]), f(a[5]), B, T, C, OC));
+      const bwd = runBoth(k, [randn(rng, B * T * C), randn(rng, OC * C), withBias ? randn(rng, OC) : null, randn(rng, B * T * OC), inp, w], (kk, a) =>
+        kk.matmulBackward(f(a[0]), f(a[1]), a[2] as Float32Array | null, f(a[3]), f(a[4]), f(a[5]), B, T, C, OC),
+      );
       expectClose(`matmulBackward ${label}`, bwd, withBias ? [0, 1, 2] : [0, 1], GEMM_TOL);
     }
   }
@@ -148,11 +152,25 @@ eachIsa('native: matmul forward and backward (with and without bias) match the r
 eachIsa('native: raw GEMM in all three layouts, k = 0 and blocks crossed', () => {
   const k = native(3);
   const rng = new Rng(2);
-  for (const [m, n, kk] of [[1, 1, 1], [100, 270, 300], [7, 17, 0], [13, 300, 513]]) {
+  for (const [m, n, kk] of [
+    [1, 1, 1],
+    [100, 270, 300],
+    [7, 17, 0],
+    [13, 300, 513],
+  ]) {
     // C (m,n) += A (m,k) @ B (k,n) in float64, for the three stride patterns the model uses
-    for (const [aT, bT] of [[false, true], [false, false], [true, false]]) {
-      const a = randn(rng, m * kk), b = randn(rng, kk * n), c = randn(rng, m * n);
-      const ars = aT ? 1 : kk, acs = aT ? m : 1, brs = bT ? 1 : n, bcs = bT ? kk : 1;
+    for (const [aT, bT] of [
+      [false, true],
+      [false, false],
+      [true, false],
+    ]) {
+      const a = randn(rng, m * kk),
+        b = randn(rng, kk * n),
+        c = randn(rng, m * n);
+      const ars = aT ? 1 : kk,
+        acs = aT ? m : 1,
+        brs = bT ? 1 : n,
+        bcs = bT ? kk : 1;
       const want = Float64Array.from(c);
       for (let i = 0; i < m; i++)
         for (let j = 0; j < n; j++) {
@@ -171,16 +189,23 @@ eachIsa('native: raw GEMM in all three layouts, k = 0 and blocks crossed', () =>
 eachIsa('native: attention forward and backward match the reference', () => {
   const k = native();
   const rng = new Rng(3);
-  for (const { B, T, C, NH } of [{ B: 2, T: 7, C: 36, NH: 3 }, { B: 1, T: 1, C: 8, NH: 2 }, { B: 2, T: 67, C: 96, NH: 3 }, { B: 1, T: 130, C: 128, NH: 2 }]) {
+  for (const { B, T, C, NH } of [
+    { B: 2, T: 7, C: 36, NH: 3 },
+    { B: 1, T: 1, C: 8, NH: 2 },
+    { B: 2, T: 67, C: 96, NH: 3 },
+    { B: 1, T: 130, C: 128, NH: 2 },
+  ]) {
     const label = `B${B} T${T} C${C} NH${NH}`;
     const inp = randn(rng, B * T * 3 * C);
     const NT = B * NH * T * T;
     const fwd = runBoth(k, [randn(rng, B * T * C), randn(rng, NT), randn(rng, NT), inp], (kk, a) =>
-      kk.attentionForward(f(a[0]), f(a[1]), f(a[2]), f(a[3]), B, T, C, NH));
+      kk.attentionForward(f(a[0]), f(a[1]), f(a[2]), f(a[3]), B, T, C, NH),
+    );
     expectClose(`attentionForward ${label}`, fwd, [0, 1, 2], ATTN_TOL);
     const att = f(fwd.ref[2]);
     const bwd = runBoth(k, [randn(rng, B * T * 3 * C), randn(rng, NT), randn(rng, NT), randn(rng, B * T * C), inp, att], (kk, a) =>
-      kk.attentionBackward(f(a[0]), f(a[1]), f(a[2]), f(a[3]), f(a[4]), f(a[5]), B, T, C, NH));
+      kk.attentionBackward(f(a[0]), f(a[1]), f(a[2]), f(a[3]), f(a[4]), f(a[5]), B, T, C, NH),
+    );
     expectClose(`attentionBackward ${label}`, bwd, [0], ATTN_TOL);
   }
 });
@@ -191,22 +216,28 @@ eachIsa('native: layernorm, encoder, residual match the reference', () => {
   for (const { B, T, C } of SHAPES) {
     const label = `B${B} T${T} C${C}`;
     const N = B * T * C;
-    const inp = randn(rng, N, 2), w = randn(rng, C), bias = randn(rng, C);
+    const inp = randn(rng, N, 2),
+      w = randn(rng, C),
+      bias = randn(rng, C);
     const fwd = runBoth(k, [randn(rng, N), randn(rng, B * T), randn(rng, B * T), inp, w, bias], (kk, a) =>
-      kk.layernormForward(f(a[0]), f(a[1]), f(a[2]), f(a[3]), f(a[4]), f(a[5]), B, T, C));
+      kk.layernormForward(f(a[0]), f(a[1]), f(a[2]), f(a[3]), f(a[4]), f(a[5]), B, T, C),
+    );
     expectClose(`layernormForward ${label}`, fwd, [0, 1, 2], LN_TOL);
     const bwd = runBoth(k, [randn(rng, N), randn(rng, C), randn(rng, C), randn(rng, N), inp, w, fwd.ref[1], fwd.ref[2]], (kk, a) =>
-      kk.layernormBackward(f(a[0]), f(a[1]), f(a[2]), f(a[3]), f(a[4]), f(a[5]), f(a[6]), f(a[7]), B, T, C));
+      kk.layernormBackward(f(a[0]), f(a[1]), f(a[2]), f(a[3]), f(a[4]), f(a[5]), f(a[6]), f(a[7]), B, T, C),
+    );
     expectClose(`layernormBackward ${label}`, bwd, [0, 1, 2], LN_TOL);
 
     const V = 11;
     const tok = ints(rng, B * T, V);
     tok[0] = V - 1; // the last row of wte is reachable
     const enc = runBoth(k, [randn(rng, N), tok, randn(rng, V * C), randn(rng, T * C)], (kk, a) =>
-      kk.encoderForward(f(a[0]), n32(a[1]), f(a[2]), f(a[3]), B, T, C));
+      kk.encoderForward(f(a[0]), n32(a[1]), f(a[2]), f(a[3]), B, T, C),
+    );
     expectClose(`encoderForward ${label}`, enc, [0], EXACTISH);
     const encB = runBoth(k, [randn(rng, V * C), randn(rng, T * C), randn(rng, N), tok], (kk, a) =>
-      kk.encoderBackward(f(a[0]), f(a[1]), f(a[2]), n32(a[3]), B, T, C));
+      kk.encoderBackward(f(a[0]), f(a[1]), f(a[2]), n32(a[3]), B, T, C),
+    );
     // token collisions: B*T additions into few rows, float32 sums of up to ~134 terms of size ~1
     expectClose(`encoderBackward ${label}`, encB, [0, 1], LN_TOL);
 
@@ -228,10 +259,14 @@ eachIsa('native: GELU, softmax cross-entropy, AdamW, sumSquares, scale match the
     const gb = runBoth(k, [randn(rng, N), x, randn(rng, N), N], (kk, a) => kk.geluBackward(f(a[0]), f(a[1]), f(a[2]), num(a[3])));
     expectClose(`geluBackward N${N}`, gb, [0], TRANSC_TOL);
 
-    const p = randn(rng, N), grad = randn(rng, N), m = randn(rng, N, 0.1), v = Float32Array.from(randn(rng, N, 0.1), (y) => y * y);
+    const p = randn(rng, N),
+      grad = randn(rng, N),
+      m = randn(rng, N, 0.1),
+      v = Float32Array.from(randn(rng, N, 0.1), (y) => y * y);
     for (const t of [1, 7]) {
       const ad = runBoth(k, [p, grad, m, v, N, 1e-3, 0.9, 0.95, 1e-8, 0.1], (kk, a) =>
-        kk.adamw(f(a[0]), f(a[1]), f(a[2]), f(a[3]), num(a[4]), num(a[5]), num(a[6]), num(a[7]), num(a[8]), num(a[9]), t));
+        kk.adamw(f(a[0]), f(a[1]), f(a[2]), f(a[3]), num(a[4]), num(a[5]), num(a[6]), num(a[7]), num(a[8]), num(a[9]), t),
+      );
       expectClose(`adamw N${N} t${t}`, ad, [0, 2, 3], ADAMW_TOL);
     }
     const sc = runBoth(k, [randn(rng, N), 0.37, N], (kk, a) => kk.scale(f(a[0]), num(a[1]), num(a[2])));
@@ -243,36 +278,63 @@ eachIsa('native: GELU, softmax cross-entropy, AdamW, sumSquares, scale match the
     // float64 sums of float32 squares in another order: relative 1e-12 is generous
     assertClose(`sumSquares N${N}`, r.natOut as number, r.refOut as number, { rtol: 1e-12, atol: 0 });
   }
-  for (const { B, T, V } of [{ B: 2, T: 7, V: 37 }, { B: 1, T: 1, V: 1 }, { B: 3, T: 5, V: 1000 }]) {
+  for (const { B, T, V } of [
+    { B: 2, T: 7, V: 37 },
+    { B: 1, T: 1, V: 1 },
+    { B: 3, T: 5, V: 1000 },
+  ]) {
     const logits = randn(rng, B * T * V, 4);
     const targets = ints(rng, B * T, V);
     const sx = runBoth(k, [randn(rng, B * T), randn(rng, B * T * V), logits, targets], (kk, a) =>
-      kk.softmaxCrossEntropyForward(f(a[0]), f(a[1]), f(a[2]), n32(a[3]), B, T, V));
+      kk.softmaxCrossEntropyForward(f(a[0]), f(a[1]), f(a[2]), n32(a[3]), B, T, V),
+    );
     expectClose(`softmaxCrossEntropyForward B${B} T${T} V${V}`, sx, [0, 1], TRANSC_TOL);
     const sb = runBoth(k, [randn(rng, B * T * V), sx.ref[1], targets, 1 / (B * T)], (kk, a) =>
-      kk.softmaxCrossEntropyBackward(f(a[0]), f(a[1]), n32(a[2]), num(a[3]), B, T, V));
+      kk.softmaxCrossEntropyBackward(f(a[0]), f(a[1]), n32(a[2]), num(a[3]), B, T, V),
+    );
     expectClose(`softmaxCrossEntropyBackward B${B} T${T} V${V}`, sb, [0], EXACTISH);
   }
 });
 
 eachIsa('native: bit-identical across repeats and across thread counts', () => {
   const rng = new Rng(6);
-  const B = 3, T = 45, C = 96, NH = 3, OC = 130, V = 257;
-  const inp = randn(rng, B * T * C), w = randn(rng, OC * C), dout = randn(rng, B * T * OC), qkv = randn(rng, B * T * 3 * C);
-  const datt = randn(rng, B * T * C), logits = randn(rng, B * T * V), tok = ints(rng, B * T, V), big = randn(rng, 3 * 16384 + 7);
+  const B = 3,
+    T = 45,
+    C = 96,
+    NH = 3,
+    OC = 130,
+    V = 257;
+  const inp = randn(rng, B * T * C),
+    w = randn(rng, OC * C),
+    dout = randn(rng, B * T * OC),
+    qkv = randn(rng, B * T * 3 * C);
+  const datt = randn(rng, B * T * C),
+    logits = randn(rng, B * T * V),
+    tok = ints(rng, B * T, V),
+    big = randn(rng, 3 * 16384 + 7);
   const outputs = (k: Kernels): Float32Array[] => {
-    const y = new Float32Array(B * T * OC), dinp = new Float32Array(B * T * C), dw = new Float32Array(OC * C), db = new Float32Array(OC);
+    const y = new Float32Array(B * T * OC),
+      dinp = new Float32Array(B * T * C),
+      dw = new Float32Array(OC * C),
+      db = new Float32Array(OC);
     k.matmulForward(y, inp, w, db, B, T, C, OC);
     k.matmulBackward(dinp, dw, db, dout, inp, w, B, T, C, OC);
-    const o = new Float32Array(B * T * C), pre = new Float32Array(B * NH * T * T), att = new Float32Array(B * NH * T * T);
+    const o = new Float32Array(B * T * C),
+      pre = new Float32Array(B * NH * T * T),
+      att = new Float32Array(B * NH * T * T);
     k.attentionForward(o, pre, att, qkv, B, T, C, NH);
     const dq = new Float32Array(B * T * 3 * C);
     k.attentionBackward(dq, pre.slice(), att.slice().fill(0), datt, qkv, att, B, T, C, NH);
-    const ln = new Float32Array(B * T * C), mean = new Float32Array(B * T), rstd = new Float32Array(B * T);
-    const dln = new Float32Array(B * T * C), dlw = new Float32Array(C), dlb = new Float32Array(C);
+    const ln = new Float32Array(B * T * C),
+      mean = new Float32Array(B * T),
+      rstd = new Float32Array(B * T);
+    const dln = new Float32Array(B * T * C),
+      dlw = new Float32Array(C),
+      dlb = new Float32Array(C);
     k.layernormForward(ln, mean, rstd, inp, w.subarray(0, C), w.subarray(C, 2 * C), B, T, C);
     k.layernormBackward(dln, dlw, dlb, datt, inp, w.subarray(0, C), mean, rstd, B, T, C);
-    const losses = new Float32Array(B * T), probs = new Float32Array(B * T * V);
+    const losses = new Float32Array(B * T),
+      probs = new Float32Array(B * T * V);
     k.softmaxCrossEntropyForward(losses, probs, logits, tok, B, T, V);
     const ss = new Float32Array([k.sumSquares(big, big.length)]);
     return [y, dinp, dw, db, o, att, dq, ln, dln, dlw, dlb, losses, probs, ss];

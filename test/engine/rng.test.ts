@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { Rng, hashInts } from '../../src/util/random.ts';
 
 test('same seed, same sequence; different seeds differ', () => {
-  const a = new Rng(42), b = new Rng(42), c = new Rng(43);
+  const a = new Rng(42),
+    b = new Rng(42),
+    c = new Rng(43);
   const xa = Array.from({ length: 8 }, () => a.nextU32());
   const xb = Array.from({ length: 8 }, () => b.nextU32());
   const xc = Array.from({ length: 8 }, () => c.nextU32());
@@ -30,7 +32,9 @@ test('state save and restore continues the same sequence, pending normal include
 test('uniform, int and normal have the right moments (n = 200k, 5-sigma bounds)', () => {
   const r = new Rng(123);
   const n = 200_000;
-  let su = 0, sn = 0, sn2 = 0;
+  let su = 0,
+    sn = 0,
+    sn2 = 0;
   const counts = new Array(10).fill(0);
   for (let i = 0; i < n; i++) {
     su += r.uniform();

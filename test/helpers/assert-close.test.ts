@@ -31,7 +31,8 @@ test('an expected infinity matches only the same infinity', () => {
 });
 
 test('a non-finite actual value fails against a finite expected one, whatever the tolerance', () => {
-  for (const got of [NaN, Infinity, -Infinity]) fails(() => assertClose('act', [got], [1], { rtol: 1e9, atol: 1e9 }), /act: non-finite value .* at index 0, expected 1 exactly/);
+  for (const got of [NaN, Infinity, -Infinity])
+    fails(() => assertClose('act', [got], [1], { rtol: 1e9, atol: 1e9 }), /act: non-finite value .* at index 0, expected 1 exactly/);
 });
 
 test('length mismatches and bad tolerances are refused', () => {

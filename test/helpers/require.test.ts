@@ -17,7 +17,11 @@ function runChild(env: Record<string, string | undefined>): { status: number | n
     if (v === undefined) delete childEnv[k];
     else childEnv[k] = v;
   }
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', servicesTest], { encoding: 'utf8', env: childEnv, timeout: 120_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', servicesTest], {
+    encoding: 'utf8',
+    env: childEnv,
+    timeout: 120_000,
+  });
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
@@ -65,7 +69,10 @@ test('missing / needs / skipOrFail: skip with the reason when not required, thro
     process.env.SCALING_LAB_REQUIRE = 'chromium';
     assert.equal(needs(t, 'python', 'no scipy'), false);
     assert.equal(needs(t, 'chromium', undefined), true);
-    assert.throws(() => missing(t, 'chromium', '/usr/bin/chromium is absent'), (e: Error) => e.message === missingMessage('chromium', '/usr/bin/chromium is absent') && e.message.includes(FIX.chromium));
+    assert.throws(
+      () => missing(t, 'chromium', '/usr/bin/chromium is absent'),
+      (e: Error) => e.message === missingMessage('chromium', '/usr/bin/chromium is absent') && e.message.includes(FIX.chromium),
+    );
     assert.throws(() => needs(t, 'chromium', 'gone'), /chromium is required/);
     skipOrFail(t, { skip: 'no redis', component: 'redis' });
     skipOrFail(t, { skip: 'setup did not run' });

@@ -22,7 +22,10 @@ export const FIX: Record<Component, string> = {
 
 /** The components SCALING_LAB_REQUIRE names (`all`: every one). An unknown name is an error, not silently ignored. */
 export function requiredComponents(value = process.env.SCALING_LAB_REQUIRE ?? ''): Set<Component> {
-  const names = value.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== '');
+  const names = value
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter((s) => s !== '');
   const out = new Set<Component>();
   for (const name of names) {
     if (name === 'all') COMPONENTS.forEach((c) => out.add(c));

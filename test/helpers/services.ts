@@ -88,7 +88,8 @@ async function postgresUser(): Promise<{ uid: number; gid: number } | undefined 
   if (process.getuid?.() !== 0) return undefined;
   const passwd = await readFile('/etc/passwd', 'utf8');
   const line = passwd.split('\n').find((l) => l.startsWith('postgres:'));
-  if (line === undefined) return { component: 'postgres', skip: "running as root and there is no 'postgres' OS user to run PostgreSQL as (install the Debian package postgresql)" };
+  if (line === undefined)
+    return { component: 'postgres', skip: "running as root and there is no 'postgres' OS user to run PostgreSQL as (install the Debian package postgresql)" };
   const [, , uid, gid] = line.split(':');
   return { uid: Number(uid), gid: Number(gid) };
 }
@@ -100,7 +101,8 @@ async function postgresUser(): Promise<{ uid: number; gid: number } | undefined 
 export async function startPostgres(): Promise<PostgresServer | Skip> {
   if (process.env.SCALING_LAB_NO_SERVICES) return { component: 'postgres', skip: 'SCALING_LAB_NO_SERVICES is set: not starting PostgreSQL' };
   const bin = await findPostgresBin();
-  if (bin === undefined) return { component: 'postgres', skip: 'PostgreSQL binaries not found (no /usr/lib/postgresql/*/bin/initdb; install the Debian package postgresql)' };
+  if (bin === undefined)
+    return { component: 'postgres', skip: 'PostgreSQL binaries not found (no /usr/lib/postgresql/*/bin/initdb; install the Debian package postgresql)' };
   const user = await postgresUser();
   if (user !== undefined && isSkip(user)) return user;
   const as = user === undefined ? {} : { uid: user.uid, gid: user.gid };
@@ -120,8 +122,13 @@ export async function startPostgres(): Promise<PostgresServer | Skip> {
   for (let attempt = 1; ; attempt++) {
     port = await freePort();
     serverOptions = [
-      `-p ${port}`, '-c listen_addresses=127.0.0.1', `-k ${dir}`,
-      '-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off', '-c max_connections=40',
+      `-p ${port}`,
+      '-c listen_addresses=127.0.0.1',
+      `-k ${dir}`,
+      '-c fsync=off',
+      '-c synchronous_commit=off',
+      '-c full_page_writes=off',
+      '-c max_connections=40',
     ].join(' ');
     try {
       await run(pgCtl, ['-D', data, '-l', join(dir, 'server.log'), '-o', serverOptions, '-w', '-t', '60', 'start'], opts);
@@ -233,9 +240,13 @@ export async function startRedis(): Promise<RedisServer | Skip> {
   const killAtExit = () => child?.kill('SIGKILL');
   cleanups.add(killAtExit);
   const launch = async (port: number): Promise<true | string> => {
-    child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir, '--daemonize', 'no'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    child = spawn(
+      binary,
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir, '--daemonize', 'no'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     const ready = await waitForLine(child, /Ready to accept connections/, 15_000);
     if (ready === true) {
       child.stdout?.resume();

@@ -140,7 +140,9 @@ test('every design document cited in the repository is in it, with the sections 
     for (const c of citations(text)) {
       const page = resolvePage(file, c.page);
       if (page === undefined) {
-        problems.push(`${file}:${c.line}: cites ${c.page}, which is not in the repository; cite the section of docs/ARCHITECTURE.md or docs/METHODS.md that says it`);
+        problems.push(
+          `${file}:${c.line}: cites ${c.page}, which is not in the repository; cite the section of docs/ARCHITECTURE.md or docs/METHODS.md that says it`,
+        );
         continue;
       }
       if (c.sections.length === 0) continue;
@@ -152,7 +154,10 @@ test('every design document cited in the repository is in it, with the sections 
       // a bare number after a page without numbered sections is not a section (docs/LOG.md, 2026-11-29)
       if (ids.size === 0 && !c.explicit) continue;
       for (const s of c.sections) {
-        if (!ids.has(s)) problems.push(`${file}:${c.line}: cites ${c.page} section ${s}, which ${page} does not have (its sections: ${[...ids].join(', ') || 'none numbered'})`);
+        if (!ids.has(s))
+          problems.push(
+            `${file}:${c.line}: cites ${c.page} section ${s}, which ${page} does not have (its sections: ${[...ids].join(', ') || 'none numbered'})`,
+          );
       }
     }
   }

@@ -23,7 +23,9 @@ function files(dir: string): string[] {
 /** The relative module specifiers a file imports or re-exports (static and dynamic). */
 function importsOf(text: string): string[] {
   const out: string[] = [];
-  for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s*['"](\.[^'"]+)['"]|import\(\s*['"](\.[^'"]+)['"]\s*\)|(?:^|\n)\s*import\s*['"](\.[^'"]+)['"]/g)) {
+  for (const m of text.matchAll(
+    /(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s*['"](\.[^'"]+)['"]|import\(\s*['"](\.[^'"]+)['"]\s*\)|(?:^|\n)\s*import\s*['"](\.[^'"]+)['"]/g,
+  )) {
     out.push(m[1] ?? m[2] ?? m[3]);
   }
   return out;
@@ -50,7 +52,8 @@ function violations(file: string, text: string): string[] {
 }
 
 test('importsOf and violations read every import form and judge the direction', () => {
-  const text = "import { a } from '../store/store.ts';\nimport type { B } from './b.ts';\nexport { c } from '../util/json.ts';\nconst m = await import('../cli/main.ts');\nimport '../report/x.ts';\nimport { z } from 'zod';";
+  const text =
+    "import { a } from '../store/store.ts';\nimport type { B } from './b.ts';\nexport { c } from '../util/json.ts';\nconst m = await import('../cli/main.ts');\nimport '../report/x.ts';\nimport { z } from 'zod';";
   assert.deepEqual(importsOf(text), ['../store/store.ts', './b.ts', '../util/json.ts', '../cli/main.ts', '../report/x.ts']);
   const bad = violations(join(SRC, 'train/run.ts'), text);
   assert.equal(bad.length, 2, bad.join('\n'));

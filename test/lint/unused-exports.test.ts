@@ -23,11 +23,17 @@ function files(dir: string): string[] {
 /** Values a module exports: `export function|const|let|class|enum X` and `export { a, b as c }` (not `export type`). */
 export function exportedNames(text: string): string[] {
   const names: string[] = [];
-  for (const m of text.matchAll(/^export\s+(?:declare\s+)?(?:default\s+)?(?:async\s+)?(?:abstract\s+)?(?:function\*?|const|let|var|class|enum)\s+([A-Za-z_$][\w$]*)/gm)) names.push(m[1]);
+  for (const m of text.matchAll(
+    /^export\s+(?:declare\s+)?(?:default\s+)?(?:async\s+)?(?:abstract\s+)?(?:function\*?|const|let|var|class|enum)\s+([A-Za-z_$][\w$]*)/gm,
+  ))
+    names.push(m[1]);
   for (const m of text.matchAll(/^export\s+\{([^}]*)\}(?!\s*from)/gm)) {
     for (const part of m[1].split(',')) {
       if (/^\s*type\s/.test(part)) continue;
-      const name = part.trim().split(/\s+as\s+/).pop()!;
+      const name = part
+        .trim()
+        .split(/\s+as\s+/)
+        .pop()!;
       if (name) names.push(name);
     }
   }
@@ -35,7 +41,18 @@ export function exportedNames(text: string): string[] {
 }
 
 test('exportedNames finds each export form', () => {
-  const text = ['export function f() {}', 'export const c = 1;', 'export async function g() {}', 'export interface I {}', 'export type T = 1;', 'export class K {}', 'export { a, b as d, type U };', 'export type { V };', "export { x } from './y.ts';", 'const notExported = 1;'].join('\n');
+  const text = [
+    'export function f() {}',
+    'export const c = 1;',
+    'export async function g() {}',
+    'export interface I {}',
+    'export type T = 1;',
+    'export class K {}',
+    'export { a, b as d, type U };',
+    'export type { V };',
+    "export { x } from './y.ts';",
+    'const notExported = 1;',
+  ].join('\n');
   assert.deepEqual(exportedNames(text).sort(), ['K', 'a', 'c', 'd', 'f', 'g'].sort());
 });
 

@@ -22,7 +22,10 @@ test('report.html renders every chart in chromium, offline, and the 3D plot rota
   mkdirSync(ARTIFACTS, { recursive: true });
   writeReport(ARTIFACTS, report, ['html']);
   const expected = report.charts.map((c) => ({ id: c.id, status: c.status, plotly: c.status === 'drawn' && !!c.plotly }));
-  assert.ok(expected.every((c) => c.status === 'drawn'), 'the fixture supports every chart');
+  assert.ok(
+    expected.every((c) => c.status === 'drawn'),
+    'the fixture supports every chart',
+  );
 
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -41,7 +44,13 @@ test('report.html renders every chart in chromium, offline, and the 3D plot rota
     page.on('requestfailed', (r) => failed.push(`${r.url()}: ${r.failure()?.errorText}`));
     page.on('request', (r) => requests.push(r.url()));
     await page.goto(pathToFileURL(join(ARTIFACTS, 'report.html')).href);
-    await page.waitForFunction(() => (window as unknown as { __reportReady?: boolean; __reportError?: string }).__reportReady === true || !!(window as unknown as { __reportError?: string }).__reportError, null, { timeout: 60_000 });
+    await page.waitForFunction(
+      () =>
+        (window as unknown as { __reportReady?: boolean; __reportError?: string }).__reportReady === true ||
+        !!(window as unknown as { __reportError?: string }).__reportError,
+      null,
+      { timeout: 60_000 },
+    );
     assert.equal(await page.evaluate(() => (window as unknown as { __reportError?: string }).__reportError ?? null), null);
 
     for (const c of expected) {
@@ -59,7 +68,13 @@ test('report.html renders every chart in chromium, offline, and the 3D plot rota
     // rotate: drag across the first 3D scene, and check that Plotly's camera moved
     const plot = page.locator('section[data-chart="lnd-3d"] .plotly-figure');
     await plot.scrollIntoViewIfNeeded();
-    const camera = () => page.evaluate(() => JSON.stringify((document.querySelector('section[data-chart="lnd-3d"] .plotly-figure') as unknown as { _fullLayout: { scene: { camera: unknown } } })._fullLayout.scene.camera));
+    const camera = () =>
+      page.evaluate(() =>
+        JSON.stringify(
+          (document.querySelector('section[data-chart="lnd-3d"] .plotly-figure') as unknown as { _fullLayout: { scene: { camera: unknown } } })._fullLayout
+            .scene.camera,
+        ),
+      );
     const before = await camera();
     const b = (await plot.boundingBox())!;
     await page.mouse.move(b.x + b.width * 0.25, b.y + b.height * 0.55);
@@ -74,7 +89,11 @@ test('report.html renders every chart in chromium, offline, and the 3D plot rota
     await page.screenshot({ path: join(ARTIFACTS, 'report-full.png'), fullPage: true });
     assert.deepEqual(errors, [], 'no console errors');
     assert.deepEqual(failed, [], 'no failed requests');
-    assert.deepEqual(requests.filter((u) => !u.startsWith('file:') && !u.startsWith('data:') && !u.startsWith('blob:')), [], 'nothing fetched from the network');
+    assert.deepEqual(
+      requests.filter((u) => !u.startsWith('file:') && !u.startsWith('data:') && !u.startsWith('blob:')),
+      [],
+      'nothing fetched from the network',
+    );
   } finally {
     await browser.close();
   }

@@ -164,9 +164,14 @@ function markItems(svg: string): Item[] {
     if (!mark) continue;
     const [tx, ty] = translate(attrs.transform);
     let points: [number, number][] = [];
-    if (name === 'path' && (mark.mark === 'line' || mark.mark === 'area' || mark.mark === 'rect')) points = pathPoints(attrs.d ?? '').map(([x, y]) => [x + tx, y + ty]);
+    if (name === 'path' && (mark.mark === 'line' || mark.mark === 'area' || mark.mark === 'rect'))
+      points = pathPoints(attrs.d ?? '').map(([x, y]) => [x + tx, y + ty]);
     else if (name === 'path' || name === 'text') points = [[tx, ty]];
-    else if (name === 'line') points = [[tx, ty], [tx + Number(attrs.x2 ?? 0), ty + Number(attrs.y2 ?? 0)]];
+    else if (name === 'line')
+      points = [
+        [tx, ty],
+        [tx + Number(attrs.x2 ?? 0), ty + Number(attrs.y2 ?? 0)],
+      ];
     else continue;
     items.push({ mark: mark.mark, cls: mark.cls, cell: cellHere(), points, tag });
   }
@@ -175,13 +180,21 @@ function markItems(svg: string): Item[] {
 
 /** Text of every <text> element (legend labels, titles, axis titles, mark labels), entities decoded. */
 function texts(svg: string): string[] {
-  return [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1].replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'"));
+  return [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) =>
+    m[1]
+      .replace(/&amp;/g, '&')
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&quot;/g, '"')
+      .replace(/&#39;/g, "'"),
+  );
 }
 
 /** Axis titles (Vega marks them role-axis-title). */
 function axisTitles(svg: string): string[] {
   const out: string[] = [];
-  for (const part of svg.split('role-axis-title').slice(1)) for (const m of part.slice(0, part.indexOf('</g>')).matchAll(/<text[^>]*>([^<]*)<\/text>/g)) out.push(m[1]);
+  for (const part of svg.split('role-axis-title').slice(1))
+    for (const m of part.slice(0, part.indexOf('</g>')).matchAll(/<text[^>]*>([^<]*)<\/text>/g)) out.push(m[1]);
   return out;
 }
 
@@ -198,7 +211,10 @@ function outside(svg: string): string[] {
   for (const it of markItems(svg)) {
     if (!it.cell) continue;
     const bad = it.points.find(([x, y]) => !(x >= -1.5 && y >= -1.5 && x <= it.cell!.w + 1.5 && y <= it.cell!.h + 1.5));
-    if (bad) out.push(`${it.cls.split(' ').pop()} ${it.tag.name} at (${bad[0]}, ${bad[1]}) outside ${it.cell.w} x ${it.cell.h}${it.tag.text ? ` "${it.tag.text}"` : ''}`);
+    if (bad)
+      out.push(
+        `${it.cls.split(' ').pop()} ${it.tag.name} at (${bad[0]}, ${bad[1]}) outside ${it.cell.w} x ${it.cell.h}${it.tag.text ? ` "${it.tag.text}"` : ''}`,
+      );
   }
   return out;
 }
@@ -283,7 +299,8 @@ function checkScanLabels(c: DrawnChart, r: Report, where: string): void {
     assert.equal(lines.length, s.analysis!.curves.length, `${where} panel ${i}: one line per batch size`);
     for (const l of level) {
       for (const b of batch) assert.ok(!hit(l.box, b.box), `${where} panel ${i}: level label "${l.text}" overlaps batch label "${b.text}"`);
-      for (const other of level) if (other !== l) assert.ok(!hit(l.box, other.box), `${where} panel ${i}: level labels "${l.text}" and "${other.text}" overlap`);
+      for (const other of level)
+        if (other !== l) assert.ok(!hit(l.box, other.box), `${where} panel ${i}: level labels "${l.text}" and "${other.text}" overlap`);
       for (const line of lines) {
         const crosses = line.points.some((p, k) => k > 0 && segmentInBox(l.box, line.points[k - 1], p));
         assert.ok(!crosses, `${where} panel ${i}: level label "${l.text}" lies on a batch-size line`);
@@ -310,7 +327,10 @@ function isoChecks(c: DrawnChart, fit: ReturnType<typeof fitIsoFlop>, where: str
     const e = extent.get(col);
     assert.ok(e, `${where}: a parabola (${col}) whose budget has no points`);
     const xs = p.points.map(([x]) => x);
-    assert.ok(Math.min(...xs) >= e[0] - 1 && Math.max(...xs) <= e[1] + 1, `${where}: a parabola spans ${Math.min(...xs).toFixed(1)}-${Math.max(...xs).toFixed(1)} px, its budget's runs ${e[0].toFixed(1)}-${e[1].toFixed(1)} px`);
+    assert.ok(
+      Math.min(...xs) >= e[0] - 1 && Math.max(...xs) <= e[1] + 1,
+      `${where}: a parabola spans ${Math.min(...xs).toFixed(1)}-${Math.max(...xs).toFixed(1)} px, its budget's runs ${e[0].toFixed(1)}-${e[1].toFixed(1)} px`,
+    );
     // opens upward: in SVG pixels (y down) every point lies on or below the chord between its ends
     const pts = [...p.points].sort((a, b) => a[0] - b[0]);
     const [a, b] = [pts[0], pts[pts.length - 1]];
@@ -319,19 +339,22 @@ function isoChecks(c: DrawnChart, fit: ReturnType<typeof fitIsoFlop>, where: str
       assert.ok(y >= chord - 0.75, `${where}: a parabola (${col}) opens downward (y ${y.toFixed(1)} above its chord ${chord.toFixed(1)})`);
     }
   }
-  if (fit.profiles.some((pr) => pr.status === 'not-convex')) assert.match(c.svg!, /not fitted/, `${where}: budgets whose parabola opens downward are said not to be fitted`);
+  if (fit.profiles.some((pr) => pr.status === 'not-convex'))
+    assert.match(c.svg!, /not fitted/, `${where}: budgets whose parabola opens downward are said not to be fitted`);
 }
 
 // ---- the reports
 
 let demo: Promise<{ value: Report; printed: string }> | undefined;
-const demoReport = () => (demo ??= quietly(() => buildReport({ source: 'demo-like', records: [...scanRecords(), ...gridRecords()] }, { bootstrap: 20, seed: 1 })));
+const demoReport = () =>
+  (demo ??= quietly(() => buildReport({ source: 'demo-like', records: [...scanRecords(), ...gridRecords()] }, { bootstrap: 20, seed: 1 })));
 
 test('demo-like report: every chart drawn without defects, labels per batch size, test loss named, nothing printed', { timeout: 300_000 }, async () => {
   const { value: r, printed } = await demoReport();
   assert.equal(printed, '', 'building and rendering printed nothing');
   const charts = checkReport(r, 'demo');
-  for (const id of ['batch-scan', 'bcrit', 'lnd-3d', 'lnd-vs-n', 'lnd-vs-d', 'learning-curves', 'isoflop', 'frontier']) assert.ok(charts.has(id), `demo draws ${id}`);
+  for (const id of ['batch-scan', 'bcrit', 'lnd-3d', 'lnd-vs-n', 'lnd-vs-d', 'learning-curves', 'isoflop', 'frontier'])
+    assert.ok(charts.has(id), `demo draws ${id}`);
   checkScanLabels(drawn(r.charts, 'batch-scan'), r, 'demo');
   for (const id of ['bcrit', 'learning-curves', 'isoflop', 'lnd-vs-n', 'lnd-vs-d'] as const) checkLossTitles(drawn(r.charts, id), 'demo', /test loss/i);
   isoChecks(drawn(r.charts, 'isoflop'), r.fits.isoflop!, 'demo isoflop');
@@ -350,18 +373,23 @@ test('learning curves: coloured by batch size within a model size', { timeout: 3
 });
 
 test('a scan whose B_crit falls as the loss falls: the law printed with one sign, flagged', { timeout: 300_000 }, async () => {
-  const { value: r, printed } = await quietly(() => buildReport({ source: 'falling', records: scanRecords({ law: { bStar: 1e3, alphaB: -0.5 } }) }, { bootstrap: 20, seed: 1 }));
+  const { value: r, printed } = await quietly(() =>
+    buildReport({ source: 'falling', records: scanRecords({ law: { bStar: 1e3, alphaB: -0.5 } }) }, { bootstrap: 20, seed: 1 }),
+  );
   assert.equal(printed, '');
   checkReport(r, 'falling B_crit');
   const c = drawn(r.charts, 'bcrit');
   const fits = r.fits.scans.filter((s) => s.analysis?.fit);
   assert.ok(fits.length > 0, 'a B_crit(L) law was fitted');
-  assert.ok(fits.some((s) => s.analysis!.fit!.alphaB < 0), `alpha_B < 0 (${fits.map((s) => s.analysis!.fit!.alphaB).join(', ')})`);
+  assert.ok(
+    fits.some((s) => s.analysis!.fit!.alphaB < 0),
+    `alpha_B < 0 (${fits.map((s) => s.analysis!.fit!.alphaB).join(', ')})`,
+  );
   assert.match(c.svg!, /L\^\d/, 'the exponent printed positive: B_crit = B* L^(1/|alpha_B|)');
   checkScanLabels(drawn(r.charts, 'batch-scan'), r, 'falling B_crit');
 });
 
-test('Open-Athena import (paper scale): every chart of the report and each experiment\'s IsoFLOP and frontier charts', { timeout: 600_000 }, async () => {
+test("Open-Athena import (paper scale): every chart of the report and each experiment's IsoFLOP and frontier charts", { timeout: 600_000 }, async () => {
   const input = { source: 'isoflops_open_athena.csv', records: [], ...importFile(ATHENA, { group: ['experiment'] }) };
   const { value: r, printed } = await quietly(() => buildReport(input, { bootstrap: 0, seed: 1 }));
   assert.equal(printed, '', 'building and rendering printed nothing');
@@ -391,7 +419,7 @@ test('Open-Athena import (paper scale): every chart of the report and each exper
   assert.ok(concave > 0, 'the collection has budgets whose parabola opens downward (the case under test)');
 });
 
-test('Chinchilla (Epoch\'s extraction of Hoffmann et al. Figure 4): the charts of an end-point import', { timeout: 600_000 }, async () => {
+test("Chinchilla (Epoch's extraction of Hoffmann et al. Figure 4): the charts of an end-point import", { timeout: 600_000 }, async () => {
   const input = { source: 'chinchilla_epoch_svg_extracted.csv', records: [], ...importFile(CHINCHILLA) };
   const { value: r, printed } = await quietly(() => buildReport(input, { bootstrap: 0, seed: 1 }));
   assert.equal(printed, '');
@@ -404,7 +432,12 @@ test('library warnings never reach stdout: a spec Vega warns about renders quiet
   const warnings: string[] = [];
   const spec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    data: { values: [{ x: 0, y: 1 }, { x: 1, y: 2 }] },
+    data: {
+      values: [
+        { x: 0, y: 1 },
+        { x: 1, y: 2 },
+      ],
+    },
     mark: 'line',
     // no row has "missing": Vega warns of an infinite extent while running the view
     encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'missing', type: 'quantitative' } },
@@ -412,7 +445,10 @@ test('library warnings never reach stdout: a spec Vega warns about renders quiet
   const { value: svg, printed } = await quietly(() => renderSvg(spec as never, (m) => warnings.push(m)));
   assert.equal(printed, '');
   assert.match(svg, /<svg/);
-  assert.ok(warnings.some((w) => /extent/i.test(w)), `the warning is collected: ${warnings.join('; ')}`);
+  assert.ok(
+    warnings.some((w) => /extent/i.test(w)),
+    `the warning is collected: ${warnings.join('; ')}`,
+  );
   const { printed: p2 } = await quietly(() => renderSvg(spec as never));
   assert.equal(p2, '', 'without a warning sink nothing is printed either');
 });

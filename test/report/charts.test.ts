@@ -39,8 +39,14 @@ test('critical batch size: reversed log loss axis, one empirical line per size, 
   const c = drawn(r.charts, 'bcrit');
   const svg = c.svg!;
   const enc = encodings(c.spec);
-  assert.ok(enc.every((e) => e.x.scale?.type === 'log' && e.x.scale.reverse === true), 'loss axis is log and decreases to the right');
-  assert.ok(enc.every((e) => e.y.scale?.type === 'log'), 'B_crit axis is log');
+  assert.ok(
+    enc.every((e) => e.x.scale?.type === 'log' && e.x.scale.reverse === true),
+    'loss axis is log and decreases to the right',
+  );
+  assert.ok(
+    enc.every((e) => e.y.scale?.type === 'log'),
+    'B_crit axis is log',
+  );
   assert.equal(countPaths(svg, 'bcrit_empirical'), 2, 'one empirical line per model size');
   assert.equal(countPaths(svg, 'bcrit_fit'), 2, 'one fitted line per model size');
   assert.ok(countItems(svg, 'bcrit_noise') >= 6, 'noise-scale points drawn');
@@ -52,7 +58,8 @@ test('critical batch size: reversed log loss axis, one empirical line per size, 
     assert.ok(b.alphaBCi[0] <= b.alphaB && b.alphaB <= b.alphaBCi[1]);
   }
   const xLabels = axisLabels(svg);
-  const pos = (t: string) => Number(new RegExp(`translate\\(([\\d.]+),[\\d.]+\\)"[^>]*>${t.replace('.', '\\.')}</text>`).exec(svg.split('role-axis-label')[1])?.[1]);
+  const pos = (t: string) =>
+    Number(new RegExp(`translate\\(([\\d.]+),[\\d.]+\\)"[^>]*>${t.replace('.', '\\.')}</text>`).exec(svg.split('role-axis-label')[1])?.[1]);
   // the loss axis spans the levels (the fitted law is drawn over them only): 2.5, 3, 3.5 here
   const lossTicks = xLabels.filter((t) => Number(t) < 10).map(Number);
   assert.ok(lossTicks.length >= 2, `loss ticks: ${xLabels.join(' ')}`);
@@ -78,7 +85,10 @@ test('L(N, D): two fits side by side with formulas, FLOPs colour bar, Plotly 3D 
   assert.equal((c.plotly!.layout.scene as { xaxis: { type: string } }).xaxis.type, 'log');
   for (const id of ['lnd-vs-n', 'lnd-vs-d'] as const) {
     const p = drawn(r.charts, id);
-    assert.ok(encodings(p.spec).every((e) => e.x.scale?.type === 'log'), `${id}: log x`);
+    assert.ok(
+      encodings(p.spec).every((e) => e.x.scale?.type === 'log'),
+      `${id}: log x`,
+    );
     assert.equal(countItems(p.svg!, 'proj0_points') + countItems(p.svg!, 'proj2_points'), 18);
   }
   // the grid was generated from GRID_LAW with 1% noise: the Chinchilla fit recovers its exponents roughly
@@ -113,7 +123,10 @@ test('a scan report explains why L(N, D) cannot be drawn; a grid report explains
 });
 
 test('bad input: an empty store, one batch size, missing test-loss rows', async () => {
-  await assert.rejects(buildReport({ source: 'empty', records: [] }), (e: unknown) => e instanceof ReportInputError && /holds no runs/.test(e.message) && e.hint.length > 0);
+  await assert.rejects(
+    buildReport({ source: 'empty', records: [] }),
+    (e: unknown) => e instanceof ReportInputError && /holds no runs/.test(e.message) && e.hint.length > 0,
+  );
   const one = await buildReport({ source: 'one-batch', records: scanRecords({ depths: [2], batchSizes: [32] }) }, { bootstrap: 5, render: false });
   assert.match(skippedChart(one.charts, 'bcrit').reason, /at least 3 batch sizes per model size; this store has 1/);
   assert.equal(skippedChart(one.charts, 'batch-scan').status, 'skipped');

@@ -32,7 +32,20 @@ function withFirstScan(levels: BcritLevel[], alphaB: number): Report {
 }
 
 const level = (loss: number, bCrit: number): BcritLevel =>
-  ({ loss, bCrit, status: 'ok', warmup: false, points: [], batchSizes: 4, unreached: [], atFirstEval: [], sMin: 1, eMin: bCrit, r2: 1, rmseLog: 0 }) as BcritLevel;
+  ({
+    loss,
+    bCrit,
+    status: 'ok',
+    warmup: false,
+    points: [],
+    batchSizes: 4,
+    unreached: [],
+    atFirstEval: [],
+    sMin: 1,
+    eMin: bCrit,
+    r2: 1,
+    rmseLog: 0,
+  }) as BcritLevel;
 
 test('B_crit falling as loss falls fails the trend check and says why', () => {
   const inverted = withFirstScan([level(3, 5000), level(2.8, 3000), level(2.6, 2000), level(2.4, 900)], -0.2);
@@ -48,7 +61,10 @@ test('too few fitted levels fails with advice, not a verdict on two points', () 
 });
 
 test('a noise scale 100x off B_crit fails the order-of-magnitude check', () => {
-  const series = good.fits.noise.map((s) => ({ ...s, bins: s.bins.map((b) => ({ ...b, bSimpleTokens: b.bSimpleTokens * 100, min: b.min * 100, max: b.max * 100 })) }));
+  const series = good.fits.noise.map((s) => ({
+    ...s,
+    bins: s.bins.map((b) => ({ ...b, bSimpleTokens: b.bSimpleTokens * 100, min: b.min * 100, max: b.max * 100 })),
+  }));
   const checks = sanityChecks({ ...good, fits: { ...good.fits, noise: series } }).filter((c) => c.name.startsWith('noise scale within'));
   assert.ok(checks.length > 0);
   for (const c of checks) {
@@ -72,8 +88,14 @@ test('a negative exponent fails the L(N, D) check; no fit says why; E at its bou
   const lnd = sanityChecks(bad).at(-1)!;
   assert.equal(lnd.passed, false);
   assert.match(lnd.detail, /beta -0\.1.*cannot separate/);
-  assert.ok(fitCaveats(bad).some((c) => /E \(the irreducible loss\) is 0\.00e\+0, at its lower bound/.test(c)), fitCaveats(bad).join('\n'));
-  assert.deepEqual(fitCaveats(good).filter((c) => !/across batch sizes/.test(c)), []);
+  assert.ok(
+    fitCaveats(bad).some((c) => /E \(the irreducible loss\) is 0\.00e\+0, at its lower bound/.test(c)),
+    fitCaveats(bad).join('\n'),
+  );
+  assert.deepEqual(
+    fitCaveats(good).filter((c) => !/across batch sizes/.test(c)),
+    [],
+  );
   const none = sanityChecks({ ...good, headline: { ...good.headline, chinchilla: null }, fits: { ...good.fits, lndReason: 'needs 3 sizes' } }).at(-1)!;
   assert.equal(none.passed, false);
   assert.match(none.detail, /no L\(N, D\) fit: needs 3 sizes/);

@@ -36,7 +36,8 @@ test('report on a runs directory writes SVG, PNG and a self-contained report.htm
     assert.match(r.stdout, /B_crit\(L\) 390K: B\* = [\d.e]+ tokens/);
     assert.match(r.stdout, /not drawn: L\(N, D\)/);
     assert.match(r.stdout, new RegExp(`wrote \\d+ files to ${out.replace(/[/\\]/g, '.')}`));
-    for (const f of ['batch-scan.svg', 'batch-scan.png', 'bcrit.svg', 'bcrit.png', 'learning-curves.svg', 'report.html']) assert.ok(existsSync(join(out, f)), f);
+    for (const f of ['batch-scan.svg', 'batch-scan.png', 'bcrit.svg', 'bcrit.png', 'learning-curves.svg', 'report.html'])
+      assert.ok(existsSync(join(out, f)), f);
     assert.ok(!existsSync(join(out, 'lnd-3d.svg')), 'no L(N, D) chart from a one-size scan');
     const html = readFileSync(join(out, 'report.html'), 'utf8');
     assert.doesNotMatch(html, /<script[^>]+src=|<link[^>]+href=["']?https?:/, 'no external scripts or styles');
@@ -63,7 +64,13 @@ test('report errors: an empty store and a missing source exit 2 with a hint; a b
     assert.match(f.stderr, /--format takes svg, png, html/);
     // an import file of loss curves with one batch size: chart 2 explains itself
     const csv = join(tmp, 'curves.csv');
-    writeFileSync(csv, ['run,batch_tokens,step,loss', ...[1, 2, 4, 8, 16, 32].flatMap((s) => [`a,2048,${s},${(4 / s ** 0.1).toFixed(4)}`, `b,2048,${s},${(4.1 / s ** 0.1).toFixed(4)}`])].join('\n'));
+    writeFileSync(
+      csv,
+      [
+        'run,batch_tokens,step,loss',
+        ...[1, 2, 4, 8, 16, 32].flatMap((s) => [`a,2048,${s},${(4 / s ** 0.1).toFixed(4)}`, `b,2048,${s},${(4.1 / s ** 0.1).toFixed(4)}`]),
+      ].join('\n'),
+    );
     const c = cli([csv, '--out', join(tmp, 'o2'), '--format', 'svg', '--quiet']);
     assert.equal(c.status, 0, c.stderr);
     assert.match(c.stdout, /not drawn: Critical batch size vs loss: chart 2 needs at least 3 batch sizes per model size; this import has 1/);
@@ -77,10 +84,29 @@ test('report --group on a file of several experiments: every approach per group,
   const tmp = mkdtempSync(join(tmpdir(), 'report-cli-'));
   const athena = new URL('../fixtures/analysis/isoflops_open_athena.csv', import.meta.url).pathname;
   try {
-    const r = cli([athena, '--group', 'experiment', '--where', 'experiment=marin*', '--panels', 'marin*dclm*,marin*comma*', '--bootstrap', '0', '--format', 'svg', '--out', tmp, '--quiet']);
+    const r = cli([
+      athena,
+      '--group',
+      'experiment',
+      '--where',
+      'experiment=marin*',
+      '--panels',
+      'marin*dclm*,marin*comma*',
+      '--bootstrap',
+      '0',
+      '--format',
+      'svg',
+      '--out',
+      tmp,
+      '--quiet',
+    ]);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /warning: isoflops_open_athena\.csv: 947 rows; 689 left out by --where 'experiment=marin\*'; 19 flagged in "outlier" left out \(--keep-outliers keeps them\); 3 groups by "experiment"/);
-    for (const g of ['marin_202603__comma__llama_2', 'marin_202603__dclm__llama_2', 'marin_202603__nemotron__llama_2']) assert.match(r.stdout, new RegExp(`L\\(N, D\\) approaches side by side: ${g} \\(\\d+ runs\\)`));
+    assert.match(
+      r.stdout,
+      /warning: isoflops_open_athena\.csv: 947 rows; 689 left out by --where 'experiment=marin\*'; 19 flagged in "outlier" left out \(--keep-outliers keeps them\); 3 groups by "experiment"/,
+    );
+    for (const g of ['marin_202603__comma__llama_2', 'marin_202603__dclm__llama_2', 'marin_202603__nemotron__llama_2'])
+      assert.match(r.stdout, new RegExp(`L\\(N, D\\) approaches side by side: ${g} \\(\\d+ runs\\)`));
     assert.match(r.stdout, /VPNLS \(variable projection\) +0\.\d+/);
     assert.match(r.stdout, /held-out check \(Approach 3\)/);
     const svg = readFileSync(join(tmp, 'lnd-3d.svg'), 'utf8');

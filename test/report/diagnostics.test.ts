@@ -43,8 +43,14 @@ test('checkReportOut: a file or an unwritable place refused; a new folder, an ea
   const dir = mkdtempSync(join(tmpdir(), 'scaling-lab-out-'));
   try {
     writeFileSync(join(dir, 'f'), '');
-    assert.throws(() => checkReportOut(join(dir, 'f')), (e: unknown) => e instanceof ReportInputError && /a file is there/.test(e.message) && /--out/.test(e.hint));
-    assert.throws(() => checkReportOut('/proc/none/r'), (e: unknown) => e instanceof ReportInputError && /cannot write in \/proc/.test(e.message));
+    assert.throws(
+      () => checkReportOut(join(dir, 'f')),
+      (e: unknown) => e instanceof ReportInputError && /a file is there/.test(e.message) && /--out/.test(e.hint),
+    );
+    assert.throws(
+      () => checkReportOut('/proc/none/r'),
+      (e: unknown) => e instanceof ReportInputError && /cannot write in \/proc/.test(e.message),
+    );
     mkdirSync(join(dir, 'old'));
     writeFileSync(join(dir, 'old', 'bcrit.svg'), '<svg/>');
     writeFileSync(join(dir, 'old', 'report.html'), '');

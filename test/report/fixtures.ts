@@ -38,7 +38,15 @@ export function scanRecords(o: ScanFixture = {}): RunRecord[] {
     const s = sizeOf(depth);
     const floor = 1.7 - 0.15 * di;
     const law = o.law ?? SCAN_LAW;
-    const curves = syntheticBatchScan({ ...law, batchTokens: batchSizes.map((b) => b * T), lossFloor: floor, finalLoss: floor + 0.35, evals: 40, noise: 0.002, seed: (o.seed ?? 0) + di });
+    const curves = syntheticBatchScan({
+      ...law,
+      batchTokens: batchSizes.map((b) => b * T),
+      lossFloor: floor,
+      finalLoss: floor + 0.35,
+      evals: 40,
+      noise: 0.002,
+      seed: (o.seed ?? 0) + di,
+    });
     const rng = new SeededRandom(100 + di);
     for (const c of curves) {
       const batch = c.batchTokens / T;
@@ -51,7 +59,15 @@ export function scanRecords(o: ScanFixture = {}): RunRecord[] {
         while (k + 1 < c.points.length && c.points[k + 1].step <= step) k++;
         const p = c.points[k];
         const loss = step < c.points[0].step ? c.points[0].loss : p.loss;
-        const row: MetricRow = { step, tokens: step * c.batchTokens, flops: step * c.batchTokens * s.flopsPerToken, trainLoss: loss * 0.995, lr: 1e-3, gradNorm: 1, wallMs: step * 20 };
+        const row: MetricRow = {
+          step,
+          tokens: step * c.batchTokens,
+          flops: step * c.batchTokens * s.flopsPerToken,
+          trainLoss: loss * 0.995,
+          lr: 1e-3,
+          gradNorm: 1,
+          wallMs: step * 20,
+        };
         if (!o.noTestLoss && p.step === step) row.testLoss = p.loss;
         const bSeq = (0.6 * law.bStar * loss ** (-1 / law.alphaB)) / T;
         row.gradSq = 1 + 0.3 * rng.normal();

@@ -5,7 +5,10 @@ import { thinLog } from '../../src/report/common.ts';
 
 test('thinLog keeps short curves whole and thins long ones evenly in log x, ends included', () => {
   const short = Array.from({ length: 50 }, (_, i) => i + 1);
-  assert.deepEqual(thinLog(short, (v) => v), short);
+  assert.deepEqual(
+    thinLog(short, (v) => v),
+    short,
+  );
   const long = Array.from({ length: 1_000_000 }, (_, i) => i + 1);
   const t = thinLog(long, (v) => v, 200);
   assert.ok(t.length <= 201 && t.length >= 150, `${t.length} points`);

@@ -80,7 +80,9 @@ it('FileStore survives SIGKILL at random moments: no torn line seen, no duplicat
       assert.ok(Buffer.from(checkpoint.bytes).equals(Buffer.from(checkpointBytes(checkpoint.step))), 'the checkpoint is whole');
     }
     await store.close();
-    t.diagnostic(`round ${round}: resumed at ${resumedAt}, killed after ${ms} ms, acked ${acked}, file ends at ${last}, checkpoint ${checkpoint?.step ?? 'none'}`);
+    t.diagnostic(
+      `round ${round}: resumed at ${resumedAt}, killed after ${ms} ms, acked ${acked}, file ends at ${last}, checkpoint ${checkpoint?.step ?? 'none'}`,
+    );
   }
   t.diagnostic(`torn tails left by the kills: ${torn} of ${ROUNDS}`);
 

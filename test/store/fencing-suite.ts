@@ -100,7 +100,7 @@ export function defineFencingTests(open: Open): void {
     assert.deepEqual(await store.readMetrics('r1'), rows(1, 586));
   });
 
-  it('fencing: with writers interleaved, only the newest epoch\'s writes land', async (t) => {
+  it("fencing: with writers interleaved, only the newest epoch's writes land", async (t) => {
     const { store, location } = (await open(t)) ?? {};
     if (!store || !location) return;
     const { store: other } = (await open(t, location))!;
@@ -137,7 +137,10 @@ export function defineFencingTests(open: Open): void {
       assert.equal(state.worker, `w${newest}`);
       assert.equal((await store.loadCheckpoint('r1'))!.step, state.step);
     }
-    assert.deepEqual((await store.readMetrics('r1')).map((r) => r.step), landed.sort((a, b) => a - b));
+    assert.deepEqual(
+      (await store.readMetrics('r1')).map((r) => r.step),
+      landed.sort((a, b) => a - b),
+    );
   });
 
   it('fencing: a live holder in another process refuses unfenced writes and acquisitions; once it dies, it is taken over', async (t) => {
@@ -177,7 +180,7 @@ export function defineFencingTests(open: Open): void {
     }
   });
 
-  it('checkpointStep gives the checkpoint\'s step without its bytes', async (t) => {
+  it("checkpointStep gives the checkpoint's step without its bytes", async (t) => {
     const { store } = (await open(t)) ?? {};
     if (!store) return;
     await store.putRun(makeRun('r1'));

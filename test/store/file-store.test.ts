@@ -24,7 +24,10 @@ defineStoreSuite('FileStore', async () => ({ fresh: async () => join(await tempD
 
 /** Every file under dir, recursively, relative to it. */
 async function listFiles(dir: string): Promise<string[]> {
-  return (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(dir.length + 1)).sort();
+  return (await readdir(dir, { recursive: true, withFileTypes: true }))
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
+    .sort();
 }
 
 describe('FileStore on disk', () => {
@@ -43,7 +46,10 @@ describe('FileStore on disk', () => {
     assert.deepEqual(spec.spec, makeRun('r1').spec);
     assert.equal(JSON.parse(await readFile(join(dir, 'r1/status.json'), 'utf8')).status, 'running');
     const lines = (await readFile(join(dir, 'r1/metrics.jsonl'), 'utf8')).split('\n');
-    assert.deepEqual(lines.slice(0, 2).map((l) => JSON.parse(l)), rows(0, 1));
+    assert.deepEqual(
+      lines.slice(0, 2).map((l) => JSON.parse(l)),
+      rows(0, 1),
+    );
     assert.equal(lines[2], '', 'the file ends with a newline');
     const bin = await readFile(join(dir, 'r1/checkpoint.bin'));
     assert.equal(bin.subarray(0, 8).toString('latin1'), 'SLCHKPT\0');
@@ -53,7 +59,10 @@ describe('FileStore on disk', () => {
     await writeFile(join(dir, `r1/.metrics.jsonl.${dead}.0123abcd.tmp`), 'half');
     await writeFile(join(dir, `r1/.status.json.${process.pid}.0123abcd.tmp`), 'mine');
     await store.putRun(makeRun('r1'));
-    assert.deepEqual((await readdir(join(dir, 'r1'))).filter((n) => n.endsWith('.tmp')), [`.status.json.${process.pid}.0123abcd.tmp`]);
+    assert.deepEqual(
+      (await readdir(join(dir, 'r1'))).filter((n) => n.endsWith('.tmp')),
+      [`.status.json.${process.pid}.0123abcd.tmp`],
+    );
     await store.close();
   });
 
@@ -80,7 +89,13 @@ describe('FileStore on disk', () => {
     assert.deepEqual(await reader.readMetrics('r1'), rows(0, 2), 'readers ignore the torn tail');
     assert.equal(await readFile(path, 'utf8'), good + torn, 'readers do not write');
     assert.equal(await reader.appendMetrics('r1', rows(2, 4)), 2);
-    assert.equal(await readFile(path, 'utf8'), good + rows(3, 4).map((r) => JSON.stringify(r) + '\n').join(''));
+    assert.equal(
+      await readFile(path, 'utf8'),
+      good +
+        rows(3, 4)
+          .map((r) => JSON.stringify(r) + '\n')
+          .join(''),
+    );
     assert.deepEqual(await reader.readMetrics('r1'), rows(0, 4));
     // a writer whose cached index is stale (another writer appended and repaired) rescans instead of trusting it
     assert.equal(await writer.appendMetrics('r1', rows(0, 5)), 1);
@@ -132,7 +147,11 @@ describe('FileStore on disk', () => {
     await cp(new URL('./fixtures/previous-version', import.meta.url).pathname, dir, { recursive: true });
     const store = await openStore(dir);
     const sweeps = await store.listSweeps();
-    assert.deepEqual(sweeps.map((m) => m.name), ['scan', 'seeds-2'], 'oldest first');
+    assert.deepEqual(
+      sweeps.map((m) => m.name),
+      ['scan', 'seeds-2'],
+      'oldest first',
+    );
     const scan = await store.getSweep<{ name: string; axes: { batch: number[] } }>('scan');
     assert.equal(scan?.purpose, 'batch-scan');
     assert.match(scan?.hash ?? '', /^[0-9a-f]{16}$/);
@@ -145,11 +164,18 @@ describe('FileStore on disk', () => {
     assert.equal(await readFile(path, 'utf8'), before);
     const fresh = { ...scan!, name: 'fresh', createdAt: new Date().toISOString() };
     assert.equal((await store.putSweep(fresh)).created, true);
-    assert.equal(await readFile(join(dir, '.sweeps/fresh.json'), 'utf8'), JSON.stringify(fresh, null, 2) + '\n', 'the same layout: a reader of either version reads both');
+    assert.equal(
+      await readFile(join(dir, '.sweeps/fresh.json'), 'utf8'),
+      JSON.stringify(fresh, null, 2) + '\n',
+      'the same layout: a reader of either version reads both',
+    );
     // a temp file a killed writer left, and files that are not manifests, are not listed; a damaged manifest is 'corrupt'
     await writeFile(join(dir, '.sweeps/.x.json.123.0123abcd.tmp'), '{');
     await writeFile(join(dir, '.sweeps/notes.txt'), 'hello');
-    assert.deepEqual((await store.listSweeps()).map((m) => m.name), ['scan', 'seeds-2', 'fresh']);
+    assert.deepEqual(
+      (await store.listSweeps()).map((m) => m.name),
+      ['scan', 'seeds-2', 'fresh'],
+    );
     await writeFile(join(dir, '.sweeps/broken.json'), '{"name": "broken"}');
     await rejectsWith(store.getSweep('broken'), 'corrupt', /is not a sweep manifest/);
     await writeFile(join(dir, '.sweeps/broken.json'), '{"name": ');
@@ -160,7 +186,7 @@ describe('FileStore on disk', () => {
     await store.close();
   });
 
-  it('a putRun that loses the create race keeps the live run\'s status (it used to reset it to pending)', async () => {
+  it("a putRun that loses the create race keeps the live run's status (it used to reset it to pending)", async () => {
     const dir = await tempDir();
     const winner = await openStore(dir);
     const loser = await openStore(dir);
@@ -199,7 +225,10 @@ describe('FileStore on disk', () => {
     await rm(join(dir, 'r1/spec.json'));
     await store.putRun(makeRun('r2'));
     await writeFile(join(dir, '.hidden'), '');
-    assert.deepEqual((await store.listRuns()).map((r) => r.id), ['r2']);
+    assert.deepEqual(
+      (await store.listRuns()).map((r) => r.id),
+      ['r2'],
+    );
     assert.equal(await store.getRun('r1'), undefined, 'a directory without spec.json is not a run');
     await store.putRun(makeRun('r1')); // and putRun completes it
     assert.equal((await store.listRuns()).length, 2);

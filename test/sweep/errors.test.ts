@@ -19,7 +19,9 @@ test('isTransient: connection loss, restarts, timeouts and Redis reconnects are 
     new Error('Connection terminated unexpectedly'),
     new Error('Query read timeout'),
     new Error('timeout exceeded when trying to connect'),
-    Object.assign(new Error('Reached the max retries per request limit (which is 3). Refer to "maxRetriesPerRequest" option for details.'), { name: 'MaxRetriesPerRequestError' }),
+    Object.assign(new Error('Reached the max retries per request limit (which is 3). Refer to "maxRetriesPerRequest" option for details.'), {
+      name: 'MaxRetriesPerRequestError',
+    }),
     new Error('Connection is closed.'),
     new Error('Command timed out'),
     new Error('LOADING Redis is loading the dataset in memory'),
@@ -62,27 +64,42 @@ test('withRetry: waits an outage out with backoff, reports it as one line, and r
   assert.equal(outages.length, 1);
   assert.equal(outages[0]!.recovered, true);
   assert.ok(outages[0]!.until - outages[0]!.since >= 250);
-  assert.match(formatOutage(outages[0]!), /^store postgres:\/\/db\/x: unreachable from \d\d:\d\d:\d\d to \d\d:\d\d:\d\d \(0\.\d s: connect ECONNREFUSED 127\.0\.0\.1:5432\); carried on$/);
+  assert.match(
+    formatOutage(outages[0]!),
+    /^store postgres:\/\/db\/x: unreachable from \d\d:\d\d:\d\d to \d\d:\d\d:\d\d \(0\.\d s: connect ECONNREFUSED 127\.0\.0\.1:5432\); carried on$/,
+  );
 });
 
 test('withRetry: a non-transient error is thrown at once; an outage past the window is thrown, marked final, and reported', async () => {
   let calls = 0;
-  await assert.rejects(withRetry(async () => {
-    calls++;
-    throw coded('23505', 'duplicate');
-  }, { windowMs: 5000 }), /duplicate/);
+  await assert.rejects(
+    withRetry(
+      async () => {
+        calls++;
+        throw coded('23505', 'duplicate');
+      },
+      { windowMs: 5000 },
+    ),
+    /duplicate/,
+  );
   assert.equal(calls, 1);
 
   const outages: Outage[] = [];
   const tracker = new OutageTracker('queue redis://q', (o) => outages.push(o));
   const t0 = Date.now();
-  const err = await withRetry(async () => {
-    throw coded('ECONNREFUSED', 'refused');
-  }, { windowMs: 200, baseDelayMs: 10, tracker }).catch((e: unknown) => e);
+  const err = await withRetry(
+    async () => {
+      throw coded('ECONNREFUSED', 'refused');
+    },
+    { windowMs: 200, baseDelayMs: 10, tracker },
+  ).catch((e: unknown) => e);
   assert.ok(Date.now() - t0 >= 190 && Date.now() - t0 < 2000);
   assert.equal(isFinalOutage(err), true);
   assert.equal(isTransient(err), false, 'an error that outlasted its window is not waited out again');
-  assert.deepEqual(outages.map((o) => o.recovered), [false]);
+  assert.deepEqual(
+    outages.map((o) => o.recovered),
+    [false],
+  );
   assert.match(formatOutage(outages[0]!), /gave up \(longer than the outage window\)/);
 });
 
@@ -90,10 +107,14 @@ test('OutageTracker: calls that fail together make one outage, closed by the fir
   const outages: Outage[] = [];
   const tracker = new OutageTracker('store s', (o) => outages.push(o));
   let down = true;
-  const call = () => withRetry(async () => {
-    if (down) throw new Error('Connection terminated unexpectedly');
-    return 1;
-  }, { windowMs: 5000, baseDelayMs: 5, maxDelayMs: 20, tracker });
+  const call = () =>
+    withRetry(
+      async () => {
+        if (down) throw new Error('Connection terminated unexpectedly');
+        return 1;
+      },
+      { windowMs: 5000, baseDelayMs: 5, maxDelayMs: 20, tracker },
+    );
   const all = Promise.all([call(), call(), call()]);
   await new Promise((r) => setTimeout(r, 100));
   down = false;

@@ -35,7 +35,7 @@ export function defineExecutorSuite(name: string, setup: () => Promise<ExecutorT
       if (!isSkip(target)) await target.stop();
     });
 
-    const slug = name.replace(/\W+/g, "-");
+    const slug = name.replace(/\W+/g, '-');
     const spec = tinySpec(`${slug}-tiny`);
     const configs = expandSweep(spec);
 
@@ -46,15 +46,24 @@ export function defineExecutorSuite(name: string, setup: () => Promise<ExecutorT
       const result = await runSweep(spec, { executor: tg.executor, exec: exec(tg.store), retries: 1, onEvent: (e) => events.push(e) });
       assert.equal(result.status, 'done', JSON.stringify(result.runs));
       assert.equal(result.skipped, 0);
-      assert.deepEqual(result.runs.map((r) => r.status), ['done', 'done']);
+      assert.deepEqual(
+        result.runs.map((r) => r.status),
+        ['done', 'done'],
+      );
       assert.deepEqual(new Set(events.filter((e) => e.kind === 'end').map((e) => (e as { id: string }).id)), new Set(configs.map(runId)));
-      assert.ok(events.some((e) => e.kind === 'start'), 'no start event');
+      assert.ok(
+        events.some((e) => e.kind === 'start'),
+        'no start event',
+      );
       const store = await openStore(tg.store);
       try {
         for (const c of configs) {
           const rows = await store.readMetrics(runId(c));
           assertComplete(rows, 20, runId(c));
-          assert.deepEqual(rows.filter((r) => r.testLoss !== undefined).map((r) => r.step), [5, 10, 15, 20]);
+          assert.deepEqual(
+            rows.filter((r) => r.testLoss !== undefined).map((r) => r.step),
+            [5, 10, 15, 20],
+          );
           assert.deepEqual(measured(rows), measured(await referenceRows(c)), `${runId(c)} differs from the run trained alone`);
           const run = await store.getRun(runId(c));
           assert.equal(run?.sweep, spec.name);
@@ -83,8 +92,14 @@ export function defineExecutorSuite(name: string, setup: () => Promise<ExecutorT
         const result = await runSweep(spec, { executor: tg.executor, exec: exec(tg.store), onEvent: (e) => events.push(e) });
         assert.equal(result.status, 'done');
         assert.equal(result.skipped, 2);
-        assert.deepEqual(result.runs.map((r) => r.attempts), [0, 0]);
-        assert.deepEqual(events.filter((e) => e.kind === 'start' || e.kind === 'step'), []);
+        assert.deepEqual(
+          result.runs.map((r) => r.attempts),
+          [0, 0],
+        );
+        assert.deepEqual(
+          events.filter((e) => e.kind === 'start' || e.kind === 'step'),
+          [],
+        );
         const afterRows = await Promise.all(configs.map((c) => store.readMetrics(runId(c))));
         assert.deepEqual(afterRows, before); // wall times included: not one row rewritten
       } finally {

@@ -43,7 +43,10 @@ test('local executor: a trainer process killed mid-run is reported, retried, res
   assert.equal(crash.retry, true);
   assert.match(crash.message, /killed by SIGKILL/);
   const starts = events.filter((e) => e.kind === 'start') as Extract<SweepEvent, { kind: 'start' }>[];
-  assert.deepEqual(starts.map((s) => s.attempt), [1, 2]);
+  assert.deepEqual(
+    starts.map((s) => s.attempt),
+    [1, 2],
+  );
   assert.notEqual(starts[0].worker, starts[1].worker, 'the retry should run in a fresh process');
   const resumed = events.find((e) => e.kind === 'notice' && /resuming .* from its checkpoint at step (\d+)/.test(e.message)) as { message: string } | undefined;
   assert.ok(resumed, 'the retry did not resume from a checkpoint');
@@ -69,21 +72,30 @@ test('queue executor: SIGKILL one of two workers mid-run; the other resumes the 
   try {
     const spec = tinySpec('queue-fault', { base: { steps: STEPS, evalInterval: 50 }, axes: { seed: [4, 5] } });
     const configs = expandSweep(spec);
-    const done = runSweep(spec, { executor: createQueueExecutor({ url: cluster.redisUrl, pollMs: 200, backoffMs: 200 }), exec: exec(cluster.pgUrl, 10), retries: 2 });
+    const done = runSweep(spec, {
+      executor: createQueueExecutor({ url: cluster.redisUrl, pollMs: 200, backoffMs: 200 }),
+      exec: exec(cluster.pgUrl, 10),
+      retries: 2,
+    });
     let failedEarly: unknown;
     done.catch((err) => (failedEarly = err));
 
     // kill the worker that holds a run once that run has logged 60..240 rows
-    const victim = await waitFor('a run in the middle', async () => {
-      if (failedEarly) throw failedEarly;
-      for (const c of configs) {
-        const run = await cluster.store.getRun(runId(c));
-        if (run?.state.status !== 'running' || !run.state.worker) continue;
-        const n = (await cluster.store.readMetrics(runId(c))).length;
-        if (n >= 60 && n < STEPS - 60) return { id: runId(c), worker: run.state.worker, rows: n };
-      }
-      return undefined;
-    }, 90_000, 20);
+    const victim = await waitFor(
+      'a run in the middle',
+      async () => {
+        if (failedEarly) throw failedEarly;
+        for (const c of configs) {
+          const run = await cluster.store.getRun(runId(c));
+          if (run?.state.status !== 'running' || !run.state.worker) continue;
+          const n = (await cluster.store.readMetrics(runId(c))).length;
+          if (n >= 60 && n < STEPS - 60) return { id: runId(c), worker: run.state.worker, rows: n };
+        }
+        return undefined;
+      },
+      90_000,
+      20,
+    );
     const pid = Number(victim.worker.split(':').at(-1));
     const killed = cluster.workers.find((w) => w.child.pid === pid);
     assert.ok(killed, `worker ${victim.worker} is not one of ours (${cluster.workers.map((w) => w.child.pid).join(', ')})`);
@@ -93,7 +105,10 @@ test('queue executor: SIGKILL one of two workers mid-run; the other resumes the 
 
     const result = await done;
     assert.equal(result.status, 'done', JSON.stringify(result.runs));
-    assert.deepEqual(result.runs.map((r) => r.status), ['done', 'done']);
+    assert.deepEqual(
+      result.runs.map((r) => r.status),
+      ['done', 'done'],
+    );
     // the survivor took the killed run over and resumed it from a checkpoint (not from step 0)
     const m = new RegExp(`resuming ${victim.id} from its checkpoint at step (\\d+)`).exec(survivor.output());
     assert.ok(m, `the survivor did not resume ${victim.id}:\n${survivor.output()}`);
@@ -102,7 +117,11 @@ test('queue executor: SIGKILL one of two workers mid-run; the other resumes the 
     for (const c of configs) {
       const rows = await cluster.store.readMetrics(runId(c));
       assertComplete(rows, STEPS, runId(c));
-      assert.deepEqual(measured(rows), measured(await referenceRows(c)), `${runId(c)} differs from the run trained alone (killed run: ${victim.id} at ${victim.rows} rows)`);
+      assert.deepEqual(
+        measured(rows),
+        measured(await referenceRows(c)),
+        `${runId(c)} differs from the run trained alone (killed run: ${victim.id} at ${victim.rows} rows)`,
+      );
     }
   } finally {
     await cluster.stop();
@@ -126,7 +145,10 @@ test('local executor: abort (Ctrl-C) checkpoints the running runs; the same swee
   const events: SweepEvent[] = [];
   const second = await runSweep(spec, { executor: createLocalExecutor({ workers: 1 }), exec: exec(store, 10), onEvent: (e) => events.push(e) });
   assert.equal(second.status, 'done');
-  assert.ok(events.some((e) => e.kind === 'notice' && e.message.includes(`from its checkpoint at step ${first.runs[0].step}`)), 'did not resume where it stopped');
+  assert.ok(
+    events.some((e) => e.kind === 'notice' && e.message.includes(`from its checkpoint at step ${first.runs[0].step}`)),
+    'did not resume where it stopped',
+  );
   const s = await openStore(store);
   try {
     assert.deepEqual(measured(await s.readMetrics(runId(config))), measured(await referenceRows(config)));

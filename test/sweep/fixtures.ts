@@ -22,7 +22,18 @@ process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 process.env.SCALING_LAB_CACHE ??= join(tmpdir(), 'scaling-lab-test-cache');
 
 /** Depth-1 byte-level runs, context 16, batch 8 in 2 micro-batches (noise probe on), eval every 5 steps. */
-export const TINY_BASE = { depth: 1, context: 16, batch: 8, microBatch: 4, steps: 20, evalInterval: 5, evalWindows: 8, warmupSteps: 5, lr: 3e-3, tokenizer: 'byte' };
+export const TINY_BASE = {
+  depth: 1,
+  context: 16,
+  batch: 8,
+  microBatch: 4,
+  steps: 20,
+  evalInterval: 5,
+  evalWindows: 8,
+  warmupSteps: 5,
+  lr: 3e-3,
+  tokenizer: 'byte',
+};
 
 export function tinySpec(name: string, extra: { base?: Record<string, unknown>; axes?: Record<string, unknown[]> } = {}): SweepSpec {
   return parseSweepSpec({ name, base: { ...TINY_BASE, ...extra.base }, axes: extra.axes ?? { seed: [0, 1] } });
@@ -50,7 +61,11 @@ export async function referenceRows(config: RunConfig): Promise<MetricRow[]> {
 
 /** Rows are steps 1..N, each once. */
 export function assertComplete(rows: MetricRow[], steps: number, label: string): void {
-  assert.deepEqual(rows.map((r) => r.step), Array.from({ length: steps }, (_, i) => i + 1), `${label}: steps not 1..${steps} exactly once`);
+  assert.deepEqual(
+    rows.map((r) => r.step),
+    Array.from({ length: steps }, (_, i) => i + 1),
+    `${label}: steps not 1..${steps} exactly once`,
+  );
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -110,7 +125,10 @@ export async function startCluster(workers: number, options: { crashes?: string;
     const env = options.crashes
       ? { ...process.env, SCALING_LAB_TEST_CRASHES: options.crashes, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${crashHook}`.trim() }
       : process.env;
-    const child = spawn(process.execPath, [bin, 'worker', '--queue', redis.url, '--store', pg.url, ...WORKER_FLAGS, ...(options.workerFlags ?? [])], { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const child = spawn(process.execPath, [bin, 'worker', '--queue', redis.url, '--store', pg.url, ...WORKER_FLAGS, ...(options.workerFlags ?? [])], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env,
+    });
     let out = '';
     child.stdout!.on('data', (d) => (out += d));
     child.stderr!.on('data', (d) => (out += d));

@@ -26,16 +26,21 @@ const notices = (events: SweepEvent[]) => events.flatMap((e) => (e.kind === 'not
 
 /** The first run of `configs` that is running with at least `rows` rows, and the number of rows. */
 async function runningWith(cluster: Cluster, configs: RunConfig[], rows: number, failed: () => unknown) {
-  return waitFor(`a run with ${rows} rows`, async () => {
-    if (failed()) throw failed();
-    for (const c of configs) {
-      const run = await cluster.store.getRun(runId(c));
-      if (run?.state.status !== 'running' || !run.state.worker) continue;
-      const n = (await cluster.store.readMetrics(runId(c))).length;
-      if (n >= rows && n < totalSteps(c) - 100) return { id: runId(c), worker: run.state.worker, rows: n };
-    }
-    return undefined;
-  }, 120_000, 20);
+  return waitFor(
+    `a run with ${rows} rows`,
+    async () => {
+      if (failed()) throw failed();
+      for (const c of configs) {
+        const run = await cluster.store.getRun(runId(c));
+        if (run?.state.status !== 'running' || !run.state.worker) continue;
+        const n = (await cluster.store.readMetrics(runId(c))).length;
+        if (n >= rows && n < totalSteps(c) - 100) return { id: runId(c), worker: run.state.worker, rows: n };
+      }
+      return undefined;
+    },
+    120_000,
+    20,
+  );
 }
 
 /** Rows written by every run together (read through a store that waits out the outage the test caused). */
@@ -80,7 +85,11 @@ test('queue: PostgreSQL restarted mid-sweep (10 s down) is waited out: every run
     const result = await done;
     console.log(`# PostgreSQL down ${(downMs / 1000).toFixed(1)} s; first row after it ${(recoveryMs / 1000).toFixed(1)} s later; sweep ${result.status}`);
     assert.equal(result.status, 'done', JSON.stringify(result.runs));
-    assert.deepEqual(result.runs.map((r) => r.attempts), [1, 1, 1], 'an outage must not spend an attempt');
+    assert.deepEqual(
+      result.runs.map((r) => r.attempts),
+      [1, 1, 1],
+      'an outage must not spend an attempt',
+    );
     for (const w of cluster.workers) assert.doesNotMatch(w.output(), /crashed on attempt/, w.output());
     // the watcher waited it out and said so in one line
     const lines = notices(events).filter((m) => /^store .*: unreachable from/.test(m));
@@ -101,7 +110,27 @@ test('sweep --queue (the CLI): Redis restarted mid-sweep is waited out by the wo
     const file = join(tmp, 'redis-restart.json');
     writeFileSync(file, JSON.stringify(raw));
     const configs = expandSweep(parseSweepSpec(raw));
-    const watcher = spawn(process.execPath, [bin, 'sweep', file, '--queue', cluster.redisUrl, '--store', cluster.pgUrl, '--checkpoint-every', '10', '--retries', '1', '--probe-steps', '0', '--outage-window', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const watcher = spawn(
+      process.execPath,
+      [
+        bin,
+        'sweep',
+        file,
+        '--queue',
+        cluster.redisUrl,
+        '--store',
+        cluster.pgUrl,
+        '--checkpoint-every',
+        '10',
+        '--retries',
+        '1',
+        '--probe-steps',
+        '0',
+        '--outage-window',
+        '2',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     watcher.stdout!.on('data', (d) => (out += d));
     watcher.stderr!.on('data', (d) => (out += d));
@@ -154,7 +183,9 @@ test('postgres store: a frozen server (SIGSTOP) makes calls time out instead of 
     server.thaw();
     await write;
     const tookMs = Date.now() - t0;
-    console.log(`# frozen PostgreSQL: a write failed after ${failedAfter} ms without a window; with one it went through ${tookMs} ms after it began (frozen 4 s)`);
+    console.log(
+      `# frozen PostgreSQL: a write failed after ${failedAfter} ms without a window; with one it went through ${tookMs} ms after it began (frozen 4 s)`,
+    );
     assert.ok(tookMs >= 4000 && tookMs < 20_000, `${tookMs} ms`);
     assert.equal((await patient.getRun('frozen-1'))?.state.step, 2);
     assert.equal(outages.length, 1, JSON.stringify(outages));
@@ -218,7 +249,7 @@ test('queue worker: with PostgreSQL frozen past the lock duration it stops renew
   }
 });
 
-test('queue: the same run\'s worker SIGKILLed three times, with --retries 3: the run ends done (deaths count against --retries), identical', async (t) => {
+test("queue: the same run's worker SIGKILLed three times, with --retries 3: the run ends done (deaths count against --retries), identical", async (t) => {
   const cluster = await startCluster(2);
   if (isSkip(cluster)) return skipOrFail(t, cluster);
   try {
@@ -226,19 +257,30 @@ test('queue: the same run\'s worker SIGKILLed three times, with --retries 3: the
     const configs = expandSweep(spec);
     const id = runId(configs[0]!);
     let failed: unknown;
-    const done = runSweep(spec, { executor: createQueueExecutor({ url: cluster.redisUrl, pollMs: 200, backoffMs: 200 }), exec: exec(cluster.pgUrl, 10), retries: 3 });
+    const done = runSweep(spec, {
+      executor: createQueueExecutor({ url: cluster.redisUrl, pollMs: 200, backoffMs: 200 }),
+      exec: exec(cluster.pgUrl, 10),
+      retries: 3,
+    });
     done.catch((err) => (failed = err));
     let rows = 0;
     for (let kill = 1; kill <= 3; kill++) {
       // the run is held by a live worker and has made progress since the last kill
-      const victim = await waitFor(`kill ${kill}`, async () => {
-        if (failed) throw failed;
-        const run = await cluster.store.getRun(id);
-        if (run?.state.status !== 'running' || !run.state.worker || (run.state.attempt ?? 1) < kill) return undefined;
-        const n = (await cluster.store.readMetrics(id)).length;
-        const w = cluster.workers.find((x) => x.child.pid === Number(run.state.worker!.split(':').at(-1)) && x.child.exitCode === null && x.child.signalCode === null);
-        return w && n >= rows + 20 && n < STEPS - 60 ? { w, n } : undefined;
-      }, 120_000, 20);
+      const victim = await waitFor(
+        `kill ${kill}`,
+        async () => {
+          if (failed) throw failed;
+          const run = await cluster.store.getRun(id);
+          if (run?.state.status !== 'running' || !run.state.worker || (run.state.attempt ?? 1) < kill) return undefined;
+          const n = (await cluster.store.readMetrics(id)).length;
+          const w = cluster.workers.find(
+            (x) => x.child.pid === Number(run.state.worker!.split(':').at(-1)) && x.child.exitCode === null && x.child.signalCode === null,
+          );
+          return w && n >= rows + 20 && n < STEPS - 60 ? { w, n } : undefined;
+        },
+        120_000,
+        20,
+      );
       rows = victim.n;
       victim.w.child.kill('SIGKILL');
       await victim.w.exited;

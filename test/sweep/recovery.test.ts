@@ -35,7 +35,11 @@ test('queue: a run that failed for good runs again when the sweep is re-run, wit
 
     const events: SweepEvent[] = [];
     const second = await runSweep(spec, { executor, exec: exec(cluster.pgUrl), retries: 1, onEvent: (e) => events.push(e) });
-    assert.deepEqual(events.filter((e) => e.kind === 'end').map((e) => (e as { status: string }).status), ['done'], 'the re-run reported the run failed');
+    assert.deepEqual(
+      events.filter((e) => e.kind === 'end').map((e) => (e as { status: string }).status),
+      ['done'],
+      'the re-run reported the run failed',
+    );
     assert.equal(second.status, 'done', JSON.stringify(second.runs));
     assert.equal(readFileSync(crashes, 'utf8'), '0', 'the second sweep did not crash once');
     const out = cluster.workers[0].output();
@@ -85,7 +89,11 @@ test('queue worker: jobs handed over while it shuts down go back to waiting untr
       },
     });
     assert.ok(started.length >= 1);
-    assert.deepEqual(ended.filter((e) => e.status !== 'interrupted'), [], `a run went on after shutdown began: ${JSON.stringify(ended)}`);
+    assert.deepEqual(
+      ended.filter((e) => e.status !== 'interrupted'),
+      [],
+      `a run went on after shutdown began: ${JSON.stringify(ended)}`,
+    );
     const connection = new Redis(cluster.redisUrl, { maxRetriesPerRequest: null });
     const queue = new Queue(DEFAULT_QUEUE_NAME, { connection });
     try {

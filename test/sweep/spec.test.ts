@@ -27,41 +27,106 @@ function specError(fn: () => unknown, pattern: RegExp): SweepSpecError {
 test('the grid is the cross product of the axes over the base, last axis fastest, plus the extra runs', () => {
   const spec = parseSweepSpec({ name: 'g', base: TINY_BASE, axes: { depth: [1, 2], batch: [4, 8, 16] }, runs: [{ depth: 3, batch: 8 }] });
   const configs = expandSweep(spec);
-  assert.deepEqual(configs.map((c) => [c.depth, c.batch]), [[1, 4], [1, 8], [1, 16], [2, 4], [2, 8], [2, 16], [3, 8]]);
+  assert.deepEqual(
+    configs.map((c) => [c.depth, c.batch]),
+    [
+      [1, 4],
+      [1, 8],
+      [1, 16],
+      [2, 4],
+      [2, 8],
+      [2, 16],
+      [3, 8],
+    ],
+  );
   assert.ok(configs.every((c) => c.context === 16 && c.tokenizer === 'byte' && c.steps === 20));
   assert.equal(new Set(configs.map(runId)).size, 7);
 });
 
 test('duplicate runs (same config, same id) are expanded once', () => {
   const spec = parseSweepSpec({ name: 'd', base: TINY_BASE, axes: { seed: [0, 1] }, runs: [{ seed: 1 }, { seed: 2 }] });
-  assert.deepEqual(expandSweep(spec).map((c) => c.seed), [0, 1, 2]);
+  assert.deepEqual(
+    expandSweep(spec).map((c) => c.seed),
+    [0, 1, 2],
+  );
 });
 
 test('micro-batch coupling: the largest divisor <= max that leaves >= minSplits micro-batches', () => {
-  const spec = parseSweepSpec({ name: 'm', base: { ...TINY_BASE, microBatch: undefined }, axes: { batch: [1, 4, 6, 8, 64, 512] }, couple: { microBatch: { max: 16, minSplits: 2 } } });
-  assert.deepEqual(expandSweep(spec).map((c) => [c.batch, c.microBatch]), [[1, 1], [4, 2], [6, 3], [8, 4], [64, 16], [512, 16]]);
+  const spec = parseSweepSpec({
+    name: 'm',
+    base: { ...TINY_BASE, microBatch: undefined },
+    axes: { batch: [1, 4, 6, 8, 64, 512] },
+    couple: { microBatch: { max: 16, minSplits: 2 } },
+  });
+  assert.deepEqual(
+    expandSweep(spec).map((c) => [c.batch, c.microBatch]),
+    [
+      [1, 1],
+      [4, 2],
+      [6, 3],
+      [8, 4],
+      [64, 16],
+      [512, 16],
+    ],
+  );
 });
 
 test('LR rule: base * (batch / ref)^power, clamped; scan crosses multipliers with every batch size', () => {
   const base = { ...TINY_BASE, microBatch: undefined, lr: undefined };
-  const sqrt = expandSweep(parseSweepSpec({ name: 'l', base, axes: { batch: [2, 8, 32, 512] }, couple: { lr: { base: 1e-3, refBatch: 8, max: 5e-3, min: 6e-4 } } }));
-  assert.deepEqual(sqrt.map((c) => c.lr), [6e-4, 1e-3, 2e-3, 5e-3]);
+  const sqrt = expandSweep(
+    parseSweepSpec({ name: 'l', base, axes: { batch: [2, 8, 32, 512] }, couple: { lr: { base: 1e-3, refBatch: 8, max: 5e-3, min: 6e-4 } } }),
+  );
+  assert.deepEqual(
+    sqrt.map((c) => c.lr),
+    [6e-4, 1e-3, 2e-3, 5e-3],
+  );
   const linear = expandSweep(parseSweepSpec({ name: 'l', base, axes: { batch: [4, 16] }, couple: { lr: { base: 1e-3, refBatch: 8, power: 1 } } }));
-  assert.deepEqual(linear.map((c) => c.lr), [5e-4, 2e-3]);
+  assert.deepEqual(
+    linear.map((c) => c.lr),
+    [5e-4, 2e-3],
+  );
   const scan = expandSweep(parseSweepSpec({ name: 'l', base, axes: { batch: [8, 32] }, couple: { lr: { base: 1e-3, refBatch: 8, scan: [0.5, 1, 2] } } }));
-  assert.deepEqual(scan.map((c) => [c.batch, c.lr]), [[8, 5e-4], [8, 1e-3], [8, 2e-3], [32, 1e-3], [32, 2e-3], [32, 4e-3]]);
+  assert.deepEqual(
+    scan.map((c) => [c.batch, c.lr]),
+    [
+      [8, 5e-4],
+      [8, 1e-3],
+      [8, 2e-3],
+      [32, 1e-3],
+      [32, 2e-3],
+      [32, 4e-3],
+    ],
+  );
   // an explicit lr on an extra run wins over the rule
   const own = expandSweep(parseSweepSpec({ name: 'l', base, runs: [{ batch: 8, lr: 0.01 }], couple: { lr: { base: 1e-3, refBatch: 8 } } }));
-  assert.deepEqual(own.map((c) => c.lr), [0.01]);
+  assert.deepEqual(
+    own.map((c) => c.lr),
+    [0.01],
+  );
   // a list of rules: each run takes the first rule whose `where` matches its config (defaults included)
   const rules = [
     { base: 4e-3, refBatch: 8, power: 0, scan: [1, 2], where: { depth: 2 } },
     { base: 1e-3, refBatch: 8, power: 0 },
   ];
-  const byDepth = expandSweep(parseSweepSpec({ name: 'l', base: { ...base, depth: undefined }, axes: { depth: [1, 2] }, runs: [{ nLayer: 2, dModel: 64, nHead: 1 }], couple: { lr: rules } }));
-  assert.deepEqual(byDepth.map((c) => [c.depth ?? null, c.nLayer ?? null, c.lr]).slice(0, 3), [[1, null, 1e-3], [2, null, 4e-3], [2, null, 8e-3]]);
+  const byDepth = expandSweep(
+    parseSweepSpec({
+      name: 'l',
+      base: { ...base, depth: undefined },
+      axes: { depth: [1, 2] },
+      runs: [{ nLayer: 2, dModel: 64, nHead: 1 }],
+      couple: { lr: rules },
+    }),
+  );
+  assert.deepEqual(byDepth.map((c) => [c.depth ?? null, c.nLayer ?? null, c.lr]).slice(0, 3), [
+    [1, null, 1e-3],
+    [2, null, 4e-3],
+    [2, null, 8e-3],
+  ]);
   assert.equal(byDepth.length, 4, 'a run that sets nLayer but not depth matches no depth rule: the catch-all');
-  specError(() => parseSweepSpec({ name: 'l', base, couple: { lr: [{ base: 1e-3, refBatch: 8, where: { dept: 2 } }] } }), /couple\.lr\[0\]\.where\.dept: unknown key/);
+  specError(
+    () => parseSweepSpec({ name: 'l', base, couple: { lr: [{ base: 1e-3, refBatch: 8, where: { dept: 2 } }] } }),
+    /couple\.lr\[0\]\.where\.dept: unknown key/,
+  );
   specError(() => parseSweepSpec({ name: 'l', base, couple: { lr: { base: 1e-3, refBatch: 8, where: { depth: 'two' } } } }), /couple\.lr\.where\.depth/);
 });
 
@@ -77,7 +142,10 @@ test('bad values name the path of the field', () => {
   specError(() => parseSweepSpec({ name: 'v', base: TINY_BASE, couple: { lr: { base: -1, refBatch: 8 } } }), /couple\.lr\.base/);
   specError(() => parseSweepSpec({ name: 'has space', base: TINY_BASE }), /^invalid sweep spec:\n  name: /);
   specError(() => parseSweepSpec({ name: 'v', base: TINY_BASE, axess: {} }), /axess/);
-  specError(() => parseSweepSpec({ name: 'v', base: TINY_BASE, axes: { lr: [1e-3] }, couple: { lr: { base: 1e-3, refBatch: 8 } } }), /both an lr axis and an lr rule/);
+  specError(
+    () => parseSweepSpec({ name: 'v', base: TINY_BASE, axes: { lr: [1e-3] }, couple: { lr: { base: 1e-3, refBatch: 8 } } }),
+    /both an lr axis and an lr rule/,
+  );
 });
 
 test('an empty grid is an error: an axis with no values, or nothing at all', () => {
@@ -153,9 +221,16 @@ test('a plan without the probe (probe: false, for a dry run) loads no kernels, t
   assert.match(formatPlan(await planSweep(spec, configs, { probeSteps: 0 })), /not probed \(--probe-steps 0\)/);
 });
 
-test('the plan shows each batch size\'s LR envelope and seeds, and each run\'s eval count', async () => {
+test("the plan shows each batch size's LR envelope and seeds, and each run's eval count", async () => {
   const base = { ...TINY_BASE, microBatch: undefined, lr: undefined, evalSchedule: 'log', evals: 12 };
-  const spec = parseSweepSpec({ name: 'env', purpose: 'batch-scan', base, axes: { batch: [4, 8] }, runs: [{ batch: 8, seed: 1 }], couple: { lr: { base: 1e-3, refBatch: 4, scan: [0.5, 1, 2] } } });
+  const spec = parseSweepSpec({
+    name: 'env',
+    purpose: 'batch-scan',
+    base,
+    axes: { batch: [4, 8] },
+    runs: [{ batch: 8, seed: 1 }],
+    couple: { lr: { base: 1e-3, refBatch: 4, scan: [0.5, 1, 2] } },
+  });
   const configs = expandSweep(spec);
   assert.equal(configs.length, 9);
   const text = formatPlan(await planSweep(spec, configs, { probeSteps: 0 }));
@@ -173,8 +248,14 @@ test('every example spec parses and expands to the documented shape', async () =
   const ex = (f: string) => loadSweepSpec(new URL(`../../examples/${f}`, import.meta.url).pathname);
   // every batch-size scan: log-spaced evals, >= 3 LRs per (model, batch size, seed) spanning 4x, 2 seeds somewhere
   const scanShape = (configs: RunConfig[], what: string) => {
-    assert.ok(configs.every((c) => c.evalSchedule === 'log' && evalSteps(c).length >= 30), `${what}: log evals, >= 30 per run`);
-    assert.ok(configs.every((c) => c.batch / c.microBatch! >= 2), `${what}: noise probe needs >= 2 micro-batches`);
+    assert.ok(
+      configs.every((c) => c.evalSchedule === 'log' && evalSteps(c).length >= 30),
+      `${what}: log evals, >= 30 per run`,
+    );
+    assert.ok(
+      configs.every((c) => c.batch / c.microBatch! >= 2),
+      `${what}: noise probe needs >= 2 micro-batches`,
+    );
     const groups = new Map<string, number[]>();
     for (const c of configs) groups.set(`${c.depth}/${c.batch}/${c.seed}`, [...(groups.get(`${c.depth}/${c.batch}/${c.seed}`) ?? []), c.lr]);
     for (const [key, lrs] of groups) {
@@ -200,8 +281,14 @@ test('every example spec parses and expands to the documented shape', async () =
   assert.deepEqual(scanShape(demo, 'demo scan'), ['1/64/1', '1/16/1']);
   for (const depth of [1, 2]) {
     const runs = demo.filter((c) => c.depth === depth && c.seed === 0).sort((a, b) => a.batch - b.batch);
-    assert.ok(runs.every((c, i) => i === 0 || c.tokens! >= runs[i - 1].tokens!), `depth ${depth}: budgets grow with the batch size`);
-    assert.ok(runs.every((c) => totalSteps(c) >= 150), `depth ${depth}: every run >= 150 steps (past warm-up and the early plateau)`);
+    assert.ok(
+      runs.every((c, i) => i === 0 || c.tokens! >= runs[i - 1].tokens!),
+      `depth ${depth}: budgets grow with the batch size`,
+    );
+    assert.ok(
+      runs.every((c) => totalSteps(c) >= 150),
+      `depth ${depth}: every run >= 150 steps (past warm-up and the early plateau)`,
+    );
   }
   const quick = expandSweep(await ex('demo/quick-scan.yaml'));
   assert.equal(quick.length, 6 * 3);

@@ -95,7 +95,10 @@ function withHeader(header: string): Buffer {
 
 test('a header that is not JSON, lacks fields, or sizes tensors past the end is a CheckpointError, not a TypeError', () => {
   const refused = (header: string, message: RegExp) =>
-    assert.throws(() => decodeCheckpoint(withHeader(header), 'h.bin'), (err: unknown) => err instanceof CheckpointError && message.test(err.message) && /delete it/.test(err.hint));
+    assert.throws(
+      () => decodeCheckpoint(withHeader(header), 'h.bin'),
+      (err: unknown) => err instanceof CheckpointError && message.test(err.message) && /delete it/.test(err.hint),
+    );
   refused('{"runId": oops', /h\.bin: the header is not valid JSON/);
   refused('{"runId": "r", "step": 1, "state": {}}', /lacks runId, step, state or a valid tensor table/);
   refused('{"runId": "r", "step": -1, "state": {}, "tensors": []}', /lacks runId/);
@@ -106,7 +109,10 @@ test('a header that is not JSON, lacks fields, or sizes tensors past the end is 
 test('verifyCheckpoint refuses another run, another step, a missing or mis-sized tensor and missing state', () => {
   const expect = { runId: ckpt.runId, step: 17, tensors: { params: 1001, m: 1001, v: 1001 }, state: { t: 'number', noise: 'object' } as const };
   const refused = (c: typeof ckpt | Record<string, unknown>, e: typeof expect, message: RegExp) =>
-    assert.throws(() => verifyCheckpoint(c as typeof ckpt, e, 'src'), (err: unknown) => err instanceof CheckpointError && message.test(err.message) && /restart run \S+ from step 0/.test(err.hint));
+    assert.throws(
+      () => verifyCheckpoint(c as typeof ckpt, e, 'src'),
+      (err: unknown) => err instanceof CheckpointError && message.test(err.message) && /restart run \S+ from step 0/.test(err.hint),
+    );
   verifyCheckpoint(ckpt, expect, 'src');
   refused(ckpt, { ...expect, runId: 'd2-b32-s0-cafe' }, /src belongs to run 'd1-b32-s0-deadbeef', not 'd2-b32-s0-cafe'/);
   refused(ckpt, { ...expect, step: 18 }, /src says step 17, but the store filed it under step 18/);
@@ -120,7 +126,10 @@ test('kernelsChange: another backend or instruction set is worth a notice; anoth
   const avx2 = { backend: 'native', threads: 2, isa: 'avx2' } as const;
   assert.equal(kernelsChange(avx2, { ...avx2, threads: 1 }), undefined, 'results are bit-identical across thread counts');
   assert.equal(kernelsChange({ backend: 'ts', threads: 1 }, { backend: 'ts', threads: 1 }), undefined);
-  assert.match(kernelsChange(avx2, { ...avx2, isa: 'base' })!, /written by native \(avx2\) kernels and this resume uses native \(base\): the resumed steps will not be bit-identical/);
+  assert.match(
+    kernelsChange(avx2, { ...avx2, isa: 'base' })!,
+    /written by native \(avx2\) kernels and this resume uses native \(base\): the resumed steps will not be bit-identical/,
+  );
   assert.match(kernelsChange(avx2, { backend: 'ts', threads: 1 })!, /this resume uses ts: .*not be bit-identical.*--backend native/);
   assert.match(kernelsChange(undefined, avx2)!, /does not record which kernels.*not native \(avx2\)/);
 });

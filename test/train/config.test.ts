@@ -37,7 +37,10 @@ test('impossible configs are errors that say what to do', () => {
 
 test('ids of configs without the eval-schedule fields are what they were before those fields existed', () => {
   // computed by the config.ts of commit 26b5ee5, before evalSchedule/evals: they are optional with no default
-  assert.equal(runId(parseRunConfig({ depth: 1, batch: 8, tokens: 1_500_000, schedule: 'constant', warmupSteps: 20, evalInterval: 20, microBatch: 2, lr: 7.071e-4 })), 'd1-b8-s0-t1.5M-lr7.07e-4-f5598fa4');
+  assert.equal(
+    runId(parseRunConfig({ depth: 1, batch: 8, tokens: 1_500_000, schedule: 'constant', warmupSteps: 20, evalInterval: 20, microBatch: 2, lr: 7.071e-4 })),
+    'd1-b8-s0-t1.5M-lr7.07e-4-f5598fa4',
+  );
   assert.equal(runId(parseRunConfig({ nLayer: 1, nHead: 1, dModel: 32, tokens: 250000, lr: 3e-3 })), 'L1-d32-h1-b32-s0-t250k-lr3e-3-2bf732e0');
   const log = parseRunConfig({ depth: 1, tokens: 250000, evalSchedule: 'log' });
   assert.notEqual(runId(log), runId(parseRunConfig({ depth: 1, tokens: 250000 })));
@@ -62,7 +65,10 @@ test('the log eval schedule gives batch 8 and batch 256 at one token budget >= 3
       assert.equal(e.at(-1), steps, 'the last step is always evaluated');
       for (let i = 1; i < e.length; i++) assert.ok(e[i] > e[i - 1], `increasing and unique: ${e.join(' ')}`);
       // evenly spread in log(step) after the consecutive start: no gap in the second half wider than 1.5x the typical one
-      const ratios = e.slice(e.length / 2).map((s, i, a) => (i === 0 ? 1 : s / a[i - 1])).slice(1);
+      const ratios = e
+        .slice(e.length / 2)
+        .map((s, i, a) => (i === 0 ? 1 : s / a[i - 1]))
+        .slice(1);
       assert.ok(Math.max(...ratios) < 1.5 * Math.min(...ratios), `ratios ${ratios.map((r) => r.toFixed(3)).join(' ')}`);
       counts.push(e.length);
     }

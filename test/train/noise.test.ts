@@ -48,7 +48,8 @@ function sample(m: number, bSmall: number) {
 }
 
 test('the single-step estimates are unbiased: their means match |G|^2 and tr(Sigma) within 3%', () => {
-  let g = 0, t = 0;
+  let g = 0,
+    t = 0;
   const n = 4000;
   for (let i = 0; i < n; i++) {
     const e = unbiasedEstimates(sample(4, 8));
@@ -66,7 +67,8 @@ test(`the EMA probe (beta 0.99, 4 micro-batches) converges to the true B_simple 
   // Average the last 1000 readings: the EMA's own window (~100 samples) still fluctuates step to step.
   // Over 9 seeds this average was within 2.2% of the truth; a single late reading within 6%.
   let sum = 0;
-  const steps = 3000, tail = 1000;
+  const steps = 3000,
+    tail = 1000;
   for (let s = 0; s < steps; s++) {
     const e = probe.update(sample(4, 16));
     if (s >= steps - tail) sum += e.bSimple / tail;
@@ -80,7 +82,9 @@ test(`the EMA probe (beta 0.99, 4 micro-batches) converges to the true B_simple 
 test(`each update also returns that step's raw estimates; their ratio of means matches the true B_simple (${trueBSimple.toFixed(1)}) within 5%`, () => {
   // what the trainer logs per row (gradSq, traceSigma) and analysis averages over a loss bin: no EMA, no lag
   const probe = new NoiseProbe(0.99);
-  let g = 0, t = 0, negative = 0;
+  let g = 0,
+    t = 0,
+    negative = 0;
   const steps = 3000;
   for (let s = 0; s < steps; s++) {
     const x = sample(4, 16);
@@ -95,7 +99,8 @@ test(`each update also returns that step's raw estimates; their ratio of means m
   assert.ok(negative > 0 && negative < steps / 2, `${negative} negative |G|^2 estimates of ${steps}`);
   // and it holds over a short window too (a loss bin of a short, large-batch run), where the EMA still lags its start
   const short = new NoiseProbe(0.99);
-  let gs = 0, ts = 0;
+  let gs = 0,
+    ts = 0;
   for (let s = 0; s < 400; s++) {
     const e = short.update(sample(4, 16));
     gs += e.raw.gradSq;

@@ -8,13 +8,13 @@ import { buildRunModel, timeTrainingSteps } from '../../src/train/probe.ts';
 
 const config = parseRunConfig({ depth: 1, context: 16, batch: 8, microBatch: 4, steps: 20, tokenizer: 'byte', lr: 3e-3, seed: 3 });
 
-test('buildRunModel is the run\'s model: its shape, seed and micro-batch', () => {
+test("buildRunModel is the run's model: its shape, seed and micro-batch", () => {
   const a = buildRunModel(config, 256, kernelsRef);
   assert.deepEqual([a.gptConfig.nLayer, a.gptConfig.dModel, a.gptConfig.nHead, a.gptConfig.vocab, a.gptConfig.context], [1, 64, 1, 256, 16]);
   const b = buildRunModel(config, 256, kernelsRef);
   assert.deepEqual(a.gpt.params, b.gpt.params, 'the same config initialises the same parameters');
   const other = buildRunModel({ ...config, seed: 4 }, 256, kernelsRef);
-  assert.notDeepEqual(a.gpt.params, other.gpt.params, 'the seed is the config\'s');
+  assert.notDeepEqual(a.gpt.params, other.gpt.params, "the seed is the config's");
   assert.equal(a.optimizer.t, 0);
 });
 

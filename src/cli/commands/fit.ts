@@ -2,7 +2,16 @@
 // form) with bootstrap intervals, prints a table or JSON. All science is in analysis/; this is the shell.
 import { Command, Option } from 'commander';
 import { AnalysisInputError } from '../../analysis/errors.ts';
-import { baseName, importGroupedPoints, importSummary, parseTable, parseWhere, WHERE_SYNTAX, type GroupedImport, type PointImport } from '../../analysis/importers.ts';
+import {
+  baseName,
+  importGroupedPoints,
+  importSummary,
+  parseTable,
+  parseWhere,
+  WHERE_SYNTAX,
+  type GroupedImport,
+  type PointImport,
+} from '../../analysis/importers.ts';
 import { bootstrapChinchilla, fitChinchilla, CHINCHILLA_KEYS, type ChinchillaBootstrap, type ChinchillaFit } from '../../analysis/chinchilla.ts';
 import {
   chinchillaAllocation,
@@ -56,9 +65,15 @@ export interface FitOptions {
 export function registerFit(program: Command): void {
   const cmd = program
     .command('fit')
-    .description('Fit L(N, D) to runs in a CSV or JSONL file (one row per run: N, D and/or C, final loss), with bootstrap confidence intervals and the compute-optimal allocation.')
+    .description(
+      'Fit L(N, D) to runs in a CSV or JSONL file (one row per run: N, D and/or C, final loss), with bootstrap confidence intervals and the compute-optimal allocation.',
+    )
     .argument('<file>', 'CSV or JSONL (.jsonl/.ndjson) file, one row per run; columns N, D, C, loss are recognised by those and common names')
-    .addOption(new Option('--law <law>', 'chinchilla: Hoffmann et al. 2022 Approach 3, E + A/N^alpha + B/D^beta; kaplan: Kaplan et al. 2020 eq. 1.5').choices(['chinchilla', 'kaplan']).default('chinchilla'));
+    .addOption(
+      new Option('--law <law>', 'chinchilla: Hoffmann et al. 2022 Approach 3, E + A/N^alpha + B/D^beta; kaplan: Kaplan et al. 2020 eq. 1.5')
+        .choices(['chinchilla', 'kaplan'])
+        .default('chinchilla'),
+    );
   addShared(cmd, 'bootstrap', 'bootstrapSeed');
   cmd
     .option('--level <p>', 'confidence level of the percentile intervals', fraction('--level'), 0.95)
@@ -75,35 +90,56 @@ export function registerFit(program: Command): void {
     .option('--warm-optima <k>', 'chinchilla bootstrap: refits start from the k best distinct full-data optima...', int('--warm-optima', 1), 4)
     .option('--extra-starts <k>', '...plus k random grid points per resample', int('--extra-starts', 0), 2)
     .option('--full-grid-bootstrap', 'refit every bootstrap resample from the whole 4500-point grid (slow reference; chinchilla)', false)
-    .option('--budget <flops...>', 'FLOP budgets C to print the compute-optimal N, D and loss for', (v: string, prev: number[] = []) => [...prev, positive('--budget')(v)])
-    .option('--group <columns>', 'fit each group of rows separately, grouped by this column (or several, comma separated), e.g. experiment', commaList('--group'))
+    .option('--budget <flops...>', 'FLOP budgets C to print the compute-optimal N, D and loss for', (v: string, prev: number[] = []) => [
+      ...prev,
+      positive('--budget')(v),
+    ])
+    .option(
+      '--group <columns>',
+      'fit each group of rows separately, grouped by this column (or several, comma separated), e.g. experiment',
+      commaList('--group'),
+    )
     .option('--where <condition>', `keep only the rows that match: ${WHERE_SYNTAX}`, collect)
     .option('--keep-outliers', 'keep the rows an outlier/exclude column flags (default: leave them out and say how many)', false)
     .option('--exclude-column <column>', 'column flagging rows to leave out, true/false (default: detect outlier, is_outlier, exclude, ...)')
     .option('--budget-column <column>', "column holding each run's nominal FLOP budget (default: detect budget, flop_budget, ...)")
-    .option('--approaches', 'also fit Approach 2 (IsoFLOP parabolas) and VPNLS, and print every approach side by side with bootstrap intervals, where they disagree, and the held-out-budget error', false);
+    .option(
+      '--approaches',
+      'also fit Approach 2 (IsoFLOP parabolas) and VPNLS, and print every approach side by side with bootstrap intervals, where they disagree, and the held-out-budget error',
+      false,
+    );
   addShared(cmd, 'strict');
   cmd.addHelpText('after', `\n${EXIT_CODES_HELP}`);
   addDeprecatedAlias(cmd, '--seed <s>', '--bootstrap-seed');
   for (const c of ['n', 'd', 'loss', 'flops', 'id']) addDeprecatedAlias(cmd, `--${c} <column>`, `--${c}-column`);
   cmd.action((file: string, opts: Omit<FitOptions, 'budget'> & { budget?: number[] }) => {
-      const { text, ...result } = runFit(file, { ...opts, budget: opts.budget ?? [] });
-      console.log(opts.json ? JSON.stringify(result, null, 2) : text);
-      finishWarnings(allWarnings(result), { strict: opts.strict });
-      // every group refused: the command failed, though it said why for each
-      if (Array.isArray(result.groups) && !(result.groups as { fitted: boolean }[]).some((g) => g.fitted)) process.exitCode = 2;
-    });
+    const { text, ...result } = runFit(file, { ...opts, budget: opts.budget ?? [] });
+    console.log(opts.json ? JSON.stringify(result, null, 2) : text);
+    finishWarnings(allWarnings(result), { strict: opts.strict });
+    // every group refused: the command failed, though it said why for each
+    if (Array.isArray(result.groups) && !(result.groups as { fitted: boolean }[]).some((g) => g.fitted)) process.exitCode = 2;
+  });
 }
 
 /** Every warning of a `fit` result: its own, or each fitted group's (labelled). */
 function allWarnings(result: Record<string, unknown>): Warning[] {
-  if (Array.isArray(result.groups)) return (result.groups as { label: string; warnings?: Warning[] }[]).flatMap((g) => (g.warnings ?? []).map((w) => ({ ...w, message: `${g.label}: ${w.message}` })));
+  if (Array.isArray(result.groups))
+    return (result.groups as { label: string; warnings?: Warning[] }[]).flatMap((g) =>
+      (g.warnings ?? []).map((w) => ({ ...w, message: `${g.label}: ${w.message}` })),
+    );
   return (result.warnings as Warning[] | undefined) ?? [];
 }
 
 /** The import summary as JSON: rows, filters, exclusions, groups. */
 function importJson(g: GroupedImport) {
-  return { rows: g.total, where: g.where, filtered: g.filtered, exclude: g.exclude, groupColumns: g.groupColumns, groups: g.groups.map((x) => ({ label: x.label, rows: x.rows, fitted: x.imp !== null, ...(x.reason ? { reason: x.reason } : {}) })) };
+  return {
+    rows: g.total,
+    where: g.where,
+    filtered: g.filtered,
+    exclude: g.exclude,
+    groupColumns: g.groupColumns,
+    groups: g.groups.map((x) => ({ label: x.label, rows: x.rows, fitted: x.imp !== null, ...(x.reason ? { reason: x.reason } : {}) })),
+  };
 }
 
 /** Everything `fit` prints; `text` is the human rendering (left out of --json). */
@@ -136,7 +172,14 @@ function runFit(file: string, o: FitOptions): Record<string, unknown> & { text?:
     if (!o.approaches) return r;
     const c = compareApproaches(imp.points, { budget: imp.budget, bootstrap: o.bootstrap, seed: o.bootstrapSeed, level: o.level, label });
     const extra = c.warnings.filter((w) => !r.warnings.some((x) => x.code === w.code));
-    const text = [r.text, ...warningLines(extra), '', `every approach side by side (${c.n} runs${o.bootstrap > 0 ? `, ${Math.round(c.level * 100)}% bootstrap intervals, ${o.bootstrap} resamples` : ', no bootstrap: no intervals'}):`, renderTable(APPROACH_HEADER, approachRows(c)), ...approachNotes(c)].join('\n');
+    const text = [
+      r.text,
+      ...warningLines(extra),
+      '',
+      `every approach side by side (${c.n} runs${o.bootstrap > 0 ? `, ${Math.round(c.level * 100)}% bootstrap intervals, ${o.bootstrap} resamples` : ', no bootstrap: no intervals'}):`,
+      renderTable(APPROACH_HEADER, approachRows(c)),
+      ...approachNotes(c),
+    ].join('\n');
     const approaches = {
       approaches: c.approaches,
       disagreements: c.disagreements.map((d) => d.text),
@@ -148,7 +191,12 @@ function runFit(file: string, o: FitOptions): Record<string, unknown> & { text?:
   const summary = `${file}: ${importSummary(g)}`;
   if (!o.group?.length) {
     const only = g.groups[0];
-    if (!only.imp) throw new AnalysisInputError(only.reason!.startsWith(file) ? only.reason! : `${file}: ${only.reason}`, 'add runs to the file, or loosen --where / --keep-outliers', { file });
+    if (!only.imp)
+      throw new AnalysisInputError(
+        only.reason!.startsWith(file) ? only.reason! : `${file}: ${only.reason}`,
+        'add runs to the file, or loosen --where / --keep-outliers',
+        { file },
+      );
     const { text, ...r } = fitOne(only.label, only.imp);
     return { ...r, import: importJson(g), text: `${text}\n${summary}` };
   }
@@ -172,14 +220,33 @@ function runFit(file: string, o: FitOptions): Record<string, unknown> & { text?:
     }
   }
   const fitted = groups.filter((x) => x.fitted).length;
-  blocks.push('', `${fitted} of ${groups.length} groups fitted${fitted < groups.length ? `; not fitted: ${groups.filter((x) => !x.fitted).map((x) => x.label).join(', ')}` : ''}`);
+  blocks.push(
+    '',
+    `${fitted} of ${groups.length} groups fitted${
+      fitted < groups.length
+        ? `; not fitted: ${groups
+            .filter((x) => !x.fitted)
+            .map((x) => x.label)
+            .join(', ')}`
+        : ''
+    }`,
+  );
   return { file, law: o.law, import: importJson(g), groups, text: blocks.join('\n') };
 }
 
 function chinchillaReport(label: string, imp: PointImport, o: FitOptions) {
   const fit: ChinchillaFit = fitChinchilla(imp.points, { accounting: imp.accounting, duplicatesDropped: imp.duplicates, budget: imp.budget });
   const boot: ChinchillaBootstrap | null =
-    o.bootstrap > 0 ? bootstrapChinchilla(imp.points, fit, { samples: o.bootstrap, seed: o.bootstrapSeed, level: o.level, starts: o.fullGridBootstrap ? 'grid' : 'warm', extraStarts: o.extraStarts, warmOptima: o.warmOptima }) : null;
+    o.bootstrap > 0
+      ? bootstrapChinchilla(imp.points, fit, {
+          samples: o.bootstrap,
+          seed: o.bootstrapSeed,
+          level: o.level,
+          starts: o.fullGridBootstrap ? 'grid' : 'warm',
+          extraStarts: o.extraStarts,
+          warmOptima: o.warmOptima,
+        })
+      : null;
   const nan: [number, number] = [NaN, NaN];
   const ci = Object.fromEntries(CHINCHILLA_KEYS.map((k) => [k, boot ? boot.ci[k] : nan]));
   const se = Object.fromEntries(CHINCHILLA_KEYS.map((k) => [k, boot ? boot.standardError[k] : NaN]));
@@ -188,7 +255,9 @@ function chinchillaReport(label: string, imp: PointImport, o: FitOptions) {
   const interval = boot && !boot.withheld ? chinchillaAllocationInterval(fit.params, boot, 1e21) : null;
   const alloc = interval ?? chinchillaAllocation(fit.params, 1e21);
   const exponents = { a: alloc.a, b: alloc.b, ci: { a: interval?.ci.a ?? nan, b: interval?.ci.b ?? nan } };
-  const budgets: (Allocation | AllocationInterval)[] = o.budget.map((c) => (boot ? chinchillaAllocationInterval(fit.params, boot, c) : chinchillaAllocation(fit.params, c)));
+  const budgets: (Allocation | AllocationInterval)[] = o.budget.map((c) =>
+    boot ? chinchillaAllocationInterval(fit.params, boot, c) : chinchillaAllocation(fit.params, c),
+  );
   const rows = CHINCHILLA_KEYS.map((k) => [k, fmt(fit.params[k]), ciText(ci[k]), fmt(se[k])]);
   const text = [
     `${fit.formula}   (Hoffmann et al. 2022 Approach 3: log-space LSE, Huber delta ${fit.diagnostics.huberDelta}, best of ${fit.diagnostics.starts} L-BFGS starts)`,
@@ -197,8 +266,13 @@ function chinchillaReport(label: string, imp: PointImport, o: FitOptions) {
     renderTable(['param', 'estimate', `${Math.round(o.level * 100)}% CI`, 'std err'], rows),
     '',
     `compute-optimal (C = 6ND): N_opt ~ C^${fmt(exponents.a)} ${ciText(exponents.ci.a)}, D_opt ~ C^${fmt(exponents.b)} ${ciText(exponents.ci.b)}`,
-    ...budgets.map((b) => `  C = ${b.c.toExponential(2)}: N_opt ${b.nOpt.toExponential(3)}, D_opt ${b.dOpt.toExponential(3)}, L ${b.loss.toFixed(4)}${'ci' in b ? ` ${ciText((b as AllocationInterval).ci.loss)}` : ''}`),
-    boot ? `bootstrap: ${boot.samples.E.length} resamples (seed ${o.bootstrapSeed}, ${boot.failures} failed), ${boot.strategy}, ${(boot.ms / 1000).toFixed(1)} s` : 'bootstrap: none',
+    ...budgets.map(
+      (b) =>
+        `  C = ${b.c.toExponential(2)}: N_opt ${b.nOpt.toExponential(3)}, D_opt ${b.dOpt.toExponential(3)}, L ${b.loss.toFixed(4)}${'ci' in b ? ` ${ciText((b as AllocationInterval).ci.loss)}` : ''}`,
+    ),
+    boot
+      ? `bootstrap: ${boot.samples.E.length} resamples (seed ${o.bootstrapSeed}, ${boot.failures} failed), ${boot.strategy}, ${(boot.ms / 1000).toFixed(1)} s`
+      : 'bootstrap: none',
     `fit: objective ${fit.objective.toExponential(4)}, rmse(log L) ${fmt(fit.diagnostics.rmseLog)}, R^2(log L) ${fmt(fit.diagnostics.r2Log)}, ${fit.diagnostics.atBest}/${fit.diagnostics.starts} starts reached the best, ${fit.diagnostics.converged} converged, ${(fit.diagnostics.ms / 1000).toFixed(1)} s`,
     countsLine(fit.counts),
     ...warningLines(warnings),
@@ -222,7 +296,17 @@ function chinchillaReport(label: string, imp: PointImport, o: FitOptions) {
     budgets,
     objective: fit.objective,
     diagnostics: { ...fit.diagnostics, bestStart: Array.from(fit.diagnostics.bestStart) },
-    bootstrap: boot ? { samples: boot.samples.E.length, failures: boot.failures, failureFraction: boot.failureFraction, intervalsWithheld: boot.withheld, seed: o.bootstrapSeed, strategy: boot.strategy, ms: boot.ms } : null,
+    bootstrap: boot
+      ? {
+          samples: boot.samples.E.length,
+          failures: boot.failures,
+          failureFraction: boot.failureFraction,
+          intervalsWithheld: boot.withheld,
+          seed: o.bootstrapSeed,
+          strategy: boot.strategy,
+          ms: boot.ms,
+        }
+      : null,
     text,
   };
 }

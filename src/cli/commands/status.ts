@@ -56,9 +56,16 @@ async function runRows(store: Store, ids: readonly string[], stepsOf: (id: strin
     const lease = await store.getLease(id);
     rows.push({
       ...(lease !== undefined && { holder: lease.holder, heldSince: lease.since, holderLive: leaseIsLive(lease) }),
-      id, state: run.state.status, step: last?.step ?? run.state.step ?? 0, totalSteps: stepsOf(id),
-      trainLoss: last?.trainLoss, testLoss: metrics.findLast((r) => r.testLoss !== undefined)?.testLoss,
-      worker: run.state.worker, attempt: run.state.attempt, updatedAt: run.state.updatedAt, message: run.state.message,
+      id,
+      state: run.state.status,
+      step: last?.step ?? run.state.step ?? 0,
+      totalSteps: stepsOf(id),
+      trainLoss: last?.trainLoss,
+      testLoss: metrics.findLast((r) => r.testLoss !== undefined)?.testLoss,
+      worker: run.state.worker,
+      attempt: run.state.attempt,
+      updatedAt: run.state.updatedAt,
+      message: run.state.message,
     });
   }
   return rows;
@@ -66,13 +73,27 @@ async function runRows(store: Store, ids: readonly string[], stepsOf: (id: strin
 
 /** The note column: the status message, and for a held run who holds it (a lapsed lease: its holder went silent or died). */
 function note(r: RunStatusRow): string {
-  const held = r.holder === undefined ? '' : r.holderLive ? `held by ${r.holder} since ${r.heldSince}` : `lease of ${r.holder} lapsed (its process is gone or silent): the next worker or train takes the run over`;
+  const held =
+    r.holder === undefined
+      ? ''
+      : r.holderLive
+        ? `held by ${r.holder} since ${r.heldSince}`
+        : `lease of ${r.holder} lapsed (its process is gone or silent): the next worker or train takes the run over`;
   return [r.message ?? '', held].filter(Boolean).join('; ');
 }
 
 function table(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, maxOf(rows.map((r) => r[i].length))));
-  return [head, ...rows].map((r) => '  ' + r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+  return [head, ...rows]
+    .map(
+      (r) =>
+        '  ' +
+        r
+          .map((c, i) => c.padEnd(widths[i]))
+          .join('  ')
+          .trimEnd(),
+    )
+    .join('\n');
 }
 
 export function registerStatus(program: Command): void {
@@ -85,7 +106,11 @@ export function registerStatus(program: Command): void {
     .action(async (name: string | undefined, opts: { store: string; json: boolean }) => {
       // reading must not create: a mistyped --store is an error, not a new empty store
       if (storeKindOf(opts.store) === 'file' && !existsSync(opts.store.replace(/^file:\/\//, ''))) {
-        throw new StoreError('not-found', `no store at ${opts.store}: no such directory`, 'give the --store the runs were written to (default ./runs), or a postgres:// URL');
+        throw new StoreError(
+          'not-found',
+          `no store at ${opts.store}: no such directory`,
+          'give the --store the runs were written to (default ./runs), or a postgres:// URL',
+        );
       }
       const store = await openStore(opts.store);
       try {
@@ -96,46 +121,105 @@ export function registerStatus(program: Command): void {
           for (const m of sweeps) {
             const rows = await sweepRows(store, m);
             const by = (s: string) => rows.filter((r) => r.state === s).length;
-            summary.push({ name: m.name, purpose: m.purpose, runs: rows.length, done: by('done'), diverged: by('diverged'), running: by('running'), failed: by('failed'), pending: rows.length - by('done') - by('diverged') - by('running') - by('failed') });
+            summary.push({
+              name: m.name,
+              purpose: m.purpose,
+              runs: rows.length,
+              done: by('done'),
+              diverged: by('diverged'),
+              running: by('running'),
+              failed: by('failed'),
+              pending: rows.length - by('done') - by('diverged') - by('running') - by('failed'),
+            });
           }
           // every run outside the sweeps (trained with `train`, or a sweep's record lost): listed one by one
           const inSweeps = new Set(sweeps.flatMap((m) => m.runIds));
           const loose = (await store.listRuns()).filter((r) => !inSweeps.has(r.id));
           const specs = new Map(loose.map((r) => [r.id, r]));
-          const looseRows = await runRows(store, loose.map((r) => r.id), (id) => specSteps(specs.get(id)?.spec));
+          const looseRows = await runRows(
+            store,
+            loose.map((r) => r.id),
+            (id) => specSteps(specs.get(id)?.spec),
+          );
           if (opts.json) {
             // the array of sweeps, as before; runs outside any sweep as one more entry (name null) with each run
             const by = (s: string) => looseRows.filter((r) => r.state === s).length;
             const extra = looseRows.length
-              ? [{ name: null, purpose: 'runs outside any sweep', runs: looseRows.length, done: by('done'), diverged: by('diverged'), running: by('running'), failed: by('failed'), pending: looseRows.length - by('done') - by('diverged') - by('running') - by('failed'), runIds: looseRows.map((r) => r.id), rows: looseRows.map((r) => ({ ...r, name: specs.get(r.id)?.name })) }]
+              ? [
+                  {
+                    name: null,
+                    purpose: 'runs outside any sweep',
+                    runs: looseRows.length,
+                    done: by('done'),
+                    diverged: by('diverged'),
+                    running: by('running'),
+                    failed: by('failed'),
+                    pending: looseRows.length - by('done') - by('diverged') - by('running') - by('failed'),
+                    runIds: looseRows.map((r) => r.id),
+                    rows: looseRows.map((r) => ({ ...r, name: specs.get(r.id)?.name })),
+                  },
+                ]
               : [];
             return console.log(JSON.stringify([...summary, ...extra], null, 2));
           }
           if (summary.length === 0 && looseRows.length === 0) return console.log(`no sweeps and no runs in ${store.location}`);
           if (summary.length) {
             console.log(`sweeps in ${store.location}`);
-            console.log(table(['sweep', 'purpose', 'runs', 'done', 'diverged', 'running', 'failed', 'pending'], summary.map((s) => [s.name, s.purpose, ...[s.runs, s.done, s.diverged, s.running, s.failed, s.pending].map(String)])));
+            console.log(
+              table(
+                ['sweep', 'purpose', 'runs', 'done', 'diverged', 'running', 'failed', 'pending'],
+                summary.map((s) => [s.name, s.purpose, ...[s.runs, s.done, s.diverged, s.running, s.failed, s.pending].map(String)]),
+              ),
+            );
           } else console.log(`no sweeps recorded in ${store.location}`);
           if (looseRows.length) {
             const fmt = (x?: number) => (x === undefined ? '-' : fixed(4)(x));
             console.log(`runs outside any sweep in ${store.location} (${looseRows.length}; e.g. trained with \`scaling-lab train\`)`);
-            console.log(table(['run', 'name', 'state', 'step', 'train', 'test', 'note'], looseRows.map((r) => [r.id, specs.get(r.id)?.name ?? '', r.state, `${r.step}/${r.totalSteps || '?'}`, fmt(r.trainLoss), fmt(r.testLoss), note(r)])));
+            console.log(
+              table(
+                ['run', 'name', 'state', 'step', 'train', 'test', 'note'],
+                looseRows.map((r) => [
+                  r.id,
+                  specs.get(r.id)?.name ?? '',
+                  r.state,
+                  `${r.step}/${r.totalSteps || '?'}`,
+                  fmt(r.trainLoss),
+                  fmt(r.testLoss),
+                  note(r),
+                ]),
+              ),
+            );
           }
           return;
         }
         const m = await store.getSweep<SweepSpec>(name);
         if (!m) {
           const known = (await store.listSweeps()).map((s) => s.name);
-          throw new SweepSpecError(`no sweep '${name}' in ${store.location}`, known.length ? `sweeps there: ${known.join(', ')}` : 'run `scaling-lab sweep SPEC` first, or pass the --store it used');
+          throw new SweepSpecError(
+            `no sweep '${name}' in ${store.location}`,
+            known.length ? `sweeps there: ${known.join(', ')}` : 'run `scaling-lab sweep SPEC` first, or pass the --store it used',
+          );
         }
         const rows = await sweepRows(store, m);
         if (opts.json) return console.log(JSON.stringify({ sweep: m.name, purpose: m.purpose, hash: m.hash, runs: rows }, null, 2));
         const fmt = (x?: number) => (x === undefined ? '-' : fixed(4)(x));
-        console.log(`sweep ${m.name} (${m.purpose}) in ${store.location}: ${rows.filter((r) => r.state === 'done' || r.state === 'diverged').length}/${rows.length} finished`);
-        console.log(table(
-          ['run', 'state', 'step', 'train', 'test', 'worker', 'note'],
-          rows.map((r) => [r.id, r.state + (r.attempt && r.attempt > 1 ? ` (try ${r.attempt})` : ''), `${r.step}/${r.totalSteps}`, fmt(r.trainLoss), fmt(r.testLoss), r.state === 'running' ? (r.worker ?? '') : '', note(r)]),
-        ));
+        console.log(
+          `sweep ${m.name} (${m.purpose}) in ${store.location}: ${rows.filter((r) => r.state === 'done' || r.state === 'diverged').length}/${rows.length} finished`,
+        );
+        console.log(
+          table(
+            ['run', 'state', 'step', 'train', 'test', 'worker', 'note'],
+            rows.map((r) => [
+              r.id,
+              r.state + (r.attempt && r.attempt > 1 ? ` (try ${r.attempt})` : ''),
+              `${r.step}/${r.totalSteps}`,
+              fmt(r.trainLoss),
+              fmt(r.testLoss),
+              r.state === 'running' ? (r.worker ?? '') : '',
+              note(r),
+            ]),
+          ),
+        );
       } finally {
         await store.close();
       }

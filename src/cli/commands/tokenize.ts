@@ -46,7 +46,10 @@ export function registerTokenize(program: Command): void {
       });
       if (opts.save) {
         if (!(data.tokenizer instanceof BpeTokenizer)) {
-          throw new TokenizerError(`--save writes BPE tokenizers; ${data.tokenizer.name} needs no file`, `pass --tokenizer bpe-<V> with --save, or drop --save`);
+          throw new TokenizerError(
+            `--save writes BPE tokenizers; ${data.tokenizer.name} needs no file`,
+            `pass --tokenizer bpe-<V> with --save, or drop --save`,
+          );
         }
         mkdirSync(dirname(opts.save), { recursive: true });
         data.tokenizer.save(opts.save);
@@ -56,7 +59,9 @@ export function registerTokenize(program: Command): void {
         return;
       }
       const s = data.stats;
-      console.log(`dataset ${data.id}  (${s.corpus}, ${s.tokenizer}, V=${s.vocabSize}, test fraction ${s.testFraction}, sections ${s.chunkChars || 'whole documents'})`);
+      console.log(
+        `dataset ${data.id}  (${s.corpus}, ${s.tokenizer}, V=${s.vocabSize}, test fraction ${s.testFraction}, sections ${s.chunkChars || 'whole documents'})`,
+      );
       printTable(
         (['train', 'test'] as const).map((k) => ({
           split: k,
@@ -67,7 +72,9 @@ export function registerTokenize(program: Command): void {
           cached: s[k].fromCache ? 'yes' : 'built now',
         })),
       );
-      console.log(`time: corpus ${s.seconds.corpus}s, tokenizer ${s.seconds.tokenizer}s${s.tokenizerFromCache ? ' (cached)' : ''}, encode ${s.seconds.encode}s`);
+      console.log(
+        `time: corpus ${s.seconds.corpus}s, tokenizer ${s.seconds.tokenizer}s${s.tokenizerFromCache ? ' (cached)' : ''}, encode ${s.seconds.encode}s`,
+      );
       if (opts.save) console.log(`tokenizer saved to ${opts.save}`);
     });
 }

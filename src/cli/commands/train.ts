@@ -14,7 +14,10 @@ export function registerTrain(program: Command): void {
   const cmd = program
     .command('train')
     .description('train one GPT model and log its metrics, test loss and noise scale to the store; re-running resumes it')
-    .addHelpText('after', '\nExample:\n  scaling-lab train --depth 1 --batch 32 --tokens 2000000\n\nThe run id is derived from the config, so the same command resumes an interrupted run and skips a finished one.');
+    .addHelpText(
+      'after',
+      '\nExample:\n  scaling-lab train --depth 1 --batch 32 --tokens 2000000\n\nThe run id is derived from the config, so the same command resumes an interrupted run and skips a finished one.',
+    );
   // the corpus flags are the shared ones (the same help and defaults as tokenize, sweep and demo); they fill the same config keys
   addSchemaOptions(cmd, RunConfigSchema.shape, CORPUS_FLAGS);
   addShared(cmd, ...CORPUS_FLAGS, 'cacheDir', 'noCache', 'backend', 'threads', 'store', 'checkpointEvery');
@@ -39,7 +42,10 @@ export function registerTrain(program: Command): void {
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
 
-    if (!quiet) console.error(configTable(`run ${runId(config)} (${totalSteps(config)} steps)`, { ...config, ...exec, cacheDir: exec.cacheDir === null ? 'none' : exec.cacheDir }));
+    if (!quiet)
+      console.error(
+        configTable(`run ${runId(config)} (${totalSteps(config)} steps)`, { ...config, ...exec, cacheDir: exec.cacheDir === null ? 'none' : exec.cacheDir }),
+      );
     const progress = createProgress('train', { total: totalSteps(config), unit: 'steps', quiet });
     try {
       const result = await trainRun(config, exec, store, {
@@ -54,9 +60,16 @@ export function registerTrain(program: Command): void {
           }),
       });
       progress.stop();
-      const losses = [result.finalTrainLoss !== undefined ? `train loss ${result.finalTrainLoss.toFixed(4)}` : '', result.finalTestLoss !== undefined ? `test loss ${result.finalTestLoss.toFixed(4)}` : ''].filter(Boolean).join(', ');
+      const losses = [
+        result.finalTrainLoss !== undefined ? `train loss ${result.finalTrainLoss.toFixed(4)}` : '',
+        result.finalTestLoss !== undefined ? `test loss ${result.finalTestLoss.toFixed(4)}` : '',
+      ]
+        .filter(Boolean)
+        .join(', ');
       const speed = result.tokensPerSecond ? `, ${formatGrouped(result.tokensPerSecond)} tokens/s` : '';
-      console.log(`${result.id}: ${result.status} at step ${result.step}/${result.totalSteps}${losses ? `, ${losses}` : ''}${speed}${result.message ? ` (${result.message})` : ''}`);
+      console.log(
+        `${result.id}: ${result.status} at step ${result.step}/${result.totalSteps}${losses ? `, ${losses}` : ''}${speed}${result.message ? ` (${result.message})` : ''}`,
+      );
       console.log(`metrics: ${store.kind === 'file' ? `${store.location}/${result.id}/metrics.jsonl` : `${store.location} run ${result.id}`}`);
       if (result.status === 'interrupted') {
         console.error('resume with the same command');

@@ -17,12 +17,19 @@ export function registerWorker(program: Command): void {
   cmd
     .option('--lock-duration <ms>', 'a job whose worker stops renewing its lock this long is stalled (a dead worker)', int('--lock-duration', 1), 30_000)
     .option('--stalled-interval <ms>', 'how often to look for stalled jobs and take them back', int('--stalled-interval', 1), 30_000)
-    .option('--max-stalled <n>', "a cap of this worker's own on how often a job's worker may die (default: none; deaths count against the sweep's --retries)", int('--max-stalled', 1))
+    .option(
+      '--max-stalled <n>',
+      "a cap of this worker's own on how often a job's worker may die (default: none; deaths count against the sweep's --retries)",
+      int('--max-stalled', 1),
+    )
     .option('--quiet', 'log only runs starting, ending and crashing', false);
   addShared(cmd, 'outageWindow', 'statementTimeout');
   addDeprecatedAlias(cmd, '--concurrency <n>', '--workers');
   cmd
-    .addHelpText('after', '\nExample:\n  scaling-lab worker --queue redis://host:6379 --store postgres://user@host/db --workers 2 --threads 4\n\n--store is the shared postgres:// store the sweep was given (a directory is shared only by workers on this machine).\nA run another worker left (killed, crashed) is resumed here from its last checkpoint. A PostgreSQL or Redis\noutage shorter than --outage-window is waited out (one line per outage); the job lock is not renewed while the\nstore does not answer, so another worker can take a stuck run over.')
+    .addHelpText(
+      'after',
+      '\nExample:\n  scaling-lab worker --queue redis://host:6379 --store postgres://user@host/db --workers 2 --threads 4\n\n--store is the shared postgres:// store the sweep was given (a directory is shared only by workers on this machine).\nA run another worker left (killed, crashed) is resumed here from its last checkpoint. A PostgreSQL or Redis\noutage shorter than --outage-window is waited out (one line per outage); the job lock is not renewed while the\nstore does not answer, so another worker can take a stuck run over.',
+    )
     .action(async (opts: Record<string, unknown>) => {
       const store = opts.store as string;
       if (storeKindOf(store) !== 'postgres') {
@@ -51,7 +58,9 @@ export function registerWorker(program: Command): void {
             break;
           }
           case 'end':
-            console.log(`${t} ${e.id}: ${e.status} at step ${e.step}/${e.totalSteps}${e.finalTestLoss !== undefined ? ` test ${e.finalTestLoss.toFixed(4)}` : ''}${e.message ? ` (${e.message})` : ''}`);
+            console.log(
+              `${t} ${e.id}: ${e.status} at step ${e.step}/${e.totalSteps}${e.finalTestLoss !== undefined ? ` test ${e.finalTestLoss.toFixed(4)}` : ''}${e.message ? ` (${e.message})` : ''}`,
+            );
             break;
           case 'crash':
             console.log(`${t} ${e.id}: crashed on attempt ${e.attempt}: ${e.message}${e.retry ? ' (the queue retries it)' : ' (no retries left)'}`);

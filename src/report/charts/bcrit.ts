@@ -26,13 +26,17 @@ const LIGHT = ['#7fb2dc', '#ec8a8b', '#8fd18f', '#c3a9d9', '#ffb570', '#c49c94',
  * once whatever alpha_B's sign ("L^1.9" when alpha_B < 0: B_crit falling as the loss falls, flagged).
  */
 function bcritLabel(bStar: number, alphaB: number): string {
-  return `B_crit = ${num(bStar)} tokens * ${power('L', -1 / alphaB)}${alphaB < 0 ? ' (falls as loss falls: not eq. 5.3\'s trend)' : ''}`;
+  return `B_crit = ${num(bStar)} tokens * ${power('L', -1 / alphaB)}${alphaB < 0 ? " (falls as loss falls: not eq. 5.3's trend)" : ''}`;
 }
 
 export function bcritChart(data: ReportData, scans: readonly ScanFit[], noise: readonly NoiseSeries[]): Chart {
   const maxSizes = Math.max(0, maxOf(data.groups.map((g) => g.batchTokens.length)));
   if (maxSizes < 3) {
-    return skipped('bcrit', BCRIT_TITLE, `chart 2 needs at least 3 batch sizes per model size; this ${data.records.length ? 'store' : 'import'} has ${maxSizes} (${data.groups.map((g) => `${g.label}: ${g.batchTokens.length}`).join(', ')})`);
+    return skipped(
+      'bcrit',
+      BCRIT_TITLE,
+      `chart 2 needs at least 3 batch sizes per model size; this ${data.records.length ? 'store' : 'import'} has ${maxSizes} (${data.groups.map((g) => `${g.label}: ${g.batchTokens.length}`).join(', ')})`,
+    );
   }
   const withLevels = scans.filter((s) => s.analysis && s.analysis.levels.some((l) => l.status === 'ok'));
   if (withLevels.length === 0) {
@@ -51,7 +55,8 @@ export function bcritChart(data: ReportData, scans: readonly ScanFit[], noise: r
     const name = `${s.group.label} params: empirical B_crit`;
     domain.push(name);
     range.push(HUES[i % HUES.length]);
-    for (const l of ok) emp.push({ series: name, loss: l.loss, bCrit: l.bCrit, lo: l.ci?.[0] ?? l.bCrit, hi: l.ci?.[1] ?? l.bCrit, sizes: l.batchSizes, r2: l.r2 });
+    for (const l of ok)
+      emp.push({ series: name, loss: l.loss, bCrit: l.bCrit, lo: l.ci?.[0] ?? l.bCrit, hi: l.ci?.[1] ?? l.bCrit, sizes: l.batchSizes, r2: l.r2 });
     if (a.fit) {
       const f = a.fit;
       const fname = `${s.group.label} fit: ${bcritLabel(f.bStar, f.alphaB)}`;
@@ -64,8 +69,16 @@ export function bcritChart(data: ReportData, scans: readonly ScanFit[], noise: r
         const L = lo * (hi / lo) ** (k / 20);
         fits.push({ series: fname, loss: L, bCrit: f.bStar * L ** (-1 / f.alphaB) });
       }
-      const ci = interval(f.ci.bStar) || interval(f.ci.alphaB) ? ` (${Math.round(f.bootstrap.level * 100)}% bootstrap over batch sizes)` : ' (no interval: too few resamples succeeded)';
-      subtitle.push(`${s.group.label}: B* = ${num(f.bStar)} tokens ${interval(f.ci.bStar)}, alpha_B = ${num(f.alphaB)} ${interval(f.ci.alphaB)}${ci}, ${f.n} levels`.replace(/ {2,}/g, ' '));
+      const ci =
+        interval(f.ci.bStar) || interval(f.ci.alphaB)
+          ? ` (${Math.round(f.bootstrap.level * 100)}% bootstrap over batch sizes)`
+          : ' (no interval: too few resamples succeeded)';
+      subtitle.push(
+        `${s.group.label}: B* = ${num(f.bStar)} tokens ${interval(f.ci.bStar)}, alpha_B = ${num(f.alphaB)} ${interval(f.ci.alphaB)}${ci}, ${f.n} levels`.replace(
+          / {2,}/g,
+          ' ',
+        ),
+      );
     } else {
       subtitle.push(`${s.group.label}: no B_crit(L) fit (${a.fitReason})`);
     }
@@ -81,14 +94,33 @@ export function bcritChart(data: ReportData, scans: readonly ScanFit[], noise: r
     const name = `${n.label} params: noise scale B_simple (ratio of means; range over runs)`;
     domain.push(name);
     range.push(LIGHT[i % LIGHT.length]);
-    for (const b of bins) noisePts.push({ series: name, loss: b.loss, median: b.bSimpleTokens, q25: b.min, q75: b.max, n: b.n, spread: b.spread, excluded: b.excluded });
+    for (const b of bins)
+      noisePts.push({ series: name, loss: b.loss, median: b.bSimpleTokens, q25: b.min, q75: b.max, n: b.n, spread: b.spread, excluded: b.excluded });
   });
   const ys = [...emp.map((r) => r.bCrit as number), ...fits.map((r) => r.bCrit as number), ...noisePts.flatMap((r) => [r.q25 as number, r.q75 as number])];
   const yLo = minOf(ys) / 1.4;
   const yHi = maxOf(ys) * 1.4;
-  const x = { field: 'loss', type: 'quantitative', title: `${lossTitle(data.lossColumn, 'smoothed')} (log scale, decreasing to the right)`, scale: { type: 'log', reverse: true, domain: [lLo, lHi], nice: false }, axis: { values: lossTicks(lLo, lHi), format: '~g', grid: true } };
-  const y = { field: 'bCrit', type: 'quantitative', title: 'Critical batch size B_crit (tokens)', scale: { type: 'log', domain: [yLo, yHi], nice: false }, axis: { values: logTicks(yLo, yHi), labelExpr: COUNT_LABELS } };
-  const color = { field: 'series', type: 'nominal', title: null, scale: { domain, range }, legend: { orient: 'bottom', direction: 'vertical', columns: 1, symbolStrokeWidth: 2 } };
+  const x = {
+    field: 'loss',
+    type: 'quantitative',
+    title: `${lossTitle(data.lossColumn, 'smoothed')} (log scale, decreasing to the right)`,
+    scale: { type: 'log', reverse: true, domain: [lLo, lHi], nice: false },
+    axis: { values: lossTicks(lLo, lHi), format: '~g', grid: true },
+  };
+  const y = {
+    field: 'bCrit',
+    type: 'quantitative',
+    title: 'Critical batch size B_crit (tokens)',
+    scale: { type: 'log', domain: [yLo, yHi], nice: false },
+    axis: { values: logTicks(yLo, yHi), labelExpr: COUNT_LABELS },
+  };
+  const color = {
+    field: 'series',
+    type: 'nominal',
+    title: null,
+    scale: { domain, range },
+    legend: { orient: 'bottom', direction: 'vertical', columns: 1, symbolStrokeWidth: 2 },
+  };
   const noiseY = { ...y, field: 'median' };
   const noiseSkipped = noise.length === 0 ? ' No run logged the noise scale (bSimple), so there are no noise-scale points.' : '';
   return {
@@ -106,10 +138,36 @@ export function bcritChart(data: ReportData, scans: readonly ScanFit[], noise: r
       width: 560,
       height: 340,
       layer: [
-        { name: 'bcrit_noise_iqr', data: { values: noisePts }, mark: { type: 'rule', strokeWidth: 2, opacity: 0.7 }, encoding: { x, y: { ...y, field: 'q25' }, y2: { field: 'q75' }, color } },
-        { name: 'bcrit_noise', data: { values: noisePts }, mark: { type: 'point', shape: 'diamond', filled: true, size: 60, opacity: 0.9 }, encoding: { x, y: noiseY, color, tooltip: [{ field: 'loss', format: '.3f' }, { field: 'median', format: '.3s' }, { field: 'n' }] } },
-        { name: 'bcrit_fit', data: { values: fits }, mark: { type: 'line', strokeDash: [7, 4], strokeWidth: 2 }, encoding: { x, y, color, detail: { field: 'series' } } },
-        { name: 'bcrit_empirical', data: { values: emp }, mark: { type: 'line', point: { filled: true, size: 45 }, strokeWidth: 2 }, encoding: { x, y, color, order: { field: 'loss', type: 'quantitative' }, tooltip: [{ field: 'loss', format: '.3f' }, { field: 'bCrit', format: '.3s' }, { field: 'sizes', title: 'batch sizes' }, { field: 'warmup' }] } },
+        {
+          name: 'bcrit_noise_iqr',
+          data: { values: noisePts },
+          mark: { type: 'rule', strokeWidth: 2, opacity: 0.7 },
+          encoding: { x, y: { ...y, field: 'q25' }, y2: { field: 'q75' }, color },
+        },
+        {
+          name: 'bcrit_noise',
+          data: { values: noisePts },
+          mark: { type: 'point', shape: 'diamond', filled: true, size: 60, opacity: 0.9 },
+          encoding: { x, y: noiseY, color, tooltip: [{ field: 'loss', format: '.3f' }, { field: 'median', format: '.3s' }, { field: 'n' }] },
+        },
+        {
+          name: 'bcrit_fit',
+          data: { values: fits },
+          mark: { type: 'line', strokeDash: [7, 4], strokeWidth: 2 },
+          encoding: { x, y, color, detail: { field: 'series' } },
+        },
+        {
+          name: 'bcrit_empirical',
+          data: { values: emp },
+          mark: { type: 'line', point: { filled: true, size: 45 }, strokeWidth: 2 },
+          encoding: {
+            x,
+            y,
+            color,
+            order: { field: 'loss', type: 'quantitative' },
+            tooltip: [{ field: 'loss', format: '.3f' }, { field: 'bCrit', format: '.3s' }, { field: 'sizes', title: 'batch sizes' }, { field: 'warmup' }],
+          },
+        },
       ],
     } as never,
   };

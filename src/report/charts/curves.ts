@@ -30,9 +30,12 @@ export function learningCurvesChart(data: ReportData): Chart {
   const byId = new Map(data.records.map((r) => [r.id, r]));
   const rows = data.curves.flatMap((c) => {
     const r = byId.get(c.id);
-    const size = r ? params(r.paramsKaplan) : c.n ? params(c.n) : c.group ?? 'unknown';
+    const size = r ? params(r.paramsKaplan) : c.n ? params(c.n) : (c.group ?? 'unknown');
     const run = r?.name || c.id;
-    return thinLog(c.points.filter((p) => p.tokens > 0), (p) => p.tokens).map((p) => ({ run, size, sizeN: r?.paramsKaplan ?? c.n ?? 0, batch: c.batchTokens, series: '', tokens: p.tokens, loss: p.loss }));
+    return thinLog(
+      c.points.filter((p) => p.tokens > 0),
+      (p) => p.tokens,
+    ).map((p) => ({ run, size, sizeN: r?.paramsKaplan ?? c.n ?? 0, batch: c.batchTokens, series: '', tokens: p.tokens, loss: p.loss }));
   });
   if (rows.length === 0) return skipped('learning-curves', CURVES_TITLE, 'no test-loss row has a positive token count');
   const sizes = [...new Map(rows.map((r) => [r.size, r.sizeN])).entries()].sort((a, b) => a[1] - b[1]).map(([s]) => s);
@@ -56,7 +59,9 @@ export function learningCurvesChart(data: ReportData): Chart {
   const lLo = minOf(rows.map((r) => r.loss)) * 0.97;
   const lHi = maxOf(rows.map((r) => r.loss)) * 1.03;
   const lossName = lossTitle(data.lossColumn, 'curve');
-  const batchWords = oneBatchEach ? 'coloured by model size' : 'coloured by model size (hue) and batch size within it (shade: light for small batches, dark for large; batch sizes in tokens per step)';
+  const batchWords = oneBatchEach
+    ? 'coloured by model size'
+    : 'coloured by model size (hue) and batch size within it (shade: light for small batches, dark for large; batch sizes in tokens per step)';
   return {
     status: 'drawn',
     id: 'learning-curves',
@@ -65,14 +70,29 @@ export function learningCurvesChart(data: ReportData): Chart {
     spec: {
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
       config: BASE_CONFIG,
-      title: { text: 'Learning curves', subtitle: `${data.curves.length} runs, ${sizes.length} model size${sizes.length === 1 ? '' : 's'}${oneBatchEach ? '' : `, ${new Set(rows.map((r) => r.batch)).size} batch sizes`}` },
+      title: {
+        text: 'Learning curves',
+        subtitle: `${data.curves.length} runs, ${sizes.length} model size${sizes.length === 1 ? '' : 's'}${oneBatchEach ? '' : `, ${new Set(rows.map((r) => r.batch)).size} batch sizes`}`,
+      },
       width: 560,
       height: 340,
       data: { values: rows },
       mark: { type: 'line', strokeWidth: 1.3, opacity: 0.85, clip: true },
       encoding: {
-        x: { field: 'tokens', type: 'quantitative', title: 'Tokens processed', scale: { type: 'log', domain: [tLo, tHi], nice: false }, axis: { values: logTicks(tLo, tHi), labelExpr: COUNT_LABELS } },
-        y: { field: 'loss', type: 'quantitative', title: lossName, scale: { type: 'log', domain: [lLo, lHi], nice: false }, axis: { values: lossTicks(lLo, lHi), format: '~g' } },
+        x: {
+          field: 'tokens',
+          type: 'quantitative',
+          title: 'Tokens processed',
+          scale: { type: 'log', domain: [tLo, tHi], nice: false },
+          axis: { values: logTicks(tLo, tHi), labelExpr: COUNT_LABELS },
+        },
+        y: {
+          field: 'loss',
+          type: 'quantitative',
+          title: lossName,
+          scale: { type: 'log', domain: [lLo, lHi], nice: false },
+          axis: { values: lossTicks(lLo, lHi), format: '~g' },
+        },
         color: {
           field: 'series',
           type: 'nominal',
@@ -82,7 +102,13 @@ export function learningCurvesChart(data: ReportData): Chart {
         },
         detail: { field: 'run' },
         order: { field: 'tokens', type: 'quantitative' },
-        tooltip: [{ field: 'run' }, { field: 'size', title: 'model size' }, { field: 'batch', title: 'batch tokens' }, { field: 'tokens', format: '.3s' }, { field: 'loss', format: '.3f' }],
+        tooltip: [
+          { field: 'run' },
+          { field: 'size', title: 'model size' },
+          { field: 'batch', title: 'batch tokens' },
+          { field: 'tokens', format: '.3s' },
+          { field: 'loss', format: '.3f' },
+        ],
       },
       name: 'curves',
     } as never,

@@ -9,7 +9,12 @@ export function count(v: number, digits = 2): string {
   return formatCount(v, { digits, largest: 'T' }).replace(/G$/, 'B');
 }
 
-const UNITS: [number, string][] = [[1e12, 'T'], [1e9, 'B'], [1e6, 'M'], [1e3, 'k']];
+const UNITS: [number, string][] = [
+  [1e12, 'T'],
+  [1e9, 'B'],
+  [1e6, 'M'],
+  [1e3, 'k'],
+];
 
 /** `x` to `digits` significant digits in fixed notation, trailing zeros kept: 1.0, 2.3, 0.50, 340. */
 function sigFixed(x: number, digits: number): string {

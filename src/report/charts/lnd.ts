@@ -57,10 +57,11 @@ const PANEL_2D = { width: 330, height: 260 } as const;
 
 /** Successful bootstrap resamples behind a panel's intervals. */
 export function bootCount(p: LndPanel): number {
-  return p.boot ? (Object.values(p.boot.samples)[0] as Float64Array | undefined)?.length ?? 0 : 0;
+  return p.boot ? ((Object.values(p.boot.samples)[0] as Float64Array | undefined)?.length ?? 0) : 0;
 }
 
-const nWordsOf = (p: LndPanel): string => (p.set.accounting.n === 'kaplan' ? 'N non-embedding (Kaplan)' : p.set.accounting.n === 'total' ? 'N = all parameters' : 'N as given');
+const nWordsOf = (p: LndPanel): string =>
+  p.set.accounting.n === 'kaplan' ? 'N non-embedding (Kaplan)' : p.set.accounting.n === 'total' ? 'N = all parameters' : 'N as given';
 
 // ---- the fixed 3D view: an oblique projection computed here
 
@@ -113,13 +114,58 @@ function obliquePanel(p: LndPanel, i: number, cDomain: [number, number]) {
       wire.push({ line: name, k, x: s.x, y: s.y });
     }
   };
-  ns.forEach((N, j) => add(`n${j}`, () => N, (t) => r.d[0] * (r.d[1] / r.d[0]) ** t));
-  ds.forEach((D, j) => add(`d${j}`, (t) => r.n[0] * (r.n[1] / r.n[0]) ** t, () => D));
+  ns.forEach((N, j) =>
+    add(
+      `n${j}`,
+      () => N,
+      (t) => r.d[0] * (r.d[1] / r.d[0]) ** t,
+    ),
+  );
+  ds.forEach((D, j) =>
+    add(
+      `d${j}`,
+      (t) => r.n[0] * (r.n[1] / r.n[0]) ** t,
+      () => D,
+    ),
+  );
   // the box: floor square, back walls' verticals
   const corners: [number, number, number][][] = [
-    [[0, 0, 0], [1, 0, 0]], [[1, 0, 0], [1, 1, 0]], [[1, 1, 0], [0, 1, 0]], [[0, 1, 0], [0, 0, 0]],
-    [[1, 0, 0], [1, 0, 1]], [[1, 1, 0], [1, 1, 1]], [[0, 1, 0], [0, 1, 1]],
-    [[1, 0, 1], [1, 1, 1]], [[1, 1, 1], [0, 1, 1]],
+    [
+      [0, 0, 0],
+      [1, 0, 0],
+    ],
+    [
+      [1, 0, 0],
+      [1, 1, 0],
+    ],
+    [
+      [1, 1, 0],
+      [0, 1, 0],
+    ],
+    [
+      [0, 1, 0],
+      [0, 0, 0],
+    ],
+    [
+      [1, 0, 0],
+      [1, 0, 1],
+    ],
+    [
+      [1, 1, 0],
+      [1, 1, 1],
+    ],
+    [
+      [0, 1, 0],
+      [0, 1, 1],
+    ],
+    [
+      [1, 0, 1],
+      [1, 1, 1],
+    ],
+    [
+      [1, 1, 1],
+      [0, 1, 1],
+    ],
   ];
   const box = corners.flatMap((seg, j) => seg.map(([u, v, w], k) => ({ edge: j, k, ...project(u, v, w) })));
   const labels: { text: string; x: number; y: number; align: string; kind: string }[] = [];
@@ -152,8 +198,18 @@ function obliquePanel(p: LndPanel, i: number, cDomain: [number, number]) {
     height: PANEL_3D.height,
     view: { stroke: null },
     layer: [
-      { name: `lnd${i}_box`, data: { values: box }, mark: { type: 'line', color: '#bbb', strokeWidth: 1 }, encoding: { x, y, detail: { field: 'edge' }, order: { field: 'k' } } },
-      { name: `lnd${i}_surface`, data: { values: wire }, mark: { type: 'line', color: '#888', strokeWidth: 0.8, opacity: 0.7 }, encoding: { x, y, detail: { field: 'line' }, order: { field: 'k' } } },
+      {
+        name: `lnd${i}_box`,
+        data: { values: box },
+        mark: { type: 'line', color: '#bbb', strokeWidth: 1 },
+        encoding: { x, y, detail: { field: 'edge' }, order: { field: 'k' } },
+      },
+      {
+        name: `lnd${i}_surface`,
+        data: { values: wire },
+        mark: { type: 'line', color: '#888', strokeWidth: 0.8, opacity: 0.7 },
+        encoding: { x, y, detail: { field: 'line' }, order: { field: 'k' } },
+      },
       { name: `lnd${i}_drops`, data: { values: pts }, mark: { type: 'rule', color: '#ccc', strokeWidth: 0.8 }, encoding: { x, y, y2: { field: 'fy' } } },
       {
         name: `lnd${i}_points`,
@@ -163,8 +219,20 @@ function obliquePanel(p: LndPanel, i: number, cDomain: [number, number]) {
           x,
           y,
           order: { field: 'order' },
-          color: { field: 'C', type: 'quantitative', title: 'Training FLOPs', scale: { type: 'log', scheme: 'plasma', domain: cDomain }, legend: { type: 'gradient', labelExpr: EXP_LABELS, gradientLength: 180 } },
-          tooltip: [{ field: 'id' }, { field: 'N', format: '.3s' }, { field: 'D', format: '.3s' }, { field: 'C', format: '.2e' }, { field: 'loss', format: '.3f' }],
+          color: {
+            field: 'C',
+            type: 'quantitative',
+            title: 'Training FLOPs',
+            scale: { type: 'log', scheme: 'plasma', domain: cDomain },
+            legend: { type: 'gradient', labelExpr: EXP_LABELS, gradientLength: 180 },
+          },
+          tooltip: [
+            { field: 'id' },
+            { field: 'N', format: '.3s' },
+            { field: 'D', format: '.3s' },
+            { field: 'C', format: '.2e' },
+            { field: 'loss', format: '.3f' },
+          ],
         },
       },
       // a text layer per alignment and weight (Vega-Lite has no align or fontWeight channel: they are mark properties)
@@ -211,13 +279,16 @@ function bands(values: number[], k: number): { of: (v: number) => number; labels
     return inBand.length ? Math.exp(inBand.reduce((s, v) => s + Math.log(v), 0) / inBand.length) : NaN;
   });
   const labels = Array.from({ length: m }, (_, j) => countRange(Math.exp(lo + j * w), Math.exp(lo + (j + 1) * w)));
-  return { of: (v) => used.indexOf(of(v)) >= 0 ? of(v) : 0, labels, centres };
+  return { of: (v) => (used.indexOf(of(v)) >= 0 ? of(v) : 0), labels, centres };
 }
 
 function projectionPanel(p: LndPanel, i: number, along: 'n' | 'd') {
   const other = along === 'n' ? 'd' : 'n';
   const pts = p.set.points;
-  const b = bands(pts.map((q) => q[other]), 5);
+  const b = bands(
+    pts.map((q) => q[other]),
+    5,
+  );
   const bandName = (j: number) => `${other === 'd' ? 'D' : 'N'} ${b.labels[j]}`;
   const rows = pts.map((q) => ({ id: q.id, x: q[along], loss: q.loss, band: bandName(b.of(q[other])), bandIndex: b.of(q[other]) }));
   const xs = pts.map((q) => q[along]);
@@ -229,22 +300,59 @@ function projectionPanel(p: LndPanel, i: number, along: 'n' | 'd') {
     // the law at the band's centre, over the band's own span of the x variable only (never beyond its runs)
     const inBand = pts.filter((q) => b.of(q[other]) === j).map((q) => q[along]);
     if (!(maxOf(inBand) > minOf(inBand))) return;
-    for (const v of logspace(minOf(inBand), maxOf(inBand), 30)) curves.push({ band: bandName(j), bandIndex: j, x: v, loss: along === 'n' ? predict(p, v, c) : predict(p, c, v) });
+    for (const v of logspace(minOf(inBand), maxOf(inBand), 30))
+      curves.push({ band: bandName(j), bandIndex: j, x: v, loss: along === 'n' ? predict(p, v, c) : predict(p, c, v) });
   });
   const ls = [...rows.map((r) => r.loss), ...curves.map((r) => r.loss)].filter(Number.isFinite);
   const lLo = minOf(ls) * 0.95;
   const lHi = maxOf(ls) * 1.05;
   const domain = b.labels.map((_, j) => bandName(j)).filter((_, j) => Number.isFinite(b.centres[j]));
-  const x = { field: 'x', type: 'quantitative', title: along === 'n' ? `N, parameters (${p.set.accounting.n === 'kaplan' ? 'non-embedding, Kaplan' : p.set.accounting.n === 'total' ? 'all, Chinchilla' : 'as given'})` : 'D, training tokens', scale: { type: 'log', domain: [xLo, xHi], nice: false }, axis: { values: logTicks(xLo, xHi), labelExpr: COUNT_LABELS } };
-  const y = { field: 'loss', type: 'quantitative', title: lossTitle(p.set.lossColumn, 'final'), scale: { type: 'log', domain: [lLo, lHi], nice: false }, axis: { values: zTicks(lLo, lHi), format: '~g' } };
-  const color = { field: 'band', type: 'ordinal', title: other === 'd' ? 'D band (tokens)' : 'N band (params)', scale: { domain, scheme: 'viridis' }, legend: { orient: 'right' } };
+  const x = {
+    field: 'x',
+    type: 'quantitative',
+    title:
+      along === 'n'
+        ? `N, parameters (${p.set.accounting.n === 'kaplan' ? 'non-embedding, Kaplan' : p.set.accounting.n === 'total' ? 'all, Chinchilla' : 'as given'})`
+        : 'D, training tokens',
+    scale: { type: 'log', domain: [xLo, xHi], nice: false },
+    axis: { values: logTicks(xLo, xHi), labelExpr: COUNT_LABELS },
+  };
+  const y = {
+    field: 'loss',
+    type: 'quantitative',
+    title: lossTitle(p.set.lossColumn, 'final'),
+    scale: { type: 'log', domain: [lLo, lHi], nice: false },
+    axis: { values: zTicks(lLo, lHi), format: '~g' },
+  };
+  const color = {
+    field: 'band',
+    type: 'ordinal',
+    title: other === 'd' ? 'D band (tokens)' : 'N band (params)',
+    scale: { domain, scheme: 'viridis' },
+    legend: { orient: 'right' },
+  };
   return {
-    title: { text: p.label, subtitle: [`loss vs ${along === 'n' ? 'N, by band of D' : 'D, by band of N'}`, formulaText(p)], limit: PANEL_2D.width, anchor: 'start' },
+    title: {
+      text: p.label,
+      subtitle: [`loss vs ${along === 'n' ? 'N, by band of D' : 'D, by band of N'}`, formulaText(p)],
+      limit: PANEL_2D.width,
+      anchor: 'start',
+    },
     width: PANEL_2D.width,
     height: PANEL_2D.height,
     layer: [
-      { name: `proj${i}_fit`, data: { values: curves }, mark: { type: 'line', strokeDash: [5, 3], strokeWidth: 1.5, clip: true }, encoding: { x, y, color, detail: { field: 'band' } } },
-      { name: `proj${i}_points`, data: { values: rows }, mark: { type: 'circle', size: 45, opacity: 0.9, clip: true }, encoding: { x, y, color, tooltip: [{ field: 'id' }, { field: 'x', format: '.3s' }, { field: 'loss', format: '.3f' }] } },
+      {
+        name: `proj${i}_fit`,
+        data: { values: curves },
+        mark: { type: 'line', strokeDash: [5, 3], strokeWidth: 1.5, clip: true },
+        encoding: { x, y, color, detail: { field: 'band' } },
+      },
+      {
+        name: `proj${i}_points`,
+        data: { values: rows },
+        mark: { type: 'circle', size: 45, opacity: 0.9, clip: true },
+        encoding: { x, y, color, tooltip: [{ field: 'id' }, { field: 'x', format: '.3s' }, { field: 'loss', format: '.3f' }] },
+      },
     ],
   };
 }
@@ -252,11 +360,22 @@ function projectionPanel(p: LndPanel, i: number, along: 'n' | 'd') {
 // ---- Plotly (HTML)
 
 /** Matplotlib's plasma (as in Vega's 'plasma' scheme of the static view); Plotly has no built-in of that name. */
-const PLASMA = [[0, '#0d0887'], [0.25, '#7e03a8'], [0.5, '#cc4778'], [0.75, '#f89540'], [1, '#f0f921']];
+const PLASMA = [
+  [0, '#0d0887'],
+  [0.25, '#7e03a8'],
+  [0.5, '#cc4778'],
+  [0.75, '#f89540'],
+  [1, '#f0f921'],
+];
 
 function plotlyFigure(panels: LndPanel[]): PlotlyFigure {
   const data: Record<string, unknown>[] = [];
-  const layout: Record<string, unknown> = { margin: { l: 0, r: 0, t: 10, b: 0 }, height: 520, showlegend: false, font: { family: 'DejaVu Sans, Arial, sans-serif' } };
+  const layout: Record<string, unknown> = {
+    margin: { l: 0, r: 0, t: 10, b: 0 },
+    height: 520,
+    showlegend: false,
+    font: { family: 'DejaVu Sans, Arial, sans-serif' },
+  };
   const cLo = minOf(panels.flatMap((p) => p.set.points.map((q) => q.c)));
   const cHi = maxOf(panels.flatMap((p) => p.set.points.map((q) => q.c)));
   panels.forEach((p, i) => {
@@ -286,7 +405,17 @@ function plotlyFigure(panels: LndPanel[]): PlotlyFigure {
     });
     const ns = logspace(r.n[0], r.n[1], 20);
     const ds = logspace(r.d[0], r.d[1], 20);
-    data.push({ type: 'surface', scene, x: ds, y: ns, z: ns.map((N) => ds.map((D) => predict(p, N, D))), opacity: 0.35, showscale: false, colorscale: 'Greys', hoverinfo: 'skip' });
+    data.push({
+      type: 'surface',
+      scene,
+      x: ds,
+      y: ns,
+      z: ns.map((N) => ds.map((D) => predict(p, N, D))),
+      opacity: 0.35,
+      showscale: false,
+      colorscale: 'Greys',
+      hoverinfo: 'skip',
+    });
     const w = 1 / panels.length;
     layout[scene] = {
       domain: { x: [i * w, (i + 1) * w - 0.02], y: [0, 1] },
@@ -309,7 +438,12 @@ export function lndCharts(data: ReportData, panels: readonly LndPanel[], reason?
   }
   const cDomain: [number, number] = [minOf(panels.flatMap((p) => p.set.points.map((q) => q.c))), maxOf(panels.flatMap((p) => p.set.points.map((q) => q.c)))];
   const accounting = panels.map((p) => `${p.label}: ${nWordsOf(p)}, C ${p.set.accounting.flops === 'given' ? 'as logged/given' : '= 6ND'}`).join('; ');
-  const fitWords = panels.map((p) => `${p.label}, ${formName(p)}: ${formulaText(p)} (${p.fit.n} runs${p.boot ? `, CIs in the fit table from ${bootCount(p)} bootstrap resamples over runs` : ''})`).join('; ');
+  const fitWords = panels
+    .map(
+      (p) =>
+        `${p.label}, ${formName(p)}: ${formulaText(p)} (${p.fit.n} runs${p.boot ? `, CIs in the fit table from ${bootCount(p)} bootstrap resamples over runs` : ''})`,
+    )
+    .join('; ');
   const base = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', config: BASE_CONFIG };
   return [
     {

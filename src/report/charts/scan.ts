@@ -57,7 +57,12 @@ const LABEL_FONT = 10;
 /** Height of a label's box in pixels (DejaVu's ascent + descent at LABEL_FONT, with a pixel to spare). */
 const LABEL_H = 13;
 
-interface Box { x0: number; y0: number; x1: number; y1: number }
+interface Box {
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+}
 type Align = 'left' | 'right' | 'center';
 
 /** The box of a label anchored at (x, y), baseline middle. */
@@ -75,7 +80,12 @@ function segmentHits(b: Box, px: number, py: number, qx: number, qy: number): bo
   let t1 = 1;
   const dx = qx - px;
   const dy = qy - py;
-  for (const [p, q] of [[-dx, px - b.x0], [dx, b.x1 - px], [-dy, py - b.y0], [dy, b.y1 - py]]) {
+  for (const [p, q] of [
+    [-dx, px - b.x0],
+    [dx, b.x1 - px],
+    [-dy, py - b.y0],
+    [dy, b.y1 - py],
+  ]) {
     if (p === 0) {
       if (q < 0) return false;
     } else {
@@ -98,7 +108,12 @@ function lineHits(b: Box, lines: readonly { x: number; y: number }[][]): number 
 function panel(s: ScanFit, i: number, colorDomain: number[], lossName: string) {
   const a = s.analysis!;
   const { width: W, height: H } = PANEL;
-  const curveRows = a.curves.flatMap((c) => thinLog(c.steps.map((step, k) => ({ batch: c.batchTokens, step, tokens: c.tokens[k], loss: c.loss[k] })), (r) => r.step));
+  const curveRows = a.curves.flatMap((c) =>
+    thinLog(
+      c.steps.map((step, k) => ({ batch: c.batchTokens, step, tokens: c.tokens[k], loss: c.loss[k] })),
+      (r) => r.step,
+    ),
+  );
   // each level's contour S = S_min E / (E - E_min) over its own batch sizes only: from the smallest to the largest E
   // at which a batch size reached the level (the fit says nothing beyond them)
   const contourRows: { level: string; loss: number; step: number; tokens: number; order: number }[] = [];
@@ -122,7 +137,9 @@ function panel(s: ScanFit, i: number, colorDomain: number[], lossName: string) {
   const yHi = maxOf(tokens) * 1.3;
   // a label per batch size at the start of its line, on the left (the lines are parallel diagonals: to the right
   // of one line's end lies the next line); the Step axis is widened to the left until every label fits in the panel
-  const starts = a.curves.filter((c) => c.steps.length > 0).map((c) => ({ batch: c.batchTokens, text: `B ${batchTokens(c.batchTokens)}`, step: c.steps[0], tokens: c.tokens[0] }));
+  const starts = a.curves
+    .filter((c) => c.steps.length > 0)
+    .map((c) => ({ batch: c.batchTokens, text: `B ${batchTokens(c.batchTokens)}`, step: c.steps[0], tokens: c.tokens[0] }));
   for (const e of starts) {
     const t = textWidth(e.text, LABEL_FONT) + 8;
     const f = Math.exp((t * (Math.log(xHi) - Math.log(e.step))) / (W - t));
@@ -145,11 +162,20 @@ function panel(s: ScanFit, i: number, colorDomain: number[], lossName: string) {
   }
   // level labels: the spot near the contour, preferring its large-E end, that overlaps no other label and crosses as
   // few lines as it can; a level whose label finds no free spot is not drawn (a contour without its loss says nothing)
-  const curveLines = a.curves.map((c) => thinLog(c.steps.map((st, k) => ({ st, e: c.tokens[k] })), (r) => r.st).map((r) => ({ x: px(r.st), y: py(r.e) })));
+  const curveLines = a.curves.map((c) =>
+    thinLog(
+      c.steps.map((st, k) => ({ st, e: c.tokens[k] })),
+      (r) => r.st,
+    ).map((r) => ({ x: px(r.st), y: py(r.e) })),
+  );
   const contourLine = (name: string) => contourRows.filter((r) => r.level === name).map((r) => ({ x: px(r.step), y: py(r.tokens) }));
   const rings = ringRows.map((r) => ({ x0: px(r.step) - 4, y0: py(r.tokens) - 4, x1: px(r.step) + 4, y1: py(r.tokens) + 4 }));
   const offsets: [number, number, Align][] = [];
-  for (const [d, e] of [[7, 10], [16, 18], [28, 28]]) {
+  for (const [d, e] of [
+    [7, 10],
+    [16, 18],
+    [28, 28],
+  ]) {
     offsets.push([-d, 0, 'right'], [d, 0, 'left'], [0, -e, 'center'], [0, e, 'center'], [-d, -e, 'right'], [d, e, 'left'], [-d, e, 'right'], [d, -e, 'left']);
   }
   const unlabelled = new Set<string>();
@@ -157,8 +183,15 @@ function panel(s: ScanFit, i: number, colorDomain: number[], lossName: string) {
   for (const { name } of [...levels].reverse()) {
     const lines = [...curveLines, ...levels.filter((l) => !unlabelled.has(l.name)).map((l) => contourLine(l.name))];
     const anchors = [
-      ...ringRows.filter((r) => r.level === name).sort((p, q) => q.tokens - p.tokens).map((r) => ({ x: px(r.step), y: py(r.tokens) })),
-      ...contourRows.filter((r) => r.level === name).reverse().filter((_, k) => k % 3 === 0).map((r) => ({ x: px(r.step), y: py(r.tokens) })),
+      ...ringRows
+        .filter((r) => r.level === name)
+        .sort((p, q) => q.tokens - p.tokens)
+        .map((r) => ({ x: px(r.step), y: py(r.tokens) })),
+      ...contourRows
+        .filter((r) => r.level === name)
+        .reverse()
+        .filter((_, k) => k % 3 === 0)
+        .map((r) => ({ x: px(r.step), y: py(r.tokens) })),
     ];
     let best: { x: number; y: number; align: Align; cost: number } | null = null;
     anchors.forEach((p, k) => {
@@ -166,7 +199,12 @@ function panel(s: ScanFit, i: number, colorDomain: number[], lossName: string) {
         const b = boxOf(name, p.x + dx, p.y + dy, align);
         if (!inside(b)) continue;
         const crossed = lines.filter((l) => lineHits(b, [l]) > 0).length;
-        const cost = 1000 * placed.filter((q) => overlaps(q, b)).length + 20 * crossed + 5 * rings.filter((q) => overlaps(q, b)).length + 0.05 * Math.hypot(dx, dy) + k * 0.1;
+        const cost =
+          1000 * placed.filter((q) => overlaps(q, b)).length +
+          20 * crossed +
+          5 * rings.filter((q) => overlaps(q, b)).length +
+          0.05 * Math.hypot(dx, dy) +
+          k * 0.1;
         if (!best || cost < best.cost) best = { x: p.x + dx, y: p.y + dy, align, cost };
       }
     });
@@ -183,8 +221,20 @@ function panel(s: ScanFit, i: number, colorDomain: number[], lossName: string) {
   }
   const shownContours = contourRows.filter((r) => !unlabelled.has(r.level));
   const shownRings = ringRows.filter((r) => !unlabelled.has(r.level));
-  const x = { field: 'step', type: 'quantitative', title: 'Step', scale: { type: 'log', domain: [xLo, xHi], nice: false }, axis: { values: logTicks(xLo, xHi), labelExpr: COUNT_LABELS } };
-  const y = { field: 'tokens', type: 'quantitative', title: 'Tokens Processed', scale: { type: 'log', domain: [yLo, yHi], nice: false }, axis: { values: logTicks(yLo, yHi), labelExpr: COUNT_LABELS } };
+  const x = {
+    field: 'step',
+    type: 'quantitative',
+    title: 'Step',
+    scale: { type: 'log', domain: [xLo, xHi], nice: false },
+    axis: { values: logTicks(xLo, xHi), labelExpr: COUNT_LABELS },
+  };
+  const y = {
+    field: 'tokens',
+    type: 'quantitative',
+    title: 'Tokens Processed',
+    scale: { type: 'log', domain: [yLo, yHi], nice: false },
+    axis: { values: logTicks(yLo, yHi), labelExpr: COUNT_LABELS },
+  };
   const fitNote = a.fit ? '' : ` (no B_crit(L) fit: ${a.fitReason})`;
   // a text layer per alignment (Vega-Lite has no align channel: a mark's align is fixed)
   const text = (kind: 'batch' | 'level', color: string) =>
@@ -197,7 +247,10 @@ function panel(s: ScanFit, i: number, colorDomain: number[], lossName: string) {
         encoding: { x, y, text: { field: 'text' } },
       }));
   return {
-    title: { text: `Batch Size Scan - ${Number.isFinite(s.group.n) ? params(s.group.n) : s.group.label} Params`, subtitle: `${s.group.runs[0]?.sweep ? `sweep ${s.group.runs[0].sweep}: ` : ''}${a.curves.length} batch sizes, ${a.levels.filter((l) => l.status === 'ok').length} fitted loss levels (${levels.length - unlabelled.size} drawn)${fitNote}` },
+    title: {
+      text: `Batch Size Scan - ${Number.isFinite(s.group.n) ? params(s.group.n) : s.group.label} Params`,
+      subtitle: `${s.group.runs[0]?.sweep ? `sweep ${s.group.runs[0].sweep}: ` : ''}${a.curves.length} batch sizes, ${a.levels.filter((l) => l.status === 'ok').length} fitted loss levels (${levels.length - unlabelled.size} drawn)${fitNote}`,
+    },
     width: W,
     height: H,
     layer: [
@@ -214,7 +267,13 @@ function panel(s: ScanFit, i: number, colorDomain: number[], lossName: string) {
         encoding: {
           x,
           y,
-          color: { field: 'loss', type: 'quantitative', title: lossName, scale: { scheme: 'viridis', domain: colorDomain }, legend: { type: 'gradient', gradientLength: 200 } },
+          color: {
+            field: 'loss',
+            type: 'quantitative',
+            title: lossName,
+            scale: { scheme: 'viridis', domain: colorDomain },
+            legend: { type: 'gradient', gradientLength: 200 },
+          },
           tooltip: [{ field: 'batch', title: 'batch tokens' }, { field: 'step' }, { field: 'tokens' }, { field: 'loss', format: '.3f' }],
         },
       },
@@ -231,7 +290,14 @@ function panel(s: ScanFit, i: number, colorDomain: number[], lossName: string) {
         encoding: { x, y },
       },
       ...(cards.length
-        ? [{ name: `scan${i}_label_cards`, data: { values: cards }, mark: { type: 'rect', color: 'white', opacity: 0.85 }, encoding: { x, x2: { field: 'step2' }, y, y2: { field: 'tokens2' } } }]
+        ? [
+            {
+              name: `scan${i}_label_cards`,
+              data: { values: cards },
+              mark: { type: 'rect', color: 'white', opacity: 0.85 },
+              encoding: { x, x2: { field: 'step2' }, y, y2: { field: 'tokens2' } },
+            },
+          ]
         : []),
       ...text('batch', '#555'),
       ...text('level', '#222'),
