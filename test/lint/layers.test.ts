@@ -63,6 +63,16 @@ test('importsOf and violations read every import form and judge the direction', 
   assert.equal(violations(join(SRC, 'cli/x.ts'), "import { g } from '../../bench/train.ts';").length, 1, 'src/ may not import bench/');
 });
 
+test('command modules never import each other: what two commands share lives in src/cli/helpers.ts or options.ts', () => {
+  const dir = join(SRC, 'cli', 'commands');
+  const bad = files(dir).flatMap((f) =>
+    importsOf(readFileSync(f, 'utf8'))
+      .filter((spec) => resolve(dirname(f), spec).startsWith(dir + '/'))
+      .map((spec) => `${relative(ROOT, f)} -> ${spec}`),
+  );
+  assert.deepEqual(bad, [], bad.join('\n'));
+});
+
 test('every import in src/ points down the layers (docs/ARCHITECTURE.md 2.1)', () => {
   const all = files(SRC);
   assert.ok(all.length > 50, `${all.length} files`);
