@@ -21,6 +21,8 @@ test('batch-size scan: one log-log panel per model size, one curve per batch siz
   assert.match(svg, /Batch Size Scan - 3\.1M Params/);
   for (const e of encodings(c.spec)) {
     assert.equal(e.x.scale?.type, 'log', 'Step axis is log');
+    // the x values are LR-weighted steps (docs/METHODS.md 1.1), which the axis must say: warm-up steps count < 1
+    assert.match(String(e.x.title), /LR-weighted/);
     assert.equal(e.y.scale?.type, 'log', 'Tokens axis is log');
   }
   assert.equal(countPaths(svg, 'scan0_curves'), 5, 'five batch sizes in the first panel');

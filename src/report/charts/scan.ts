@@ -224,7 +224,7 @@ function panel(s: ScanFit, i: number, colorDomain: number[], lossName: string) {
   const x = {
     field: 'step',
     type: 'quantitative',
-    title: 'Step',
+    title: 'Step, LR-weighted (a warm-up step counts lr / peak lr)',
     scale: { type: 'log', domain: [xLo, xHi], nice: false },
     axis: { values: logTicks(xLo, xHi), labelExpr: COUNT_LABELS },
   };
