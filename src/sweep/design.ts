@@ -1,11 +1,14 @@
 // Designed sweeps (issue 16 item 2): sweep specs written from a few numbers instead of by hand. An IsoFLOP design places,
-// for each FLOP budget C, model sizes around the expected optimum and the token count that spends C on each (C = 6 N D,
-// N Kaplan's non-embedding count 12 n_layer d_model^2, Kaplan et al. 2020 section 2.1); a batch-scan design lays a batch
+// for each FLOP budget C, model sizes around the expected optimum (C ~ 6 N D, N Kaplan's non-embedding count
+// 12 n_layer d_model^2, Kaplan et al. 2020 section 2.1) and the token count that spends C as the trainer counts FLOPs
+// (6 N + 6 n_layer context d_model per token, engine/config.ts flopsPerToken: the FLOPs the runs log, which the IsoFLOP
+// analysis clusters into budgets; at width 16 attention is a third on top of 6 N); a batch-scan design lays a batch
 // ladder with token budgets growing with the batch size and an LR envelope (couple.lr with scan), as
 // examples/demo/scan.yaml does by hand. The output is an ordinary sweep spec (parseSweepSpec accepts it), written out so
 // it can be read, edited and re-run; nothing here trains.
 import YAML from 'yaml';
 import { parseSweepSpec, SweepSpecError, type SweepSpecInput } from './spec.ts';
+import { flopsPerToken } from '../engine/config.ts';
 
 // ---- model shapes
 
@@ -121,13 +124,15 @@ export function designIsoFlop(o: IsoFlopDesignOptions): Design {
       const key = `${shape.nLayer}/${shape.dModel}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      const steps = Math.round(c / (6 * shape.n) / step);
+      // FLOPs per token as the trainer logs them (vocab does not enter the Kaplan count)
+      const perToken = flopsPerToken({ nLayer: shape.nLayer, dModel: shape.dModel, nHead: shape.nHead, vocab: 256, context: Number(base.context) }).kaplan;
+      const steps = Math.round(c / perToken / step);
       if (steps < 1 / ISOFLOP_TOLERANCE) {
         notes.push(`C ${c.toExponential(1)}: N ${shape.n} left out (${steps} steps of ${step} tokens; fewer than ${1 / ISOFLOP_TOLERANCE})`);
         continue;
       }
       const tokens = steps * step;
-      runs.push({ budget: c, shape, tokens, flops: 6 * shape.n * tokens });
+      runs.push({ budget: c, shape, tokens, flops: perToken * tokens });
     }
   }
   if (runs.length === 0)
@@ -137,7 +142,7 @@ export function designIsoFlop(o: IsoFlopDesignOptions): Design {
     );
   notes.unshift(
     `IsoFLOP design: ${o.budgets.length} budgets, up to ${m} sizes each around N* = sqrt(C / (6 x ${k})) (${k} tokens per parameter), spanning N*/${spread} to N* x ${spread};`,
-    `C = 6 N D with N Kaplan's non-embedding count (12 n_layer d_model^2), D rounded to whole steps of ${step} tokens (within ${ISOFLOP_TOLERANCE * 100}% of each budget);`,
+    `D spends C as the runs will log it (6 N + 6 n_layer context d_model FLOPs per token, N Kaplan's 12 n_layer d_model^2), rounded to whole steps of ${step} tokens (within ${ISOFLOP_TOLERANCE * 100}% of each budget);`,
     `shapes keep d_model ~ 64 n_layer (the depth dial's aspect) in widths of ${WIDTH_STEP}; one LR for every size (base.lr): scan it per size for a real experiment.`,
   );
   const name = o.name ?? `isoflop-${o.budgets.length}x${m}`;

@@ -7,7 +7,7 @@ import YAML from 'yaml';
 import { designBatchScan, designIsoFlop, designToYaml, ISOFLOP_TOLERANCE, kaplanN, shapeFor } from '../../src/sweep/design.ts';
 import { expandSweep, parseSweepSpec } from '../../src/sweep/spec.ts';
 import { modelShape, totalSteps } from '../../src/train/config.ts';
-import { paramCounts } from '../../src/engine/config.ts';
+import { flopsPerToken, paramCounts } from '../../src/engine/config.ts';
 
 const bin = new URL('../../bin/scaling-lab.js', import.meta.url).pathname;
 
@@ -48,7 +48,10 @@ test('IsoFLOP design: FLOPs within the tolerance of each budget, sizes bracket t
     const m = modelShape(cfg);
     const tokens = totalSteps(cfg) * cfg.batch * cfg.context;
     assert.equal(tokens, d.runs[i].tokens);
-    assert.ok(Math.abs((6 * kaplanN(m.nLayer, m.dModel) * tokens) / d.runs[i].budget - 1) <= ISOFLOP_TOLERANCE);
+    // the FLOPs the trainer will log for this run (train/run.ts: tokens x flopsPerToken().kaplan), so the IsoFLOP
+    // analysis finds the budgets in the runs' own FLOPs
+    const logged = tokens * flopsPerToken({ ...m, vocab: 256, context: cfg.context }).kaplan;
+    assert.ok(Math.abs(logged / d.runs[i].budget - 1) <= ISOFLOP_TOLERANCE, `run ${i}: logs ${logged} FLOPs for budget ${d.runs[i].budget}`);
   });
   // budgets too small for 20 steps: refused with a hint
   assert.throws(() => designIsoFlop({ budgets: [1e6] }), /too small for any run/);
