@@ -29,6 +29,11 @@ export interface BudgetOptions {
   tolerance?: number;
   /** fewest runs a budget must hold (default 6); runs in smaller clumps are left unassigned */
   minRuns?: number;
+  /**
+   * a clump of 3 or more runs whose C all lie within this many decades of its centre (default 0.01: within 2.3%) is a
+   * budget however few its runs: runs placed on a budget by design (`sweep --design isoflop`), not a density estimate
+   */
+  exact?: number;
   /** least distance between two budgets' centres, in decades (default 3 x tolerance) */
   separation?: number;
 }
@@ -83,6 +88,7 @@ export function clusterBudgets(c: ArrayLike<number>, options: BudgetOptions = {}
   const tol = options.tolerance ?? 0.05;
   const minRuns = options.minRuns ?? 6;
   const sep = options.separation ?? 3 * tol;
+  const exact = options.exact ?? 0.01;
   if (!(tol > 0)) throw new AnalysisInputError(`budget tolerance ${tol} is not positive`, 'pass a tolerance in decades of C, e.g. 0.05');
   const n = c.length;
   const order = Array.from({ length: n }, (_, i) => i);
@@ -115,8 +121,8 @@ export function clusterBudgets(c: ArrayLike<number>, options: BudgetOptions = {}
     }
     return lo;
   };
-  // one mode per distinct start value (duplicates shift identically)
-  const modes: { centre: number; count: number }[] = [];
+  // one mode per distinct start value (duplicates shift identically); `width`: the farthest run in its window
+  const modes: { centre: number; count: number; width: number }[] = [];
   for (let k = 0; k < n; k++) {
     if (k > 0 && xs[k] === xs[k - 1]) continue;
     let centre = xs[k];
@@ -129,12 +135,15 @@ export function clusterBudgets(c: ArrayLike<number>, options: BudgetOptions = {}
       if (Math.abs(next - centre) <= 1e-12) break;
       centre = next;
     }
-    modes.push({ centre, count });
+    const lo = lowerBound(centre - tol);
+    const hi = upperBound(centre + tol);
+    const width = hi > lo ? Math.max(centre - xs[lo], xs[hi - 1] - centre) : Infinity;
+    modes.push({ centre, count, width });
   }
   modes.sort((p, q) => q.count - p.count || p.centre - q.centre);
   const taken: number[] = [];
   for (const m of modes) {
-    if (m.count < minRuns) break;
+    if (m.count < minRuns && !(m.count >= 3 && m.width <= exact)) continue;
     let far = true;
     for (const t of taken) if (Math.abs(t - m.centre) < sep) far = false;
     if (far) taken.push(m.centre);
@@ -169,7 +178,8 @@ export function clusterBudgets(c: ArrayLike<number>, options: BudgetOptions = {}
     unassigned,
     method:
       `C clustered in log10 space: density modes (mean shift, window +-${tol} decades = x${(10 ** tol).toFixed(3)}), ` +
-      `at least ${minRuns} runs and ${sep.toFixed(3)} decades apart; a run joins the nearest mode within ${tol} decades` +
+      `at least ${minRuns} runs (or 3 within ${exact} decades: a designed budget) and ${sep.toFixed(3)} decades apart; ` +
+      `a run joins the nearest mode within ${tol} decades` +
       (unassigned.length ? `; ${unassigned.length} runs near no budget left out` : ''),
   };
 }

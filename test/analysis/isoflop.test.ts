@@ -139,3 +139,18 @@ test('Approach 2 bias (Open-Athena): exact exponent when centred, biased when th
   assert.ok(fo.nOpt!.p - a > 0.015 * a, `off-centre a ${fo.nOpt!.p} vs ${a}`);
   assert.equal(fo.interior.fraction, 1); // the bias is invisible to the interior-minimum check
 });
+
+test('clusterBudgets: a designed budget (3-5 runs at one C within 2.3%) is a budget; a diffuse clump of as many is not', () => {
+  // three designed budgets of 3, 4 and 5 runs, their C within 1% (step rounding), and 4 scattered runs between
+  const c = [1e10, 1.004e10, 0.997e10, 1e11, 1.006e11, 0.995e11, 1.002e11, 1e12, 1e12, 1.003e12, 0.998e12, 1.001e12, 2.2e10, 2.6e10, 3.0e10, 3.4e10];
+  const b = clusterBudgets(c);
+  assert.deepEqual(
+    b.groups.map((g) => g.members.length),
+    [3, 4, 5],
+  );
+  assert.ok(b.groups.every((g, k) => Math.abs(Math.log10(g.c) - [10, 11, 12][k]) < 0.01));
+  assert.deepEqual(b.unassigned, [12, 13, 14, 15], 'the scattered runs (spread x1.5 in C) are not a budget');
+  assert.match(b.method, /or 3 within 0\.01 decades: a designed budget/);
+  // without the exception (exact 0), 6 runs are needed as before: only the noisy-C rule applies
+  assert.equal(clusterBudgets(c, { exact: 0 }).groups.length, 0);
+});
