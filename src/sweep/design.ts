@@ -66,8 +66,9 @@ export interface IsoFlopDesignOptions {
   name?: string;
 }
 
-/** Runs whose step rounding would move their FLOPs by more than this fraction of the budget are left out (20+ steps). */
-export const ISOFLOP_TOLERANCE = 0.05;
+/** Runs whose step rounding could move their FLOPs by more than this fraction of the budget are left out (50+ steps):
+ * within 2%, a designed budget clusters as one (analysis/isoflop.ts clusterBudgets, `exact` 0.01 decades = 2.3%). */
+export const ISOFLOP_TOLERANCE = 0.02;
 
 export interface DesignedRun {
   budget: number;
