@@ -229,5 +229,5 @@ test('bad flags are clear errors', () => {
   assert.match(u.stderr, /unknown option '--no-such-flag'/);
   const n = spawnSync(process.execPath, [bin, 'train', '--depth', 'two', '--steps', '3'], { encoding: 'utf8', env });
   assert.notEqual(n.status, 0);
-  assert.match(n.stderr, /--depth takes a number, got 'two'/);
+  assert.match(n.stderr, /--depth takes a number, got "two"/);
 });
