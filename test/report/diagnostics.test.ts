@@ -30,7 +30,13 @@ test('duplicated rows: the report fits the rows once and says how many were drop
   assert.ok(r.diagnostics.some((d) => d.code === 'duplicate-rows' && /20 exact duplicate rows/.test(d.message)));
   const clean = await report('lnd-grid.csv');
   assert.deepEqual(r.headline.chinchilla!.params, clean.headline.chinchilla!.params);
-  assert.deepEqual(clean.diagnostics, []);
+  // the clean grid's only note: its N x D steps put 4 and 3 runs on exactly equal C (1M x 6e9 = 3M x 2e9 = ...), two
+  // IsoFLOP budgets, and Approach 2 through 2 minima is not fitted (a line through 2 points tests nothing)
+  assert.deepEqual(
+    clean.diagnostics.map((d) => d.code),
+    ['approach2-not-fitted'],
+  );
+  assert.match(clean.diagnostics[0].message, /2 usable budgets of 2/);
 });
 
 test('two model sizes: no L(N, D) in the report either, with the rule fit uses', async () => {
