@@ -5,7 +5,7 @@ import { openStore, type RecordedSweep, type Store } from '../store/store.ts';
 import { DEFAULT_OUTAGE_WINDOW_MS } from '../store/errors.ts';
 import { runId, totalSteps, type ExecOptions, type RunConfig } from '../train/config.ts';
 import type { RunOutcome } from '../train/run.ts';
-import type { StoreTimeouts } from './trainer-process.ts';
+import type { StepEvent, StoreTimeouts } from './trainer-process.ts';
 import { SweepSpecError, expandSweep, makeManifest, type SweepManifest, type SweepSpec } from './spec.ts';
 
 // ---- events: what an executor tells its caller while it works (the CLI draws them; the library never prints)
@@ -31,6 +31,15 @@ export type SweepEvent =
   | { kind: 'crash'; id: string; name: string; attempt: number; worker: string; message: string; retry: boolean }
   /** a line worth showing (resumed from step k, a worker joined, ...) */
   | { kind: 'notice'; message: string; id?: string };
+
+/** A trainer process's step and notice callbacks, forwarded as sweep events of run `id` (both executors use them). */
+export function trainerHooks(id: string, onEvent?: (event: SweepEvent) => void): { onStep: (s: StepEvent) => void; onNotice: (m: string) => void } {
+  return {
+    onStep: (s) =>
+      onEvent?.({ kind: 'step', id, step: s.step, totalSteps: s.totalSteps, trainLoss: s.trainLoss, testLoss: s.testLoss, tokensPerSecond: s.tokensPerSecond }),
+    onNotice: (message) => onEvent?.({ kind: 'notice', message, id }),
+  };
+}
 
 export type SweepRunStatus = RunStatus | 'interrupted';
 

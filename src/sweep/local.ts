@@ -5,7 +5,16 @@ import { openStore, StoreError } from '../store/store.ts';
 import { DEFAULT_OUTAGE_WINDOW_MS, withRetry } from '../store/errors.ts';
 import { runId, runName, totalSteps, type RunConfig } from '../train/config.ts';
 import { TrainerCrash, TrainerError, TrainerProcess } from './trainer-process.ts';
-import { fromOutcome, partitionFinished, sweepStatus, type Executor, type SweepRequest, type SweepResult, type SweepRunResult } from './executor.ts';
+import {
+  fromOutcome,
+  partitionFinished,
+  trainerHooks,
+  sweepStatus,
+  type Executor,
+  type SweepRequest,
+  type SweepResult,
+  type SweepRunResult,
+} from './executor.ts';
 
 export interface LocalExecutorOptions {
   /** worker processes; default: cores / threads per run (at least 1) */
@@ -61,22 +70,7 @@ async function runLocal(request: SweepRequest, options: LocalExecutorOptions): P
         onEvent?.({ kind: 'start', id, name, worker, attempt, totalSteps: totalSteps(config) });
         active.add(proc);
         try {
-          const outcome = await proc.run(
-            { config, exec, sweep: request.sweep, worker, attempt, store: request.store },
-            {
-              onStep: (s) =>
-                onEvent?.({
-                  kind: 'step',
-                  id,
-                  step: s.step,
-                  totalSteps: s.totalSteps,
-                  trainLoss: s.trainLoss,
-                  testLoss: s.testLoss,
-                  tokensPerSecond: s.tokensPerSecond,
-                }),
-              onNotice: (message) => onEvent?.({ kind: 'notice', message, id }),
-            },
-          );
+          const outcome = await proc.run({ config, exec, sweep: request.sweep, worker, attempt, store: request.store }, trainerHooks(id, onEvent));
           const r = fromOutcome(outcome, attempt);
           results.set(id, r);
           onEvent?.({

@@ -12,6 +12,7 @@ import {
   isFinished,
   partitionFinished,
   sweepStatus,
+  trainerHooks,
   type Executor,
   type SweepEvent,
   type SweepRequest,
@@ -353,19 +354,7 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<void>
     try {
       const running = proc.run(
         { config, sweep, worker: me, attempt, exec: { ...options.exec, checkpointEvery }, store: options.store },
-        {
-          onStep: (s) =>
-            onEvent?.({
-              kind: 'step',
-              id,
-              step: s.step,
-              totalSteps: s.totalSteps,
-              trainLoss: s.trainLoss,
-              testLoss: s.testLoss,
-              tokensPerSecond: s.tokensPerSecond,
-            }),
-          onNotice: (message) => onEvent?.({ kind: 'notice', message, id }),
-        },
+        trainerHooks(id, onEvent),
       );
       // shutdown began after the check above (its stop may have gone out before this run): checkpoint and hand back now
       if (options.signal?.aborted) proc.stop();
