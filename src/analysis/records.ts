@@ -75,6 +75,9 @@ export interface RunRecord {
   schedule?: string;
   /** the data: corpus and tokenizer, e.g. 'gutenberg/byte', 'gutenberg/bpe-4096': runs are grouped by it */
   data?: string;
+  /** who trained it: absent for scaling-lab's own trainer, else the external trainer's name from the sweep spec or the
+   * importer (issue 17); reports compare trainers side by side and never pool them into one law */
+  trainer?: string;
   metrics: MetricRow[];
 }
 

@@ -280,6 +280,7 @@ export function pickMeta(run: RunMeta): RunMeta {
     ...(run.seed !== undefined && { seed: run.seed }),
     ...(run.schedule !== undefined && { schedule: run.schedule }),
     ...(run.data !== undefined && { data: run.data }),
+    ...(run.trainer !== undefined && { trainer: run.trainer }),
   };
 }
 
