@@ -43,8 +43,9 @@ import { checkManifest, checkSweepName, readManifest, type RecordedSweep, type S
  * 4: checkpoints.crc, the CRC-32 of the checkpoint's bytes (the store checks what it wrote, as the file store does),
  *    added the same way; NULL for a checkpoint saved before (its bytes carry the trainer's version-1 CRC-32). The
  *    sweeps table (sweep manifests) is created with the others; sweep/manifest.ts created it alike before.
+ * 5: runs.trainer, the external trainer's name (NULL: scaling-lab's own trainer; issue 17), added by ALTER TABLE.
  */
-const SCHEMA_VERSION = 4;
+const SCHEMA_VERSION = 5;
 
 /** version 3's columns on runs, for CREATE TABLE and for the ALTER TABLE that upgrades an older store */
 const LEASE_COLUMNS = [
@@ -90,6 +91,7 @@ function createTables(s: string): string {
       seed bigint,
       schedule text,
       data text,
+      trainer text,
       created_at timestamptz NOT NULL DEFAULT now(),
       status text NOT NULL CHECK (status IN (${RUN_STATUSES.map((x) => `'${x}'`).join(', ')})),
       status_step integer,
@@ -139,6 +141,7 @@ interface RunRow {
   seed: string | null;
   schedule: string | null;
   data: string | null;
+  trainer: string | null;
   created_at: Date;
   status: RunStatus;
   status_step: number | null;
@@ -195,6 +198,7 @@ function fromRunRow(r: RunRow): StoredRun {
       seed: r.seed === null ? undefined : Number(r.seed),
       schedule: r.schedule ?? undefined,
       data: r.data ?? undefined,
+      trainer: r.trainer ?? undefined,
     }),
     spec: r.spec,
     createdAt: r.created_at.toISOString(),
@@ -358,6 +362,10 @@ export class PostgresStore implements Store {
       if (found !== null && found < 4) {
         await client.query(`ALTER TABLE ${this.s}.checkpoints ADD COLUMN IF NOT EXISTS crc bigint`);
       }
+      // version 4 -> 5: runs of an older store were all trained by scaling-lab's own trainer (NULL)
+      if (found !== null && found < 5) {
+        await client.query(`ALTER TABLE ${this.s}.runs ADD COLUMN IF NOT EXISTS trainer text`);
+      }
       if (found === null || found < SCHEMA_VERSION) await client.query(`INSERT INTO ${this.s}.schema_version (version) VALUES ($1)`, [SCHEMA_VERSION]);
       await client.query('COMMIT');
     } catch (err) {
@@ -405,8 +413,8 @@ export class PostgresStore implements Store {
   async putRun(input: NewRun): Promise<StoredRun> {
     const run = checkNewRun(input);
     const inserted = await this.q<RunRow>(
-      `INSERT INTO ${this.s}.runs (id, name, sweep, spec, model, params_kaplan, params_total, batch_size, context, batch_tokens, lr, warmup_steps, seed, schedule, data, status)
-       VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'pending')
+      `INSERT INTO ${this.s}.runs (id, name, sweep, spec, model, params_kaplan, params_total, batch_size, context, batch_tokens, lr, warmup_steps, seed, schedule, data, trainer, status)
+       VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'pending')
        ON CONFLICT (id) DO NOTHING RETURNING *`,
       [
         run.id,
@@ -424,6 +432,7 @@ export class PostgresStore implements Store {
         run.seed ?? null,
         run.schedule ?? null,
         run.data ?? null,
+        run.trainer ?? null,
       ],
     );
     if (inserted.rows[0] !== undefined) return fromRunRow(inserted.rows[0]);

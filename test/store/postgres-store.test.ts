@@ -60,7 +60,7 @@ describe('PostgresStore on a server', () => {
       const count = await client.query('SELECT count(*)::int AS n FROM layout.metrics');
       assert.equal(count.rows[0].n, 3);
       const version = await client.query('SELECT version FROM layout.schema_version');
-      assert.deepEqual(version.rows, [{ version: 4 }]);
+      assert.deepEqual(version.rows, [{ version: 5 }]);
       // a newer scaling-lab's schema is refused, not half-used
       await client.query('INSERT INTO layout.schema_version (version) VALUES (99)');
       await rejectsWith(openStore(`${srv.url}?schema=layout`), 'version', /version 99/);
@@ -82,7 +82,7 @@ describe('PostgresStore on a server', () => {
     const client = new pg.Client(srv.url);
     await client.connect();
     try {
-      await client.query('ALTER TABLE v1.runs DROP COLUMN schedule, DROP COLUMN data');
+      await client.query('ALTER TABLE v1.runs DROP COLUMN schedule, DROP COLUMN data, DROP COLUMN trainer');
       await client.query('DELETE FROM v1.schema_version');
       await client.query('INSERT INTO v1.schema_version (version) VALUES (1)');
       const store = await openStore(location);
@@ -90,14 +90,16 @@ describe('PostgresStore on a server', () => {
         const old = await store.loadRecord('old');
         assert.ok(!('schedule' in old) && !('data' in old), 'a version-1 run has no grouping fields');
         assert.equal(old.metrics.length, 3);
-        await store.putRun(makeRun('new', { schedule: 'constant', data: 'gutenberg/byte' }));
+        assert.ok(!('trainer' in old), 'a run of an older store was trained by our own trainer');
+        await store.putRun(makeRun('new', { schedule: 'constant', data: 'gutenberg/byte', trainer: 'torch-gpt' }));
         const back = await store.getRun('new');
-        assert.deepEqual([back?.schedule, back?.data], ['constant', 'gutenberg/byte']);
+        assert.deepEqual([back?.schedule, back?.data, back?.trainer], ['constant', 'gutenberg/byte', 'torch-gpt']);
+        assert.equal((await store.loadRecord('new')).trainer, 'torch-gpt');
       } finally {
         await store.close();
       }
       const versions = await client.query('SELECT version FROM v1.schema_version ORDER BY version');
-      assert.deepEqual(versions.rows, [{ version: 1 }, { version: 4 }]);
+      assert.deepEqual(versions.rows, [{ version: 1 }, { version: 5 }]);
       // opening again changes nothing
       await (await openStore(location)).close();
       assert.equal((await client.query('SELECT count(*)::int AS n FROM v1.schema_version')).rows[0].n, 2);
@@ -155,7 +157,7 @@ describe('PostgresStore on a server', () => {
         await store.close();
       }
       const versions = await client.query('SELECT version FROM v3.schema_version ORDER BY version');
-      assert.deepEqual(versions.rows, [{ version: 3 }, { version: 4 }]);
+      assert.deepEqual(versions.rows, [{ version: 3 }, { version: 5 }]);
     } finally {
       await client.end();
     }
