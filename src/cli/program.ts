@@ -13,6 +13,7 @@ import { registerWorker } from './commands/worker.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerReport } from './commands/report.ts';
 import { registerDemo } from './commands/demo.ts';
+import { registerServe } from './commands/serve.ts';
 
 export function buildProgram(): Command {
   const program = new Command('scaling-lab')
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerStatus(program);
   registerReport(program);
   registerDemo(program);
+  registerServe(program);
   registerBench(program);
   registerCorpora(program);
   registerTokenize(program);

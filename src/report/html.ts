@@ -55,7 +55,7 @@ function lrTable(a: BcritAnalysis): string {
     : '';
 }
 
-function fitSection(r: Omit<Report, 'html'>): string {
+export function fitSection(r: Omit<Report, 'html'>): string {
   const h = r.headline;
   const pct = `${Math.round(h.level * 100)}% CI`;
   const parts: string[] = [`<h2>Fitted laws</h2><p class="note">Intervals: percentile bootstrap, ${h.bootstrap} resamples, seed ${h.seed}.</p>`];

@@ -1,0 +1,342 @@
+// The dashboard page's code (scaling-lab serve): loads /api/state, then applies the /events stream (runs, rows, fits)
+// without a reload; draws the runs table, the learning curves (Plotly) and the fits the server computed. No build step.
+'use strict';
+
+(function () {
+  const token = new URLSearchParams(location.search).get('token');
+  const withToken = (p) => (token ? p + (p.includes('?') ? '&' : '?') + 'token=' + encodeURIComponent(token) : p);
+  const num = (v) => (typeof v === 'string' ? Number(v) : v);
+  const $ = (id) => document.getElementById(id);
+
+  /** id -> run summary; id -> { s, t, l, e } columns (step, tokens, train loss, test loss or null) */
+  const runs = new Map();
+  const curves = new Map();
+  const shown = { fitsGeneration: 0 };
+  const state = { ready: false, buffer: [], store: '', dirtyTable: false, dirtyCurves: false, sweeps: new Set() };
+  // for tests and people poking in the console: what the page holds
+  window.__dash = {
+    ready: false,
+    runs: () => runs.size,
+    rows: (id) => (curves.get(id) ? curves.get(id).s.length : 0),
+    fitsGeneration: () => shown.fitsGeneration,
+    events: 0,
+  };
+
+  // ---- formatting
+
+  const sig = (v, d = 3) => {
+    v = num(v);
+    if (v === undefined || v === null) return '';
+    if (!Number.isFinite(v)) return String(v);
+    if (v === 0) return '0';
+    const a = Math.abs(v);
+    return a >= 1e5 || a < 1e-3 ? v.toExponential(d - 1) : Number(v.toPrecision(d)).toString();
+  };
+  const dur = (s) => {
+    if (s === undefined) return '';
+    if (s < 60) return Math.round(s) + ' s';
+    if (s < 3600) return Math.round(s / 60) + ' min';
+    return (s / 3600).toFixed(1) + ' h';
+  };
+  const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
+
+  // ---- data
+
+  function setCurve(id, rows) {
+    const c = { s: [], t: [], l: [], e: [] };
+    for (const r of rows) push(c, r);
+    curves.set(id, c);
+  }
+  function push(c, r) {
+    c.s.push(r.step);
+    c.t.push(num(r.tokens));
+    c.l.push(num(r.trainLoss));
+    c.e.push(r.testLoss === undefined || r.testLoss === null ? null : num(r.testLoss));
+  }
+
+  function load(st) {
+    runs.clear();
+    curves.clear();
+    state.store = st.store;
+    $('store').textContent = st.store + ' (' + st.kind + ' store, polled every ' + st.pollMs + ' ms)';
+    for (const r of st.runs) runs.set(r.id, r);
+    for (const id of Object.keys(st.curves)) {
+      const c = st.curves[id];
+      curves.set(id, { s: c.s, t: c.t.map(num), l: c.l.map(num), e: c.e.map((v) => (v === null ? null : num(v))) });
+    }
+    fitsStatus(st.fits);
+    state.dirtyTable = state.dirtyCurves = true;
+  }
+
+  function apply(type, d) {
+    window.__dash.events++;
+    switch (type) {
+      case 'run':
+        runs.set(d.run.id, d.run);
+        state.dirtyTable = true;
+        if (!curves.has(d.run.id)) {
+          curves.set(d.run.id, { s: [], t: [], l: [], e: [] });
+          state.dirtyCurves = true;
+        }
+        break;
+      case 'rows': {
+        let c = curves.get(d.id);
+        if (!c) curves.set(d.id, (c = { s: [], t: [], l: [], e: [] }));
+        const last = c.s.length ? c.s[c.s.length - 1] : 0;
+        for (const r of d.rows) if (r.step > last || c.s.length === 0) push(c, r);
+        state.dirtyCurves = true;
+        break;
+      }
+      case 'reset':
+        setCurve(d.id, d.rows);
+        state.dirtyCurves = true;
+        break;
+      case 'problem':
+        console.warn('run ' + d.id + ': ' + d.message);
+        break;
+      case 'fits':
+        fitsStatus(d);
+        break;
+      default:
+        break;
+    }
+  }
+
+  // ---- runs table
+
+  function renderTable() {
+    const sweepSel = $('sweep-filter');
+    for (const r of runs.values()) {
+      if (r.sweep && !state.sweeps.has(r.sweep)) {
+        state.sweeps.add(r.sweep);
+        const o = document.createElement('option');
+        o.textContent = r.sweep;
+        sweepSel.appendChild(o);
+      }
+    }
+    const sweep = sweepSel.value;
+    const status = $('status-filter').value;
+    const rows = [...runs.values()].filter((r) => (!sweep || r.sweep === sweep) && (!status || r.status === status));
+    const counts = {};
+    for (const r of runs.values()) counts[r.status] = (counts[r.status] || 0) + 1;
+    $('counts').textContent =
+      runs.size +
+      ' runs (' +
+      Object.keys(counts)
+        .map((k) => counts[k] + ' ' + k)
+        .join(', ') +
+      ')';
+    const html = rows
+      .map((r) => {
+        const frac = r.totalSteps ? Math.min(1, r.step / r.totalSteps) : 0;
+        const note = [r.message, r.problem].filter(Boolean).join('; ');
+        return (
+          '<tr data-run="' +
+          esc(r.id) +
+          '" data-status="' +
+          esc(r.status) +
+          '"><td title="' +
+          esc(r.id) +
+          '">' +
+          esc(r.name || r.id) +
+          '</td><td>' +
+          esc(r.sweep || '') +
+          '</td><td>' +
+          esc(r.size) +
+          '</td><td>' +
+          r.batchSize +
+          '</td><td>' +
+          sig(r.lr) +
+          '</td><td class="status">' +
+          esc(r.status) +
+          '</td><td class="progress">' +
+          r.step +
+          (r.totalSteps ? ' / ' + r.totalSteps : '') +
+          '<span class="bar"><i style="width:' +
+          (frac * 100).toFixed(1) +
+          '%"></i></span></td><td>' +
+          sig(r.tokensPerSec) +
+          '</td><td>' +
+          dur(r.etaSec) +
+          '</td><td class="train-loss">' +
+          sig(r.trainLoss, 4) +
+          '</td><td class="test-loss">' +
+          sig(r.testLoss, 4) +
+          '</td><td class="note-cell">' +
+          esc(note) +
+          '</td></tr>'
+        );
+      })
+      .join('');
+    document.querySelector('#runs-table tbody').innerHTML = html;
+  }
+
+  // ---- learning curves
+
+  const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+  const layout = (title) => ({
+    title: { text: title, font: { size: 14 } },
+    xaxis: { type: 'log', title: { text: 'tokens' } },
+    yaxis: { type: 'log', title: { text: 'loss (nats/token)' } },
+    margin: { l: 60, r: 10, t: 40, b: 50 },
+    legend: { font: { size: 10 } },
+    uirevision: 'keep',
+  });
+
+  function traces(kind) {
+    const sizes = [...new Set([...runs.values()].map((r) => r.paramsKaplan))].sort((a, b) => a - b);
+    const many = runs.size > 150;
+    const seen = new Set();
+    const out = [];
+    const list = [...runs.values()].sort((a, b) => a.paramsKaplan - b.paramsKaplan || a.batchSize - b.batchSize || (a.id < b.id ? -1 : 1));
+    for (const r of list) {
+      const c = curves.get(r.id);
+      if (!c || c.s.length === 0) continue;
+      const x = [];
+      const y = [];
+      for (let i = 0; i < c.s.length; i++) {
+        const v = kind === 'test' ? c.e[i] : c.l[i];
+        if (v === null || !Number.isFinite(v) || v <= 0 || !(c.t[i] > 0)) continue;
+        x.push(c.t[i]);
+        y.push(v);
+      }
+      const group = r.size + ' b' + r.batchSize;
+      out.push({
+        type: many ? 'scattergl' : 'scatter',
+        mode: kind === 'test' ? 'lines+markers' : 'lines',
+        name: group,
+        legendgroup: group,
+        showlegend: !seen.has(group),
+        x,
+        y,
+        meta: r.id,
+        hovertemplate: esc(r.name) + '<br>%{x:.3s} tokens, loss %{y:.4f}<extra></extra>',
+        line: { width: 1.2, color: PALETTE[sizes.indexOf(r.paramsKaplan) % PALETTE.length], dash: r.status === 'diverged' ? 'dot' : 'solid' },
+        marker: { size: 4 },
+        opacity: r.status === 'running' ? 1 : 0.75,
+      });
+      seen.add(group);
+    }
+    return out;
+  }
+
+  function renderCurves() {
+    return Promise.all([
+      Plotly.react($('curve-test'), traces('test'), layout('Test loss vs tokens'), { displaylogo: false, responsive: true }),
+      Plotly.react($('curve-train'), traces('train'), layout('Train loss vs tokens'), { displaylogo: false, responsive: true }),
+    ]);
+  }
+
+  // ---- fits
+
+  function fitsStatus(f) {
+    const parts = [];
+    if (f.state === 'ready') parts.push('computed ' + (f.at ? new Date(f.at).toLocaleTimeString() : '') + ' in ' + dur((f.ms || 0) / 1000));
+    if (f.state === 'error') parts.push('not computed: ' + f.error);
+    if (f.state === 'waiting') parts.push('waiting');
+    if (f.computing) parts.push('recomputing…');
+    $('fits-state').textContent = parts.join(', ');
+    if (f.generation > shown.fitsGeneration) void loadFits();
+  }
+
+  let fitsLoading = false;
+  async function loadFits() {
+    if (fitsLoading) return;
+    fitsLoading = true;
+    try {
+      const f = await (await fetch(withToken('api/fits'))).json();
+      if (f.generation <= shown.fitsGeneration) return;
+      const body = $('charts-body');
+      if (f.charts.length) {
+        body.innerHTML = f.charts
+          .map((c, k) =>
+            c.status === 'skipped'
+              ? '<div class="chart" data-chart="' +
+                esc(c.id) +
+                '" data-status="skipped"><h3>' +
+                esc(c.title) +
+                '</h3><div class="skipped">Not drawn yet: ' +
+                esc(c.reason) +
+                '</div></div>'
+              : '<div class="chart" data-chart="' +
+                esc(c.id) +
+                '" data-status="drawn"><h3>' +
+                esc(c.title) +
+                '</h3>' +
+                (c.plotly ? '<div class="plotly-figure" id="fit-plotly-' + k + '"></div>' : '<div class="svg">' + (c.svg || '') + '</div>') +
+                '<p class="caption">' +
+                esc(c.caption || '') +
+                '</p></div>',
+          )
+          .join('');
+        for (let k = 0; k < f.charts.length; k++) {
+          const c = f.charts[k];
+          if (c.status === 'drawn' && c.plotly)
+            await Plotly.newPlot($('fit-plotly-' + k), c.plotly.data, c.plotly.layout, { responsive: true, displaylogo: false });
+        }
+      }
+      if (f.tablesHtml) $('fits-body').innerHTML = f.tablesHtml;
+      $('warnings').innerHTML = (f.warnings || []).map((w) => '<li>' + esc(w) + '</li>').join('');
+      $('fits-note').textContent =
+        f.state === 'error'
+          ? 'Fits not computed: ' + f.error + (f.hint ? ' (' + f.hint + ')' : '')
+          : "Recomputed with the report's code as runs land; last from " + f.runs + ' runs at ' + new Date(f.at).toLocaleTimeString() + '.';
+      shown.fitsGeneration = f.generation;
+    } catch (e) {
+      console.warn('fits: ' + e);
+    } finally {
+      fitsLoading = false;
+    }
+  }
+
+  // ---- the stream
+
+  function connect() {
+    const es = new EventSource(withToken('events'));
+    es.addEventListener('hello', () => {
+      $('live').textContent = 'live';
+      $('live').dataset.state = 'live';
+      state.ready = false;
+      state.buffer = [];
+      fetch(withToken('api/state'))
+        .then((r) => r.json())
+        .then((st) => {
+          load(st);
+          for (const [t, d] of state.buffer.splice(0)) apply(t, d);
+          state.ready = true;
+          window.__dash.ready = true;
+        })
+        .catch((e) => console.warn('state: ' + e));
+    });
+    for (const type of ['run', 'rows', 'reset', 'problem', 'fits']) {
+      es.addEventListener(type, (m) => {
+        const d = JSON.parse(m.data);
+        if (state.ready) apply(type, d);
+        else state.buffer.push([type, d]);
+      });
+    }
+    es.onerror = () => {
+      $('live').textContent = 'reconnecting';
+      $('live').dataset.state = 'reconnecting';
+    };
+  }
+
+  $('sweep-filter').addEventListener('change', () => (state.dirtyTable = true));
+  $('status-filter').addEventListener('change', () => (state.dirtyTable = true));
+
+  let drawing = false;
+  setInterval(() => {
+    if (state.dirtyTable) {
+      state.dirtyTable = false;
+      renderTable();
+    }
+    if (state.dirtyCurves && !drawing) {
+      state.dirtyCurves = false;
+      drawing = true;
+      renderCurves()
+        .catch((e) => console.warn('curves: ' + e))
+        .finally(() => (drawing = false));
+    }
+  }, 250);
+  connect();
+})();
