@@ -5,6 +5,7 @@ import { loadKernels, validateConfig, paramCounts, flopsPerToken } from '../engi
 import { parseTokenizerSpec, loadTokenizer } from '../data/index.ts';
 import { evalSteps, modelName, modelShape, runId, runName, totalSteps, type ExecOptions, type RunConfig } from '../train/config.ts';
 import { timeTrainingSteps } from '../train/probe.ts';
+import { externalCommand } from '../train/external.ts';
 import type { SweepSpec } from './spec.ts';
 import { maxOf } from '../analysis/extent.ts';
 import { formatCount, formatDuration, formatSig } from '../util/format.ts';
@@ -48,6 +49,8 @@ export interface SweepPlan {
   cpuTimed?: boolean;
   /** why there is no estimate, when there is none (formatPlan shows it): 'no probe', '--probe-steps 0', ... */
   notProbed?: string;
+  /** an external trainer's sweep (docs/ARCHITECTURE.md 4.9): its name and the first run's command line */
+  external?: { trainer: string; command: string };
 }
 
 export interface PlanOptions {
@@ -128,6 +131,13 @@ export async function planSweep(spec: SweepSpec, configs: RunConfig[], options: 
     probes: [],
     workers,
   };
+  // an external trainer's runs are not ours to time: the plan shows what will be launched instead
+  const trainer = configs[0]?.trainer;
+  if (trainer !== undefined) {
+    plan.external = { trainer: trainer.name, command: externalCommand(configs[0], '<run_dir>', false) };
+    plan.notProbed = `external trainer ${trainer.name}: not timed`;
+    return plan;
+  }
   if (options.probe === false) {
     plan.notProbed = options.noProbeReason ?? 'no probe';
     return plan;
@@ -222,6 +232,7 @@ export function formatPlan(plan: SweepPlan, state: Map<string, string> = new Map
   const out = [`sweep ${plan.sweep} (${plan.purpose}): ${plan.runs.length} runs`, line(head), ...rows.map(line)];
   out.push(...envelopeLines(plan.runs));
   out.push(`total: ${formatCount(plan.totalTokens)} tokens, ${formatCount(plan.totalFlops)} FLOPs (Kaplan 6N + attention, output head not counted)`);
+  if (plan.external) out.push(`trainer ${plan.external.trainer}; the first run's command: ${plan.external.command}`);
   for (const p of plan.probes) out.push(`probe: ${p.label}: ${(p.secondsPerMicroStep * 1000).toFixed(1)} ms per micro-batch step`);
   if (plan.estimatedSeconds !== undefined) {
     const todo = plan.runs.filter((r) => !['done', 'diverged'].includes(state.get(r.id) ?? ''));

@@ -2,9 +2,11 @@
 // couplings (micro-batch and LR following the batch size); expandSweep turns it into run configs. Running is executor.ts's.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
-import { RunConfigSchema, parseRunConfig, runId, type RunConfig } from '../train/config.ts';
+import { ExtraValueSchema, RunConfigSchema, TrainerSpecSchema, parseRunConfig, runId, type RunConfig } from '../train/config.ts';
+import { externalCommand } from '../train/external.ts';
 import type { SweepManifest as StoredManifest } from '../store/store.ts';
 
 // ---- errors
@@ -70,6 +72,8 @@ const SweepSpecSchema = z
       .object({ microBatch: MicroBatchRule.optional(), lr: z.union([LrRule, z.array(LrRule).min(1)]).optional() })
       .strict()
       .default({}),
+    // an external trainer (docs/ARCHITECTURE.md 4.9): every run of the sweep is launched through it
+    trainer: TrainerSpecSchema.optional(),
   })
   .strict();
 
@@ -81,20 +85,30 @@ export type SweepSpec = z.output<typeof SweepSpecSchema>;
 const issuePath = (path: readonly PropertyKey[]) =>
   path.reduce<string>((s, p) => (typeof p === 'number' ? `${s}[${p}]` : s ? `${s}.${String(p)}` : String(p)), '') || '(spec)';
 
-/** Validate a parsed document; every problem names the path of the bad field (e.g. axes.batch[2]). */
-export function parseSweepSpec(input: unknown, source = 'sweep spec'): SweepSpec {
+/**
+ * Validate a parsed document; every problem names the path of the bad field (e.g. axes.batch[2]). An external
+ * trainer's relative cwd and runDir are resolved against `baseDir` (the spec file's directory; default: the current one).
+ */
+export function parseSweepSpec(input: unknown, source = 'sweep spec', baseDir = '.'): SweepSpec {
   const parsed = SweepSpecSchema.safeParse(input);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `${issuePath(i.path)}: ${i.message}`);
     throw new SweepSpecError(`invalid ${source}:\n  ${lines.join('\n  ')}`, 'see examples/*.yaml for the shape of a sweep spec');
   }
   const spec = parsed.data;
+  if (spec.trainer) {
+    const { cwd, runDir } = spec.trainer;
+    spec.trainer = { ...spec.trainer, cwd: resolve(baseDir, cwd ?? '.'), ...(runDir !== undefined && { runDir: resolve(baseDir, runDir) }) };
+  }
   const problems: string[] = [];
   const checkFields = (where: string, values: Record<string, unknown>, kind: string) => {
     for (const [key, value] of Object.entries(values)) {
-      const field = (RunConfigSchema.shape as Record<string, z.ZodType>)[key];
+      const field =
+        (RunConfigSchema.shape as Record<string, z.ZodType>)[key] ?? (spec.trainer && key !== 'trainer' && key !== 'extra' ? ExtraValueSchema : undefined);
       if (field === undefined) {
-        problems.push(`${where}.${key}: unknown ${kind} '${key}'; run config keys are ${AXIS_KEYS.join(', ')}`);
+        problems.push(
+          `${where}.${key}: unknown ${kind} '${key}'; run config keys are ${AXIS_KEYS.join(', ')} (an external trainer's own keys need a trainer section)`,
+        );
         continue;
       }
       const list = kind === 'axis' ? (value as unknown[]) : [value];
@@ -139,7 +153,7 @@ export async function loadSweepSpec(path: string): Promise<SweepSpec> {
   } catch (err) {
     throw new SweepSpecError(`sweep spec ${path} is not valid YAML/JSON: ${(err as Error).message}`, 'fix the syntax at the line shown');
   }
-  return parseSweepSpec(doc, `sweep spec ${path}`);
+  return parseSweepSpec(doc, `sweep spec ${path}`, dirname(resolve(path)));
 }
 
 // ---- expansion
@@ -207,7 +221,12 @@ export function expandSweep(spec: SweepSpec): RunConfig[] {
     for (const values of couple(spec, { ...spec.base, ...p.values }, p.own)) {
       let config: RunConfig;
       try {
-        config = parseRunConfig(values);
+        // keys RunConfigSchema does not know are an external trainer's own (parseSweepSpec allowed them only with one)
+        const known = Object.fromEntries(Object.entries(values).filter(([k]) => k in RunConfigSchema.shape));
+        const extra = Object.fromEntries(Object.entries(values).filter(([k]) => !(k in RunConfigSchema.shape)));
+        config = parseRunConfig({ ...known, ...(Object.keys(extra).length > 0 && { extra }), ...(spec.trainer && { trainer: spec.trainer }) });
+        // a command template naming a key this run does not have is refused before anything starts
+        if (config.trainer) externalCommand(config, '<run_dir>', true);
       } catch (err) {
         const e = err as Error & { hint?: string };
         throw new SweepSpecError(`sweep ${spec.name}: run ${p.where} is not a valid run: ${e.message}`, e.hint ?? 'fix the base config or the axis values');

@@ -2,7 +2,8 @@
 // datasets and open stores across runs. Which run to take and what to do on a crash is the parent's (trainer-process.ts).
 import { prepareDataset, type Dataset } from '../data/index.ts';
 import { openStore, type Store } from '../store/store.ts';
-import { trainRun } from '../train/run.ts';
+import { trainRun, type RunHooks } from '../train/run.ts';
+import { runExternal } from '../train/external.ts';
 import { runId } from '../train/config.ts';
 import { DEFAULT_OUTAGE_WINDOW_MS, formatOutage, isFinalOutage, isTransient } from '../store/errors.ts';
 import type { FromChild, RunJob, ToChild } from './trainer-process.ts';
@@ -55,24 +56,9 @@ async function runJob(job: RunJob): Promise<void> {
       stores.set(job.exec.store, (store = tracked(opened)));
     }
     const c = job.config;
-    const key = JSON.stringify([c.corpus, c.tokenizer, c.testFraction, c.textField, c.chunkChars, job.exec.cacheDir]);
-    let dataset = datasets.get(key);
-    if (!dataset) {
-      dataset = await prepareDataset({
-        corpus: c.corpus,
-        tokenizer: c.tokenizer,
-        testFraction: c.testFraction,
-        textField: c.textField,
-        chunkChars: c.chunkChars,
-        cacheDir: job.exec.cacheDir,
-        onNotice: (message) => send({ type: 'notice', message }),
-      });
-      datasets.set(key, dataset);
-    }
     let lastSent = 0;
-    const outcome = await trainRun(c, job.exec, store, {
+    const hooks: RunHooks = {
       signal: controller.signal,
-      dataset,
       sweep: job.sweep,
       worker: job.worker,
       attempt: job.attempt,
@@ -93,7 +79,27 @@ async function runJob(job: RunJob): Promise<void> {
           tokensPerSecond: s.tokensPerSecond,
         });
       },
-    });
+    };
+    // an external trainer (docs/ARCHITECTURE.md 4.9) brings its own data and model: the same contract, another loop
+    if (c.trainer !== undefined) {
+      send({ type: 'outcome', outcome: await runExternal(c, job.exec, store, hooks) });
+      return;
+    }
+    const key = JSON.stringify([c.corpus, c.tokenizer, c.testFraction, c.textField, c.chunkChars, job.exec.cacheDir]);
+    let dataset = datasets.get(key);
+    if (!dataset) {
+      dataset = await prepareDataset({
+        corpus: c.corpus,
+        tokenizer: c.tokenizer,
+        testFraction: c.testFraction,
+        textField: c.textField,
+        chunkChars: c.chunkChars,
+        cacheDir: job.exec.cacheDir,
+        onNotice: (message) => send({ type: 'notice', message }),
+      });
+      datasets.set(key, dataset);
+    }
+    const outcome = await trainRun(c, job.exec, store, { ...hooks, dataset });
     send({ type: 'outcome', outcome });
   } catch (err) {
     const e = err as Error & { hint?: unknown; code?: unknown };

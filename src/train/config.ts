@@ -72,8 +72,39 @@ export const RunConfigSchema = z
   })
   .strict();
 
-export type RunConfigInput = z.input<typeof RunConfigSchema>;
-export type RunConfig = z.output<typeof RunConfigSchema>;
+/**
+ * An external trainer (issue 17; docs/ARCHITECTURE.md 4.9): a command template filled from the run's config, run in
+ * its own process group, its metrics read back as JSON lines (train/external.ts). Kept beside RunConfigSchema, not in
+ * it, so `train`'s flags (generated from that schema) stay as they are.
+ */
+export const TrainerSpecSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, . _ - (at most 64), starting with a letter or digit')
+      .describe('shown in reports; runs of different trainers never mix'),
+    command: z.string().min(1).describe('command line template, e.g. python3 train.py --batch {batch} --out {run_dir}'),
+    resume: z.string().min(1).optional().describe('appended (a template too) when the run restarts and has stored rows'),
+    cwd: z.string().min(1).optional().describe('working directory (relative to the spec file in a sweep spec)'),
+    env: z.record(z.string(), z.string()).optional().describe('environment variables added to ours'),
+    metrics: z.enum(['file', 'stdout']).default('file').describe("'file': JSON lines in {metrics}; 'stdout': JSON lines on stdout"),
+    timeout: z.number().positive().default(600).describe('seconds without a new metrics line before the run counts as hung'),
+    flags: z.record(z.string(), z.string().min(1)).optional().describe('config key -> flag, each appended as `flag value` (e.g. batch: --batch-size)'),
+    runDir: z.string().min(1).optional().describe('directory under which each run gets its {run_dir} (default: beside the store)'),
+  })
+  .strict();
+export type TrainerSpec = z.output<typeof TrainerSpecSchema>;
+
+/** An external trainer's own knob (an axis key RunConfigSchema does not know): a plain value, part of the run id. */
+export const ExtraValueSchema = z.union([z.string(), z.number(), z.boolean()]);
+export type ExtraValue = z.output<typeof ExtraValueSchema>;
+
+export type RunConfigInput = z.input<typeof RunConfigSchema> & { trainer?: z.input<typeof TrainerSpecSchema>; extra?: Record<string, ExtraValue> };
+/**
+ * What a run computes. `trainer` (absent: scaling-lab's own trainer) and `extra` (an external trainer's own keys) are
+ * optional without defaults, so a config without them hashes, and so ids, as before.
+ */
+export type RunConfig = z.output<typeof RunConfigSchema> & { trainer?: TrainerSpec; extra?: Record<string, ExtraValue> };
 
 /** How a run is executed; none of it changes what the run measures. */
 export interface ExecOptions {
@@ -99,9 +130,17 @@ export class ConfigError extends Error {
 
 /** Validate and fill defaults; every problem names the field. */
 export function parseRunConfig(input: unknown): RunConfig {
-  const parsed = RunConfigSchema.safeParse(input);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `${i.path.join('.') || '(config)'}: ${i.message}`);
+  const { trainer: trainerInput, extra: extraInput, ...fields } = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
+  const parsed = RunConfigSchema.safeParse(typeof input === 'object' && input !== null ? fields : input);
+  const trainer = trainerInput === undefined ? undefined : TrainerSpecSchema.safeParse(trainerInput);
+  const extra = extraInput === undefined ? undefined : z.record(z.string(), ExtraValueSchema).safeParse(extraInput);
+  const issues = [
+    ...(parsed.success ? [] : parsed.error.issues),
+    ...(trainer?.success === false ? trainer.error.issues.map((i) => ({ ...i, path: ['trainer', ...i.path] })) : []),
+    ...(extra?.success === false ? extra.error.issues.map((i) => ({ ...i, path: ['extra', ...i.path] })) : []),
+  ];
+  if (!parsed.success || issues.length > 0) {
+    const lines = issues.map((i) => `${i.path.join('.') || '(config)'}: ${i.message}`);
     throw new ConfigError(`invalid run config:\n  ${lines.join('\n  ')}`, 'see `scaling-lab train --help` for every field and its default');
   }
   const c = parsed.data;
@@ -124,12 +163,19 @@ export function parseRunConfig(input: unknown): RunConfig {
     );
   }
   // the data defaults are left out rather than written in, so giving them explicitly is the same run as not
+  if (extra?.data && Object.keys(extra.data).length > 0 && trainer?.data === undefined)
+    throw new ConfigError(
+      `keys ${Object.keys(extra.data).join(', ')} are not run config keys, and only an external trainer takes keys of its own`,
+      'add a trainer section (docs/ARCHITECTURE.md 4.9), or use run config keys (`scaling-lab train --help`)',
+    );
   const { textField, chunkChars, ...rest } = c;
   return {
     ...rest,
     ...(textField !== undefined && textField !== 'text' && { textField }),
     ...(chunkChars !== undefined && chunkChars !== DEFAULT_CHUNK_CHARS && { chunkChars }),
     microBatch: micro,
+    ...(trainer?.data !== undefined && { trainer: trainer.data }),
+    ...(extra?.data !== undefined && Object.keys(extra.data).length > 0 && { extra: extra.data }),
   };
 }
 
@@ -194,6 +240,12 @@ export function runName(c: RunConfig): string {
 
 /** The run id: readable name plus 8 hex digits of the config's hash. Same config, same id. */
 export function runId(c: RunConfig): string {
-  const hash = createHash('sha256').update(canonicalJson(c)).digest('hex').slice(0, 8);
+  // an external trainer enters the id by what it runs (name, command, flags); where and how it runs (cwd, env,
+  // timeout, metrics channel, resume flag, run directory) does not change what it computes, so it does not
+  const trainer = c.trainer && { name: c.trainer.name, command: c.trainer.command, flags: c.trainer.flags };
+  const hash = createHash('sha256')
+    .update(canonicalJson({ ...c, trainer }))
+    .digest('hex')
+    .slice(0, 8);
   return `${runName(c)}-${hash}`;
 }
