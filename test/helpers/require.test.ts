@@ -57,7 +57,7 @@ test('without the switch the same tests skip, with the reason, and the run passe
 test('requiredComponents parses the list, `all`, blanks and case; an unknown name is an error', () => {
   assert.deepEqual([...requiredComponents('')], []);
   assert.deepEqual([...requiredComponents(' Postgres , redis,')], ['postgres', 'redis']);
-  assert.deepEqual([...requiredComponents('all')].sort(), ['chromium', 'native', 'postgres', 'python', 'redis']);
+  assert.deepEqual([...requiredComponents('all')].sort(), ['chromium', 'native', 'postgres', 'python', 'redis', 'torch']);
   assert.throws(() => requiredComponents('postgres,chrome'), /unknown component 'chrome'/);
 });
 

@@ -2,13 +2,13 @@
 // SCALING_LAB_REQUIRE naming the component (`.ci/run` names them all) they FAIL, naming the component and the
 // Debian package or command that provides it, so CI cannot be green with a main path untested.
 //
-//   SCALING_LAB_REQUIRE=native,postgres,redis,chromium,python   (or `all`)
+//   SCALING_LAB_REQUIRE=native,postgres,redis,chromium,python,torch   (or `all`)
 //
 // Every test that skips for a missing component goes through here: `return skipOrFail(t, skip)` with a Skip from
 // services.ts, or `if (!needs(t, 'python', whyNot)) return;` with a reason string (undefined: it is there).
 import assert from 'node:assert/strict';
 
-export const COMPONENTS = ['native', 'postgres', 'redis', 'chromium', 'python'] as const;
+export const COMPONENTS = ['native', 'postgres', 'redis', 'chromium', 'python', 'torch'] as const;
 export type Component = (typeof COMPONENTS)[number];
 
 /** How to provide each component on Debian (what `.ci/run` installs). */
@@ -18,6 +18,7 @@ export const FIX: Record<Component, string> = {
   redis: 'install the Debian package redis-server (apt-get install redis-server)',
   chromium: 'install the Debian package chromium (apt-get install chromium) so /usr/bin/chromium exists',
   python: 'install the Debian package python3-scipy (apt-get install python3-scipy python3-numpy) for /usr/bin/python3',
+  torch: 'install the Debian packages python3-torch and libopenblas0-pthread (apt-get install python3-torch libopenblas0-pthread) for /usr/bin/python3',
 };
 
 /** The components SCALING_LAB_REQUIRE names (`all`: every one). An unknown name is an error, not silently ignored. */
