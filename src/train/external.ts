@@ -525,6 +525,8 @@ export async function runExternal(config: RunConfig, exec: ExecOptions, store: S
     } catch (err) {
       stop('SIGKILL');
       await exit;
+      // a malformed line: what it ran and what it said go with the cause
+      if (err instanceof ExternalRunError) throw new ExternalRunError(faultMessage(err.message, command, launch.stderr.slice(-STDERR_LINES)), err.hint);
       throw err;
     } finally {
       if (pid !== undefined) groups.delete(pid);

@@ -79,7 +79,21 @@ function note(r: RunStatusRow): string {
       : r.holderLive
         ? `held by ${r.holder} since ${r.heldSince}`
         : `lease of ${r.holder} lapsed (its process is gone or silent): the next worker or train takes the run over`;
-  return [r.message ?? '', held].filter(Boolean).join('; ');
+  // the first line only: an external trainer's failure carries its command and stderr tail below (details())
+  return [r.message?.split('\n')[0] ?? '', held].filter(Boolean).join('; ');
+}
+
+/** The rest of failed runs' messages (an external trainer's exit, command line and stderr tail; docs/ARCHITECTURE.md 4.9). */
+function details(rows: readonly RunStatusRow[]): string[] {
+  return rows
+    .filter((r) => r.state === 'failed' && (r.message ?? '').includes('\n'))
+    .flatMap((r) => [
+      `${r.id} failed: ${r.message!.split('\n')[0]}`,
+      ...r
+        .message!.split('\n')
+        .slice(1)
+        .map((l) => `    ${l}`),
+    ]);
 }
 
 function table(head: string[], rows: string[][]): string {
@@ -189,6 +203,7 @@ export function registerStatus(program: Command): void {
                 ]),
               ),
             );
+            for (const line of details(looseRows)) console.log(line);
           }
           return;
         }
@@ -220,6 +235,7 @@ export function registerStatus(program: Command): void {
             ]),
           ),
         );
+        for (const line of details(rows)) console.log(line);
       } finally {
         await store.close();
       }
