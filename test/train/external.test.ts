@@ -1,11 +1,12 @@
 // train/external.ts on its own: the metrics protocol (noise estimates from micro-batch norms against hand values), the
 // command template and its errors, tailing a growing file, and whole runs of a fixture trainer against a file store.
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { openStore } from '../../src/store/store.ts';
+import { spawn, spawnSync } from 'node:child_process';
+import { StoreError, openStore } from '../../src/store/store.ts';
 import { parseRunConfig, runId, type RunConfig } from '../../src/train/config.ts';
 import { ExternalRunError, LineTail, externalCommand, externalRunDir, parseProtocolLine, runExternal } from '../../src/train/external.ts';
 
@@ -236,4 +237,85 @@ describe('runExternal (the fixture trainer, a file store)', () => {
       }
     });
   }
+});
+
+/** pids of fixture trainers (not their shells) whose command line names `text` */
+function trainersNaming(text: string): number[] {
+  const ps = spawnSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).stdout;
+  return ps
+    .split('\n')
+    .filter((l) => l.includes('fake-trainer.mjs') && l.includes(text) && !l.includes('/bin/sh'))
+    .map((l) => Number(l.trim().split(/\s+/)[0]));
+}
+
+async function until(what: string, fn: () => boolean, ms = 20_000): Promise<void> {
+  const t0 = Date.now();
+  while (!fn()) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('runExternal: leases and the process group', () => {
+  const exec = (store: string) => ({ backend: 'ts' as const, store, checkpointEvery: 5 });
+
+  it('a run taken over by another holder is fenced: its trainer is killed and nothing more is written', async () => {
+    const location = mkdtempSync(join(tmp, 'fenced-'));
+    const store = await openStore(location);
+    try {
+      const config = fakeConfig('ok', { steps: 200, sleepMs: 50 });
+      const id = runId(config);
+      const runDir = externalRunDir(config, exec(location));
+      const running = runExternal(config, exec(location), store, { leaseMs: 400 });
+      await until('a few rows', () => existsSync(join(runDir, 'metrics.jsonl')) && readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').split('\n').length > 4);
+      assert.equal(trainersNaming(runDir).length, 1);
+      await store.acquireRun(id, 'intruder', { takeOver: true });
+      await assert.rejects(running, (err: unknown) => err instanceof StoreError && err.code === 'fenced');
+      const stored = (await store.readMetrics(id)).length;
+      assert.ok(stored < 200);
+      await until('the fenced trainer gone', () => trainersNaming(runDir).length === 0, 5000);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('an abort stops the trainer (SIGTERM to its group) and leaves the run pending, to resume', async () => {
+    const location = mkdtempSync(join(tmp, 'abort-'));
+    const store = await openStore(location);
+    try {
+      const config = fakeConfig('ok', { steps: 200, sleepMs: 50 });
+      const runDir = externalRunDir(config, exec(location));
+      const controller = new AbortController();
+      const running = runExternal(config, exec(location), store, { signal: controller.signal });
+      await until('a few rows', () => existsSync(join(runDir, 'metrics.jsonl')) && readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').split('\n').length > 4);
+      controller.abort();
+      const o = await running;
+      assert.equal(o.status, 'interrupted');
+      assert.ok(o.step > 0 && o.step < 200);
+      assert.equal((await store.getRun(runId(config)))?.state.status, 'pending');
+      assert.deepEqual(trainersNaming(runDir), []);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a SIGKILLed parent leaves no orphan: the watchdog kills the trainer group', async () => {
+    const location = mkdtempSync(join(tmp, 'orphan-'));
+    const config = fakeConfig('ok', { steps: 500, sleepMs: 50 });
+    const runDir = externalRunDir(config, exec(location));
+    // a parent of our own that runs the trainer, then is killed by SIGKILL (no exit hook runs)
+    const script = `import { openStore } from '../../src/store/store.ts'; import { runExternal } from '../../src/train/external.ts';
+      const store = await openStore(${JSON.stringify(location)}); await runExternal(${JSON.stringify(config)}, ${JSON.stringify(exec(location))}, store);`;
+    const parent = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: new URL('.', import.meta.url).pathname,
+      stdio: 'ignore',
+    });
+    try {
+      await until('the trainer running', () => trainersNaming(runDir).length === 1, 30_000);
+      parent.kill('SIGKILL');
+      await until('the orphaned trainer killed by the watchdog', () => trainersNaming(runDir).length === 0, 5000);
+    } finally {
+      parent.kill('SIGKILL');
+    }
+  });
 });
