@@ -49,6 +49,20 @@ export function shapeFor(target: number): Shape {
   return best!;
 }
 
+/**
+ * A width ladder for a fixed number of layers (`--n-layer`): widths in steps of 4 below 32, 8 below 64 and 16 above,
+ * so a ladder of tiny models (d_model 8-64) is not forced onto multiples of 16 (a factor 4 in N from 16 to 32), and
+ * one head up to width 64, then heads of at most 64 (one family: only the width changes along the ladder).
+ */
+export function shapeForDepth(target: number, nLayer: number): Shape {
+  const raw = Math.sqrt(target / (12 * nLayer));
+  const step = raw < 30 ? 4 : raw < 60 ? 8 : WIDTH_STEP;
+  const d = Math.max(8, Math.round(raw / step) * step);
+  let nHead = Math.ceil(d / 64);
+  while (d % nHead !== 0) nHead++;
+  return { nLayer, dModel: d, nHead, n: kaplanN(nLayer, d), ...(d === 64 * nLayer && nHead === nLayer ? { depth: nLayer } : {}) };
+}
+
 const shapeKeys = (s: Shape): Record<string, number> => (s.depth !== undefined ? { depth: s.depth } : { nLayer: s.nLayer, dModel: s.dModel, nHead: s.nHead });
 
 // ---- IsoFLOP
@@ -61,6 +75,13 @@ export interface IsoFlopDesignOptions {
   tokensPerParam?: number;
   /** sizes span N* / spread .. N* x spread, log-spaced (default 4) */
   spread?: number;
+  /** keep every size at this many layers and vary only the width (shapeForDepth); default: the depth dial's aspect (shapeFor) */
+  nLayer?: number;
+  /**
+   * the LR per size: base.lr x (64 / d_model)^p. 0 (the default) gives every size base.lr; 1 is the 1/width rule of
+   * muP for Adam's hidden weights (Yang et al. 2021), which a scan at this scale supports (docs/LOG.md, 2026-11-29)
+   */
+  lrWidthPower?: number;
   /** the base run config (batch and context set the step; defaults: the demo grid's) */
   base?: Record<string, unknown>;
   name?: string;
@@ -78,6 +99,8 @@ export interface DesignedRun {
   flops: number;
   /** batch-scan designs: sequences per step */
   batch?: number;
+  /** set when the design gives this run its own LR (lrWidthPower) */
+  lr?: number;
 }
 
 export interface Design {
@@ -99,6 +122,9 @@ const ISOFLOP_BASE = {
   noiseInterval: 0,
 };
 
+/** An LR to 3 significant figures (so specs read 0.0048, not 0.004800000000000001). */
+const roundLr = (x: number): number => Number(x.toPrecision(3));
+
 /**
  * For each budget C: the prior optimum N* = sqrt(C / (6 k)) (k tokens per parameter: C = 6 N D with D = k N), target
  * sizes N* spread^(2i/(m-1) - 1), i = 0..m-1, each made a shape (shapeFor; sizes that round to the same shape are kept
@@ -111,6 +137,9 @@ export function designIsoFlop(o: IsoFlopDesignOptions): Design {
   const m = Math.max(1, Math.floor(o.sizesPerBudget ?? 5));
   const k = o.tokensPerParam ?? 20;
   const spread = o.spread ?? 4;
+  const power = o.lrWidthPower ?? 0;
+  if (o.nLayer !== undefined && !(Number.isInteger(o.nLayer) && o.nLayer >= 1))
+    throw new SweepSpecError(`--n-layer takes a whole number >= 1, got ${o.nLayer}`, 'e.g. --n-layer 1 (a width ladder of one-layer models)');
   const base = { ...ISOFLOP_BASE, ...o.base };
   // the base must not fix the model or the budget: the design sets them per run
   for (const key of ['depth', 'nLayer', 'dModel', 'nHead', 'tokens', 'steps']) delete (base as Record<string, unknown>)[key];
@@ -121,7 +150,8 @@ export function designIsoFlop(o: IsoFlopDesignOptions): Design {
     const nStar = Math.sqrt(c / (6 * k));
     const seen = new Set<string>();
     for (let i = 0; i < m; i++) {
-      const shape = shapeFor(nStar * spread ** (m === 1 ? 0 : (2 * i) / (m - 1) - 1));
+      const target = nStar * spread ** (m === 1 ? 0 : (2 * i) / (m - 1) - 1);
+      const shape = o.nLayer !== undefined ? shapeForDepth(target, o.nLayer) : shapeFor(target);
       const key = `${shape.nLayer}/${shape.dModel}`;
       if (seen.has(key)) continue;
       seen.add(key);
@@ -133,7 +163,7 @@ export function designIsoFlop(o: IsoFlopDesignOptions): Design {
         continue;
       }
       const tokens = steps * step;
-      runs.push({ budget: c, shape, tokens, flops: perToken * tokens });
+      runs.push({ budget: c, shape, tokens, flops: perToken * tokens, ...(power !== 0 && { lr: roundLr(Number(base.lr) * (64 / shape.dModel) ** power) }) });
     }
   }
   if (runs.length === 0)
@@ -144,7 +174,12 @@ export function designIsoFlop(o: IsoFlopDesignOptions): Design {
   notes.unshift(
     `IsoFLOP design: ${o.budgets.length} budgets, up to ${m} sizes each around N* = sqrt(C / (6 x ${k})) (${k} tokens per parameter), spanning N*/${spread} to N* x ${spread};`,
     `D spends C as the runs will log it (6 N + 6 n_layer context d_model FLOPs per token, N Kaplan's 12 n_layer d_model^2), rounded to whole steps of ${step} tokens (within ${ISOFLOP_TOLERANCE * 100}% of each budget);`,
-    `shapes keep d_model ~ 64 n_layer (the depth dial's aspect) in widths of ${WIDTH_STEP}; one LR for every size (base.lr): scan it per size for a real experiment.`,
+    o.nLayer !== undefined
+      ? `shapes: ${o.nLayer} layer(s), widths from a ladder (steps of 4 below 32, 8 below 64, 16 above), one head up to width 64;`
+      : `shapes keep d_model ~ 64 n_layer (the depth dial's aspect) in widths of ${WIDTH_STEP};`,
+    power === 0
+      ? `one LR for every size (base.lr ${base.lr}): scan it per size for a real experiment.`
+      : `LR per size: ${base.lr} x (64 / d_model)^${power} (${power === 1 ? "muP's 1/width rule for Adam" : 'a width rule'}; base.lr at width 64).`,
   );
   const name = o.name ?? `isoflop-${o.budgets.length}x${m}`;
   const spec: SweepSpecInput = {
@@ -152,7 +187,7 @@ export function designIsoFlop(o: IsoFlopDesignOptions): Design {
     purpose: 'size-data',
     description: `IsoFLOP design: budgets ${o.budgets.map((c) => c.toExponential(1)).join(', ')} FLOPs, ${m} sizes each around ${k} tokens per parameter`,
     base,
-    runs: runs.map((r) => ({ ...shapeKeys(r.shape), tokens: r.tokens })),
+    runs: runs.map((r) => ({ ...shapeKeys(r.shape), tokens: r.tokens, ...(r.lr !== undefined && { lr: r.lr }) })),
   };
   return { spec, runs, notes };
 }

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import YAML from 'yaml';
-import { designBatchScan, designIsoFlop, designToYaml, ISOFLOP_TOLERANCE, kaplanN, shapeFor } from '../../src/sweep/design.ts';
+import { designBatchScan, designIsoFlop, designToYaml, ISOFLOP_TOLERANCE, kaplanN, shapeFor, shapeForDepth } from '../../src/sweep/design.ts';
 import { expandSweep, parseSweepSpec } from '../../src/sweep/spec.ts';
 import { modelShape, totalSteps } from '../../src/train/config.ts';
 import { flopsPerToken, paramCounts } from '../../src/engine/config.ts';
@@ -56,6 +56,31 @@ test('IsoFLOP design: FLOPs within the tolerance of each budget, sizes bracket t
   // budgets too small for 20 steps: refused with a hint
   assert.throws(() => designIsoFlop({ budgets: [1e6] }), /too small for any run/);
   assert.throws(() => designIsoFlop({ budgets: [-1] }), /positive FLOP budgets/);
+});
+
+test('IsoFLOP design with --n-layer and --lr-width-power: one layer count, a width ladder, LR = base.lr x (64 / d_model)^p', () => {
+  // the ladder: steps of 4 below 32, 8 below 64, 16 above; one head up to width 64
+  assert.deepEqual(shapeForDepth(12 * 10 * 10, 1), { nLayer: 1, dModel: 12, nHead: 1, n: 1728 });
+  assert.deepEqual(shapeForDepth(12 * 45 * 45, 1), { nLayer: 1, dModel: 48, nHead: 1, n: 27648 });
+  assert.deepEqual(shapeForDepth(12 * 2 * 128 * 128, 2), { nLayer: 2, dModel: 128, nHead: 2, n: 393216, depth: 2 });
+  assert.equal(shapeForDepth(1, 1).dModel, 8, 'no width below 8');
+  const d = designIsoFlop({ budgets: [3e10, 1e11, 3e11], tokensPerParam: 400, nLayer: 1, lrWidthPower: 1, base: { lr: 3e-3, batch: 16 } });
+  for (const c of [3e10, 1e11, 3e11]) {
+    const runs = d.runs.filter((r) => r.budget === c);
+    assert.ok(runs.length >= 4, `C ${c}: ${runs.length} sizes`);
+    assert.ok(runs.every((r) => r.shape.nLayer === 1));
+    assert.equal(new Set(runs.map((r) => r.shape.dModel)).size, runs.length, 'distinct widths');
+    for (const r of runs) {
+      assert.ok(Math.abs(r.flops / c - 1) <= ISOFLOP_TOLERANCE);
+      assert.equal(r.lr, Number(((3e-3 * 64) / r.shape.dModel).toPrecision(3)), `d ${r.shape.dModel}: lr ${r.lr}`);
+    }
+  }
+  const configs = expandSweep(parseSweepSpec(YAML.parse(designToYaml(d, 'test'))));
+  configs.forEach((cfg, i) => assert.equal(cfg.lr, d.runs[i].lr));
+  assert.match(d.notes.join(' '), /x \(64 \/ d_model\)\^1/);
+  // without the power every run takes base.lr (no lr key per run)
+  assert.ok(designIsoFlop({ budgets: [1e11], nLayer: 1 }).runs.every((r) => r.lr === undefined));
+  assert.throws(() => designIsoFlop({ budgets: [1e11], nLayer: 0 }), /--n-layer takes a whole number/);
 });
 
 test('batch-scan design: a batch ladder with budgets growing as 1 + B/guess and an LR envelope, as a valid spec', () => {

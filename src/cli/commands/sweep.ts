@@ -12,7 +12,7 @@ import { createQueueExecutor, QueueError } from '../../sweep/queue.ts';
 import type { ExecOptions } from '../../train/config.ts';
 import { redactUrl } from '../../util/redact.ts';
 import { createMultiProgress, type MultiProgressView } from '../progress.ts';
-import { EXIT_INTERRUPTED, EXIT_RUNS_FAILED, int, positive, renderSweepEvents } from '../helpers.ts';
+import { EXIT_INTERRUPTED, EXIT_RUNS_FAILED, int, number, positive, renderSweepEvents } from '../helpers.ts';
 import { addDeprecatedAlias, addShared, cacheDirOf, parallelism } from '../options.ts';
 
 export function registerSweep(program: Command): void {
@@ -190,6 +190,13 @@ function addDesignOptions(cmd: Command): void {
     .option('--sizes-per-budget <m>', 'isoflop: model sizes per budget', int('--sizes-per-budget', 1), 5)
     .option('--tokens-per-param <k>', 'isoflop: the prior optimum D/N (Hoffmann et al. 2022: ~20)', positive('--tokens-per-param'), 20)
     .option('--spread <f>', 'isoflop: sizes span N*/f to N* x f around the prior optimum N*', positive('--spread'), 4)
+    .option('--n-layer <L>', 'isoflop: keep every size at L layers and vary the width (default: d_model ~ 64 n_layer, the depth dial)', int('--n-layer', 1))
+    .option(
+      '--lr-width-power <p>',
+      "isoflop: LR per size, base.lr x (64 / d_model)^p (1: muP's 1/width rule for Adam; 0: one LR)",
+      number('--lr-width-power'),
+      0,
+    )
     .option('--depths <list>', 'batch-scan: model depths (d_model = 64 depth), comma separated', numberList('--depths', true), [1, 2])
     .option('--batches <list>', 'batch-scan: batch sizes in sequences, comma separated', numberList('--batches', true), [8, 16, 32, 64, 128, 256])
     .option('--tokens <n>', 'batch-scan: token budget at the smallest batch (larger batches get more, as 1 + B/24)', int('--tokens', 1), 600000)
@@ -211,6 +218,8 @@ async function writeDesign(specPath: string | undefined, opts: Record<string, un
       sizesPerBudget: opts.sizesPerBudget as number,
       tokensPerParam: opts.tokensPerParam as number,
       spread: opts.spread as number,
+      nLayer: opts.nLayer as number | undefined,
+      lrWidthPower: opts.lrWidthPower as number,
       base,
       name,
     });
