@@ -167,13 +167,33 @@ export function fitCaveats(report: Report): string[] {
         `B_crit of ${group.label}: at ${edge} of ${analysis.curves.length} batch sizes the best LR is at the edge of the LRs tried, so the envelope may miss a better LR there (bcrit prints which)`,
       );
   }
-  const c = report.headline.chinchilla;
-  if (c && c.params.E < 0.05) {
-    out.push(
-      `E (the irreducible loss) is ${fmt(c.params.E)}, at its lower bound: the runs are still far from convergence, so this grid cannot tell E apart from the power-law terms; read alpha and beta as local slopes, and train longer for a real E`,
-    );
-  }
+  const e = irreducibleLoss(report);
+  if (e && !e.identified) out.push(e.detail);
   return out;
+}
+
+/**
+ * Whether the L(N, D) fit identifies the irreducible loss E (issue 16): E away from its lower bound and a bootstrap
+ * interval that neither reaches the bound nor is missing. An E at 0, or one whose interval runs down to ~0, says the
+ * runs cannot tell E from the power-law terms (alpha and beta are then local slopes, not asymptotic exponents).
+ */
+export function irreducibleLoss(report: Report): { identified: boolean; detail: string } | null {
+  const c = report.headline.chinchilla;
+  if (!c) return null;
+  const [lo, hi] = c.ci.E;
+  const E = `E ${fmt(c.params.E)} [${fmt(lo)}, ${fmt(hi)}]`;
+  if (c.params.E < 0.05)
+    return {
+      identified: false,
+      detail: `E (the irreducible loss) is ${fmt(c.params.E)}, at its lower bound: the runs cannot tell E apart from the power-law terms; read alpha and beta as local slopes, and train longer for a real E`,
+    };
+  if (!(Number.isFinite(lo) && Number.isFinite(hi))) return { identified: false, detail: `${E}: no bootstrap interval, so whether E is identified is unknown` };
+  if (lo < 0.05)
+    return {
+      identified: false,
+      detail: `${E}: the interval reaches E's lower bound, so the runs do not identify E (they are consistent with no floor at all); alpha and beta are local slopes`,
+    };
+  return { identified: true, detail: `${E}: identified (away from its bound, a finite interval)` };
 }
 
 /** All checks the demo gates its headline on, in the order it prints them. */

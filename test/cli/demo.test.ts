@@ -2,7 +2,7 @@
 // again, resumes (finished runs kept), passes its sanity checks on real training, and writes the report.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,5 +62,21 @@ test('demo --quick: Ctrl-C part-way, run again, it resumes and presents sensible
   assert.match(second.stdout, /ok {3}L\(N, D\) fit has positive exponents/);
   assert.match(second.stdout, /B\* = [\d.e+]+ \[.*\], alpha_B = /);
   assert.match(second.stdout, /N_opt ~ C\^[\d.]+ .*D_opt ~ C\^/);
+  // the IsoFLOP experiment says how many budgets have an interior minimum and whether E is identified (issue 16)
+  assert.match(second.stdout, /IsoFLOP minima: \d of 3 budgets have their minimum inside the sizes tried/);
+  assert.match(second.stdout, /irreducible loss: (NOT identified: )?E /);
   for (const f of ['report.html', 'batch-scan.svg', 'batch-scan.png', 'bcrit.png', 'lnd-3d.png']) assert.ok(existsSync(join(dir, 'report', f)), `missing ${f}`);
+});
+
+test('demo --dry-run: prints both designs and their plans, trains nothing', { timeout: 120_000 }, () => {
+  const store = join(dir, 'dry-runs');
+  const r = spawnSync(process.execPath, [bin, 'demo', '--dry-run', '--store', store, '--out', join(dir, 'dry-report')], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  // the IsoFLOP design's notes (from the spec's header) and its budgets in the plan
+  assert.match(r.stdout, /demo-isoflop \(size-data\)/);
+  assert.match(r.stdout, /IsoFLOP design: 3 budgets, up to 5 sizes each/);
+  assert.match(r.stdout, /LR per size: 0\.003 x \(64 \/ d_model\)\^1/);
+  assert.match(r.stdout, /demo-scan \(batch-scan\)/);
+  assert.match(r.stdout, /dry run: nothing trained/);
+  assert.ok(!existsSync(store), 'no store written');
 });

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildReport, type Report } from '../../src/report/build.ts';
-import { sanityChecks, fitCaveats, spearman } from '../../src/report/checks.ts';
+import { sanityChecks, fitCaveats, irreducibleLoss, spearman } from '../../src/report/checks.ts';
 import type { BcritLevel } from '../../src/analysis/bcrit.ts';
 import { scanRecords, gridRecords } from './fixtures.ts';
 
@@ -99,4 +99,23 @@ test('a negative exponent fails the L(N, D) check; no fit says why; E at its bou
   const none = sanityChecks({ ...good, headline: { ...good.headline, chinchilla: null }, fits: { ...good.fits, lndReason: 'needs 3 sizes' } }).at(-1)!;
   assert.equal(none.passed, false);
   assert.match(none.detail, /no L\(N, D\) fit: needs 3 sizes/);
+});
+
+test('E is identified only away from its bound with a finite interval that stays clear of it (issue 16)', () => {
+  const h = good.headline.chinchilla!;
+  const withE = (E: number, ci: [number, number]) => ({
+    ...good,
+    headline: { ...good.headline, chinchilla: { ...h, params: { ...h.params, E }, ci: { ...h.ci, E: ci } } },
+  });
+  assert.deepEqual(irreducibleLoss(withE(1.6, [0.9, 1.8]))?.identified, true);
+  const atBound = irreducibleLoss(withE(0, [0, 0.3]))!;
+  assert.equal(atBound.identified, false);
+  assert.match(atBound.detail, /at its lower bound/);
+  // a positive E whose interval runs down to the bound: the runs are consistent with no floor
+  const reaching = irreducibleLoss(withE(0.185, [1e-111, 0.53]))!;
+  assert.equal(reaching.identified, false);
+  assert.match(reaching.detail, /interval reaches E's lower bound/);
+  assert.ok(fitCaveats(withE(0.185, [1e-111, 0.53])).some((c) => /do not identify E/.test(c)));
+  assert.equal(irreducibleLoss(withE(1.2, [NaN, NaN]))?.identified, false);
+  assert.equal(irreducibleLoss({ ...good, headline: { ...good.headline, chinchilla: null } }), null);
 });

@@ -3,15 +3,17 @@
 // The sweeps are examples/demo/*.yaml, run by src/sweep; the fits and charts are src/report's.
 import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadSweepSpec, expandSweep, type SweepSpec } from '../../sweep/spec.ts';
-import { planSweep } from '../../sweep/plan.ts';
+import { formatPlan, planSweep } from '../../sweep/plan.ts';
 import { partitionFinished, runSweep } from '../../sweep/executor.ts';
 import { createLocalExecutor } from '../../sweep/local.ts';
 import { openStore } from '../../store/store.ts';
-import { buildReport, type Headline } from '../../report/build.ts';
+import { buildReport, type Headline, type Report } from '../../report/build.ts';
+import type { IsoFlopProfile } from '../../analysis/isoflop.ts';
 import { checkReportOut, writeReportAtomic } from '../../report/output.ts';
-import { fitCaveats, sanityChecks, type Check } from '../../report/checks.ts';
+import { fitCaveats, irreducibleLoss, sanityChecks, type Check } from '../../report/checks.ts';
 import type { ExecOptions, RunConfig } from '../../train/config.ts';
 import { createMultiProgress } from '../progress.ts';
 import { formatInterval, formatSig } from '../../util/format.ts';
@@ -20,9 +22,42 @@ import { addDeprecatedAlias, addShared, cacheDirOf, parallelism } from '../optio
 
 const SPEC_DIR = fileURLToPath(new URL('../../../examples/demo/', import.meta.url));
 
-/** The demo's two sweeps: the full ones (about 9 minutes on 2 idle cores) or the quick ones (about 2, fewer and shorter runs). */
+/**
+ * The demo's two sweeps: a batch-size scan and an IsoFLOP experiment (examples/demo/isoflop.yaml, written by
+ * `sweep --design isoflop`: its header says how), in full (about 11 minutes on 2 idle cores) or quick (about 2).
+ */
 function demoSpecPaths(quick: boolean): string[] {
-  return (quick ? ['quick-scan.yaml', 'quick-grid.yaml'] : ['scan.yaml', 'grid.yaml']).map((f) => resolve(SPEC_DIR, f));
+  return (quick ? ['quick-scan.yaml', 'quick-isoflop.yaml'] : ['scan.yaml', 'isoflop.yaml']).map((f) => resolve(SPEC_DIR, f));
+}
+
+/** A spec file's leading comment lines (a designed spec's notes: what was designed and how), without the '#'. */
+function specHeader(path: string): string[] {
+  const lines: string[] = [];
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (!line.startsWith('#')) break;
+    lines.push(line.replace(/^#\s?/, ''));
+  }
+  return lines;
+}
+
+/**
+ * What the IsoFLOP experiment found (issue 16): how many budgets have their minimum inside the sizes tried, and
+ * whether the parametric fit identifies E. Said whatever the answer, since both decide how far to trust the allocation.
+ */
+function isoflopFindings(report: Report): string[] {
+  const lines: string[] = [];
+  const iso = report.fits.isoflop;
+  if (iso) {
+    const inside = iso.profiles.filter((p) => p.interior);
+    const where = (p: IsoFlopProfile) => `C ${sci(p.c)}: N ${sci(p.nOpt)}`;
+    const others = iso.profiles.filter((p) => !p.interior).map((p) => `C ${sci(p.c)}: ${p.reason ?? p.status}`);
+    lines.push(
+      `  IsoFLOP minima: ${inside.length} of ${iso.profiles.length} budgets have their minimum inside the sizes tried${inside.length ? ` (${inside.map(where).join('; ')})` : ''}${others.length ? `; not: ${others.join('; ')}` : ''}`,
+    );
+  } else lines.push(`  IsoFLOP minima: none (${report.fits.isoflopReason ?? 'no IsoFLOP budgets'})`);
+  const e = irreducibleLoss(report);
+  if (e) lines.push(`  irreducible loss: ${e.identified ? '' : 'NOT identified: '}${e.detail}`);
+  return lines;
 }
 
 /** Headline numbers: 3 significant figures, an exponent outside [1e-2, 1e4) (zero too), zeros kept (2.20, 5.50e+4). */
@@ -78,6 +113,7 @@ export function registerDemo(program: Command): void {
   cmd.option('--out <dir>', 'where the report goes', 'reports/demo');
   addShared(cmd, 'workers', 'threads', 'cacheDir', 'noCache', 'bootstrap', 'bootstrapSeed', 'nParams');
   cmd.option('--quiet', 'no progress lines, only the summary', false);
+  cmd.option('--dry-run', "print the two sweeps' designs and plans and exit: nothing is trained, not even the timing probe", false);
   addDeprecatedAlias(cmd, '--threads-per-worker <n>', '--threads');
   addDeprecatedAlias(cmd, '--seed <s>', '--bootstrap-seed');
   cmd
@@ -98,6 +134,7 @@ export function registerDemo(program: Command): void {
         bootstrapSeed: number;
         nParams: 'kaplan' | 'total';
         quiet: boolean;
+        dryRun: boolean;
       }) => {
         const started = performance.now();
         // before minutes of training: a --out that cannot take the report fails now
@@ -106,6 +143,17 @@ export function registerDemo(program: Command): void {
         const exec: ExecOptions = { backend: 'auto', threads, store: opts.store, checkpointEvery: 50, cacheDir: cacheDirOf(opts) };
         const specs: SweepSpec[] = [];
         for (const path of demoSpecPaths(opts.quick)) specs.push(await loadSweepSpec(path));
+        if (opts.dryRun) {
+          for (const [i, spec] of specs.entries()) {
+            const path = demoSpecPaths(opts.quick)[i];
+            console.log(`${spec.name} (${spec.purpose}): ${path}`);
+            for (const line of specHeader(path)) console.log(`  ${line}`);
+            console.log(formatPlan(await planSweep(spec, expandSweep(spec), { probe: false, noProbeReason: '--dry-run trains nothing' })));
+            console.log('');
+          }
+          console.log('dry run: nothing trained');
+          return;
+        }
 
         // ---- the plan: what is left to train (a re-run after Ctrl-C skips finished runs) and a probed estimate
         const sweeps: { spec: SweepSpec; configs: RunConfig[]; finished: number }[] = [];
@@ -203,6 +251,7 @@ export function registerDemo(program: Command): void {
         for (const c of checks) console.log(`  ${c.passed ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`);
         console.log('');
         for (const line of headlineLines(report.headline)) console.log(line);
+        for (const line of isoflopFindings(report)) console.log(line);
         for (const caveat of fitCaveats(report)) console.log(`note: ${caveat}`);
         for (const w of report.warnings) console.error(`warning: ${w}`);
       },
