@@ -686,7 +686,7 @@ export function analyzeBatchScan(runs: readonly LossCurve[], options: BcritOptio
 
 // ---- 1.7 groups and the pooled law
 
-/** One scan: the runs of one model size x sweep x schedule x data. */
+/** One scan: the runs of one model size x sweep x schedule x data x trainer. */
 export interface ScanGroup {
   key: string;
   /** short label: the parts that differ between groups */
@@ -798,24 +798,39 @@ export function minCompute(flops: number, batchTokens: number, bCrit: number): n
   return flops / (1 + batchTokens / bCrit);
 }
 
-/** The scan a stored run belongs to (docs/METHODS.md 1.7): model size x sweep x schedule x data. */
-export function scanKey(r: RunRecord): { size: string; sweep: string; schedule: string; data: string } {
+/** The name a report gives scaling-lab's own trainer (RunRecord.trainer absent) beside external trainers. */
+export const OWN_TRAINER = 'scaling-lab';
+
+/** Who trained a run, for labels: the record's trainer, or OWN_TRAINER when it is absent (issue 17). */
+export const trainerOf = (r: { trainer?: string }): string => r.trainer ?? OWN_TRAINER;
+
+/**
+ * The scan a stored run belongs to (docs/METHODS.md 1.7): model size x sweep x schedule x data x trainer. Two
+ * trainers' runs are never one scan: their per-level fits and laws stay apart, and the pooled law compares them.
+ */
+export function scanKey(r: RunRecord): { size: string; sweep: string; schedule: string; data: string; trainer: string } {
   return {
     size: String(r.paramsKaplan),
     sweep: r.sweep ?? '',
     schedule: `${r.schedule ?? '?'}/w${r.warmupSteps ?? '?'}`,
     data: r.data ?? '',
+    trainer: r.trainer ?? '',
   };
 }
 
-/** Labels for the scans of a set of records: model size always, the other parts where they differ. */
+/**
+ * Labels for the scans of a set of records: model size always, the other parts where they differ; the trainer
+ * whenever any run names one (so a store of one external trainer's runs says whose they are).
+ */
 export function scanLabels(runs: readonly RunRecord[], sizeLabel: (n: number) => string): Map<string, string> {
   const keys = runs.map(scanKey);
   const varies = (k: keyof ReturnType<typeof scanKey>) => new Set(keys.map((x) => x[k])).size > 1;
+  const named = keys.some((k) => k.trainer !== '');
   const out = new Map<string, string>();
   runs.forEach((r, i) => {
     const k = keys[i];
     const parts = [sizeLabel(r.paramsKaplan)];
+    if (named) parts.push(trainerOf(r));
     if (varies('sweep')) parts.push(k.sweep || 'no sweep');
     if (varies('schedule')) parts.push(k.schedule);
     if (varies('data')) parts.push(k.data || 'data ?');

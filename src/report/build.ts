@@ -58,7 +58,8 @@ export interface ApproachFits {
 
 /** The numbers a demo prints: critical batch size laws, L(N, D) parameters with CIs, allocation exponents. */
 export interface Headline {
-  bcrit: { size: string; n: number; bStar: number; bStarCi: [number, number]; alphaB: number; alphaBCi: [number, number]; levels: number }[];
+  /** per scan: its label (model size, and the trainer and other parts that differ), its trainer (stored runs), the law */
+  bcrit: { size: string; trainer?: string; n: number; bStar: number; bStarCi: [number, number]; alphaB: number; alphaBCi: [number, number]; levels: number }[];
   /** the pooled law across scans and whether the per-scan laws agree with it */
   bcritPooled: PooledLaw | null;
   chinchilla: { label: string; params: ChinchillaParams; ci: Record<keyof ChinchillaParams, [number, number]>; runs: number; nCount: string } | null;
@@ -219,7 +220,20 @@ function headline(fits: ReportFits, o: Required<Pick<ReportOptions, 'bootstrap' 
   const nan: [number, number] = [NaN, NaN];
   const bcrit = fits.scans.flatMap((s) => {
     const f = s.analysis?.fit;
-    return f ? [{ size: s.group.label, n: s.group.n, bStar: f.bStar, bStarCi: f.ci.bStar, alphaB: f.alphaB, alphaBCi: f.ci.alphaB, levels: f.n }] : [];
+    return f
+      ? [
+          {
+            size: s.group.label,
+            ...(s.group.trainer !== undefined && { trainer: s.group.trainer }),
+            n: s.group.n,
+            bStar: f.bStar,
+            bStarCi: f.ci.bStar,
+            alphaB: f.alphaB,
+            alphaBCi: f.ci.alphaB,
+            levels: f.n,
+          },
+        ]
+      : [];
   });
   const ch = fits.lnd.find((p) => p.form === 'chinchilla');
   const kp = fits.lnd.find((p) => p.form === 'kaplan');

@@ -1,7 +1,7 @@
 // What a report is drawn from: the input (stored run records, or an import of curves or end points, plus an
 // optional reference data set) reduced to model-size groups, loss curves and end points. Fits live in analysis/.
 import type { Accounting, LossCurve, RunRecord, ScalingPoint } from '../analysis/records.ts';
-import { curvesFromRuns, scanKey, scanLabels } from '../analysis/bcrit.ts';
+import { curvesFromRuns, scanKey, scanLabels, trainerOf } from '../analysis/bcrit.ts';
 import { baseName } from '../analysis/importers.ts';
 import { ReportInputError, params } from './common.ts';
 
@@ -45,7 +45,7 @@ export type NCount = 'kaplan' | 'total';
 
 // ---- derived
 
-/** Runs of one scan: model size x sweep x schedule x data (docs/METHODS.md 1.7); an import's model size or group. */
+/** Runs of one scan: model size x sweep x schedule x data x trainer (docs/METHODS.md 1.7); an import's model size or group. */
 export interface SizeGroup {
   /** Kaplan's non-embedding N (or the imported N); NaN when unknown */
   n: number;
@@ -56,6 +56,8 @@ export interface SizeGroup {
   runs: RunRecord[];
   /** distinct batch sizes in tokens with a usable test-loss curve (>= 2 evals) */
   batchTokens: number[];
+  /** who trained the scan's runs (stored runs: the record's trainer, 'scaling-lab' for our own); unset for imports */
+  trainer?: string;
 }
 
 export interface ReportData {
@@ -120,15 +122,15 @@ export function prepareData(input: ReportInput, nCount: NCount = 'kaplan'): Repo
         'train with evaluation on (eval steps write testLoss), or wait until runs reach their first eval',
       );
     }
-    // a scan is one model size x sweep x schedule x data (docs/METHODS.md 1.7): runs of other sweeps, schedules or
-    // data at that size are other experiments
+    // a scan is one model size x sweep x schedule x data x trainer (docs/METHODS.md 1.7): runs of other sweeps,
+    // schedules, data or trainers at that size are other experiments
     const curves = curvesFromRuns(usable, 'test', undefined, params).filter((c) => c.points.length >= 2);
     const sweeps = [...new Set(usable.map((r) => r.sweep ?? ''))];
     const labels = scanLabels(usable, params);
     const byKey = new Map<string, RunRecord[]>();
     for (const r of usable) {
       const k = scanKey(r);
-      const key = `${k.size}\u0000${k.sweep}\u0000${k.schedule}\u0000${k.data}`;
+      const key = `${k.size}\u0000${k.sweep}\u0000${k.schedule}\u0000${k.data}\u0000${k.trainer}`;
       const list = byKey.get(key);
       if (list) list.push(r);
       else byKey.set(key, [r]);
@@ -146,6 +148,7 @@ export function prepareData(input: ReportInput, nCount: NCount = 'kaplan'): Repo
           curves: cs,
           runs,
           batchTokens: [...new Set(cs.map((c) => c.batchTokens))].sort((a, b) => a - b),
+          trainer: trainerOf(runs[0]),
         };
       });
     // L(N, D) and IsoFLOP end points come from sweeps that are size x data grids (3 or more model sizes)
@@ -159,6 +162,11 @@ export function prepareData(input: ReportInput, nCount: NCount = 'kaplan'): Repo
           `sweep ${sw || '(none)'} spans ${sizes} model size${sizes === 1 ? '' : 's'}: left out of the L(N, D), IsoFLOP and frontier charts, which need a size x data grid (3 or more sizes)`,
         );
     }
+    const gridTrainers = [...new Set((gridRuns.length ? gridRuns : usable).map(trainerOf))];
+    if (gridRuns.length && gridTrainers.length > 1)
+      warnings.push(
+        `the L(N, D) end points come from ${gridTrainers.length} trainers (${gridTrainers.join(', ')}) and are fitted as one data set; give --sweep to fit one trainer's grid`,
+      );
     const pts = (gridRuns.length ? gridRuns : usable).map((r) => endPoint(r, nCount)).filter((p): p is ScalingPoint => p !== null);
     const flopsFromRows = usable.every((r) => r.metrics.some((m) => m.flops > 0));
     const cWords = flopsFromRows

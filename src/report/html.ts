@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { ciText, params, sci, type Chart } from './common.ts';
 import type { Report } from './build.ts';
-import type { BcritAnalysis } from '../analysis/bcrit.ts';
+import { OWN_TRAINER, type BcritAnalysis } from '../analysis/bcrit.ts';
 import { bootCount, formName, formulaText } from './charts/lnd.ts';
 import { APPROACH_HEADER, approachNotes, approachRows } from './approaches.ts';
 import { CHINCHILLA_KEYS } from '../analysis/chinchilla.ts';
@@ -74,9 +74,23 @@ export function fitSection(r: Omit<Report, 'html'>): string {
       ),
     );
     const pl = r.fits.pooled;
+    // issue 17: scans of several trainers are never one scan; the pooled law says whether the trainers agree
+    const trainers = [...new Set(scans.flatMap((s) => (s.group.trainer !== undefined ? [s.group.trainer] : [])))].sort(
+      (a, b) => Number(a !== OWN_TRAINER) - Number(b !== OWN_TRAINER) || a.localeCompare(b),
+    );
+    const fitted = scans.filter((s) => s.analysis!.fit);
+    const disagree = pl
+      ? fitted
+          .flatMap((s, i) => {
+            const g = pl.groupsAgree[i];
+            const off = [g?.alphaB ? '' : 'alpha_B', g?.bCritMid ? '' : `B_crit at L ${sci(pl.lossMid, 3)}`].filter(Boolean);
+            return off.length ? [`${s.group.label}: the pooled ${off.join(' and ')} outside its interval`] : [];
+          })
+          .join('; ')
+      : '';
     if (pl) {
       parts.push(
-        `<p>Pooled across the ${pl.groups} scans (Kaplan et al. 2020 Figure 10, one line): B* = ${esc(sci(pl.bStar, 3))} ${esc(ciText(pl.ci.bStar))} tokens, alpha_B = ${esc(sci(pl.alphaB, 3))} ${esc(ciText(pl.ci.alphaB))} over ${pl.n} levels; ${pl.agree ? `every scan agrees with it within its own intervals (alpha_B, and B_crit at L ${esc(sci(pl.lossMid, 3))}): B_crit depends on the loss, not the model size` : 'the scans do <b>not</b> agree with one law within their intervals'} (F-test of one line vs one per scan, indicative only as levels are correlated: F = ${esc(sci(pl.f, 3))}, p = ${esc(sci(pl.p, 2))}).</p>`,
+        `<p>Pooled across the ${pl.groups} scans (Kaplan et al. 2020 Figure 10, one line): B* = ${esc(sci(pl.bStar, 3))} ${esc(ciText(pl.ci.bStar))} tokens, alpha_B = ${esc(sci(pl.alphaB, 3))} ${esc(ciText(pl.ci.alphaB))} over ${pl.n} levels; ${pl.agree ? `every scan agrees with it within its own intervals (alpha_B, and B_crit at L ${esc(sci(pl.lossMid, 3))}): B_crit depends on the loss, not the model size${trainers.length > 1 ? ` nor the trainer (${esc(trainers.join(', '))})` : ''}` : `the scans do <b>not</b> agree with one law within their intervals${trainers.length > 1 ? ` (trainers ${esc(trainers.join(', '))}): ${esc(disagree)}` : ''}`} (F-test of one line vs one per scan, indicative only as levels are correlated: F = ${esc(sci(pl.f, 3))}, p = ${esc(sci(pl.p, 2))}).</p>`,
       );
     }
     const warn = scans.flatMap((s) => [...s.analysis!.fitWarnings, ...s.analysis!.lrWarnings].map((w) => `${s.group.label}: ${w}`));

@@ -1,9 +1,11 @@
-// Learning curves: test loss vs tokens for every run, coloured by model size and, within it, batch size. The curves
-// come from data.ts (analysis/bcrit.ts curvesFromRuns for stored runs, analysis/importers.ts for imports); no fitting.
+// Learning curves: test loss vs tokens for every run, coloured by model size and, within it, batch size; with runs of
+// two or more trainers, a hue per model size x trainer and a dash per trainer. The curves come from data.ts
+// (analysis/bcrit.ts curvesFromRuns for stored runs, analysis/importers.ts for imports); no fitting.
 import { BASE_CONFIG, COUNT_LABELS, logTicks, lossTicks, lossTitle, params, skipped, thinLog, type Chart } from '../common.ts';
 import { batchTokens } from './format.ts';
 import type { ReportData } from '../data.ts';
 import { maxOf, minOf } from '../../analysis/extent.ts';
+import { OWN_TRAINER, trainerOf } from '../../analysis/bcrit.ts';
 
 const CURVES_TITLE = 'Learning curves';
 
@@ -17,6 +19,15 @@ const RAMPS = [
   ['#d9d9d9', '#bdbdbd', '#969696', '#737373', '#525252', '#252525', '#000000'],
 ];
 
+/** Stroke dashes per trainer, in order: solid for the first (our own trainer sorts first), then dashed, dotted, ... */
+const DASHES = [
+  [1, 0],
+  [6, 3],
+  [2, 2],
+  [8, 3, 2, 3],
+  [12, 4],
+];
+
 /** k shades of a ramp from its middle-light end to its dark end (one batch size: a middle shade). */
 function shades(ramp: readonly string[], k: number): string[] {
   if (k === 1) return [ramp[4]];
@@ -25,17 +36,26 @@ function shades(ramp: readonly string[], k: number): string[] {
   return Array.from({ length: k }, (_, j) => ramp[Math.round(lo + ((hi - lo) * j) / (k - 1))]);
 }
 
+/** Our own trainer first in legends and dashes (solid lines). */
+const byTrainerOrder = (t: string): boolean => t !== OWN_TRAINER;
+
 export function learningCurvesChart(data: ReportData): Chart {
   if (data.curves.length === 0) return skipped('learning-curves', CURVES_TITLE, 'no run has 2 or more test-loss rows');
   const byId = new Map(data.records.map((r) => [r.id, r]));
+  // trainers (issue 17): ours first, then the others by name; with two or more, each one is its own hue and dash
+  const trainers = [...new Set(data.records.map(trainerOf))].sort((a, b) => Number(byTrainerOrder(a)) - Number(byTrainerOrder(b)) || a.localeCompare(b));
+  const several = trainers.length > 1;
   const rows = data.curves.flatMap((c) => {
     const r = byId.get(c.id);
-    const size = r ? params(r.paramsKaplan) : c.n ? params(c.n) : (c.group ?? 'unknown');
+    const trainer = r ? trainerOf(r) : '';
+    const sizeText = r ? params(r.paramsKaplan) : c.n ? params(c.n) : (c.group ?? 'unknown');
+    const size = several ? `${sizeText} ${trainer}` : sizeText;
     const run = r?.name || c.id;
+    const order = (r?.paramsKaplan ?? c.n ?? 0) * 64 + Math.max(0, trainers.indexOf(trainer));
     return thinLog(
       c.points.filter((p) => p.tokens > 0),
       (p) => p.tokens,
-    ).map((p) => ({ run, size, sizeN: r?.paramsKaplan ?? c.n ?? 0, batch: c.batchTokens, series: '', tokens: p.tokens, loss: p.loss }));
+    ).map((p) => ({ run, size, sizeText, trainer, sizeN: order, batch: c.batchTokens, series: '', tokens: p.tokens, loss: p.loss }));
   });
   if (rows.length === 0) return skipped('learning-curves', CURVES_TITLE, 'no test-loss row has a positive token count');
   const sizes = [...new Map(rows.map((r) => [r.size, r.sizeN])).entries()].sort((a, b) => a[1] - b[1]).map(([s]) => s);
@@ -59,9 +79,15 @@ export function learningCurvesChart(data: ReportData): Chart {
   const lLo = minOf(rows.map((r) => r.loss)) * 0.97;
   const lHi = maxOf(rows.map((r) => r.loss)) * 1.03;
   const lossName = lossTitle(data.lossColumn, 'curve');
-  const batchWords = oneBatchEach
-    ? 'coloured by model size'
-    : 'coloured by model size (hue) and batch size within it (shade: light for small batches, dark for large; batch sizes in tokens per step)';
+  const nSizes = new Set(rows.map((r) => r.sizeText)).size;
+  const what = several ? 'model size and trainer' : 'model size';
+  const batchWords =
+    (oneBatchEach
+      ? `coloured by ${what}`
+      : `coloured by ${what} (hue) and batch size within it (shade: light for small batches, dark for large; batch sizes in tokens per step)`) +
+    (several
+      ? `; dashed by trainer (${trainers.map((t, i) => `${t}: ${i === 0 ? 'solid' : (['dashed', 'dotted', 'dash-dot', 'long dashes'][i - 1] ?? 'dashed')}`).join(', ')})`
+      : '');
   return {
     status: 'drawn',
     id: 'learning-curves',
@@ -72,7 +98,7 @@ export function learningCurvesChart(data: ReportData): Chart {
       config: BASE_CONFIG,
       title: {
         text: 'Learning curves',
-        subtitle: `${data.curves.length} runs, ${sizes.length} model size${sizes.length === 1 ? '' : 's'}${oneBatchEach ? '' : `, ${new Set(rows.map((r) => r.batch)).size} batch sizes`}`,
+        subtitle: `${data.curves.length} runs, ${nSizes} model size${nSizes === 1 ? '' : 's'}${oneBatchEach ? '' : `, ${new Set(rows.map((r) => r.batch)).size} batch sizes`}${several ? `, ${trainers.length} trainers: ${trainers.join(', ')}` : ''}`,
       },
       width: 560,
       height: 340,
@@ -96,15 +122,26 @@ export function learningCurvesChart(data: ReportData): Chart {
         color: {
           field: 'series',
           type: 'nominal',
-          title: oneBatchEach ? 'Model size' : 'Model size, batch (tokens)',
+          title: `${several ? 'Model size, trainer' : 'Model size'}${oneBatchEach ? '' : ', batch (tokens)'}`,
           scale: { domain, range },
           legend: { orient: 'right', columns: Math.max(1, Math.ceil(domain.length / 22)), symbolStrokeWidth: 2.5 },
         },
+        ...(several
+          ? {
+              strokeDash: {
+                field: 'trainer',
+                type: 'nominal',
+                title: 'Trainer',
+                scale: { domain: trainers, range: trainers.map((_, i) => DASHES[i % DASHES.length]) },
+                legend: { orient: 'right', symbolStrokeWidth: 2.5, symbolType: 'stroke' },
+              },
+            }
+          : {}),
         detail: { field: 'run' },
         order: { field: 'tokens', type: 'quantitative' },
         tooltip: [
           { field: 'run' },
-          { field: 'size', title: 'model size' },
+          { field: 'size', title: several ? 'model size, trainer' : 'model size' },
           { field: 'batch', title: 'batch tokens' },
           { field: 'tokens', format: '.3s' },
           { field: 'loss', format: '.3f' },

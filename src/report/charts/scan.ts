@@ -248,7 +248,10 @@ function panel(s: ScanFit, i: number, colorDomain: number[], lossName: string) {
       }));
   return {
     title: {
-      text: `Batch Size Scan - ${Number.isFinite(s.group.n) ? params(s.group.n) : s.group.label} Params`,
+      // the scan's other parts (trainer, sweep, schedule, data where they differ) after the size: "49K Params (torch)"
+      text: Number.isFinite(s.group.n)
+        ? `Batch Size Scan - ${params(s.group.n)} Params${s.group.label.includes(' · ') ? ` (${s.group.label.split(' · ').slice(1).join(', ')})` : ''}`
+        : `Batch Size Scan - ${s.group.label} Params`,
       subtitle: `${s.group.runs[0]?.sweep ? `sweep ${s.group.runs[0].sweep}: ` : ''}${a.curves.length} batch sizes, ${a.levels.filter((l) => l.status === 'ok').length} fitted loss levels (${levels.length - unlabelled.size} drawn)${fitNote}`,
     },
     width: W,
