@@ -13,6 +13,7 @@ import { registerWorker } from './commands/worker.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerReport } from './commands/report.ts';
 import { registerDemo } from './commands/demo.ts';
+import { registerImport } from './commands/import.ts';
 import { registerServe } from './commands/serve.ts';
 
 export function buildProgram(): Command {
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerTokenize(program);
   registerFit(program);
   registerBcrit(program);
+  registerImport(program);
   registerPlan(program);
   return program;
 }

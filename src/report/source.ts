@@ -1,6 +1,6 @@
 // Where a report's runs come from: a store (runs directory or postgres:// URL) or an import file (CSV/JSONL of loss
 // curves or of run end points). Reading stores is store/'s job and parsing imports is analysis/importers.ts's.
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { openStore } from '../store/store.ts';
 import {
   baseName,
@@ -10,12 +10,15 @@ import {
   importLossCurves,
   importScalingPoints,
   importSummary,
+  importTrainingLog,
+  parseLogMeta,
   parseTable,
   parseWhere,
   CURVE_NAMES,
+  type LogMeta,
   type Table,
 } from '../analysis/importers.ts';
-import type { ParamConvention } from '../analysis/records.ts';
+import type { LossCurve, ParamConvention } from '../analysis/records.ts';
 import { ReportInputError } from './common.ts';
 import type { PointSet, ReportInput } from './data.ts';
 
@@ -62,6 +65,9 @@ export function importFile(
   o: SourceOptions = {},
 ): Pick<ReportInput, 'curves' | 'points' | 'reference' | 'pointGroups' | 'importNotes' | 'lossColumn'> {
   const table = parseTable(readText(file), file);
+  // a W&B history export, or a training log of one run (no run column): read as `scaling-lab import` reads it
+  if (isCurveTable(table) && (table.columns.includes('_step') || findColumn(table, 'run', undefined, CURVE_NAMES.run, false) === undefined))
+    return logCurves(table, file, o);
   if (isCurveTable(table))
     return { curves: importLossCurves(table, { context: o.context }), lossColumn: findColumn(table, 'loss', undefined, CURVE_NAMES.loss, false) };
   const grouped = !!o.group?.length;
@@ -113,6 +119,39 @@ export function importFile(
   };
   const [first, second] = o.panels?.length ? o.panels.map(pick) : sets;
   return { points: first, ...(second && second !== first ? { reference: second } : {}), pointGroups: sets, importNotes: notes };
+}
+
+/**
+ * A training log (W&B history export or one run's CSV/JSONL log) as loss curves: test loss at its eval rows, the LR
+ * of every row; batch size, context, N, seed and warm-up from the sidecar FILE.meta.json where the log lacks them.
+ */
+function logCurves(table: Table, file: string, o: SourceOptions): Pick<ReportInput, 'curves' | 'lossColumn' | 'importNotes'> {
+  const sidecar = `${file}.meta.json`;
+  const meta: LogMeta = existsSync(sidecar) ? parseLogMeta(readText(sidecar), sidecar) : {};
+  const of = (run: string) => ({ ...meta, ...meta.runs?.[run] });
+  const imp = importTrainingLog(table, { batchSize: meta.batch, context: o.context ?? meta.context, runMeta: of });
+  if (imp.columns.testLoss === undefined)
+    throw new ReportInputError(
+      `${file}: no held-out loss column (eval/loss, val/loss, val_loss, ...); the report plots test loss`,
+      'put it into a store with scaling-lab import and map the column there with --test-loss-column',
+    );
+  const curves = imp.runs.map((r): LossCurve => {
+    const m = of(r.name);
+    const lrs = r.rows.filter((x) => Number.isFinite(x.lr) && x.lr > 0).map((x) => ({ step: x.step, lr: x.lr }));
+    return {
+      id: r.name,
+      batchTokens: r.batchTokens,
+      ...(m.params !== undefined && { n: m.params }),
+      ...(lrs.length > 0 && { lr: lrs.reduce((a, b) => Math.max(a, b.lr), 0), lrSchedule: lrs }),
+      ...(m.warmupSteps !== undefined && { warmupSteps: m.warmupSteps }),
+      ...(m.seed !== undefined && { seed: m.seed }),
+      points: r.rows.flatMap((x) => (x.testLoss !== undefined && Number.isFinite(x.testLoss) ? [{ step: x.step, tokens: x.tokens, loss: x.testLoss }] : [])),
+    };
+  });
+  const notes = [
+    `${baseName(file)}: ${imp.format === 'wandb' ? 'a W&B history export' : 'a training log'}, ${imp.runs.length} run${imp.runs.length === 1 ? '' : 's'}${existsSync(sidecar) ? ` (with ${baseName(sidecar)})` : ''}`,
+  ];
+  return { curves, lossColumn: imp.columns.testLoss, importNotes: notes };
 }
 
 /** A reference data set for the side-by-side L(N, D) chart (end points only). */

@@ -266,7 +266,7 @@ async function runBcrit(source: string, o: BcritCliOptions): Promise<Record<stri
   }
   const pooled = pooledLaw(results.flatMap((r) => (r.analysis ? [r.analysis] : [])));
   const text = [
-    `batch-size scan: ${from}; ${groups.length} group${groups.length === 1 ? '' : 's'} (model size x sweep x schedule x data${o.group ? `, or column ${o.group}` : ''}): ${results.map((r) => `${r.label} (${r.runs} runs)`).join(', ')}`,
+    `batch-size scan: ${from}; ${groups.length} group${groups.length === 1 ? '' : 's'} (model size x sweep x schedule x data x trainer${o.group ? `, or column ${o.group}` : ''}): ${results.map((r) => `${r.label} (${r.runs} runs)`).join(', ')}`,
     'per target loss, eq. 5.1 (S/S_min - 1)(E/E_min - 1) = 1 on LR-weighted steps; B_crit = E_min / S_min in tokens (Kaplan et al. 2020 eq. 5.2; docs/METHODS.md section 1)',
     ...results.map((r) => (r.analysis ? groupText(r.label, r.analysis) : `== ${r.label}: not analysed: ${r.reason}`)),
     ...(pooled
