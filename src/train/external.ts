@@ -266,7 +266,7 @@ function faultMessage(what: string, command: string, stderr: string[]): string {
   return `${what}\ncommand: ${command}${tail}`;
 }
 
-/** Where the run's external trainer stands, for RunOutcome and the stored rows. */
+/** One launch of the trainer: its command line, how it ended, the tail of its stderr. */
 interface Launch {
   command: string;
   exitCode: number | null;
