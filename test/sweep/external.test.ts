@@ -103,6 +103,11 @@ describe('external trainer sweeps (local executor, file store)', () => {
       return true;
     });
     assert.ok(!existsSync(store), 'nothing was created');
+    // a bad trainer section is refused with the path of each bad field
+    assert.throws(
+      () => parseSweepSpec({ name: 'x', base: { depth: 1, steps: 5 }, trainer: { name: 'a b', command: '', metrics: 'pipe', timeout: -1 } }),
+      (err: Error) => ['trainer.name', 'trainer.command', 'trainer.metrics', 'trainer.timeout'].every((path) => err.message.includes(`${path}: `)),
+    );
     // and a key no trainer takes is still an error without a trainer section
     assert.throws(() => parseSweepSpec({ name: 'x', base: { depth: 1, steps: 5 }, axes: { mode: ['a'] } }), /axes\.mode: unknown axis 'mode'/);
   });
