@@ -15,7 +15,7 @@ process.on('message', (msg: FitRequest) => {
       reply = {
         ok: true,
         ms: Date.now() - started,
-        runs: report.data.records.length,
+        runs: input.records.length,
         charts: report.charts.map((c) =>
           c.status === 'drawn'
             ? { id: c.id, title: c.title, status: c.status, caption: c.caption, svg: c.svg, ...(c.plotly && { plotly: c.plotly }) }

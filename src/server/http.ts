@@ -42,8 +42,9 @@ export interface Dashboard {
 
 /** the most rows one /api/runs/:id/rows answer holds; the page asks again from the last step it got */
 const ROWS_PAGE = 100_000;
-/** a curve in /api/state keeps about this many points per decade of steps (all of them once they arrive live) */
-const POINTS_PER_DECADE = 40;
+/** a curve in /api/state keeps every row up to this many, else about POINTS_PER_DECADE per decade of steps */
+const THIN_ABOVE = 300;
+const POINTS_PER_DECADE = 60;
 /** SSE comment lines keep proxies and the browser from timing the stream out */
 const KEEPALIVE_MS = 15_000;
 
@@ -81,7 +82,7 @@ function thin(rows: readonly CurveRow[]): { s: number[]; t: number[]; l: number[
   rows.forEach((r, i) => {
     const bin = Math.floor(Math.log10(Math.max(1, r.step)) * POINTS_PER_DECADE);
     // every test point, the last row, and one row per bin of log(step)
-    if (r.testLoss === undefined && bin === lastBin && i !== rows.length - 1) return;
+    if (rows.length > THIN_ABOVE && r.testLoss === undefined && bin === lastBin && i !== rows.length - 1) return;
     lastBin = bin;
     out.s.push(r.step);
     out.t.push(r.tokens);

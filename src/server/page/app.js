@@ -20,6 +20,7 @@
     rows: (id) => (curves.get(id) ? curves.get(id).s.length : 0),
     fitsGeneration: () => shown.fitsGeneration,
     events: 0,
+    connects: 0,
   };
 
   // ---- formatting
@@ -240,41 +241,57 @@
   }
 
   let fitsLoading = false;
+  let fitsAgain = false;
+  /** chart id -> what it shows now (its SVG or its figure as JSON): an unchanged chart is not drawn again */
+  const drawnKey = new Map();
+
+  function chartBox(c, k) {
+    const body = $('charts-body');
+    let box = body.querySelector('div.chart[data-chart="' + c.id + '"]');
+    if (!box) {
+      box = document.createElement('div');
+      box.className = 'chart';
+      box.dataset.chart = c.id;
+      box.innerHTML = '<h3></h3><div class="figure"></div><p class="caption"></p>';
+    }
+    if (body.children[k] !== box) body.insertBefore(box, body.children[k] || null);
+    return box;
+  }
+
+  async function drawChart(c, k) {
+    const box = chartBox(c, k);
+    const key = c.status === 'skipped' ? 'skipped:' + c.reason : c.plotly ? JSON.stringify(c.plotly) : c.svg || '';
+    if (drawnKey.get(c.id) === key) return;
+    drawnKey.set(c.id, key);
+    box.dataset.status = c.status;
+    box.querySelector('h3').textContent = c.title;
+    box.querySelector('.caption').textContent = c.caption || '';
+    const fig = box.querySelector('.figure');
+    if (c.status === 'skipped') {
+      fig.className = 'figure skipped';
+      fig.textContent = 'Not drawn yet: ' + c.reason;
+    } else if (c.plotly) {
+      if (!fig.classList.contains('plotly-figure')) {
+        fig.className = 'figure plotly-figure';
+        fig.textContent = '';
+      }
+      await Plotly.react(fig, c.plotly.data, c.plotly.layout, { responsive: true, displaylogo: false });
+    } else {
+      fig.className = 'figure svg';
+      fig.innerHTML = c.svg || '';
+    }
+  }
+
   async function loadFits() {
-    if (fitsLoading) return;
+    if (fitsLoading) {
+      fitsAgain = true;
+      return;
+    }
     fitsLoading = true;
     try {
       const f = await (await fetch(withToken('api/fits'))).json();
       if (f.generation <= shown.fitsGeneration) return;
-      const body = $('charts-body');
-      if (f.charts.length) {
-        body.innerHTML = f.charts
-          .map((c, k) =>
-            c.status === 'skipped'
-              ? '<div class="chart" data-chart="' +
-                esc(c.id) +
-                '" data-status="skipped"><h3>' +
-                esc(c.title) +
-                '</h3><div class="skipped">Not drawn yet: ' +
-                esc(c.reason) +
-                '</div></div>'
-              : '<div class="chart" data-chart="' +
-                esc(c.id) +
-                '" data-status="drawn"><h3>' +
-                esc(c.title) +
-                '</h3>' +
-                (c.plotly ? '<div class="plotly-figure" id="fit-plotly-' + k + '"></div>' : '<div class="svg">' + (c.svg || '') + '</div>') +
-                '<p class="caption">' +
-                esc(c.caption || '') +
-                '</p></div>',
-          )
-          .join('');
-        for (let k = 0; k < f.charts.length; k++) {
-          const c = f.charts[k];
-          if (c.status === 'drawn' && c.plotly)
-            await Plotly.newPlot($('fit-plotly-' + k), c.plotly.data, c.plotly.layout, { responsive: true, displaylogo: false });
-        }
-      }
+      for (let k = 0; k < f.charts.length; k++) await drawChart(f.charts[k], k);
       if (f.tablesHtml) $('fits-body').innerHTML = f.tablesHtml;
       $('warnings').innerHTML = (f.warnings || []).map((w) => '<li>' + esc(w) + '</li>').join('');
       $('fits-note').textContent =
@@ -286,6 +303,10 @@
       console.warn('fits: ' + e);
     } finally {
       fitsLoading = false;
+      if (fitsAgain) {
+        fitsAgain = false;
+        void loadFits();
+      }
     }
   }
 
@@ -294,6 +315,7 @@
   function connect() {
     const es = new EventSource(withToken('events'));
     es.addEventListener('hello', () => {
+      window.__dash.connects++;
       $('live').textContent = 'live';
       $('live').dataset.state = 'live';
       state.ready = false;
