@@ -32,6 +32,7 @@ export class FileFeed extends Feed {
   constructor(
     private readonly store: Store,
     private readonly pollMs = FILE_POLL_MS,
+    private readonly useWatch = true,
   ) {
     super();
   }
@@ -42,6 +43,12 @@ export class FileFeed extends Feed {
 
   async start(): Promise<void> {
     await this.poll();
+    if (this.useWatch) this.startWatch();
+    this.timer = setInterval(() => void this.poll(), this.pollMs);
+    this.timer.unref();
+  }
+
+  private startWatch(): void {
     try {
       this.watcher = watch(this.root, { recursive: true }, (_event, name) => {
         const id = name?.toString().split(sep)[0];
@@ -55,8 +62,6 @@ export class FileFeed extends Feed {
     } catch {
       // recursive fs.watch unavailable here: the poll alone
     }
-    this.timer = setInterval(() => void this.poll(), this.pollMs);
-    this.timer.unref();
   }
 
   async close(): Promise<void> {

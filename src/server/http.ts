@@ -30,6 +30,10 @@ export interface ServeOptions {
   bootstrap?: number;
   seed?: number;
   nCount?: NCount;
+  /** file store: wake on fs.watch as well as the poll (default true; false measures the poll alone) */
+  watch?: boolean;
+  /** compute the fits at all (default true; the bench times the feed and the API without them) */
+  fits?: boolean;
 }
 
 export interface Dashboard {
@@ -76,8 +80,19 @@ function asset(path: string): { body: Buffer; etag: string; type: string } | und
 
 // ---- thinned curves for the first load
 
-function thin(rows: readonly CurveRow[]): { s: number[]; t: number[]; l: number[]; e: (number | null)[]; w: number[] } {
-  const out = { s: [] as number[], t: [] as number[], l: [] as number[], e: [] as (number | null)[], w: [] as number[] };
+/** a loss to 4 decimals (a tenth of what the curves can show): the first load is a third the size */
+const r4 = (x: number): number | string => (Number.isFinite(x) ? Math.round(x * 1e4) / 1e4 : String(x));
+
+/** a run's curve, columns safe for plain JSON.stringify (non-finite values are strings already) */
+interface ThinCurve {
+  s: number[];
+  t: number[];
+  l: (number | string)[];
+  e: (number | string | null)[];
+}
+
+function thin(rows: readonly CurveRow[]): ThinCurve {
+  const out: ThinCurve = { s: [], t: [], l: [], e: [] };
   let lastBin = -Infinity;
   rows.forEach((r, i) => {
     const bin = Math.floor(Math.log10(Math.max(1, r.step)) * POINTS_PER_DECADE);
@@ -86,9 +101,8 @@ function thin(rows: readonly CurveRow[]): { s: number[]; t: number[]; l: number[
     lastBin = bin;
     out.s.push(r.step);
     out.t.push(r.tokens);
-    out.l.push(r.trainLoss);
-    out.e.push(r.testLoss ?? null);
-    out.w.push(r.wallMs);
+    out.l.push(r4(r.trainLoss));
+    out.e.push(r.testLoss !== undefined ? r4(r.testLoss) : null);
   });
   return out;
 }
@@ -128,7 +142,7 @@ export async function startDashboard(o: ServeOptions): Promise<Dashboard> {
       );
   }
   const store = await openStore(o.location);
-  const feed: Feed = kind === 'file' ? new FileFeed(store, o.pollMs ?? FILE_POLL_MS) : new PgFeed(store, o.location, o.pollMs ?? PG_POLL_MS);
+  const feed: Feed = kind === 'file' ? new FileFeed(store, o.pollMs ?? FILE_POLL_MS, o.watch ?? true) : new PgFeed(store, o.location, o.pollMs ?? PG_POLL_MS);
   try {
     await feed.start();
   } catch (err) {
@@ -147,11 +161,12 @@ export async function startDashboard(o: ServeOptions): Promise<Dashboard> {
   const fits = new Fits(o.location, { bootstrap: o.bootstrap ?? 1000, seed: o.seed ?? 0, nCount: o.nCount ?? 'kaplan', minGapMs: o.fitGapMs ?? 5000 }, (s) =>
     send('fits', fitsSummary(s)),
   );
+  const fitsOn = o.fits ?? true;
   const unsubscribe = feed.subscribe((e: FeedEvent) => {
     send(e.type, e);
-    fits.changed();
+    if (fitsOn) fits.changed();
   });
-  fits.changed();
+  if (fitsOn) fits.changed();
   const keepalive = setInterval(() => {
     for (const res of clients) res.write(': keepalive\n\n');
   }, KEEPALIVE_MS);
@@ -228,16 +243,20 @@ export async function startDashboard(o: ServeOptions): Promise<Dashboard> {
     }
     const rest = segments.slice(1);
     if (rest.length === 1 && rest[0] === 'state') {
-      const curves: Record<string, ReturnType<typeof thin>> = {};
+      const curves: Record<string, ThinCurve> = {};
       for (const [id, run] of feed.runs) curves[id] = thin(run.rows);
-      return json(res, {
+      // the curves (the bulk) by plain JSON.stringify, without toJson's per-value replacer
+      const head = toJson({
         store: shown,
         kind,
         runs: summaries(),
-        curves,
         fits: fitsSummary(fits.snapshot),
         pollMs: o.pollMs ?? (kind === 'file' ? FILE_POLL_MS : PG_POLL_MS),
       });
+      res.setHeader('Content-Type', 'application/json; charset=utf-8');
+      res.setHeader('Cache-Control', 'no-store');
+      res.end(`${head.slice(0, -1)},"curves":${JSON.stringify(curves)}}`);
+      return;
     }
     if (rest.length === 1 && rest[0] === 'fits') return json(res, fits.snapshot);
     if (rest[0] === 'runs' && rest.length === 1) return json(res, { runs: summaries() });

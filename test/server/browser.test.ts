@@ -124,12 +124,13 @@ test('the dashboard shows a run appear and its curve grow live, a diverged run, 
     { rid: id, steps },
     { timeout: 30_000 },
   );
+  // every row drawn, in both panels (train loss at each step, test loss at the eval steps: 5, 10, ..., 35 and 36)
   await page.waitForFunction(
-    (rid) => {
-      const el = document.getElementById('curve-train') as unknown as { data?: { meta: string; x: number[] }[] };
-      return el.data?.some((tr) => tr.meta === rid && tr.x.length === 36) ?? false;
+    (a) => {
+      const d = (window as unknown as { __dash: { drawn(id: string): { train: number; test: number } } }).__dash.drawn(a.rid);
+      return d.train === a.steps && d.test === 8;
     },
-    id,
+    { rid: id, steps },
     { timeout: 10_000 },
   );
   await page.waitForFunction((rid) => document.querySelector(`tr[data-run="${rid}"]`)?.getAttribute('data-status') === 'done', id, { timeout: 10_000 });

@@ -182,6 +182,7 @@ export function registerDemo(program: Command): void {
           `scaling-lab demo${opts.quick ? ' --quick' : ''}: ${specs.map((s) => `${s.name} (${s.purpose})`).join(' and ')}: ${runs} runs${left} of byte-level gutenberg, on ${workers} worker(s); training about ${duration(estimate * 1.3)} here`,
         );
         console.log(`runs: ${opts.store}/, report: ${opts.out}/; Ctrl-C stops, and the same command resumes`);
+        console.log(`watch it live: scaling-lab serve ${opts.store}`);
 
         const controller = new AbortController();
         const stop = () => {

@@ -63,7 +63,8 @@ export function registerServe(program: Command): void {
         nCount: opts.nParams,
       });
       console.log(`dashboard: ${dashboard.url}`);
-      console.log(`watching ${location} (${dashboard.feed.runs.size} runs); read-only; Ctrl-C stops`);
+      const n = dashboard.feed.runs.size;
+      console.log(`watching ${location} (${n} run${n === 1 ? '' : 's'}); read-only; Ctrl-C stops`);
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once('SIGINT', stop);

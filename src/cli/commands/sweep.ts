@@ -136,6 +136,7 @@ export function registerSweep(program: Command): void {
             ? `enqueueing on ${redactUrl(queueUrl)} and watching ${storeLocation}`
             : `running on ${workers} local worker(s), ${threads} thread(s) each, store ${storeLocation}`,
         );
+        console.log(`watch it live: scaling-lab serve ${storeLocation.startsWith('postgres') ? redactUrl(storeLocation) : storeLocation}`);
         progress = createMultiProgress(`sweep ${spec.name}`, { total: configs.length, done: finishedBefore, quiet });
         draw = renderSweepEvents(progress);
       };

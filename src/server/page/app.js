@@ -21,6 +21,16 @@
     fitsGeneration: () => shown.fitsGeneration,
     events: 0,
     connects: 0,
+    /** milliseconds of the last state load, table render and curve render (the bench reads them) */
+    timings: {},
+  };
+  const timed = (what, fn) => {
+    const t = performance.now();
+    const out = fn();
+    const done = () => (window.__dash.timings[what] = Math.round(performance.now() - t));
+    if (out && typeof out.then === 'function') return out.finally(done);
+    done();
+    return out;
   };
 
   // ---- formatting
@@ -184,41 +194,64 @@
     uirevision: 'keep',
   });
 
+  /** run id -> points drawn in the last render, per panel (for tests) */
+  const drawn = new Map();
+  window.__dash.drawn = (id) => drawn.get(id) || { test: 0, train: 0 };
+
+  /**
+   * One trace per model size and batch size, its runs joined by gaps (null), so that 1,000 runs are ~20 traces and
+   * not 1,000 (Plotly draws a few big traces far faster than many small ones); hover names the run.
+   */
   function traces(kind) {
     const sizes = [...new Set([...runs.values()].map((r) => r.paramsKaplan))].sort((a, b) => a - b);
-    const many = runs.size > 150;
-    const seen = new Set();
-    const out = [];
-    const list = [...runs.values()].sort((a, b) => a.paramsKaplan - b.paramsKaplan || a.batchSize - b.batchSize || (a.id < b.id ? -1 : 1));
+    const groups = new Map();
+    let points = 0;
+    // the table's filters choose the runs drawn too
+    const sweep = $('sweep-filter').value;
+    const status = $('status-filter').value;
+    const list = [...runs.values()]
+      .filter((r) => (!sweep || r.sweep === sweep) && (!status || r.status === status))
+      .sort((a, b) => a.paramsKaplan - b.paramsKaplan || a.batchSize - b.batchSize || (a.id < b.id ? -1 : 1));
     for (const r of list) {
       const c = curves.get(r.id);
       if (!c || c.s.length === 0) continue;
-      const x = [];
-      const y = [];
+      const key = r.size + ' b' + r.batchSize;
+      let g = groups.get(key);
+      if (!g) groups.set(key, (g = { name: key, n: r.paramsKaplan, x: [], y: [], text: [], runs: 0 }));
+      if (g.x.length) {
+        g.x.push(null);
+        g.y.push(null);
+        g.text.push('');
+      }
+      let k = 0;
       for (let i = 0; i < c.s.length; i++) {
         const v = kind === 'test' ? c.e[i] : c.l[i];
         if (v === null || !Number.isFinite(v) || v <= 0 || !(c.t[i] > 0)) continue;
-        x.push(c.t[i]);
-        y.push(v);
+        g.x.push(c.t[i]);
+        g.y.push(v);
+        g.text.push(r.name + (r.status === 'diverged' ? ' (diverged)' : ''));
+        k++;
       }
-      const group = r.size + ' b' + r.batchSize;
-      out.push({
-        type: many ? 'scattergl' : 'scatter',
-        mode: kind === 'test' ? 'lines+markers' : 'lines',
-        name: group,
-        legendgroup: group,
-        showlegend: !seen.has(group),
-        x,
-        y,
-        meta: r.id,
-        hovertemplate: esc(r.name) + '<br>%{x:.3s} tokens, loss %{y:.4f}<extra></extra>',
-        line: { width: 1.2, color: PALETTE[sizes.indexOf(r.paramsKaplan) % PALETTE.length], dash: r.status === 'diverged' ? 'dot' : 'solid' },
-        marker: { size: 4 },
-        opacity: r.status === 'running' ? 1 : 0.75,
-      });
-      seen.add(group);
+      g.runs++;
+      points += k;
+      const d = drawn.get(r.id) || { test: 0, train: 0 };
+      d[kind] = k;
+      drawn.set(r.id, d);
     }
-    return out;
+    const gl = points > 20000;
+    return [...groups.values()].map((g) => ({
+      type: gl ? 'scattergl' : 'scatter',
+      mode: kind === 'test' && !gl ? 'lines+markers' : 'lines',
+      name: g.name + ' (' + g.runs + ')',
+      x: g.x,
+      y: g.y,
+      text: g.text,
+      connectgaps: false,
+      hovertemplate: '%{text}<br>%{x:.3s} tokens, loss %{y:.4f}<extra></extra>',
+      line: { width: 1.2, color: PALETTE[sizes.indexOf(g.n) % PALETTE.length] },
+      marker: { size: 4 },
+      opacity: 0.8,
+    }));
   }
 
   function renderCurves() {
@@ -323,7 +356,7 @@
       fetch(withToken('api/state'))
         .then((r) => r.json())
         .then((st) => {
-          load(st);
+          timed('load', () => load(st));
           for (const [t, d] of state.buffer.splice(0)) apply(t, d);
           state.ready = true;
           window.__dash.ready = true;
@@ -343,19 +376,19 @@
     };
   }
 
-  $('sweep-filter').addEventListener('change', () => (state.dirtyTable = true));
-  $('status-filter').addEventListener('change', () => (state.dirtyTable = true));
+  $('sweep-filter').addEventListener('change', () => (state.dirtyTable = state.dirtyCurves = true));
+  $('status-filter').addEventListener('change', () => (state.dirtyTable = state.dirtyCurves = true));
 
   let drawing = false;
   setInterval(() => {
     if (state.dirtyTable) {
       state.dirtyTable = false;
-      renderTable();
+      timed('table', renderTable);
     }
     if (state.dirtyCurves && !drawing) {
       state.dirtyCurves = false;
       drawing = true;
-      renderCurves()
+      timed('curves', renderCurves)
         .catch((e) => console.warn('curves: ' + e))
         .finally(() => (drawing = false));
     }
