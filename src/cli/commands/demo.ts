@@ -24,7 +24,7 @@ const SPEC_DIR = fileURLToPath(new URL('../../../examples/demo/', import.meta.ur
 
 /**
  * The demo's two sweeps: a batch-size scan and an IsoFLOP experiment (examples/demo/isoflop.yaml, written by
- * `sweep --design isoflop`: its header says how), in full (about 11 minutes on 2 idle cores) or quick (about 2).
+ * `sweep --design isoflop`: its header says how), in full (about 10 minutes on 2 idle cores) or quick (about 2).
  */
 function demoSpecPaths(quick: boolean): string[] {
   return (quick ? ['quick-scan.yaml', 'quick-isoflop.yaml'] : ['scan.yaml', 'isoflop.yaml']).map((f) => resolve(SPEC_DIR, f));
@@ -108,7 +108,7 @@ export function registerDemo(program: Command): void {
     .description(
       'reproduce the three findings at small scale on the default corpus: a batch-size scan (critical batch size and noise scale), a size x data grid (L(N, D)), the fits and the report',
     )
-    .option('--quick', 'fewer and shorter runs (about 2 minutes on 2 idle cores instead of about 9)', false);
+    .option('--quick', 'fewer and shorter runs (about 2 minutes on 2 idle cores instead of about 10)', false);
   addShared(cmd, 'store');
   cmd.option('--out <dir>', 'where the report goes', 'reports/demo');
   addShared(cmd, 'workers', 'threads', 'cacheDir', 'noCache', 'bootstrap', 'bootstrapSeed', 'nParams');
