@@ -88,9 +88,11 @@ export function fitSection(r: Omit<Report, 'html'>): string {
           })
           .join('; ')
       : '';
+    // a scan whose intervals are withheld (NaN) cannot contain the pooled law: agreement is undetermined, not refuted
+    const withheld = fitted.filter((s) => s.analysis!.intervalsWithheld).map((s) => s.group.label);
     if (pl) {
       parts.push(
-        `<p>Pooled across the ${pl.groups} scans (Kaplan et al. 2020 Figure 10, one line): B* = ${esc(sci(pl.bStar, 3))} ${esc(ciText(pl.ci.bStar))} tokens, alpha_B = ${esc(sci(pl.alphaB, 3))} ${esc(ciText(pl.ci.alphaB))} over ${pl.n} levels; ${pl.agree ? `every scan agrees with it within its own intervals (alpha_B, and B_crit at L ${esc(sci(pl.lossMid, 3))}): B_crit depends on the loss, not the model size${trainers.length > 1 ? ` nor the trainer (${esc(trainers.join(', '))})` : ''}` : `the scans do <b>not</b> agree with one law within their intervals${trainers.length > 1 ? ` (trainers ${esc(trainers.join(', '))}): ${esc(disagree)}` : ''}`} (F-test of one line vs one per scan, indicative only as levels are correlated: F = ${esc(sci(pl.f, 3))}, p = ${esc(sci(pl.p, 2))}).</p>`,
+        `<p>Pooled across the ${pl.groups} scans (Kaplan et al. 2020 Figure 10, one line): B* = ${esc(sci(pl.bStar, 3))} ${esc(ciText(pl.ci.bStar))} tokens, alpha_B = ${esc(sci(pl.alphaB, 3))} ${esc(ciText(pl.ci.alphaB))} over ${pl.n} levels; ${withheld.length ? `whether the scans agree with it cannot be judged: the intervals of ${esc(withheld.join(', '))} are withheld (more than half of their bootstrap resamples failed)` : pl.agree ? `every scan agrees with it within its own intervals (alpha_B, and B_crit at L ${esc(sci(pl.lossMid, 3))}): B_crit depends on the loss, not the model size${trainers.length > 1 ? ` nor the trainer (${esc(trainers.join(', '))})` : ''}` : `the scans do <b>not</b> agree with one law within their intervals${trainers.length > 1 ? ` (trainers ${esc(trainers.join(', '))}): ${esc(disagree)}` : ''}`} (F-test of one line vs one per scan, indicative only as levels are correlated: F = ${esc(sci(pl.f, 3))}, p = ${esc(sci(pl.p, 2))}).</p>`,
       );
     }
     const warn = scans.flatMap((s) => [...s.analysis!.fitWarnings, ...s.analysis!.lrWarnings].map((w) => `${s.group.label}: ${w}`));

@@ -141,3 +141,12 @@ test('one trainer only: labels and the learning curves are as before (no trainer
   const spec = JSON.stringify(drawn(r.charts, 'learning-curves').spec);
   assert.doesNotMatch(spec, /strokeDash/);
 });
+
+test('report FILE on a W&B export reads it as import does: test loss at eval rows, the sidecar for context, N and seeds', async () => {
+  const input = await loadReportInput('test/fixtures/external-logs/wandb-d1-torch.csv');
+  assert.equal(input.curves!.length, 9);
+  assert.equal(input.lossColumn, 'eval/loss');
+  const b16 = input.curves!.find((c) => c.id === 'd1-b16-s1-t1.5M-lr1.41e-3')!;
+  assert.deepEqual([b16.batchTokens, b16.n, b16.seed, b16.warmupSteps, b16.points.length, b16.lrSchedule!.length], [1024, 49152, 1, 20, 147, 147]);
+  assert.match(input.importNotes!.join('\n'), /a W&B history export, 9 runs \(with wandb-d1-torch\.csv\.meta\.json\)/);
+});

@@ -265,6 +265,8 @@ async function runBcrit(source: string, o: BcritCliOptions): Promise<Record<stri
     }
   }
   const pooled = pooledLaw(results.flatMap((r) => (r.analysis ? [r.analysis] : [])));
+  // a group whose intervals are withheld (NaN) cannot contain the pooled law: undetermined, not a disagreement
+  const withheld = results.filter((r) => r.analysis?.fit && r.analysis.intervalsWithheld).map((r) => r.label);
   const text = [
     `batch-size scan: ${from}; ${groups.length} group${groups.length === 1 ? '' : 's'} (model size x sweep x schedule x data x trainer${o.group ? `, or column ${o.group}` : ''}): ${results.map((r) => `${r.label} (${r.runs} runs)`).join(', ')}`,
     'per target loss, eq. 5.1 (S/S_min - 1)(E/E_min - 1) = 1 on LR-weighted steps; B_crit = E_min / S_min in tokens (Kaplan et al. 2020 eq. 5.2; docs/METHODS.md section 1)',
@@ -272,19 +274,21 @@ async function runBcrit(source: string, o: BcritCliOptions): Promise<Record<stri
     ...(pooled
       ? [
           `pooled over ${pooled.groups} groups (Kaplan's single line): B* = ${fmt(pooled.bStar)} tokens ${ciText(pooled.ci.bStar)}, alpha_B = ${fmt(pooled.alphaB)} ${ciText(pooled.ci.alphaB)}; ${
-            pooled.agree
-              ? 'every group agrees with it within its own intervals (alpha_B, and B_crit at L ' + fmt(pooled.lossMid) + ')'
-              : 'the groups do NOT agree with it: ' +
-                results
-                  .filter((r) => r.analysis?.fit)
-                  .flatMap((r, i) => {
-                    const off = [
-                      pooled.groupsAgree[i].alphaB ? '' : 'alpha_B',
-                      pooled.groupsAgree[i].bCritMid ? '' : `B_crit at L ${fmt(pooled.lossMid)}`,
-                    ].filter(Boolean);
-                    return off.length ? [`${r.label}: pooled ${off.join(' and ')} outside its interval`] : [];
-                  })
-                  .join('; ')
+            withheld.length
+              ? `whether the groups agree with it cannot be judged: the intervals of ${withheld.join(', ')} are withheld`
+              : pooled.agree
+                ? 'every group agrees with it within its own intervals (alpha_B, and B_crit at L ' + fmt(pooled.lossMid) + ')'
+                : 'the groups do NOT agree with it: ' +
+                  results
+                    .filter((r) => r.analysis?.fit)
+                    .flatMap((r, i) => {
+                      const off = [
+                        pooled.groupsAgree[i].alphaB ? '' : 'alpha_B',
+                        pooled.groupsAgree[i].bCritMid ? '' : `B_crit at L ${fmt(pooled.lossMid)}`,
+                      ].filter(Boolean);
+                      return off.length ? [`${r.label}: pooled ${off.join(' and ')} outside its interval`] : [];
+                    })
+                    .join('; ')
           }; F-test one line vs one per group (not decisive: levels are correlated) F ${fmt(pooled.f)}, p ${fmt(pooled.p)}`,
         ]
       : []),

@@ -49,7 +49,7 @@ export function learningCurvesChart(data: ReportData): Chart {
     const r = byId.get(c.id);
     const trainer = r ? trainerOf(r) : '';
     const sizeText = r ? params(r.paramsKaplan) : c.n ? params(c.n) : (c.group ?? 'unknown');
-    const size = several ? `${sizeText} ${trainer}` : sizeText;
+    const size = several ? `${sizeText} params, ${trainer}` : `${sizeText} params`;
     const run = r?.name || c.id;
     const order = (r?.paramsKaplan ?? c.n ?? 0) * 64 + Math.max(0, trainers.indexOf(trainer));
     return thinLog(
@@ -62,7 +62,7 @@ export function learningCurvesChart(data: ReportData): Chart {
   // a hue per model size, a shade per batch size within it (light: small batches, dark: large)
   const batchesOf = new Map(sizes.map((s) => [s, [...new Set(rows.filter((r) => r.size === s).map((r) => r.batch))].sort((a, b) => a - b)]));
   const oneBatchEach = [...batchesOf.values()].every((b) => b.length === 1);
-  const seriesOf = (size: string, batch: number) => (oneBatchEach ? `${size} params` : `${size} params, B ${batchTokens(batch)}`);
+  const seriesOf = (size: string, batch: number) => (oneBatchEach ? size : `${size}, B ${batchTokens(batch)}`);
   const domain: string[] = [];
   const range: string[] = [];
   sizes.forEach((s, i) => {
