@@ -124,6 +124,12 @@ export class FileFeed extends Feed {
 
   /** Reads metrics.jsonl from the offset to its end; a torn last line waits for its '\n', a damaged line is reported. */
   private async readAppended(run: LiveRun, tail: Tail, path: string): Promise<void> {
+    // the poll's common case, nothing appended: one stat, no open
+    const size = await stat(path).then(
+      (st) => st.size,
+      () => undefined,
+    );
+    if (size === undefined || size === tail.offset) return;
     let fh;
     try {
       fh = await open(path, 'r');

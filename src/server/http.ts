@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { openStore, storeKindOf } from '../store/store.ts';
 import type { NCount } from '../report/data.ts';
 import { redactUrl } from '../util/redact.ts';
-import { Feed, type CurveRow, type FeedEvent, type RunSummary } from './feed.ts';
+import { Feed, type CurveRow, type FeedEvent, type RowColumns, type RunSummary } from './feed.ts';
 import { FileFeed, FILE_POLL_MS } from './file-feed.ts';
 import { PgFeed, PG_POLL_MS } from './pg-feed.ts';
 import { Fits, type FitsSnapshot } from './fits.ts';
@@ -49,6 +49,8 @@ const ROWS_PAGE = 100_000;
 /** a curve in /api/state keeps every row up to this many, else about POINTS_PER_DECADE per decade of steps */
 const THIN_ABOVE = 300;
 const POINTS_PER_DECADE = 60;
+/** events queued for one client beyond this are not sent: the client is dropped and reconnects */
+const SLOW_CLIENT_BYTES = 16 * 2 ** 20;
 /** SSE comment lines keep proxies and the browser from timing the stream out */
 const KEEPALIVE_MS = 15_000;
 
@@ -91,19 +93,22 @@ interface ThinCurve {
   e: (number | string | null)[];
 }
 
-function thin(rows: readonly CurveRow[]): ThinCurve {
+function thin(rows: RowColumns): ThinCurve {
   const out: ThinCurve = { s: [], t: [], l: [], e: [] };
+  const { step, tokens, train, test } = rows.columns();
+  const n = step.length;
   let lastBin = -Infinity;
-  rows.forEach((r, i) => {
-    const bin = Math.floor(Math.log10(Math.max(1, r.step)) * POINTS_PER_DECADE);
+  for (let i = 0; i < n; i++) {
+    const bin = Math.floor(Math.log10(Math.max(1, step[i]!)) * POINTS_PER_DECADE);
+    const hasTest = !Number.isNaN(test[i]!);
     // every test point, the last row, and one row per bin of log(step)
-    if (rows.length > THIN_ABOVE && r.testLoss === undefined && bin === lastBin && i !== rows.length - 1) return;
+    if (n > THIN_ABOVE && !hasTest && bin === lastBin && i !== n - 1) continue;
     lastBin = bin;
-    out.s.push(r.step);
-    out.t.push(r.tokens);
-    out.l.push(r4(r.trainLoss));
-    out.e.push(r.testLoss !== undefined ? r4(r.testLoss) : null);
-  });
+    out.s.push(step[i]!);
+    out.t.push(tokens[i]!);
+    out.l.push(r4(train[i]!));
+    out.e.push(hasTest ? r4(test[i]!) : null);
+  }
   return out;
 }
 
@@ -155,7 +160,15 @@ export async function startDashboard(o: ServeOptions): Promise<Dashboard> {
   const clients = new Set<ServerResponse>();
   const send = (event: string, data: unknown) => {
     const frame = `event: ${event}\ndata: ${toJson(data)}\n\n`;
-    for (const res of clients) res.write(frame);
+    for (const res of clients) {
+      // a client this far behind is dropped: its EventSource reconnects and loads /api/state afresh
+      if (res.writableLength > SLOW_CLIENT_BYTES) {
+        clients.delete(res);
+        res.destroy();
+        continue;
+      }
+      res.write(frame);
+    }
   };
   const fitsSummary = (s: FitsSnapshot) => ({ state: s.state, computing: s.computing, generation: s.generation, at: s.at, ms: s.ms, error: s.error });
   const fits = new Fits(o.location, { bootstrap: o.bootstrap ?? 1000, seed: o.seed ?? 0, nCount: o.nCount ?? 'kaplan', minGapMs: o.fitGapMs ?? 5000 }, (s) =>
