@@ -1,18 +1,18 @@
 // `scaling-lab import` end to end: a W&B export (with its sidecar) and a nanoGPT-style log into a real file store as runs
-// of their trainers, importing twice adds nothing, bad input exits 2 naming the file, line and flag; then `bcrit` on a
-// store holding our trainer's real depth-1 scan and the PyTorch peer's (imported) keeps the two trainers apart.
+// of their trainers, importing twice adds nothing, bad input exits 2 naming the file, line and flag (a missing N and a
+// changed run in process); then `bcrit` and the report on a store holding our trainer's real depth-1 scan and the
+// PyTorch peer's (imported) keep the two trainers apart. PostgreSQL: import-postgres.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openStore } from '../../src/store/store.ts';
-import { importLossCurves, parseCsv } from '../../src/analysis/importers.ts';
-import { isSkip, startPostgres } from '../helpers/services.ts';
+import { StoreError, openStore } from '../../src/store/store.ts';
+import { importLossCurves, importTrainingLog, parseCsv, parseTable } from '../../src/analysis/importers.ts';
+import { putImportedLog } from '../../src/store/import-log.ts';
 import { buildReport } from '../../src/report/build.ts';
 import { loadReportInput } from '../../src/report/source.ts';
-import { skipOrFail } from '../helpers/require.ts';
 
 const cli = (args: string[]) => spawnSync(process.execPath, ['bin/scaling-lab.js', ...args], { encoding: 'utf8', timeout: 120_000 });
 const logs = 'test/fixtures/external-logs';
@@ -56,18 +56,12 @@ test('import: W&B export and a CSV log into a file store as runs of their traine
     } finally {
       await s.close();
     }
-    // bad input: no model size, no usable rows, a different spec under the same run
-    const p = cli(['import', `${logs}/nanogpt-d1-b16.csv`, '--trainer', 'x', '--store', store, '--batch', '16', '--context', '64']);
-    assert.equal(p.status, 2);
-    assert.match(p.stderr, /error: .*nanogpt-d1-b16\.csv: run "nanogpt-d1-b16" \(lines 2-151\): the model size is not known/);
-    assert.match(p.stderr, /hint: pass --params N/);
+    // bad input on the command line: a file with no usable rows names the file and lines
     writeFileSync(join(tmp, 'empty.csv'), 'step,loss,val_loss\n1,,\n2,NaN,\n');
     const e = cli(['import', join(tmp, 'empty.csv'), '--trainer', 'x', '--store', store]);
     assert.equal(e.status, 2);
-    assert.match(e.stderr, /empty\.csv: no usable rows: lines 2-3 hold no loss value/);
-    const t = cli(['import', `${logs}/nanogpt-d1-b16.csv`, '--trainer', 'nanogpt', '--store', store, '--batch', '16', '--context', '64', '--params', '50000']);
-    assert.equal(t.status, 2);
-    assert.match(t.stderr, /hint: /);
+    assert.match(e.stderr, /error: .*empty\.csv: no usable rows: lines 2-3 hold no loss value/);
+    assert.match(e.stderr, /hint: /);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
@@ -137,46 +131,33 @@ test('bcrit on a store of our real depth-1 scan and the PyTorch peer imported fr
   }
 });
 
-test('import into PostgreSQL: the runs keep their trainer, and a second import adds nothing', async (t) => {
-  const server = await startPostgres();
-  if (isSkip(server)) return skipOrFail(t, server);
+test('import in process: no model size and a changed run under the same id are refused before anything is written', async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'import-lib-'));
   try {
-    const url = `${server.url}?schema=imported`;
-    for (let i = 0; i < 2; i++) {
-      const r = cli([
-        'import',
-        `${logs}/wandb-history-d1-b32.jsonl`,
-        '--trainer',
-        'torch',
-        '--store',
-        url,
-        '--batch',
-        '32',
-        '--context',
-        '64',
-        '--params',
-        '49152',
-        '--json',
-      ]);
-      assert.equal(r.status, 0, r.stderr);
-      const j = JSON.parse(r.stdout) as { files: { format: string; runs: { existed: boolean; added: number }[] }[] };
-      assert.equal(j.files[0].format, 'wandb');
-      assert.deepEqual(
-        j.files[0].runs.map((x) => [x.existed, x.added]),
-        [i === 0 ? [false, 74] : [true, 0]],
-      );
-    }
-    const s = await openStore(url);
+    const file = `${logs}/nanogpt-d1-b16.csv`;
+    const imp = importTrainingLog(parseTable(readFileSync(file, 'utf8'), file), { batchSize: 16, context: 64 });
+    const s = await openStore(join(tmp, 'runs'));
     try {
-      const [run] = await s.loadRecords();
-      assert.deepEqual(
-        [run.trainer, run.status, run.batchTokens, run.metrics.length, run.metrics.filter((m) => m.testLoss !== undefined).length],
-        ['torch', 'done', 2048, 74, 74],
-      );
+      await assert.rejects(putImportedLog(s, imp, { trainer: 'nanogpt', meta: {} }), (e: unknown) => {
+        assert.ok(e instanceof StoreError);
+        assert.match(e.message, /nanogpt-d1-b16\.csv: run "nanogpt-d1-b16" \(lines 2-151\): the model size is not known/);
+        assert.match(e.hint, /--params N/);
+        return true;
+      });
+      assert.equal((await s.listRuns()).length, 0, 'nothing written');
+      const [first] = await putImportedLog(s, imp, { trainer: 'nanogpt', meta: { params: 49152 } });
+      assert.deepEqual([first.added, first.existed], [150, false]);
+      // the same rows imported with another N: the same id with another spec, refused by the store
+      await assert.rejects(putImportedLog(s, imp, { trainer: 'nanogpt', meta: {}, flags: { params: 50000 } }), (e: unknown) => {
+        assert.ok(e instanceof StoreError && e.code === 'spec-mismatch', String(e));
+        return true;
+      });
+      const [again] = await putImportedLog(s, imp, { trainer: 'nanogpt', meta: { params: 49152 } });
+      assert.deepEqual([again.id, again.added, again.existed], [first.id, 0, true]);
     } finally {
       await s.close();
     }
   } finally {
-    await server.stop();
+    rmSync(tmp, { recursive: true, force: true });
   }
 });
