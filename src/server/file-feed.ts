@@ -18,7 +18,12 @@ interface Tail {
   lines: number;
   /** status.json's mtime and size when last read */
   statusSig: string;
+  /** the last bytes consumed (up to FINGERPRINT): if they changed, the file was rewritten, not appended to */
+  fingerprint: Buffer;
 }
+
+/** bytes before the offset compared on every read: a truncate-and-append between two reads is caught by them */
+const FINGERPRINT = 64;
 
 export class FileFeed extends Feed {
   private readonly tails = new Map<string, Tail>();
@@ -115,7 +120,7 @@ export class FileFeed extends Feed {
       const stored = await this.store.getRun(id).catch(() => undefined);
       if (!stored) return;
       run = this.upsertRun(stored);
-      tail ??= { offset: 0, lines: 0, statusSig: sig };
+      tail ??= { offset: 0, lines: 0, statusSig: sig, fingerprint: Buffer.alloc(0) };
       tail.statusSig = sig;
       this.tails.set(id, tail);
     }
@@ -138,17 +143,20 @@ export class FileFeed extends Feed {
     }
     try {
       const { size } = await fh.stat();
-      if (size < tail.offset) {
-        // truncated (a resume dropped rows past its checkpoint): read it again from the start
+      if (size === tail.offset) return;
+      const fp = tail.fingerprint;
+      const buf = size > tail.offset ? await readRange(fh, tail.offset - fp.length, size) : undefined;
+      if (!buf || !buf.subarray(0, fp.length).equals(fp)) {
+        // truncated or rewritten (a resume dropped rows past its checkpoint, perhaps appending again since): read it
+        // again from the start
         tail.offset = 0;
         tail.lines = 0;
+        tail.fingerprint = Buffer.alloc(0);
         const rows = this.decode(run, tail, await readRange(fh, 0, size));
         this.resetRows(run, rows);
         return;
       }
-      if (size === tail.offset) return;
-      const rows = this.decode(run, tail, await readRange(fh, tail.offset, size));
-      this.addRows(run, rows);
+      this.addRows(run, this.decode(run, tail, buf.subarray(fp.length)));
     } finally {
       await fh.close();
     }
@@ -168,6 +176,12 @@ export class FileFeed extends Feed {
       start = nl + 1;
     }
     tail.offset += start;
+    // the consumed bytes' last FINGERPRINT (with what was kept of the earlier ones when this read is short)
+    const consumed = buf.subarray(0, start);
+    tail.fingerprint =
+      consumed.length >= FINGERPRINT
+        ? Buffer.from(consumed.subarray(consumed.length - FINGERPRINT))
+        : Buffer.concat([tail.fingerprint, consumed]).subarray(-FINGERPRINT);
     rows.sort((a, b) => a.step - b.step);
     return rows;
   }

@@ -3,7 +3,7 @@
 // file is appended in pieces or damaged at its last line; a new row reaches /events within a second.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from '../../src/store/store.ts';
@@ -162,4 +162,32 @@ test('keeps serving while metrics.jsonl is appended in pieces or damaged at its 
   await until('run-c rows', async () => ((await stepsC()) === '1,2,3,4' ? true : undefined));
   await store.truncateMetricsAfter('run-c', 2);
   await until('truncated rows', async () => ((await stepsC()) === '1,2' ? true : undefined));
+});
+
+test('a file truncated and appended to between two reads is read again whole (poll alone, no fs.watch)', async (t) => {
+  const dir = await tempStore(t);
+  const d = await startDashboard({ location: dir, port: 0, fits: false, watch: false, pollMs: 300 });
+  t.after(() => d.close());
+  const file = join(dir, 'run-a', 'metrics.jsonl');
+  appendFileSync(file, [3, 4].map((s) => encodeMetricLine(fakeRow(s))).join(''));
+  const rowsNow = async () => (await raw(d.port, '/api/runs/run-a/rows')).json().rows as { step: number; trainLoss: number }[];
+  await until('steps 1-4', async () => ((await rowsNow()).length === 4 ? true : undefined));
+  // a resume: rows past step 2 dropped and recomputed (here with other values), and one more, all before the next poll
+  const kept = readFileSync(file, 'utf8').split('\n').slice(0, 2).join('\n') + '\n';
+  writeFileSync(file, kept + [3, 4, 5].map((s) => encodeMetricLine({ ...fakeRow(s), trainLoss: 9 + s })).join(''));
+  const rows = await until('the rewritten rows', async () => {
+    const r = await rowsNow();
+    return r.length === 5 ? r : undefined;
+  });
+  assert.deepEqual(
+    rows.map((r) => [r.step, r.trainLoss]),
+    [
+      [1, fakeRow(1).trainLoss],
+      [2, fakeRow(2).trainLoss],
+      [3, 12],
+      [4, 13],
+      [5, 14],
+    ],
+  );
+  assert.equal((await raw(d.port, '/api/runs/run-a')).json().problem, undefined, 'no line was read from the middle');
 });
