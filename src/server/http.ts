@@ -51,6 +51,17 @@ const THIN_ABOVE = 300;
 const POINTS_PER_DECADE = 60;
 /** events queued for one client beyond this are not sent: the client is dropped and reconnects */
 const SLOW_CLIENT_BYTES = 16 * 2 ** 20;
+/** how often the sweep manifests are read again (new sweeps are rare) */
+const SWEEPS_MS = 2000;
+
+/** A recorded sweep and how far its runs are: counts by status, 'not started' for runs not in the store yet. */
+export interface SweepSummary {
+  name: string;
+  purpose: string;
+  createdAt: string;
+  runs: number;
+  counts: Record<string, number>;
+}
 /** SSE comment lines keep proxies and the browser from timing the stream out */
 const KEEPALIVE_MS = 15_000;
 
@@ -187,6 +198,31 @@ export async function startDashboard(o: ServeOptions): Promise<Dashboard> {
 
   const summaries = (): RunSummary[] => [...feed.runs.values()].map((r) => r.summary());
 
+  // ---- the sweeps' manifests (what each sweep will train), re-read every SWEEPS_MS; counts come from the feed
+  let manifests: { name: string; purpose: string; runIds: string[]; createdAt: string }[] = [];
+  const sweeps = (): SweepSummary[] =>
+    manifests.map((m) => {
+      const counts: Record<string, number> = {};
+      for (const id of m.runIds) {
+        const status = feed.runs.get(id)?.stored.state.status ?? 'not started';
+        counts[status] = (counts[status] ?? 0) + 1;
+      }
+      return { name: m.name, purpose: m.purpose, createdAt: m.createdAt, runs: m.runIds.length, counts };
+    });
+  const readSweeps = async () => {
+    try {
+      const next = (await store.listSweeps()).map((m) => ({ name: m.name, purpose: m.purpose, runIds: m.runIds, createdAt: m.createdAt }));
+      const changed = JSON.stringify(next) !== JSON.stringify(manifests);
+      manifests = next;
+      if (changed) send('sweeps', { sweeps: sweeps() });
+    } catch {
+      // a damaged manifest or a store outage: keep the last list, try again
+    }
+  };
+  await readSweeps();
+  const sweepTimer = setInterval(() => void readSweeps(), SWEEPS_MS);
+  sweepTimer.unref();
+
   const authorised = (req: IncomingMessage, url: URL): boolean => {
     if (token === undefined) return true;
     const header = req.headers.authorization;
@@ -249,7 +285,7 @@ export async function startDashboard(o: ServeOptions): Promise<Dashboard> {
     }
     if (path === '/events') return events(req, res);
     if (segments[0] !== 'api')
-      throw new HttpError(404, `nothing at ${path}`, 'the page is at /, the data under /api/ (state, runs, runs/ID, runs/ID/rows?since=STEP, fits)');
+      throw new HttpError(404, `nothing at ${path}`, 'the page is at /, the data under /api/ (state, sweeps, runs, runs/ID, runs/ID/rows?since=STEP, fits)');
     for (const [k] of url.searchParams) {
       if (k !== 'token' && k !== 'since' && k !== 'limit')
         throw new HttpError(400, `unknown query parameter ${JSON.stringify(k)}`, 'the API takes since=STEP and limit=N (rows), and token');
@@ -262,6 +298,7 @@ export async function startDashboard(o: ServeOptions): Promise<Dashboard> {
       const head = toJson({
         store: shown,
         kind,
+        sweeps: sweeps(),
         runs: summaries(),
         fits: fitsSummary(fits.snapshot),
         pollMs: o.pollMs ?? (kind === 'file' ? FILE_POLL_MS : PG_POLL_MS),
@@ -273,6 +310,7 @@ export async function startDashboard(o: ServeOptions): Promise<Dashboard> {
     }
     if (rest.length === 1 && rest[0] === 'fits') return json(res, fits.snapshot);
     if (rest[0] === 'runs' && rest.length === 1) return json(res, { runs: summaries() });
+    if (rest.length === 1 && rest[0] === 'sweeps') return json(res, { sweeps: sweeps() });
     if (rest[0] === 'runs' && (rest.length === 2 || (rest.length === 3 && rest[2] === 'rows'))) {
       const id = rest[1]!;
       if (!isRunId(id)) {
@@ -296,7 +334,7 @@ export async function startDashboard(o: ServeOptions): Promise<Dashboard> {
       }
       return json(res, { id, since, rows, more: rows.length > 0 && rows.at(-1)!.step < run.lastStep });
     }
-    throw new HttpError(404, `no API endpoint ${path}`, 'the API: /api/state, /api/runs, /api/runs/ID, /api/runs/ID/rows?since=STEP, /api/fits');
+    throw new HttpError(404, `no API endpoint ${path}`, 'the API: /api/state, /api/sweeps, /api/runs, /api/runs/ID, /api/runs/ID/rows?since=STEP, /api/fits');
   }
 
   function events(req: IncomingMessage, res: ServerResponse): void {
@@ -343,6 +381,7 @@ export async function startDashboard(o: ServeOptions): Promise<Dashboard> {
     });
     server.listen(port, host, () => resolve());
   }).catch(async (err: unknown) => {
+    clearInterval(sweepTimer);
     unsubscribe();
     fits.close();
     await feed.close();
@@ -356,6 +395,7 @@ export async function startDashboard(o: ServeOptions): Promise<Dashboard> {
     feed,
     async close() {
       clearInterval(keepalive);
+      clearInterval(sweepTimer);
       unsubscribe();
       fits.close();
       for (const res of clients) res.end();

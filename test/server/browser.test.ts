@@ -43,9 +43,11 @@ test('the dashboard shows a run appear and its curve grow live, a diverged run, 
   // finished runs with known laws (the report tests' fixtures: a smaller B* for fewer steps, thinned to the eval rows
   // and every 50th), so that the seed charts can be drawn
   const store = await openStore(dir);
+  const scanIds: string[] = [];
   for (const r of [...scanRecords({ law: { bStar: 6e4, alphaB: 0.2 } }), ...gridRecords()]) {
     const { metrics, status: _status, ...meta } = r;
     const id = r.id.replace(/[^A-Za-z0-9._-]/g, '_');
+    if (r.sweep === 'scan') scanIds.push(id);
     await store.putRun({ ...meta, id, spec: { fixture: id } });
     await store.appendMetrics(
       id,
@@ -53,6 +55,15 @@ test('the dashboard shows a run appear and its curve grow live, a diverged run, 
     );
     await store.setStatus(id, 'done');
   }
+  // the scan's manifest, with two runs it has not started
+  await store.putSweep({
+    name: 'scan',
+    purpose: 'batch-scan',
+    hash: 'fixture',
+    spec: {},
+    runIds: [...scanIds, 'later-1', 'later-2'],
+    createdAt: new Date().toISOString(),
+  });
   await store.close();
 
   stage('fixture runs written');
@@ -82,8 +93,19 @@ test('the dashboard shows a run appear and its curve grow live, a diverged run, 
   stage('page loaded');
   await page.waitForFunction(() => (window as unknown as { __dash: { ready: boolean } }).__dash.ready, null, { timeout: 30_000 });
   stage('page ready');
+  await page
+    .waitForFunction(() => document.querySelectorAll('#runs-table tbody tr').length > 0, null, { timeout: 10_000 })
+    .catch((err: Error) => assert.fail(`${err.message}; page errors: ${errors.join('; ')}`));
   const fixtures = await page.locator('#runs-table tbody tr').count();
   assert.ok(fixtures >= 20, `the fixture runs are listed (${fixtures})`);
+  // the sweeps table: the scan's runs by status; a click shows only its runs
+  const scanRow = page.locator('#sweeps-table tr[data-sweep="scan"]');
+  assert.equal(await scanRow.locator('td.done').textContent(), String(scanIds.length));
+  assert.equal(await scanRow.locator('td').last().textContent(), '2', 'two runs not started');
+  await scanRow.locator('a').click();
+  await page.waitForFunction((n) => document.querySelectorAll('#runs-table tbody tr').length === n, scanIds.length, { timeout: 5_000 });
+  await page.selectOption('#sweep-filter', '');
+  await page.waitForFunction((n) => document.querySelectorAll('#runs-table tbody tr').length === n, fixtures, { timeout: 5_000 });
 
   // ---- the seed charts and the fit tables, computed by the report's code (drawn before training, so that the page is idle)
   await page.locator('[data-chart="batch-scan"][data-status="drawn"] svg').first().waitFor({ timeout: 60_000 });

@@ -191,3 +191,20 @@ test('a file truncated and appended to between two reads is read again whole (po
   );
   assert.equal((await raw(d.port, '/api/runs/run-a')).json().problem, undefined, 'no line was read from the middle');
 });
+
+test('/api/sweeps: each recorded sweep with its runs counted by status, runs not yet in the store as not started', async (t) => {
+  const dir = await tempStore(t);
+  const store = await openStore(dir);
+  t.after(() => store.close());
+  await store.putSweep({ name: 'live', purpose: 'batch-scan', hash: 'h1', spec: {}, runIds: ['run-a', 'run-x'], createdAt: new Date().toISOString() });
+  const d = await startDashboard({ location: dir, port: 0, fits: false });
+  t.after(() => d.close());
+  const sweeps = (await raw(d.port, '/api/sweeps')).json().sweeps as { name: string; createdAt: string; runs: number; counts: Record<string, number> }[];
+  assert.deepEqual(sweeps, [{ name: 'live', purpose: 'batch-scan', createdAt: sweeps[0]!.createdAt, runs: 2, counts: { running: 1, 'not started': 1 } }]);
+  // a sweep recorded while serving arrives as an event
+  const ev = nextEvent(d.port, 'sweeps', (e) => e.sweeps.length === 2);
+  await ev.ready;
+  await store.putSweep({ name: 'grid', purpose: 'size-data', hash: 'h2', spec: {}, runIds: ['run-y'], createdAt: new Date().toISOString() });
+  const e = (await ev.event) as { sweeps: { name: string }[] };
+  assert.deepEqual(e.sweeps.map((w) => w.name).sort(), ['grid', 'live']);
+});

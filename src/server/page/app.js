@@ -71,6 +71,7 @@
     state.store = st.store;
     $('store').textContent = st.store + ' (' + st.kind + ' store, polled every ' + st.pollMs + ' ms)';
     for (const r of st.runs) runs.set(r.id, r);
+    state.sweepList = st.sweeps || [];
     for (const id of Object.keys(st.curves)) {
       const c = st.curves[id];
       curves.set(id, { s: c.s, t: c.t.map(num), l: c.l.map(num), e: c.e.map((v) => (v === null ? null : num(v))) });
@@ -108,6 +109,10 @@
       case 'fits':
         fitsStatus(d);
         break;
+      case 'sweeps':
+        state.sweepList = d.sweeps;
+        state.dirtyTable = true;
+        break;
       default:
         break;
     }
@@ -115,7 +120,40 @@
 
   // ---- runs table
 
+  /** a sweep per row: its runs by status, counted here from the runs (a sweep's planned runs not yet in the store: not started) */
+  function renderSweeps() {
+    const by = {};
+    for (const r of runs.values()) {
+      if (!r.sweep) continue;
+      const c = (by[r.sweep] = by[r.sweep] || { total: 0 });
+      c[r.status] = (c[r.status] || 0) + 1;
+      c.total++;
+    }
+    const cols = ['done', 'running', 'pending', 'diverged', 'failed'];
+    document.querySelector('#sweeps-table tbody').innerHTML = (state.sweepList || [])
+      .map((w) => {
+        const c = by[w.name] || { total: 0 };
+        return (
+          '<tr data-sweep="' +
+          esc(w.name) +
+          '"><td><a href="#runs">' +
+          esc(w.name) +
+          '</a></td><td>' +
+          esc(w.purpose) +
+          '</td><td>' +
+          w.runs +
+          '</td>' +
+          cols.map((k) => '<td class="' + k + '">' + (c[k] || 0) + '</td>').join('') +
+          '<td>' +
+          Math.max(0, w.runs - c.total) +
+          '</td></tr>'
+        );
+      })
+      .join('');
+  }
+
   function renderTable() {
+    renderSweeps();
     const sweepSel = $('sweep-filter');
     for (const r of runs.values()) {
       if (r.sweep && !state.sweeps.has(r.sweep)) {
@@ -363,7 +401,7 @@
         })
         .catch((e) => console.warn('state: ' + e));
     });
-    for (const type of ['run', 'rows', 'reset', 'problem', 'fits']) {
+    for (const type of ['run', 'rows', 'reset', 'problem', 'fits', 'sweeps']) {
       es.addEventListener(type, (m) => {
         const d = JSON.parse(m.data);
         if (state.ready) apply(type, d);
@@ -377,6 +415,20 @@
   }
 
   $('sweep-filter').addEventListener('change', () => (state.dirtyTable = state.dirtyCurves = true));
+  // a click on a sweep shows its runs only
+  $('sweeps-table').addEventListener('click', (e) => {
+    const tr = e.target.closest('tr[data-sweep]');
+    if (!tr) return;
+    const sel = $('sweep-filter');
+    if (![...sel.options].some((o) => o.value === tr.dataset.sweep)) {
+      const o = document.createElement('option');
+      o.textContent = tr.dataset.sweep;
+      sel.appendChild(o);
+      state.sweeps.add(tr.dataset.sweep);
+    }
+    sel.value = tr.dataset.sweep;
+    state.dirtyTable = state.dirtyCurves = true;
+  });
   $('status-filter').addEventListener('change', () => (state.dirtyTable = state.dirtyCurves = true));
 
   let drawing = false;
