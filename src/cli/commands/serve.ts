@@ -5,6 +5,8 @@ import { startDashboard } from '../../server/http.ts';
 import { ServeError } from '../../server/errors.ts';
 import { addShared } from '../options.ts';
 import { int, secondsToMs } from '../helpers.ts';
+import { storeKindOf } from '../../store/store.ts';
+import { redactUrl } from '../../util/redact.ts';
 
 /** the default port: fixed, so a bookmark keeps working; --port 0 takes any free one */
 const DEFAULT_PORT = 8377;
@@ -64,7 +66,7 @@ export function registerServe(program: Command): void {
       });
       console.log(`dashboard: ${dashboard.url}`);
       const n = dashboard.feed.runs.size;
-      console.log(`watching ${location} (${n} run${n === 1 ? '' : 's'}); read-only; Ctrl-C stops`);
+      console.log(`watching ${storeKindOf(location) === 'postgres' ? redactUrl(location) : location} (${n} run${n === 1 ? '' : 's'}); read-only; Ctrl-C stops`);
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once('SIGINT', stop);
