@@ -186,11 +186,21 @@ export async function startDashboard(o: ServeOptions): Promise<Dashboard> {
     send('fits', fitsSummary(s)),
   );
   const fitsOn = o.fits ?? true;
+  // while nobody watches (no page open, no /api/fits asked for) a change only marks the fits stale: the CPU stays
+  // with the trainers, and the first page or request to come computes them
+  let fitsStale = false;
+  const fitsChanged = (watched: boolean) => {
+    if (!fitsOn) return;
+    if (watched) {
+      fitsStale = false;
+      fits.changed();
+    } else fitsStale = true;
+  };
   const unsubscribe = feed.subscribe((e: FeedEvent) => {
     send(e.type, e);
-    if (fitsOn) fits.changed();
+    fitsChanged(clients.size > 0);
   });
-  if (fitsOn) fits.changed();
+  fitsChanged(true);
   const keepalive = setInterval(() => {
     for (const res of clients) res.write(': keepalive\n\n');
   }, KEEPALIVE_MS);
@@ -308,7 +318,10 @@ export async function startDashboard(o: ServeOptions): Promise<Dashboard> {
       res.end(`${head.slice(0, -1)},"curves":${JSON.stringify(curves)}}`);
       return;
     }
-    if (rest.length === 1 && rest[0] === 'fits') return json(res, fits.snapshot);
+    if (rest.length === 1 && rest[0] === 'fits') {
+      if (fitsStale) fitsChanged(true);
+      return json(res, fits.snapshot);
+    }
     if (rest[0] === 'runs' && rest.length === 1) return json(res, { runs: summaries() });
     if (rest.length === 1 && rest[0] === 'sweeps') return json(res, { sweeps: sweeps() });
     if (rest[0] === 'runs' && (rest.length === 2 || (rest.length === 3 && rest[2] === 'rows'))) {
@@ -350,6 +363,7 @@ export async function startDashboard(o: ServeOptions): Promise<Dashboard> {
     }
     res.write(`retry: 1000\nevent: hello\ndata: ${toJson({ version: feed.version })}\n\n`);
     clients.add(res);
+    if (fitsStale) fitsChanged(true);
     req.on('close', () => clients.delete(res));
   }
 
