@@ -822,18 +822,24 @@ export function scanKey(r: RunRecord): { size: string; sweep: string; schedule: 
  * Labels for the scans of a set of records: model size always, the other parts where they differ; the trainer
  * whenever any run names one (so a store of one external trainer's runs says whose they are).
  */
-export function scanLabels(runs: readonly RunRecord[], sizeLabel: (n: number) => string): Map<string, string> {
+export function scanLabels(runs: readonly RunRecord[], sizeLabel: (n: number) => string, isScan?: (r: RunRecord) => boolean): Map<string, string> {
   const keys = runs.map(scanKey);
-  const varies = (k: keyof ReturnType<typeof scanKey>) => new Set(keys.map((x) => x[k])).size > 1;
+  // the parts that tell scans apart are judged among the scans (when isScan says which runs make one): runs of a
+  // one-batch-size sweep beside a scan (an IsoFLOP grid) do not lengthen every scan's label; they carry every part
+  // that varies across all runs, so no label of theirs equals a scan's
+  const scanKeys = isScan ? keys.filter((_, i) => isScan(runs[i])) : keys;
+  const among = scanKeys.length ? scanKeys : keys;
+  const varies = (k: keyof ReturnType<typeof scanKey>, ks = among) => new Set(ks.map((x) => x[k])).size > 1;
   const named = keys.some((k) => k.trainer !== '');
   const out = new Map<string, string>();
   runs.forEach((r, i) => {
     const k = keys[i];
+    const ks = !isScan || isScan(r) ? among : keys;
     const parts = [sizeLabel(r.paramsKaplan)];
     if (named) parts.push(trainerOf(r));
-    if (varies('sweep')) parts.push(k.sweep || 'no sweep');
-    if (varies('schedule')) parts.push(k.schedule);
-    if (varies('data')) parts.push(k.data || 'data ?');
+    if (varies('sweep', ks)) parts.push(k.sweep || 'no sweep');
+    if (varies('schedule', ks)) parts.push(k.schedule);
+    if (varies('data', ks)) parts.push(k.data || 'data ?');
     out.set(r.id, parts.join(' · '));
   });
   return out;

@@ -126,15 +126,20 @@ export function prepareData(input: ReportInput, nCount: NCount = 'kaplan'): Repo
     // schedules, data or trainers at that size are other experiments
     const curves = curvesFromRuns(usable, 'test', undefined, params).filter((c) => c.points.length >= 2);
     const sweeps = [...new Set(usable.map((r) => r.sweep ?? ''))];
-    const labels = scanLabels(usable, params);
     const byKey = new Map<string, RunRecord[]>();
-    for (const r of usable) {
+    const keyOf = (r: RunRecord) => {
       const k = scanKey(r);
-      const key = `${k.size}\u0000${k.sweep}\u0000${k.schedule}\u0000${k.data}\u0000${k.trainer}`;
+      return `${k.size}\u0000${k.sweep}\u0000${k.schedule}\u0000${k.data}\u0000${k.trainer}`;
+    };
+    for (const r of usable) {
+      const key = keyOf(r);
       const list = byKey.get(key);
       if (list) list.push(r);
       else byKey.set(key, [r]);
     }
+    // a scan has 3 or more batch sizes (what the batch-scan charts and laws need); labels are told apart among scans
+    const scanKeys = new Set([...byKey].filter(([, rs]) => new Set(rs.map((r) => r.batchSize)).size >= 3).map(([k]) => k));
+    const labels = scanLabels(usable, params, (r) => scanKeys.has(keyOf(r)));
     const groups = [...byKey.values()]
       .sort((a, b) => a[0].paramsKaplan - b[0].paramsKaplan || labels.get(a[0].id)!.localeCompare(labels.get(b[0].id)!))
       .map((runs): SizeGroup => {

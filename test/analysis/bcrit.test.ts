@@ -13,10 +13,12 @@ import {
   minSteps,
   pooledLaw,
   regimeBreak,
+  scanLabels,
   warmupProgress,
   type BcritAnalysis,
 } from '../../src/analysis/bcrit.ts';
 import { AnalysisInputError } from '../../src/analysis/errors.ts';
+import type { RunRecord } from '../../src/analysis/records.ts';
 import { syntheticBatchScan, type SyntheticScanOptions } from '../../src/analysis/synthetic.ts';
 import { SeededRandom } from '../../src/util/random.ts';
 import { assertClose } from '../helpers/assert-close.ts';
@@ -516,4 +518,33 @@ test('a law read with care says why: a narrow loss range is warned about, a clea
     narrow.fitWarnings.some((w) => /spans only L/.test(w)),
     narrow.fitWarnings.join('; '),
   );
+});
+
+test('scan labels: the parts that tell scans apart are judged among the scans; a one-batch grid beside them keeps its own', () => {
+  const run = (id: string, sweep: string, batchSize: number, schedule: string, paramsKaplan = 49152): RunRecord => ({
+    id,
+    name: id,
+    status: 'done',
+    sweep,
+    paramsKaplan,
+    paramsTotal: paramsKaplan,
+    batchSize,
+    context: 64,
+    batchTokens: 64 * batchSize,
+    warmupSteps: 20,
+    schedule,
+    data: 'gutenberg/byte',
+    metrics: [],
+  });
+  const scan = [8, 16, 32].flatMap((b) => [run(`s${b}`, 'scan', b, 'constant'), run(`t${b}`, 'scan', b, 'constant', 393216)]);
+  const grid = [run('g1', 'isoflop', 16, 'cosine'), run('g2', 'isoflop', 16, 'cosine', 3072)];
+  const all = [...scan, ...grid];
+  const isScan = (r: RunRecord) => r.sweep === 'scan';
+  const labels = scanLabels(all, (n) => `${n}`, isScan);
+  assert.equal(labels.get('s8'), '49152');
+  assert.equal(labels.get('t32'), '393216');
+  // the grid run at the scan's size says what makes it another experiment, so no label repeats a scan's
+  assert.equal(labels.get('g1'), '49152 · isoflop · cosine/w20');
+  // without the scan predicate every label carries what varies across all runs (the old behaviour)
+  assert.equal(scanLabels(all, (n) => `${n}`).get('s8'), '49152 · scan · constant/w20');
 });
