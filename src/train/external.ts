@@ -5,7 +5,8 @@ import { mkdir, open, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { hostname } from 'node:os';
 import type { MetricRow, RunStatus } from '../analysis/records.ts';
-import { StoreError, type Fence, type RunLease, type Store } from '../store/store.ts';
+import type { Store } from '../store/store.ts';
+import { holdRun, type HeldRun } from './hold.ts';
 import { ConfigError, modelShape, runId, runName, totalSteps, type ExecOptions, type RunConfig, type TrainerSpec } from './config.ts';
 import { learningRate } from './schedule.ts';
 import type { RunHooks, RunOutcome } from './run.ts';
@@ -331,27 +332,10 @@ export async function runExternal(config: RunConfig, exec: ExecOptions, store: S
   if (stored.state.status === 'done' || stored.state.status === 'diverged') return finished(stored.state.status);
 
   const me = `${hostname()}:${process.pid}`;
-  let lease: RunLease;
-  try {
-    lease = await store.acquireRun(id, hooks.worker !== undefined ? `worker ${hooks.worker} (external ${trainer.name} via ${me})` : `external ${me}`, {
-      takeOver: hooks.takeOver,
-      leaseMs: hooks.leaseMs,
-    });
-  } catch (err) {
-    if (err instanceof StoreError && err.code === 'finished') return finished((await store.getRun(id))?.state.status ?? 'done');
-    throw err;
-  }
-  const fence: Fence = { epoch: lease.epoch };
-  try {
-    const result = await held();
-    await store.releaseRun(lease).catch(() => {});
-    return result;
-  } catch (err) {
-    if (!(err instanceof StoreError && err.code === 'fenced')) await store.releaseRun(lease).catch(() => {});
-    throw err;
-  }
+  const holderName = hooks.worker !== undefined ? `worker ${hooks.worker} (external ${trainer.name} via ${me})` : `external ${me}`;
+  return holdRun(store, id, holderName, { takeOver: hooks.takeOver, leaseMs: hooks.leaseMs }, finished, held);
 
-  async function held(): Promise<RunOutcome> {
+  async function held({ fence, heartbeat }: HeldRun): Promise<RunOutcome> {
     const before = await store.readMetrics(id);
     const storedSteps = new Set(before.map((r) => r.step));
     let lastStored = before.at(-1);
@@ -414,7 +398,6 @@ export async function runExternal(config: RunConfig, exec: ExecOptions, store: S
     let pending: MetricRow[] = [];
     let seenLines = 0;
     let lastLineAt = performance.now();
-    let lastRenew = performance.now();
     let lastStatus = performance.now();
     let lastStep = firstStep;
     let lastTrain: number | undefined;
@@ -488,10 +471,7 @@ export async function runExternal(config: RunConfig, exec: ExecOptions, store: S
       if (pending.length) await store.appendMetrics(id, pending, fence);
       pending = [];
       const now = performance.now();
-      if (now - lastRenew >= lease.leaseMs / 4) {
-        lastRenew = now;
-        lease = await store.renewRun(lease);
-      }
+      await heartbeat();
       if (now - lastStatus >= STATUS_MS) {
         lastStatus = now;
         await store.setStatus(id, 'running', { step: lastStored?.step ?? firstStep, ...holder }, fence);

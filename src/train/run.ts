@@ -6,7 +6,8 @@ import { BatchSampler, evalBatches, type Batch } from '../data/sampler.ts';
 import type { ProgressFn } from '../util/progress.ts';
 import type { MetricRow, RunStatus } from '../analysis/records.ts';
 import { hostname } from 'node:os';
-import { StoreError, type Fence, type NewRun, type RunLease, type Store, type StoredRun } from '../store/store.ts';
+import { StoreError, type NewRun, type Store, type StoredRun } from '../store/store.ts';
+import { holdRun, type HeldRun } from './hold.ts';
 import { evalSteps, modelShape, runId, runName, totalSteps, type ExecOptions, type RunConfig } from './config.ts';
 import { learningRate } from './schedule.ts';
 import { NoiseProbe, type NoiseProbeState } from './noise.ts';
@@ -150,30 +151,10 @@ export async function trainRun(config: RunConfig, exec: ExecOptions, store: Stor
   // ---- one writer per run: take the run's lease; every write below carries its epoch, so once another process takes
   // the run over, this one's writes are refused (StoreError 'fenced') and it stops
   const me = `${hostname()}:${process.pid}`;
-  let lease: RunLease;
-  try {
-    lease = await store.acquireRun(id, hooks.worker !== undefined ? `worker ${hooks.worker} (trainer ${me})` : `train ${me}`, {
-      takeOver: hooks.takeOver,
-      leaseMs: hooks.leaseMs,
-      reopen,
-    });
-  } catch (err) {
-    // finished by another process since we looked
-    if (err instanceof StoreError && err.code === 'finished') return alreadyFinished((await store.getRun(id))?.state.status ?? 'done');
-    throw err;
-  }
-  const fence: Fence = { epoch: lease.epoch };
-  try {
-    const result = await trainHeld();
-    await store.releaseRun(lease).catch(() => {});
-    return result;
-  } catch (err) {
-    // a fenced trainer leaves the lease to its new holder; any other failure frees the run for the next try at once
-    if (!(err instanceof StoreError && err.code === 'fenced')) await store.releaseRun(lease).catch(() => {});
-    throw err;
-  }
+  const holderName = hooks.worker !== undefined ? `worker ${hooks.worker} (trainer ${me})` : `train ${me}`;
+  return holdRun(store, id, holderName, { takeOver: hooks.takeOver, leaseMs: hooks.leaseMs, reopen }, alreadyFinished, trainHeld);
 
-  async function trainHeld(): Promise<RunOutcome> {
+  async function trainHeld({ fence, due, heartbeat }: HeldRun): Promise<RunOutcome> {
     // ---- resume from the checkpoint, dropping rows written after it (they are recomputed bit for bit). The rows up to
     // the checkpoint must be there, each once: a short or damaged log cannot be filled in, so the run restarts from 0.
     const probe = new NoiseProbe(config.noiseBeta);
@@ -251,17 +232,13 @@ export async function trainRun(config: RunConfig, exec: ExecOptions, store: Stor
     let pending: MetricRow[] = [];
     let lastFlush = performance.now();
     let lastStatus = performance.now();
-    let lastRenew = performance.now();
     const flush = async () => {
       if (pending.length) await store.appendMetrics(id, pending, fence);
       pending = [];
       lastFlush = performance.now();
       // the lease's heartbeat, a quarter of its length apart (between steps: a step longer than the lease lets another
       // process take the run over, and this one is then fenced out at its next write)
-      if (lastFlush - lastRenew >= lease.leaseMs / 4) {
-        lastRenew = lastFlush;
-        lease = await store.renewRun(lease);
-      }
+      await heartbeat();
       // the 'running' status carries the step reached, refreshed at most every STATUS_MS (sweep watchers read it)
       if (lastFlush - lastStatus >= STATUS_MS && step < steps) {
         lastStatus = lastFlush;
@@ -323,7 +300,7 @@ export async function trainRun(config: RunConfig, exec: ExecOptions, store: Stor
       if (step % exec.checkpointEvery === 0 || step === steps) {
         await flush();
         await saveCheckpoint();
-      } else if (performance.now() - lastFlush >= FLUSH_MS || performance.now() - lastRenew >= lease.leaseMs / 4) {
+      } else if (performance.now() - lastFlush >= FLUSH_MS || due()) {
         await flush();
       }
     }
