@@ -723,8 +723,11 @@ export interface PooledLaw {
   groupsAgree: { alphaB: boolean; bCritMid: boolean }[];
   /** the loss at which B_crit is compared (the median of the pooled levels) */
   lossMid: number;
-  /** every group agrees with the pooled law within its own intervals */
-  agree: boolean;
+  /**
+   * every group agrees with the pooled law within its own intervals; null when some group's intervals are withheld
+   * (more than half its bootstrap resamples failed): agreement cannot be judged, and saying 'disagree' would be wrong
+   */
+  agree: boolean | null;
 }
 
 /**
@@ -782,7 +785,7 @@ export function pooledLaw(analyses: readonly BcritAnalysis[], level = 0.95): Poo
     p,
     groupsAgree,
     lossMid,
-    agree: groupsAgree.every((g) => g.alphaB && g.bCritMid),
+    agree: withFit.some((g) => g.intervalsWithheld) ? null : groupsAgree.every((g) => g.alphaB && g.bCritMid),
   };
 }
 

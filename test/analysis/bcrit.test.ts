@@ -489,6 +489,10 @@ test('pooledLaw: groups from one law agree and recover it; different exponents d
     assert.equal(differ.agree, false, `pair ${i}: p ${differ.p}`);
     assert.ok(differ.p < 0.05, `p ${differ.p}`);
   }
+  // a group whose intervals are withheld: agreement cannot be judged (null), never 'disagree'
+  const withheld = pooledLaw([small(1), { ...small(2), intervalsWithheld: true }]);
+  assert.ok(withheld);
+  assert.equal(withheld.agree, null);
   // one group is no pooled law
   assert.equal(pooledLaw([small(1)]), null);
 });

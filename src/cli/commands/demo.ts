@@ -80,7 +80,7 @@ function headlineLines(h: Headline): string[] {
       `  pooled over ${p.groups} model sizes (Kaplan's one line): B* = ${sci(p.bStar)} ${ci(p.ci.bStar)}, alpha_B = ${sci(p.alphaB)} ${ci(p.ci.alphaB)} (B_crit ~ L^-${(1 / p.alphaB).toFixed(1)});`,
     );
     lines.push(
-      `    ${p.agree ? `every size agrees with it within its own 95% intervals (alpha_B, and B_crit at L ${p.lossMid.toFixed(2)}): B_crit depends on the loss, not the model size` : 'the sizes do not agree with one law within their intervals'} (F-test, indicative only: p ${sci(p.p)})`,
+      `    ${p.agree === null ? "whether the sizes agree with it cannot be judged: a size's intervals are withheld (more than half its bootstrap resamples failed)" : p.agree ? `every size agrees with it within its own 95% intervals (alpha_B, and B_crit at L ${p.lossMid.toFixed(2)}): B_crit depends on the loss, not the model size` : 'the sizes do not agree with one law within their intervals'} (F-test, indicative only: p ${sci(p.p)})`,
     );
   }
   if (h.chinchilla) {
