@@ -965,7 +965,7 @@ export function importTrainingLog(table: Table, o: LogImportOptions = {}): LogIm
   if (columns.testLoss === undefined && columns.trainLoss === undefined) {
     throw new AnalysisInputError(
       `${table.file}: no loss column; looked for ${[...LOG_NAMES.testLoss, ...LOG_NAMES.trainLoss].map((c) => `"${c}"`).join(', ')} among ${table.columns.map((c) => `"${c}"`).join(', ')}`,
-      'name the columns with --test-loss-column (held-out loss) and --train-loss-column',
+      'name the columns with import --test-loss-column (held-out loss) and import --train-loss-column (`scaling-lab import FILE --store S`, then report or bcrit S)',
       { file: table.file, column: 'loss' },
     );
   }
@@ -992,7 +992,7 @@ export function importTrainingLog(table: Table, o: LogImportOptions = {}): LogIm
     if (step === undefined || !Number.isInteger(step) || step < 0) {
       throw new AnalysisInputError(
         `${table.file}: row at line ${row.line}, column "${columns.step}": ${JSON.stringify(cellOf(table, row, columns.step!) ?? null)} is not a step (an integer >= 0)`,
-        'every row with a loss needs its optimiser step; map another column with --step-column',
+        'every row with a loss needs its optimiser step; map another column with import --step-column (`scaling-lab import FILE --store S`)',
         { file: table.file, row: row.line, column: columns.step },
       );
     }
@@ -1055,7 +1055,7 @@ export function importTrainingLog(table: Table, o: LogImportOptions = {}): LogIm
         .filter((c) => c !== undefined)
         .map((c) => `"${c}"`)
         .join(' or ')}`,
-      'check that the file is a training log (one row per logged step with a loss), or map the loss columns with --test-loss-column / --train-loss-column',
+      'check that the file is a training log (one row per logged step with a loss), or map the loss columns with import --test-loss-column or import --train-loss-column',
       { file: table.file, row: first },
     );
   }
@@ -1086,7 +1086,7 @@ export function importTrainingLog(table: Table, o: LogImportOptions = {}): LogIm
     if (batchTokens === undefined) {
       throw new AnalysisInputError(
         `${where}: no batch size: the log has no batch_tokens or batch_size column${columns.tokens ? ` and its "${columns.tokens}" column is not a constant multiple of the step` : ' and no tokens column'}`,
-        'pass --batch N (sequences per optimiser step) and --context T (tokens per sequence), or put "batch" and "context" in a sidecar FILE.meta.json',
+        'put "batch" (sequences per optimiser step) and "context" (tokens per sequence) in a sidecar FILE.meta.json, or give them to import --batch N and import --context T',
         { file: table.file, row: acc.first },
       );
     }
@@ -1095,7 +1095,7 @@ export function importTrainingLog(table: Table, o: LogImportOptions = {}): LogIm
     if (batchSize === undefined || context === undefined || !Number.isInteger(batchSize) || !Number.isInteger(context)) {
       throw new AnalysisInputError(
         `${where}: ${batchTokens} tokens per step, but ${context === undefined ? 'no context length' : `context ${context} does not divide it`}`,
-        'pass --context T (tokens per sequence) and, where the log has no batch column, --batch N (sequences per step), or put them in a sidecar FILE.meta.json',
+        'put "context" (tokens per sequence) and, where the log has no batch column, "batch" (sequences per step) in a sidecar FILE.meta.json, or give them to import --context T and import --batch N',
         { file: table.file, row: acc.first },
       );
     }
