@@ -10,14 +10,12 @@ import {
   importLossCurves,
   importScalingPoints,
   importSummary,
-  importTrainingLog,
-  parseLogMeta,
   parseTable,
   parseWhere,
   CURVE_NAMES,
-  type LogMeta,
   type Table,
 } from '../analysis/importers.ts';
+import { importTrainingLog, parseLogMeta, type LogMeta } from '../analysis/training-log.ts';
 import type { LossCurve, ParamConvention } from '../analysis/records.ts';
 import { ReportInputError } from './common.ts';
 import type { PointSet, ReportInput } from './data.ts';

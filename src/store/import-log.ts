@@ -1,7 +1,7 @@
 // Puts the runs of another trainer's training log (analysis/importers.ts importTrainingLog) into a store as finished
 // runs of that trainer, with stable ids from their rows; parsing the log is the importer's, the store calls are store.ts's.
 import { createHash } from 'node:crypto';
-import type { LogImport, LogMeta, LogRun } from '../analysis/importers.ts';
+import type { LogImport, LogMeta, LogRun } from '../analysis/training-log.ts';
 import type { MetricRow } from '../analysis/records.ts';
 import { canonicalJson } from '../util/json.ts';
 import { StoreError, type NewRun, type Store } from './store.ts';

@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { importLossCurves, importTrainingLog, parseCsv, parseLogMeta, parseTable } from '../../src/analysis/importers.ts';
+import { importLossCurves, parseCsv, parseTable } from '../../src/analysis/importers.ts';
+import { importTrainingLog, parseLogMeta } from '../../src/analysis/training-log.ts';
 import { AnalysisInputError } from '../../src/analysis/errors.ts';
 
 const dir = new URL('../fixtures/external-logs/', import.meta.url).pathname;

@@ -3,7 +3,8 @@
 // parsing is analysis/importers.ts (importTrainingLog, parseLogMeta), writing is store/import-log.ts.
 import { existsSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { importTrainingLog, parseLogMeta, parseTable, type LogColumn, type LogMeta } from '../../analysis/importers.ts';
+import { parseTable } from '../../analysis/importers.ts';
+import { importTrainingLog, parseLogMeta, type LogColumn, type LogMeta } from '../../analysis/training-log.ts';
 import { putImportedLog, type ImportedRun } from '../../store/import-log.ts';
 import { openStore } from '../../store/store.ts';
 import { EXIT_CODES_HELP, int, readSource, renderTable } from '../helpers.ts';
