@@ -4,12 +4,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, open, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { hostname } from 'node:os';
-import type { MetricRow, RunStatus } from '../analysis/records.ts';
+import type { MetricRow } from '../analysis/records.ts';
 import type { Store } from '../store/store.ts';
 import { holdRun, type HeldRun } from './hold.ts';
 import { ConfigError, modelShape, runId, runName, totalSteps, type ExecOptions, type RunConfig, type TrainerSpec } from './config.ts';
 import { learningRate } from './schedule.ts';
-import type { RunHooks, RunOutcome } from './run.ts';
+import { runOutcomes, type RunHooks, type RunOutcome } from './run.ts';
 
 // ---- errors
 
@@ -311,23 +311,7 @@ export async function runExternal(config: RunConfig, exec: ExecOptions, store: S
     data: `${config.corpus}/${config.tokenizer}`,
     trainer: trainer.name,
   });
-  const outcome = (status: RunOutcome['status'], step: number, extra: Partial<RunOutcome> = {}): RunOutcome => ({
-    id,
-    name,
-    status,
-    step,
-    totalSteps: steps,
-    stepsTrained: 0,
-    ...extra,
-  });
-  const finished = async (status: RunStatus) => {
-    const rows = await store.readMetrics(id);
-    return outcome(status, rows.at(-1)?.step ?? 0, {
-      finalTrainLoss: rows.at(-1)?.trainLoss,
-      finalTestLoss: rows.findLast((r) => r.testLoss !== undefined)?.testLoss,
-      message: 'already finished; not re-trained',
-    });
-  };
+  const { outcome, finished } = runOutcomes(store, id, name, steps);
   // a run that finished is never relaunched
   if (stored.state.status === 'done' || stored.state.status === 'diverged') return finished(stored.state.status);
 

@@ -63,6 +63,29 @@ export interface RunOutcome {
   message?: string;
 }
 
+/**
+ * The outcomes of one run, for both trainers (run.ts, external.ts): `outcome` for any status, `finished` for a run
+ * found done or diverged, which is reported from its stored rows and not trained again.
+ */
+export function runOutcomes(store: Store, id: string, name: string, totalSteps: number) {
+  const outcome = (status: RunOutcome['status'], step: number, extra: Partial<RunOutcome> = {}): RunOutcome => ({
+    id,
+    name,
+    status,
+    step,
+    totalSteps,
+    stepsTrained: 0,
+    ...extra,
+  });
+  const finished = async (status: RunStatus): Promise<RunOutcome> => {
+    const rows = await store.readMetrics(id);
+    const last = rows.at(-1);
+    const lastTest = rows.findLast((r) => r.testLoss !== undefined)?.testLoss;
+    return outcome(status, last?.step ?? 0, { finalTrainLoss: last?.trainLoss, finalTestLoss: lastTest, message: 'already finished; not re-trained' });
+  };
+  return { outcome, finished };
+}
+
 /** The spec stored with the run: the config plus what it resolved to (the data's identity). */
 export interface StoredSpec {
   trainer: number;
@@ -123,21 +146,7 @@ export async function trainRun(config: RunConfig, exec: ExecOptions, store: Stor
     schedule: config.schedule,
     data: `${dataset.key.corpus}/${dataset.tokenizer.name}`,
   });
-  const outcome = (status: RunOutcome['status'], step: number, extra: Partial<RunOutcome> = {}): RunOutcome => ({
-    id,
-    name,
-    status,
-    step,
-    totalSteps: steps,
-    stepsTrained: 0,
-    ...extra,
-  });
-  const alreadyFinished = async (status: RunStatus) => {
-    const rows = await store.readMetrics(id);
-    const last = rows.at(-1);
-    const lastTest = rows.findLast((r) => r.testLoss !== undefined)?.testLoss;
-    return outcome(status, last?.step ?? 0, { finalTrainLoss: last?.trainLoss, finalTestLoss: lastTest, message: 'already finished; not re-trained' });
-  };
+  const { outcome, finished: alreadyFinished } = runOutcomes(store, id, name, steps);
   const rowSteps = (upTo: number) => expectedRowSteps(config, upTo);
   // a finished status is believed only if the checkpoint and the rows bear it out; otherwise it is corrected, saying so
   let reopen: string | undefined;
